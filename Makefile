@@ -1,0 +1,53 @@
+# The playground's two everyday commands: `make run` and `make test`.
+# Works from a fresh clone: the first target that needs Python creates .venv.
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Lives inside .venv, so deleting .venv also forgets that requirements were installed.
+STAMP := $(VENV)/.stamp-requirements
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint pytest bench clean distclean venv
+
+help:
+	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates)"
+	@echo "make test    ruff check + the whole pytest suite"
+	@echo "make lint    ruff check only"
+	@echo "make bench   run every bench/*.py and print its figures"
+	@echo "make clean   remove caches; make distclean also removes .venv"
+
+# Install requirements only when requirements.txt changed since the last install.
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+test: lint pytest
+
+bench: $(STAMP)
+	@set -e; found=0; for f in bench/*.py; do \
+		[ -e "$$f" ] || continue; found=1; \
+		echo "== $$f"; $(BIN)/python "$$f"; \
+	done; [ $$found = 1 ] || echo "no benchmarks in bench/ yet"
+
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .hypothesis staticfiles
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,93 @@
+"""Virtual time: a heap of (due time, sequence, action).
+
+Everything that happens later in the model (a follower's fetch, a member's session expiring, a
+producer's next record) is an action on this heap. Actions due at the same instant run in the
+order they were scheduled, because the sequence number breaks ties, so a run never depends on
+anything but the commands and the seed. Time only moves when an action is taken off the heap, so
+a day with nothing due costs one comparison. The model never reads a wall clock; pacing virtual
+time against real time is the host's job (playground/), as SimPy keeps its real-time pacing in a
+separate class.
+"""
+
+import heapq
+from collections.abc import Callable
+
+
+class Timer:
+    """A handle to a scheduled action; `cancel()` makes it a no-op when it comes due.
+
+    Cancelled entries stay in the heap until their turn (lazy deletion): cancelling is O(1) and
+    the heap never has to be searched.
+    """
+
+    __slots__ = ("due_ms", "action", "arg")
+
+    def __init__(self, due_ms: int, action: Callable, arg):
+        self.due_ms = due_ms
+        self.action = action
+        self.arg = arg
+
+    def cancel(self) -> None:
+        self.action = None
+
+    @property
+    def active(self) -> bool:
+        return self.action is not None
+
+
+class Clock:
+    __slots__ = ("now_ms", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self.now_ms = 0
+        self._heap: list = []
+        self._seq = 0
+
+    def at(self, due_ms: int, action: Callable, arg=None) -> Timer:
+        """Run `action(arg)` at virtual time `due_ms` (never earlier than now)."""
+        if due_ms < self.now_ms:
+            due_ms = self.now_ms
+        timer = Timer(due_ms, action, arg)
+        self._seq += 1
+        heapq.heappush(self._heap, (due_ms, self._seq, timer))
+        return timer
+
+    def after(self, delay_ms: int, action: Callable, arg=None) -> Timer:
+        return self.at(self.now_ms + delay_ms, action, arg)
+
+    def next_due(self) -> int | None:
+        """When the next live action is due, or None when nothing is scheduled."""
+        heap = self._heap
+        while heap and heap[0][2].action is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run_until(self, until_ms: int) -> None:
+        """Take every action due at or before `until_ms`, in order, then set now to `until_ms`.
+
+        Actions may schedule further actions, including at the current instant; those run in
+        this same call.
+        """
+        heap = self._heap
+        pop = heapq.heappop
+        while heap and heap[0][0] <= until_ms:
+            due_ms, _, timer = pop(heap)
+            action = timer.action
+            if action is None:
+                continue
+            timer.action = None
+            self.now_ms = due_ms
+            action(timer.arg)
+        if until_ms > self.now_ms:
+            self.now_ms = until_ms
+
+    def step(self) -> bool:
+        """Take the next due action (and everything due at that same instant). False if idle."""
+        due = self.next_due()
+        if due is None:
+            return False
+        self.run_until(due)
+        return True
+
+    def pending(self) -> int:
+        return sum(1 for entry in self._heap if entry[2].action is not None)

@@ -1,0 +1,619 @@
+"""Consumer groups: Kafka's classic group coordinator, and the members that consume.
+
+Theory of operation
+-------------------
+A group moves through five states, and only along the edges in `TRANSITIONS` (the table from
+Kafka's ``ClassicGroupState``); any other move is a bug and raises at once.
+
+    Empty --join--> PreparingRebalance --all rejoined--> CompletingRebalance --sync--> Stable
+      ^                 |   ^                                                            |
+      +--no members-----+   +-------- join, leave, session expiry, metadata change -----+
+
+A rebalance starts when a member joins or leaves politely, when a crashed member's session
+expires, or when a subscribed topic appears, disappears or grows. Existing members learn of it
+at their next heartbeat (every ``heartbeat_interval_ms``, 3 s by default) and rejoin. When every
+member has rejoined, the generation goes up, the first member that joined (the leader) runs the
+group's assignor, and the coordinator hands the result out: Stable.
+
+A crashed member says nothing; the coordinator notices only when ``session_timeout_ms`` has
+passed since its last heartbeat. Until then it still owns its partitions, and they sit still:
+that lag is the cost of a crash. A rebalance that starts meanwhile waits for the expiry too.
+
+When an Empty group gets its first member the coordinator waits
+``group.initial.rebalance.delay.ms`` (3 s), extended by the same again for each newcomer, up to
+the rebalance timeout, so a group starting up rebalances once rather than once per member.
+
+Eager assignors (range, roundrobin, sticky) revoke everything: each member gives up all its
+partitions when it rejoins, and consumption stops until the new assignment arrives.
+cooperative-sticky revokes only what moves, over two rounds: the first round's assignment
+withholds any partition that changes owner, its old owner revokes it, rejoins at once, and the
+second round gives it to the new owner. The other partitions never stop.
+
+Heartbeats are not clock actions: a member's heartbeats fall at ``joined + k * interval``, so
+the next or last one is arithmetic and an idle group costs nothing while virtual time passes.
+
+Members consume what they own: one record at a time, taking partitions in turn, reading only
+below the high watermark. Processing takes ``processing_ms`` of virtual time and runs beside the
+member's polling, so a busy member keeps its membership. ``commit`` says when the group's
+offset moves: ``after`` processing (at-least-once: a crash mid-record means the next owner
+processes it again), ``before`` (at-most-once: a crash mid-record loses it for this group), or
+``auto`` (every ``auto.commit.interval.ms``, 5 s, the offsets processed by then). A commit only
+counts while the member still owns the partition; otherwise it fails and the next owner starts
+from the last committed offset.
+"""
+
+from .assignors import ASSIGNORS, PROTOCOL, Subscription
+
+EMPTY = "Empty"
+PREPARING = "PreparingRebalance"
+COMPLETING = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    EMPTY: (PREPARING, DEAD),
+    PREPARING: (COMPLETING, EMPTY, DEAD),
+    COMPLETING: (PREPARING, STABLE, DEAD),
+    STABLE: (PREPARING, DEAD),
+    DEAD: (),
+}
+
+AUTO_COMMIT_INTERVAL_MS = 5_000
+MAX_POLL_RECORDS = 500
+REBALANCE_TIMEOUT_MS = 300_000  # max.poll.interval.ms, which also bounds the initial delay
+
+GROUP_DEFAULTS = {
+    "assignor": "range",
+    "session_timeout_ms": 45_000,
+    "heartbeat_interval_ms": 3_000,
+    "auto_offset_reset": "earliest",
+    # The delivery policy (retries, timeouts, dead letters) is kept and shown now and acted on
+    # by the delivery layer.
+    "max_attempts": 3,
+    "retry_backoff_ms": 1_000,
+    "processing_timeout_ms": 86_400_000,
+    "message_timeout_ms": None,
+    "dead_letter_topic": None,
+}
+
+
+def _tp(part) -> list:
+    return [part.topic.name, part.index]
+
+
+def _sorted_parts(parts) -> list:
+    return sorted(parts, key=lambda p: (p.topic.name, p.index))
+
+
+class Member:
+    __slots__ = ("group", "cluster", "id", "topics", "processing_ms", "commit", "joined_ms",
+                 "crashed", "leaving", "rejoined", "owned", "positions", "stints",
+                 "owned_generation", "in_flight", "timer", "wake_timer", "rejoin_timer",
+                 "expiry_timer", "commit_timer", "dirty", "rr", "current", "batch_left")
+
+    def __init__(self, group: "Group", member_id: str, topics: list[str], processing_ms: int,
+                 commit: str, now_ms: int):
+        self.group = group
+        self.cluster = group.cluster
+        self.id = member_id
+        self.topics = sorted(set(topics))
+        self.processing_ms = processing_ms
+        self.commit = commit
+        self.joined_ms = now_ms
+        self.crashed = False
+        self.leaving = False
+        self.rejoined = True
+        self.owned: list = []            # Partition objects, sorted by (topic, index)
+        self.positions: dict = {}        # Partition -> next offset to fetch
+        self.stints: dict = {}           # Partition -> id of this ownership (see `_commit`)
+        self.owned_generation = -1
+        self.in_flight = None            # (Partition, offset, stint) being processed
+        self.timer = None                # processing finishes
+        self.wake_timer = None
+        self.rejoin_timer = None
+        self.expiry_timer = None
+        self.commit_timer = None         # auto-commit
+        self.dirty: dict = {}            # Partition -> (offset to commit, stint), auto mode
+        self.rr = 0
+        self.current = None              # the partition this fetch batch comes from
+        self.batch_left = 0
+
+    # -- heartbeats, as arithmetic ------------------------------------------------------------
+
+    def next_heartbeat_ms(self, now_ms: int) -> int:
+        interval = self.group.config["heartbeat_interval_ms"]
+        return self.joined_ms + ((now_ms - self.joined_ms) // interval + 1) * interval
+
+    def last_heartbeat_ms(self, now_ms: int) -> int:
+        interval = self.group.config["heartbeat_interval_ms"]
+        return self.joined_ms + ((now_ms - self.joined_ms) // interval) * interval
+
+    # -- ownership ----------------------------------------------------------------------------
+
+    def take(self, parts: list) -> None:
+        group = self.group
+        cluster = self.cluster
+        for part in parts:
+            self.owned.append(part)
+            cluster.stint_seq += 1
+            self.stints[part] = cluster.stint_seq
+            self.positions[part] = group.start_position(part, self)
+            part.watchers.append(self)
+        self.owned = _sorted_parts(self.owned)
+
+    def give_up(self, parts: list) -> None:
+        if self.commit == "auto" and not self.crashed:
+            self.flush_auto_commit()  # Kafka's consumer commits before it lets partitions go
+        for part in parts:
+            self.owned.remove(part)
+            del self.stints[part]
+            del self.positions[part]
+            self.dirty.pop(part, None)
+            if self in part.watchers:
+                part.watchers.remove(self)
+
+    def cancel_timers(self) -> None:
+        for name in ("timer", "wake_timer", "rejoin_timer", "expiry_timer", "commit_timer"):
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New data may be readable: look at the next instant (never inside the caller)."""
+        if self.in_flight is None and self.wake_timer is None and not self.crashed:
+            self.wake_timer = self.cluster.clock.at(self.cluster.clock.now_ms, self._on_wake)
+
+    def _on_wake(self, _) -> None:
+        self.wake_timer = None
+        self.pump()
+
+    def _next_partition(self):
+        owned = self.owned
+        count = len(owned)
+        rr = self.rr
+        positions = self.positions
+        for i in range(count):
+            part = owned[(rr + i) % count]
+            position = positions[part]
+            if position < part.high_watermark:
+                if position < part.leader_log.start_offset:
+                    self.group.out_of_range(self, part, position)
+                    if positions[part] >= part.high_watermark:
+                        continue
+                self.rr = (rr + i + 1) % count
+                return part
+        return None
+
+    def pump(self) -> None:
+        """Deliver records until none is readable or one takes time to process.
+
+        Like a Kafka fetch, a visit to a partition takes up to MAX_POLL_RECORDS records from it
+        before moving to the next partition it owns.
+        """
+        cluster = self.cluster
+        group = self.group
+        gid = group.id
+        mid = self.id
+        events = cluster.events
+        emit = events.append
+        clock = cluster.clock
+        committed = group.committed
+        while self.in_flight is None and not self.crashed and not self.leaving:
+            part = self.current
+            if (part is None or self.batch_left <= 0 or part not in self.positions
+                    or self.positions[part] >= part.high_watermark
+                    or self.positions[part] < part.leader_log.start_offset):
+                part = self.current = self._next_partition()
+                if part is None:
+                    return
+                self.batch_left = MAX_POLL_RECORDS
+            topic = part.topic.name
+            index = part.index
+            stint = self.stints[part]
+            offset = self.positions[part]
+            now = clock.now_ms
+            if self.processing_ms:
+                self.batch_left -= 1
+                self.positions[part] = offset + 1
+                cluster.seq += 1
+                emit({"seq": cluster.seq, "t_ms": now, "type": "record.delivered",
+                      "group": gid, "consumer": mid, "topic": topic, "partition": index,
+                      "offset": offset, "attempt": 1})
+                if self.commit == "before":
+                    group.commit_offset(self, part, offset + 1)
+                self.in_flight = (part, offset, stint)
+                self.timer = clock.at(now + self.processing_ms, self._finish)
+                return
+            # Zero processing time: the whole batch is delivered, processed and committed at
+            # this instant, in the same order of events as one record at a time.
+            end = min(part.high_watermark, offset + self.batch_left)
+            self.batch_left = 0
+            self.positions[part] = end
+            commit = self.commit
+            seq = cluster.seq
+            for o in range(offset, end):
+                seq += 1
+                emit({"seq": seq, "t_ms": now, "type": "record.delivered", "group": gid,
+                      "consumer": mid, "topic": topic, "partition": index, "offset": o,
+                      "attempt": 1})
+                if commit == "before":
+                    seq += 1
+                    emit({"seq": seq, "t_ms": now, "type": "offset.committed", "group": gid,
+                          "consumer": mid, "topic": topic, "partition": index,
+                          "offset": o + 1})
+                seq += 1
+                emit({"seq": seq, "t_ms": now, "type": "record.processed", "group": gid,
+                      "consumer": mid, "topic": topic, "partition": index, "offset": o})
+                if commit == "after":
+                    seq += 1
+                    emit({"seq": seq, "t_ms": now, "type": "offset.committed", "group": gid,
+                          "consumer": mid, "topic": topic, "partition": index,
+                          "offset": o + 1})
+            cluster.seq = seq
+            if commit == "auto":
+                self._note_auto_commit(part, end, stint)
+            else:
+                committed[part] = end
+
+    def _finish(self, _) -> None:
+        part, offset, stint = self.in_flight
+        self.in_flight = None
+        self.timer = None
+        self._processed(part, offset, stint)
+        if self.leaving:
+            self.group.leave(self)
+        else:
+            self.pump()
+
+    def _processed(self, part, offset: int, stint: int) -> None:
+        cluster = self.cluster
+        cluster.seq += 1
+        cluster.events.append({"seq": cluster.seq, "t_ms": cluster.clock.now_ms,
+                               "type": "record.processed", "group": self.group.id,
+                               "consumer": self.id, "topic": part.topic.name,
+                               "partition": part.index, "offset": offset})
+        commit = self.commit
+        if commit == "after":
+            if self.stints.get(part) == stint:
+                self.group.commit_offset(self, part, offset + 1)
+            else:
+                self.group.commit_failed(self, part, offset + 1)
+        elif commit == "auto":
+            self._note_auto_commit(part, offset + 1, stint)
+
+    def _note_auto_commit(self, part, offset: int, stint: int) -> None:
+        self.dirty[part] = (offset, stint)
+        if self.commit_timer is None:
+            now = self.cluster.clock.now_ms
+            due = self.joined_ms + ((now - self.joined_ms) // AUTO_COMMIT_INTERVAL_MS + 1) \
+                * AUTO_COMMIT_INTERVAL_MS
+            self.commit_timer = self.cluster.clock.at(due, self._auto_commit)
+
+    def _auto_commit(self, _) -> None:
+        self.commit_timer = None
+        self.flush_auto_commit()
+
+    def flush_auto_commit(self) -> None:
+        dirty = self.dirty
+        self.dirty = {}
+        for part in _sorted_parts(dirty):
+            offset, stint = dirty[part]
+            if self.stints.get(part) == stint:
+                self.group.commit_offset(self, part, offset)
+
+    def state(self) -> dict:
+        in_flight = None
+        if self.in_flight is not None:
+            part, offset, _ = self.in_flight
+            in_flight = {"topic": part.topic.name, "partition": part.index, "offset": offset}
+        return {
+            "topics": list(self.topics),
+            "processing_ms": self.processing_ms,
+            "commit": self.commit,
+            "status": "crashed" if self.crashed else ("leaving" if self.leaving else "live"),
+            "joined_ms": self.joined_ms,
+            "partitions": [_tp(p) for p in self.owned],
+            "positions": [[p.topic.name, p.index, self.positions[p]] for p in self.owned],
+            "in_flight": in_flight,
+        }
+
+
+class Group:
+    def __init__(self, cluster, group_id: str, config: dict):
+        self.cluster = cluster
+        self.id = group_id
+        self.config = config
+        self.state = EMPTY
+        self.generation = 0
+        self.leader: str | None = None
+        self.members: dict[str, Member] = {}   # in join order: the first is the leader
+        self.committed: dict = {}              # Partition -> next offset to read
+        self.join_timer = None
+        self.join_deadline_ms = 0
+        self.new_member_added = False
+        self.next_member_number = 1
+
+    # -- the state table ----------------------------------------------------------------------
+
+    def transition(self, to: str) -> None:
+        if to not in TRANSITIONS[self.state]:
+            raise AssertionError(f"group {self.id}: illegal transition {self.state} -> {to}")
+        before = self.state
+        self.state = to
+        self.cluster.event("group.state_changed", group=self.id, **{"from": before}, to=to,
+                           generation=self.generation)
+
+    @property
+    def protocol(self) -> str:
+        return PROTOCOL[self.config["assignor"]]
+
+    # -- membership ---------------------------------------------------------------------------
+
+    def join(self, member: Member) -> None:
+        self.members[member.id] = member
+        self.cluster.event("group.member_joined", group=self.id, consumer=member.id,
+                           topics=list(member.topics), generation=self.generation)
+        if self.state == EMPTY:
+            self.prepare("member joined", initial=True)
+        elif self.state == PREPARING:
+            if self.join_timer is not None:
+                self.new_member_added = True
+        else:
+            self.prepare(f"member {member.id} joined")
+
+    def leave(self, member: Member) -> None:
+        """A polite LeaveGroup: give the partitions back, then rebalance the rest."""
+        if member.in_flight is not None:
+            member.leaving = True  # finish the record in hand, commit it, then leave
+            return
+        self._remove(member, "member_left", "left the group")
+
+    def crash(self, member: Member) -> None:
+        in_flight = member.state()["in_flight"]
+        member.cancel_timers()
+        member.in_flight = None
+        member.crashed = True
+        member.dirty = {}  # what a dead process had not committed yet is gone with it
+        for part in member.owned:
+            if member in part.watchers:
+                part.watchers.remove(member)
+        now = self.cluster.clock.now_ms
+        expires = member.last_heartbeat_ms(now) + self.config["session_timeout_ms"]
+        member.expiry_timer = self.cluster.clock.at(expires, self._expire, member)
+        self.cluster.event("consumer.crashed", group=self.id, consumer=member.id,
+                           in_flight=in_flight, session_expires_ms=expires)
+
+    def _expire(self, member: Member) -> None:
+        member.expiry_timer = None
+        self._remove(member, "member_expired", "session timed out")
+
+    def _remove(self, member: Member, event: str, reason: str) -> None:
+        if member.owned:
+            parts = list(member.owned)
+            self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+                               partitions=[_tp(p) for p in parts], generation=self.generation,
+                               reason=reason)
+            member.give_up(parts)
+        member.cancel_timers()
+        del self.members[member.id]
+        self.cluster.event(f"group.{event}", group=self.id, consumer=member.id,
+                           generation=self.generation)
+        if self.state in (STABLE, COMPLETING):
+            self.prepare(f"member {member.id} {reason}")
+        elif self.state == PREPARING:
+            self.maybe_complete()
+
+    # -- rebalancing --------------------------------------------------------------------------
+
+    def prepare(self, reason: str, initial: bool = False, rejoin_now: tuple = ()) -> None:
+        if self.state == PREPARING:
+            return
+        self.transition(PREPARING)
+        self.cluster.event("group.rebalance_started", group=self.id, generation=self.generation,
+                           reason=reason, protocol=self.protocol)
+        clock = self.cluster.clock
+        now = clock.now_ms
+        if initial:
+            delay = self.cluster.config["group.initial.rebalance.delay.ms"]
+            self.join_deadline_ms = now + max(REBALANCE_TIMEOUT_MS, delay)
+            self.new_member_added = False
+            self.join_timer = clock.at(now + delay, self._initial_delay_over)
+        for member in self.members.values():
+            if member.crashed:
+                member.rejoined = False  # it never will: the rebalance waits for its expiry
+                continue
+            if member.owned_generation < 0:
+                continue  # never assigned yet: its own JoinGroup is part of this rebalance
+            member.rejoined = False
+            due = now if member.id in rejoin_now else member.next_heartbeat_ms(now)
+            member.rejoin_timer = clock.at(due, self._rejoin, member)
+        self.maybe_complete()
+
+    def _initial_delay_over(self, _) -> None:
+        self.join_timer = None
+        now = self.cluster.clock.now_ms
+        remaining = self.join_deadline_ms - now
+        if self.new_member_added and remaining > 0:
+            self.new_member_added = False
+            delay = min(self.cluster.config["group.initial.rebalance.delay.ms"], remaining)
+            self.join_timer = self.cluster.clock.at(now + delay, self._initial_delay_over)
+            return
+        self.maybe_complete()
+
+    def _rejoin(self, member: Member) -> None:
+        member.rejoin_timer = None
+        if self.protocol == "eager" and member.owned:
+            parts = list(member.owned)
+            self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+                               partitions=[_tp(p) for p in parts], generation=self.generation,
+                               reason="eager rebalance: every partition is revoked")
+            member.give_up(parts)
+        member.rejoined = True
+        self.maybe_complete()
+
+    def maybe_complete(self) -> None:
+        if self.state != PREPARING or self.join_timer is not None:
+            return
+        if not self.members:
+            self.generation += 1
+            self.leader = None
+            self.transition(EMPTY)
+            return
+        if all(m.rejoined for m in self.members.values()):
+            self._complete()
+
+    def _complete(self) -> None:
+        cluster = self.cluster
+        self.generation += 1
+        self.leader = next(iter(self.members))
+        self.transition(COMPLETING)
+        topics = cluster.topics
+        counts = {}
+        for member in self.members.values():
+            for name in member.topics:
+                if name in topics:
+                    counts[name] = len(topics[name].partitions)
+        subscriptions = {
+            mid: Subscription(topics=tuple(m.topics),
+                              owned=tuple((p.topic.name, p.index) for p in m.owned),
+                              generation=m.owned_generation)
+            for mid, m in self.members.items()
+        }
+        result = ASSIGNORS[self.config["assignor"]](subscriptions, counts)
+        self.transition(STABLE)
+        cluster.event("group.rebalance_completed", group=self.id, generation=self.generation,
+                      leader=self.leader, assignor=self.config["assignor"],
+                      protocol=self.protocol,
+                      assignment={mid: [list(tp) for tp in result[mid]]
+                                  for mid in sorted(result)})
+        revoked_any = []
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            wanted = [topics[t].partitions[i] for t, i in result[mid]]
+            revoke = [p for p in member.owned if p not in wanted]
+            add = [p for p in wanted if p not in member.owned]
+            if revoke:
+                cluster.event("partition.revoked", group=self.id, consumer=mid,
+                              partitions=[_tp(p) for p in revoke], generation=self.generation,
+                              reason="cooperative rebalance: moving to another member")
+                member.give_up(revoke)
+                revoked_any.append(mid)
+            if add:
+                member.take(add)
+                cluster.event("partition.assigned", group=self.id, consumer=mid,
+                              partitions=[_tp(p) for p in _sorted_parts(add)],
+                              generation=self.generation)
+            member.owned_generation = self.generation
+        for mid in sorted(self.members):
+            self.members[mid].wake()
+        if revoked_any:
+            self.prepare("cooperative rebalance, second round: assign the revoked partitions",
+                         rejoin_now=tuple(revoked_any))
+
+    # -- offsets ------------------------------------------------------------------------------
+
+    def start_position(self, part, member: Member | None = None) -> int:
+        committed = self.committed.get(part)
+        log = part.leader_log
+        if committed is None:
+            if self.config["auto_offset_reset"] == "earliest":
+                return log.start_offset
+            return part.high_watermark
+        if committed < log.start_offset:
+            return log.start_offset if self.config["auto_offset_reset"] == "earliest" \
+                else part.high_watermark
+        return committed
+
+    def out_of_range(self, member: Member, part, position: int) -> None:
+        """The position fell below the log start (retention deleted it): auto.offset.reset."""
+        policy = self.config["auto_offset_reset"]
+        to = part.leader_log.start_offset if policy == "earliest" else part.high_watermark
+        member.positions[part] = to
+        self.cluster.event("offset.reset", group=self.id, consumer=member.id,
+                           topic=part.topic.name, partition=part.index, offset=to,
+                           previous=position, reason=f"offset out of range; "
+                                                     f"auto.offset.reset={policy}")
+
+    def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
+        self.committed[part] = offset
+        cluster = self.cluster
+        cluster.seq += 1
+        event = {"seq": cluster.seq, "t_ms": cluster.clock.now_ms, "type": "offset.committed",
+                 "group": self.id, "consumer": member.id if member else None,
+                 "topic": part.topic.name, "partition": part.index, "offset": offset}
+        if reason:
+            event["reason"] = reason
+        cluster.events.append(event)
+
+    def commit_failed(self, member: Member, part, offset: int) -> None:
+        self.cluster.event("offset.commit_failed", group=self.id, consumer=member.id,
+                           topic=part.topic.name, partition=part.index, offset=offset,
+                           error="REBALANCE_IN_PROGRESS",
+                           reason="the partition was revoked while the record was processed; "
+                                  "its next owner will process it again")
+
+    def forget_partitions(self, parts: list) -> None:
+        """A topic was deleted: its partitions leave every member and the offset table."""
+        doomed = set(parts)
+        for member in self.members.values():
+            lost = [p for p in member.owned if p in doomed]
+            if lost:
+                self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+                                   partitions=[_tp(p) for p in lost],
+                                   generation=self.generation, reason="topic deleted")
+                member.give_up(lost)
+        for part in parts:
+            self.committed.pop(part, None)
+
+    def subscribed_topics(self) -> list[str]:
+        names = set()
+        for member in self.members.values():
+            names.update(member.topics)
+        return sorted(names)
+
+    # -- the view -----------------------------------------------------------------------------
+
+    def lag_rows(self) -> list[dict]:
+        topics = self.cluster.topics
+        names = set(self.subscribed_topics())
+        names.update(p.topic.name for p in self.committed)
+        owners = {}
+        for member in self.members.values():
+            for part in member.owned:
+                owners[part] = member
+        rows = []
+        for name in sorted(names):
+            topic = topics.get(name)
+            if topic is None:
+                continue
+            for part in topic.partitions:
+                committed = self.committed.get(part)
+                owner = owners.get(part)
+                if committed is not None:
+                    base = committed
+                elif owner is not None and not owner.crashed:
+                    base = owner.positions[part] - (1 if owner.in_flight and
+                                                    owner.in_flight[0] is part else 0)
+                else:
+                    base = self.start_position(part)
+                rows.append({"topic": name, "partition": part.index, "committed": committed,
+                             "high_watermark": part.high_watermark,
+                             "lag": max(0, part.high_watermark - base),
+                             "owner": owner.id if owner else None})
+        return rows
+
+    def snapshot(self) -> dict:
+        return {
+            "state": self.state,
+            "generation": self.generation,
+            "assignor": self.config["assignor"],
+            "protocol": self.protocol,
+            "leader": self.leader,
+            "members": {mid: [_tp(p) for p in m.owned] for mid, m in self.members.items()},
+            "consumers": {mid: m.state() for mid, m in self.members.items()},
+            "lag": self.lag_rows(),
+            "config": dict(self.config),
+        }

@@ -1,0 +1,100 @@
+"""Where a record goes: Kafka's default partitioner, reproduced exactly.
+
+Keyed records go to ``(murmur2(key) & 0x7fffffff) % partitions`` where murmur2 is the 32-bit
+variant Kafka's Java client uses (``org.apache.kafka.common.utils.Utils.murmur2``, seed
+0x9747b28c), computed over the key's UTF-8 bytes with Java's signed 32-bit arithmetic.
+
+Records without a key use the sticky partitioner (KIP-480, refined by KIP-794): a producer keeps
+sending to one partition until it has sent about a batch (``batch.size``, 16 KiB) there, then
+picks another at random. "Random" here is the producer's own seeded ``random.Random``, so the
+same seed always picks the same partitions.
+"""
+
+import random
+import struct
+
+_M = 0x5BD1E995
+_SEED = 0x9747B28C
+_MASK = 0xFFFFFFFF
+BATCH_SIZE_BYTES = 16_384
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 of `data` as a signed 32-bit int, the value Java returns."""
+    length = len(data)
+    h = (_SEED ^ length) & _MASK
+    words = length >> 2
+    if words:
+        # Java reads little-endian 4-byte words; unpacking them all at once is much cheaper
+        # in Python than assembling each from bytes.
+        for k in _unpack(_WORD_FORMATS[words] if words < 64 else f"<{words}I", data):
+            k = (k * _M) & _MASK
+            k ^= k >> 24
+            k = (k * _M) & _MASK
+            h = ((h * _M) & _MASK) ^ k
+    end = words << 2
+    rest = length & 3
+    if rest == 3:
+        h ^= data[end + 2] << 16
+    if rest >= 2:
+        h ^= data[end + 1] << 8
+    if rest >= 1:
+        h ^= data[end]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h - 0x100000000 if h & 0x80000000 else h
+
+
+_unpack = struct.unpack_from
+_WORD_FORMATS = [f"<{n}I" for n in range(64)]
+_CACHE: dict[str, int] = {}
+_CACHE_LIMIT = 65_536
+
+
+def key_hash(key: str) -> int:
+    """murmur2 of the key's UTF-8 bytes. Workloads reuse keys, so results are remembered (a
+    bounded table, emptied when full: the answer never depends on what is remembered)."""
+    h = _CACHE.get(key)
+    if h is None:
+        h = murmur2(key.encode("utf-8"))
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = h
+    return h
+
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """The partition Kafka's Java producer picks for `key` among `partitions`."""
+    return (key_hash(key) & 0x7FFFFFFF) % partitions
+
+
+class StickyPartitioner:
+    """Per-producer state for null-key records (KIP-480 / KIP-794)."""
+
+    __slots__ = ("_rng", "_current", "_bytes", "batch_size")
+
+    def __init__(self, rng: random.Random, batch_size: int = BATCH_SIZE_BYTES):
+        self._rng = rng
+        self._current: dict[str, int] = {}
+        self._bytes: dict[str, int] = {}
+        self.batch_size = batch_size
+
+    def partition(self, topic: str, partitions: int, size: int) -> int:
+        current = self._current.get(topic)
+        if current is None or current >= partitions or self._bytes[topic] >= self.batch_size:
+            current = self._next(current, partitions)
+            self._current[topic] = current
+            self._bytes[topic] = 0
+        self._bytes[topic] += size
+        return current
+
+    def _next(self, previous: int | None, partitions: int) -> int:
+        if partitions == 1:
+            return 0
+        if previous is None or previous >= partitions:
+            return self._rng.randrange(partitions)
+        # A new batch goes somewhere else, so null-key load spreads over time.
+        choice = self._rng.randrange(partitions - 1)
+        return choice if choice < previous else choice + 1

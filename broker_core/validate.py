@@ -1,0 +1,128 @@
+"""Small readers for command fields that fail with a CommandError naming the field and the rule.
+
+Commands arrive as JSON from browsers, scenario files and share links, so every field is checked
+for presence, type and range before any state changes. JSON has no separate boolean and integer
+types in Python terms (``True == 1``), so booleans are refused where a number is expected.
+"""
+
+from .errors import CommandError
+
+_MISSING = object()
+
+
+def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
+    for name in command:
+        if name not in allowed:
+            known = ", ".join(sorted(allowed - {"type"}))
+            raise CommandError(prefix + str(name), f"unknown field; this command takes: {known}")
+
+
+def integer(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=None,
+            field=None) -> int:
+    field = field or name
+    value = command.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise CommandError(field, "is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        else:
+            raise CommandError(field, f"must be a whole number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise CommandError(field, f"must be at least {minimum:,}, not {value:,}")
+    if maximum is not None and value > maximum:
+        raise CommandError(field, f"must be at most {maximum:,}, not {value:,}")
+    return value
+
+
+def number(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=None,
+           exclusive_minimum=None) -> float:
+    value = command.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise CommandError(name, "is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CommandError(name, f"must be a number, not {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CommandError(name, "must be a finite number")
+    if exclusive_minimum is not None and value <= exclusive_minimum:
+        raise CommandError(name, f"must be greater than {exclusive_minimum}, not {value}")
+    if minimum is not None and value < minimum:
+        raise CommandError(name, f"must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise CommandError(name, f"must be at most {maximum:,}, not {value}")
+    return value
+
+
+def string(command: dict, name: str, *, default=_MISSING, max_length=None,
+           nullable=False) -> str | None:
+    value = command.get(name, _MISSING)
+    if value is _MISSING or (value is None and not nullable):
+        if default is _MISSING:
+            raise CommandError(name, "is required")
+        return default
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CommandError(name, f"must be a string, not {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise CommandError(name, f"must be at most {max_length:,} characters, not {len(value):,}")
+    return value
+
+
+def choice(command: dict, name: str, options: tuple, *, default=_MISSING):
+    value = command.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise CommandError(name, "is required")
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # acks may arrive as the number 1 or 0
+    if value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise CommandError(name, f"must be one of {listed}, not {value!r}")
+    return value
+
+
+def mapping(command: dict, name: str, *, default=_MISSING) -> dict:
+    value = command.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise CommandError(name, "is required")
+        return default
+    if not isinstance(value, dict):
+        raise CommandError(name, f"must be an object, not {type(value).__name__}")
+    return value
+
+
+def string_list(command: dict, name: str, *, min_items=1, max_items=100) -> list[str]:
+    value = command.get(name, _MISSING)
+    if isinstance(value, str):
+        value = [value]
+    if value is _MISSING or value is None:
+        raise CommandError(name, "is required")
+    if not isinstance(value, list):
+        raise CommandError(name, "must be a list of strings")
+    if len(value) < min_items:
+        raise CommandError(name, f"must name at least {min_items}")
+    if len(value) > max_items:
+        raise CommandError(name, f"may name at most {max_items}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise CommandError(f"{name}[{i}]", "must be a string")
+    return value
+
+
+def identifier(command: dict, name: str, *, default=_MISSING, what="id") -> str:
+    """Ids of groups, consumers and producers: short, printable, no surprises in a URL or a log."""
+    value = string(command, name, default=default, max_length=64)
+    if value is None or value is default:
+        return value
+    if not value or not all(c.isalnum() or c in "._-" for c in value) or not value.isascii():
+        raise CommandError(name, f"a {what} is 1-64 characters of letters, digits, '.', '_', '-'")
+    return value

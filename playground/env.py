@@ -1,0 +1,87 @@
+"""Reading configuration from the environment, as small pure functions.
+
+settings.py calls these with ``os.environ``; tests call them with plain dicts. Nothing here
+reads the process environment by itself, so every rule is testable without monkeypatching.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
+# Only ever used with DEBUG on: a key anyone can read is fine for a laptop, never for a server.
+DEV_SECRET_KEY = "django-insecure-playground-dev-key-do-not-use-in-production"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(value: str | None, default: bool) -> bool:
+    """'1/true/yes/on' -> True, '0/false/no/off/empty' -> False, unset -> `default`."""
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"expected a boolean (true/false, 1/0, yes/no, on/off), got {value!r}"
+    )
+
+
+def debug(env: Mapping[str, str]) -> bool:
+    """DJANGO_DEBUG, on by default so a fresh clone runs locally with no setup."""
+    return parse_bool(env.get("DJANGO_DEBUG"), default=True)
+
+
+def allowed_hosts(env: Mapping[str, str]) -> list[str]:
+    """DJANGO_ALLOWED_HOSTS as a list: comma-separated, blanks and empty items dropped."""
+    raw = env.get("DJANGO_ALLOWED_HOSTS")
+    if raw is None:
+        raw = DEFAULT_ALLOWED_HOSTS
+    return [host.strip() for host in raw.split(",") if host.strip()]
+
+
+def secret_key(env: Mapping[str, str], debug: bool) -> str:
+    """DJANGO_SECRET_KEY; the built-in development key only when DEBUG is on."""
+    key = env.get("DJANGO_SECRET_KEY", "").strip()
+    if key:
+        return key
+    if debug:
+        return DEV_SECRET_KEY
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set and DJANGO_DEBUG is off. Set DJANGO_SECRET_KEY to a long "
+        "random value (for example: python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
+
+
+def databases(env: Mapping[str, str], base_dir: Path) -> dict:
+    """DATABASE_URL via dj-database-url; a SQLite file db.sqlite3 in the project root by default."""
+    default_url = f"sqlite:///{base_dir / 'db.sqlite3'}"
+    url = env.get("DATABASE_URL", "").strip() or default_url
+    return {"default": dj_database_url.parse(url, conn_max_age=0)}
+
+
+def channel_layers(redis_url: str | None) -> dict:
+    """The Channels layer: Redis when REDIS_URL is set, else in-process memory.
+
+    The host is a dict rather than a bare URL so we can pass ``socket_timeout: None``.
+    channels_redis (4.3, ``utils.create_pool``) hands every key but ``address`` to redis-py's
+    ``ConnectionPool.from_url``. redis-py 8 defaults ``socket_timeout`` to 5 s, and a consumer
+    that is idle waits in BZPOPMIN with channels_redis's own 5 s timeout, so the socket read
+    would race the server's reply and kill idle consumers. ``None`` means "wait as long as the
+    command does"; the connect timeout keeps redis-py's default (5 s), so a dead server still
+    fails fast.
+    """
+    redis_url = (redis_url or "").strip()
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
+        }
+    }

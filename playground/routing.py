@@ -1,0 +1,3 @@
+"""WebSocket routes. Empty for now: the live room view (one socket per viewer) comes later."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,67 @@
+"""The virtual clock: order, ties, cancellation, and idle time for free."""
+
+import time
+
+import pytest
+
+from broker_core import Cluster, CommandError
+from broker_core.clock import Clock
+
+
+def test_actions_run_in_time_order_and_ties_in_scheduling_order():
+    clock = Clock()
+    seen = []
+    clock.at(20, seen.append, "b")
+    clock.at(10, seen.append, "a")
+    clock.at(20, seen.append, "c")
+    clock.at(20, lambda _: clock.at(20, seen.append, "d"))  # same instant, scheduled later
+    clock.run_until(19)
+    assert seen == ["a"] and clock.now_ms == 19
+    clock.run_until(20)
+    assert seen == ["a", "b", "c", "d"]
+
+
+def test_cancelled_actions_never_run():
+    clock = Clock()
+    seen = []
+    timer = clock.at(5, seen.append, "x")
+    timer.cancel()
+    clock.run_until(10)
+    assert seen == [] and clock.next_due() is None
+
+
+def test_a_quiet_day_costs_one_step():
+    cluster = Cluster(seed=1, brokers=3)
+    cluster.apply({"type": "topic.create", "name": "t", "partitions": 3})
+    started = time.perf_counter()
+    cluster.advance(86_400_000)
+    assert time.perf_counter() - started < 0.05
+    assert cluster.now_ms == 86_400_000
+    assert cluster.next_due_ms() is None
+
+
+def test_a_stable_idle_group_schedules_nothing():
+    # Heartbeats are arithmetic, not clock actions, so an idle group costs nothing either.
+    cluster = Cluster(seed=1, brokers=3)
+    cluster.apply({"type": "topic.create", "name": "t", "partitions": 3})
+    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["t"]})
+    cluster.advance(10_000)
+    assert cluster.snapshot()["groups"]["g"]["state"] == "Stable"
+    assert cluster.next_due_ms() is None
+
+
+def test_advance_refuses_negative_or_fractional_time():
+    cluster = Cluster(seed=1, brokers=1)
+    for bad in (-1, 1.5, "10", True):
+        with pytest.raises(CommandError) as info:
+            cluster.advance(bad)
+        assert info.value.field == "ms"
+
+
+def test_step_runs_to_the_next_instant_with_something_due():
+    cluster = Cluster(seed=1, brokers=1)
+    cluster.apply({"type": "topic.create", "name": "t"})
+    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["t"]})
+    events = cluster.step()
+    assert cluster.now_ms == 3_000  # group.initial.rebalance.delay.ms
+    assert any(e["type"] == "group.rebalance_completed" for e in events)

@@ -1,0 +1,70 @@
+"""Partition logs: dense offsets, log start, high watermark, retention."""
+
+from broker_core.log import Log
+
+from .helpers import Recorder, cluster_with_topic
+
+
+def test_offsets_are_dense_and_deleting_moves_only_the_start():
+    log = Log()
+    for i in range(10_000):
+        assert log.append(f"k{i}", "v", None, i, 2, 0) == i
+    assert log.delete_before(6_000) == 6_000
+    assert (log.start_offset, log.end_offset, len(log)) == (6_000, 10_000, 4_000)
+    assert log.record(6_000)["key"] == "k6000"
+    assert log.append("k", "v", None, 0, 2, 0) == 10_000
+    assert log.delete_before(5_000) == 0  # never backwards
+
+
+def test_retention_ms_expires_old_records_at_the_next_check():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1,
+                                      config={"retention.ms": 60_000}))
+    for i in range(3):
+        rec.apply({"type": "produce", "topic": "t", "value": str(i)})
+    rec.advance(200_000)
+    assert rec.of_type("record.expired") == []
+    rec.advance(100_000)  # checks run every log.retention.check.interval.ms (5 min)
+    expired = rec.of_type("record.expired")
+    assert len(expired) == 1
+    e = expired[0]
+    assert (e["t_ms"], e["offset"], e["count"], e["log_start_offset"], e["reason"]) == (
+        300_000, 0, 3, 3, "retention.ms")
+    part = rec.cluster.snapshot()["topics"]["t"]["partitions"][0]
+    assert (part["log_start_offset"], part["log_end_offset"]) == (3, 3)
+    assert rec.cluster.next_due_ms() is None  # an empty log schedules nothing more
+
+
+def test_retention_bytes_keeps_the_newest_records_under_the_limit():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1,
+                                      config={"retention.bytes": 25}))
+    for _ in range(10):
+        rec.apply({"type": "produce", "topic": "t", "value": "0123456789"})
+    rec.advance(300_000)
+    e = rec.of_type("record.expired")[0]
+    assert (e["offset"], e["count"], e["reason"]) == (0, 8, "retention.bytes")
+    part = rec.cluster.snapshot()["topics"]["t"]["partitions"][0]
+    assert part["size_bytes"] == 20 and part["log_start_offset"] == 8
+
+
+def test_a_consumer_behind_the_log_start_resets_and_says_so():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1,
+                                      config={"retention.ms": 1_000}))
+    for i in range(5):
+        rec.apply({"type": "produce", "topic": "t", "value": str(i)})
+    rec.advance(300_000)  # all five expire before anyone reads them
+    rec.apply({"type": "group.configure", "group": "g"})
+    rec.apply({"type": "group.reset_offsets", "group": "g", "topic": "t", "to": "earliest"})
+    rec.apply({"type": "produce", "topic": "t", "value": "fresh"})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"]})
+    rec.advance(5_000)
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [5]
+
+
+def test_records_expire_only_below_the_high_watermark():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1, rf=3,
+                                      config={"retention.bytes": 0}))
+    rec.apply({"type": "produce", "topic": "t", "value": "v"})
+    part = rec.cluster.topics["t"].partitions[0]
+    assert part.high_watermark == 0  # followers have not fetched yet
+    rec.advance(1)
+    assert part.leader_log.start_offset == 0

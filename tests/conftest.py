@@ -1,0 +1,159 @@
+"""Fixtures shared by the whole suite: a Hypothesis profile, a real Redis, a real Daphne.
+
+Real components where users have them (see STYLE.md): the Redis and Daphne fixtures start the
+actual servers as subprocesses on free ports and stop them afterwards.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from hypothesis import settings
+
+from playground.env import parse_bool
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# HYPOTHESIS_PROFILE=ci (set by .ci/run): fresh random examples each run, no per-example deadline
+# (shared CI machines are slow and bursty). "dev" is Hypothesis's defaults.
+settings.register_profile("ci", derandomize=False, deadline=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def in_ci() -> bool:
+    try:
+        return parse_bool(os.environ.get("CI"), default=False)
+    except ImproperlyConfigured:
+        return True  # CI set to something unusual: still CI
+
+
+def require_program(name: str, install_hint: str) -> str:
+    """Path of `name`; skip the test when it is missing locally, fail under CI."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed ({install_hint})"
+    if in_ci():
+        pytest.fail(f"{message}; CI must run this test, so it fails instead of skipping")
+    pytest.skip(f"{message}; skipped locally, under CI=true this fails")
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_until(ready, proc: subprocess.Popen, log: Path, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()}")
+        if ready():
+            return
+        time.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"{what} not ready after {timeout_s} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """URL of a throwaway redis-server (no persistence) running for the whole session."""
+    import redis
+
+    binary = require_program("redis-server", "apt-get install redis-server")
+    port = free_port()
+    log = tmp_path_factory.mktemp("redis") / "redis.log"
+    with log.open("wb") as out:
+        # No RDB snapshots, no AOF: nothing is written to disk.
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+        proc = subprocess.Popen(
+            [*argv, "--save", "", "--appendonly", "no"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def answers_ping() -> bool:
+        try:
+            return redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+    _wait_until(answers_ping, proc, log, "redis-server", timeout_s=15)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def daphne_url(tmp_path_factory):
+    """Base URL of a real Daphne serving playground.asgi:application, as `make run` does.
+
+    Uses its own SQLite file, migrated first, so it never touches the developer's db.sqlite3.
+    """
+    bin_dir = Path(sys.executable).parent
+    daphne = bin_dir / "daphne"
+    if not daphne.exists():
+        pytest.fail(f"{daphne} not found: run the suite with the virtualenv's python")
+    workdir = tmp_path_factory.mktemp("daphne")
+    log = workdir / "daphne.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "playground.settings",
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "playground.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    _wait_until(healthy, proc, log, "daphne", timeout_s=30)
+    try:
+        yield base
+    finally:
+        stop_process(proc)

@@ -1,0 +1,26 @@
+"""What `make run` serves: the ASGI application under a real Daphne process."""
+
+import urllib.request
+
+
+def test_daphne_serves_the_home_page(daphne_url):
+    with urllib.request.urlopen(f"{daphne_url}/", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Server"].startswith("daphne")
+        html = response.read().decode()
+    assert "<title>Kafka playground: learn how Kafka works by watching it</title>" in html
+
+
+def test_daphne_serves_healthz(daphne_url):
+    with urllib.request.urlopen(f"{daphne_url}/healthz", timeout=10) as response:
+        assert response.status == 200
+        assert response.read() == b'{"ok": true}'
+
+
+def test_asgi_application_routes_http_and_websocket():
+    from channels.routing import ProtocolTypeRouter
+
+    from playground.asgi import application
+
+    assert isinstance(application, ProtocolTypeRouter)
+    assert set(application.application_mapping) == {"http", "websocket"}
