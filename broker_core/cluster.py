@@ -118,7 +118,10 @@ class Cluster:
         return self.clock.now_ms
 
     def apply(self, command: dict) -> list[dict]:
-        """Validate and carry out one command; return the events it caused at once."""
+        """Validate and carry out one command; return the events it caused at this instant.
+
+        An invalid command raises CommandError before anything changes.
+        """
         if not isinstance(command, dict):
             raise CommandError("command", "must be an object with a 'type'")
         kind = command.get("type")
@@ -130,6 +133,10 @@ class Cluster:
             raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
         handler(command)
         self.command_log.append({"at_ms": self.clock.now_ms, "command": command})
+        # What the command sets off at this same instant happens now, inside this call. No
+        # action is ever left due at `now` between calls, so the events depend only on the
+        # commands and their times, never on how the caller sliced its advance() calls.
+        self.clock.run_until(self.clock.now_ms)
         return self._take_events()
 
     def advance(self, ms: int) -> list[dict]:
@@ -554,9 +561,11 @@ class Cluster:
             if 0 <= config["retention.bytes"] < log.size_bytes:
                 due = self.clock.now_ms
         if due is not None:
-            due = max(due, self.clock.now_ms if not_before_ms is None else not_before_ms)
+            due = max(due, self.clock.now_ms if not_before_ms is None else not_before_ms, 1)
             interval = self.config["log.retention.check.interval.ms"]
-            due = -(-due // interval) * interval  # the first check at or after `due`
+            # Checks fall on the broker's ticks, one interval after it started and every
+            # interval since: the first at or after `due`.
+            due = -(-due // interval) * interval
         if timer is not None:
             if due is not None and timer.due_ms <= due:
                 return

@@ -45,9 +45,9 @@ def test_five_groups_each_process_every_order_exactly_once_in_offset_order(seed)
 
 def test_a_workload_sends_exactly_its_rate():
     cluster = cluster_with_topic(name="t", partitions=2)
-    cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 3,
-                   "keys": "null"})
-    events = cluster.advance(10_000)
+    events = cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 3,
+                            "keys": "null"})
+    events += cluster.advance(10_000)
     times = [e["t_ms"] for e in events if e["type"] == "record.produced"]
     assert times[:4] == [0, 334, 667, 1_000]
     assert len(times) == 31  # records 0..30, due at ceil(n * 1000 / 3) <= 10_000
@@ -55,8 +55,9 @@ def test_a_workload_sends_exactly_its_rate():
 
 def test_a_fast_workload_sends_several_records_in_one_millisecond():
     cluster = cluster_with_topic(name="t", partitions=2)
-    cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 5_000})
-    events = cluster.advance(999)
+    events = cluster.apply({"type": "producer.add", "id": "p", "topic": "t",
+                            "rate_per_s": 5_000})
+    events += cluster.advance(999)
     produced = [e for e in events if e["type"] == "record.produced"]
     # record n is due at ceil(n / 5) ms: n = 0..4995 by t = 999, five per millisecond
     assert len(produced) == 4_996
@@ -76,18 +77,18 @@ def test_a_fast_workload_sends_several_records_in_one_millisecond():
 ])
 def test_key_draws(keys, check):
     cluster = cluster_with_topic(name="t", partitions=3)
-    cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 100,
-                   "keys": keys})
-    events = cluster.advance(5_000)
+    events = cluster.apply({"type": "producer.add", "id": "p", "topic": "t",
+                            "rate_per_s": 100, "keys": keys})
+    events += cluster.advance(5_000)
     drawn = [e["key"] for e in events if e["type"] == "record.produced"]
     assert len(drawn) == 501 and check(drawn)
 
 
 def test_workload_values_and_sizes():
     cluster = cluster_with_topic(name="t")
-    cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 1,
-                   "value": "order {n}: {key}", "value_bytes": 20})
-    events = cluster.advance(1_000)
+    events = cluster.apply({"type": "producer.add", "id": "p", "topic": "t", "rate_per_s": 1,
+                            "value": "order {n}: {key}", "value_bytes": 20})
+    events += cluster.advance(1_000)
     values = [e["value"] for e in events if e["type"] == "record.produced"]
     assert values == ["order 1: order-1....", "order 2: order-2...."]
     assert all(len(v) == 20 for v in values)
