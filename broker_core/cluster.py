@@ -424,6 +424,7 @@ class Cluster:
         hashes = _HASHES
         touched: dict = {}
         offset = None
+        seq = self.seq
         for key, value, headers, partition in records:
             if headers is None and value is not None and value.isascii() and (
                     key is None or key.isascii()):
@@ -443,15 +444,18 @@ class Cluster:
                 why = {"method": "sticky"}
             part = parts[partition]
             if part.leader is None or size > max_bytes or len(part.isr) < min_isr:
+                self.seq = seq
                 self._produce_failed(part, key, value, size, acks, producer, why)
+                seq = self.seq
                 offset = None
                 continue
-            offset = part.leader_log.append(key, value, headers, now, size, part.leader_epoch)
+            log = part.leader_log
+            offset = log.append(key, value, headers, now, size, part.leader_epoch)
             single = len(part.isr) == 1
             if single:
                 part.high_watermark = offset + 1
-            self.seq += 1
-            event = {"seq": self.seq, "t_ms": now, "type": "record.produced",
+            seq += 1
+            event = {"seq": seq, "t_ms": now, "type": "record.produced",
                      "topic": topic_name, "partition": partition, "offset": offset, "key": key,
                      "value": value, "leader": part.leader, "producer": producer,
                      "acks": acks, "why": why, "high_watermark": part.high_watermark}
@@ -459,13 +463,14 @@ class Cluster:
                 event["headers"] = headers
             emit(event)
             if acks == "1" or (single and acks == "all"):
-                self.seq += 1
-                emit({"seq": self.seq, "t_ms": now, "type": "record.acked",
+                seq += 1
+                emit({"seq": seq, "t_ms": now, "type": "record.acked",
                       "topic": topic_name, "partition": partition, "offset": offset,
                       "producer": producer, "acks": acks})
             elif acks == "all":
                 part.awaiting_ack.append((offset, producer))
             touched[part] = single
+        self.seq = seq
         for part, single in touched.items():
             if len(part.replicas) > 1:
                 self._schedule_follower_fetches(part)

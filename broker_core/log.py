@@ -32,7 +32,7 @@ def record_size(key, value, headers) -> int:
 
 class Log:
     __slots__ = ("base", "start_offset", "keys", "values", "timestamps", "headers",
-                 "size_bytes", "epochs")
+                 "size_bytes", "epochs", "epoch")
 
     def __init__(self, start_offset: int = 0):
         self.base = start_offset
@@ -43,6 +43,7 @@ class Log:
         self.headers: dict[int, dict] = {}  # sparse: most records carry none
         self.size_bytes = 0
         self.epochs: list[tuple[int, int]] = []
+        self.epoch = -1  # the epoch of the last entry in `epochs`
 
     @property
     def end_offset(self) -> int:
@@ -52,11 +53,13 @@ class Log:
         return self.base + len(self.values) - self.start_offset
 
     def append(self, key, value, headers, timestamp_ms: int, size: int, epoch: int) -> int:
-        offset = self.base + len(self.values)
-        if not self.epochs or self.epochs[-1][0] != epoch:
+        values = self.values
+        offset = self.base + len(values)
+        if epoch != self.epoch:
             self.epochs.append((epoch, offset))
+            self.epoch = epoch
         self.keys.append(key)
-        self.values.append(value)
+        values.append(value)
         self.timestamps.append(timestamp_ms)
         if headers:
             self.headers[offset] = headers
@@ -67,9 +70,10 @@ class Log:
         """Append other's records [start, end) (a follower fetching from its leader)."""
         lo, hi = start - other.base, end - other.base
         for epoch, first in other.epochs:
-            if first < end and (not self.epochs or self.epochs[-1][0] != epoch):
+            if first < end and epoch != self.epoch:
                 # the first offset of this epoch that this copy holds
                 self.epochs.append((epoch, max(first, start)))
+                self.epoch = epoch
         self.keys.extend(other.keys[lo:hi])
         self.values.extend(other.values[lo:hi])
         self.timestamps.extend(other.timestamps[lo:hi])

@@ -22,6 +22,50 @@ def partition_demo(keys=DEMO_KEYS, partitions: int = DEMO_PARTITIONS) -> dict:
     return {"topic": DEMO_TOPIC, "partitions": partitions, "rows": rows, "lanes": lanes}
 
 
+SERVICES = ("inventory", "seller", "notification", "invoice", "delivery")
+SERVICE_CONSUMERS = (2, 1, 3, 2, 1)
+
+
+def services_demo(orders: int = 6) -> dict:
+    """Run the lecture's five services on order-placed in the model and say who did what.
+
+    Each service is a consumer group; every group gets every order, and inside a group each
+    partition (so each order) belongs to exactly one consumer. The run is deterministic: the
+    same seed gives this same table on every load.
+    """
+    from broker_core import Cluster
+
+    cluster = Cluster(seed=7, brokers=3)
+    cluster.apply({"type": "topic.create", "name": DEMO_TOPIC, "partitions": DEMO_PARTITIONS})
+    for service, count in zip(SERVICES, SERVICE_CONSUMERS, strict=True):
+        for _ in range(count):
+            cluster.apply({"type": "consumer.add", "group": service, "topics": [DEMO_TOPIC],
+                           "processing_ms": 20})
+    events = cluster.advance(10_000)  # past the first rebalance: every group is Stable
+    for n in range(1, orders + 1):
+        events += cluster.apply({"type": "produce", "topic": DEMO_TOPIC, "key": f"order-{n}",
+                                 "value": f"order {n} placed"})
+    events += cluster.advance(10_000)
+    partition_of = {}
+    for e in events:
+        if e["type"] == "record.produced":
+            partition_of[(e["partition"], e["offset"])] = e["key"]
+    snapshot = cluster.snapshot()
+    groups = []
+    for service in SERVICES:
+        group = snapshot["groups"][service]
+        consumers = []
+        for consumer, partitions in group["members"].items():
+            done = [partition_of[(e["partition"], e["offset"])] for e in events
+                    if e["type"] == "record.processed" and e["group"] == service
+                    and e["consumer"] == consumer]
+            consumers.append({"id": consumer, "partitions": [p for _, p in partitions],
+                              "orders": done})
+        groups.append({"id": service, "state": group["state"], "consumers": consumers})
+    return {"topic": DEMO_TOPIC, "orders": orders, "groups": groups,
+            "virtual_ms": cluster.now_ms, "events": len(events)}
+
+
 def home(request: HttpRequest) -> HttpResponse:
     # Imported here, not at module level: the model is loaded only when a page needs it.
     import broker_core
@@ -31,6 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "command_types": list(broker_core.COMMAND_TYPES.items()),
         "assignors": list(ASSIGNORS),
         "demo": partition_demo(),
+        "services": services_demo(),
     }
     return render(request, "playground/home.html", context)
 

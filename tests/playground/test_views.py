@@ -49,7 +49,8 @@ def test_home_shows_where_each_order_key_lands(client):
     html = client.get("/").content.decode()
     for key, partition in EXPECTED_PARTITIONS.items():
         assert f'data-key="{key}" data-partition="{partition}"' in html
-    assert html.count('class="token"') == len(EXPECTED_PARTITIONS)
+    lanes = html[html.index('id="demo-heading"'):html.index('id="services-heading"')]
+    assert lanes.count('class="token"') == len(EXPECTED_PARTITIONS)
 
 
 def test_partition_demo_uses_kafkas_murmur2():
@@ -75,3 +76,23 @@ def test_healthz(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"ok": True}
+
+
+def test_services_demo_runs_the_model_five_groups_each_get_every_order():
+    from playground.views import SERVICES, services_demo
+
+    demo = services_demo(orders=6)
+    assert [g["id"] for g in demo["groups"]] == list(SERVICES)
+    for group in demo["groups"]:
+        assert group["state"] == "Stable"
+        processed = [key for c in group["consumers"] for key in c["orders"]]
+        assert sorted(processed) == sorted(f"order-{n}" for n in range(1, 7)), group["id"]
+        owned = [p for c in group["consumers"] for p in c["partitions"]]
+        assert sorted(owned) == [0, 1, 2], group["id"]
+
+
+def test_home_shows_the_services_run(client):
+    html = client.get("/").content.decode()
+    for service in ("inventory", "seller", "notification", "invoice", "delivery"):
+        assert f'data-group="{service}"' in html
+    assert 'data-consumer="notification-3"' in html
