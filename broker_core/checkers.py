@@ -33,6 +33,7 @@ class EventChecker:
         self.owner: dict[tuple, str] = {}          # (group, topic, partition) -> consumer
         self.expect: dict[tuple, int | None] = {}  # (group, consumer, topic, partition) -> offset
         self.committed: dict[tuple, int] = {}      # (group, topic, partition) -> offset
+        self.in_hand: dict[tuple, tuple] = {}      # (group, consumer) -> (topic, partition, o)
 
     def fail(self, event: dict, why: str) -> None:
         raise InvariantViolation(f"{why} (event {json.dumps(event)})")
@@ -62,7 +63,11 @@ class EventChecker:
                     self.fail(e, f"{key} given to {e['consumer']} while "
                                  f"{self.owner[key]} still owns it")
                 self.owner[key] = e["consumer"]
-                self.expect[(e["group"], e["consumer"], topic, partition)] = None
+                # A member given back the partition of the record it is still processing
+                # carries on after that record.
+                hand = self.in_hand.get((e["group"], e["consumer"]))
+                after = hand[2] + 1 if hand and hand[:2] == (topic, partition) else None
+                self.expect[(e["group"], e["consumer"], topic, partition)] = after
         elif kind == "partition.revoked":
             for topic, partition in e["partitions"]:
                 key = (e["group"], topic, partition)
@@ -85,10 +90,20 @@ class EventChecker:
             elif e["offset"] != expected:
                 self.fail(e, f"delivered offset {e['offset']}, expected {expected}: out of order")
             self.expect[stint] = e["offset"] + 1
+            self.in_hand[(e["group"], e["consumer"])] = (e["topic"], e["partition"], e["offset"])
+        elif kind == "record.processed":
+            self.in_hand.pop((e["group"], e["consumer"]), None)
+        elif kind in ("consumer.crashed", "group.member_left", "group.member_expired"):
+            self.in_hand.pop((e["group"], e["consumer"]), None)
         elif kind == "offset.reset":
             self.expect[(e["group"], e["consumer"], e["topic"], e["partition"])] = e["offset"]
         elif kind == "offset.committed":
             self.committed[(e["group"], e["topic"], e["partition"])] = e["offset"]
+        elif kind == "group.deleted":
+            for table, at in ((self.owner, 0), (self.committed, 0), (self.expect, 0),
+                              (self.in_hand, 0)):
+                for key in [k for k in table if k[at] == e["group"]]:
+                    del table[key]
         elif kind == "topic.deleted":
             topic = e["topic"]
             for table, at in ((self.next_offset, 0), (self.owner, 1), (self.committed, 1),

@@ -16,6 +16,7 @@ the classic coordinator and the four assignors; consumption and offset commits. 
 docs/ARCHITECTURE.md for the map.
 """
 
+import copy
 import random
 
 from . import validate as v
@@ -33,7 +34,7 @@ from .group import GROUP_DEFAULTS, PREPARING, STABLE, Group, Member
 from .log import record_size
 from .partitioner import _CACHE as _HASHES
 from .partitioner import StickyPartitioner, key_hash
-from .producer import MAX_RATE_PER_S, ProducerWorkload, parse_keys
+from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
 from .topic import Topic, assign_replicas
 
 MAX_BROKERS = 16
@@ -132,7 +133,8 @@ class Cluster:
             known = ", ".join(COMMAND_TYPES)
             raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
         handler(command)
-        self.command_log.append({"at_ms": self.clock.now_ms, "command": command})
+        # A copy: the caller may reuse its dict, and the log must replay what was applied.
+        self.command_log.append({"at_ms": self.clock.now_ms, "command": copy.deepcopy(command)})
         # What the command sets off at this same instant happens now, inside this call. No
         # action is ever left due at `now` between calls, so the events depend only on the
         # commands and their times, never on how the caller sliced its advance() calls.
@@ -563,7 +565,7 @@ class Cluster:
         if len(log):
             if config["retention.ms"] >= 0:
                 due = log.timestamp_at(log.start_offset) + config["retention.ms"] + 1
-            if 0 <= config["retention.bytes"] < log.size_bytes:
+            if 0 <= config["retention.bytes"] <= log.size_bytes - log.size_at(log.start_offset):
                 due = self.clock.now_ms
         if due is not None:
             due = max(due, self.clock.now_ms if not_before_ms is None else not_before_ms, 1)
@@ -595,8 +597,10 @@ class Cluster:
             if cut > log.start_offset:
                 reason = "retention.ms"
         if config["retention.bytes"] >= 0:
+            # Kafka deletes the oldest segment while the log minus that segment still holds at
+            # least retention.bytes; here a record plays the segment.
             size = log.size_bytes - sum(log.size_at(o) for o in range(log.start_offset, cut))
-            while cut < limit and size > config["retention.bytes"]:
+            while cut < limit and size - log.size_at(cut) >= config["retention.bytes"]:
                 size -= log.size_at(cut)
                 cut += 1
                 reason = reason or "retention.bytes"
@@ -618,7 +622,7 @@ class Cluster:
         if pid in self.producers:
             raise CommandError("id", f"a producer {pid!r} is already running")
         topic = self._existing_topic(c, "topic")
-        rate = v.number(c, "rate_per_s", exclusive_minimum=0, maximum=MAX_RATE_PER_S)
+        rate = v.number(c, "rate_per_s", minimum=MIN_RATE_PER_S, maximum=MAX_RATE_PER_S)
         keys = parse_keys(c.get("keys", {"kind": "sequence"}))
         acks = v.choice(c, "acks", ("0", "1", "all"), default="all")
         value = v.string(c, "value", default="{key}", max_length=10_000)
@@ -769,8 +773,6 @@ class Cluster:
         if member.crashed:
             raise CommandError("id", f"consumer {mid!r} has crashed and cannot {verb}; the "
                                f"group removes it when its session times out")
-        if member.leaving:
-            raise CommandError("id", f"consumer {mid!r} is already leaving")
         return group, member
 
     def _consumer_remove(self, c: dict) -> None:

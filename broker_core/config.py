@@ -5,9 +5,12 @@ normalised to typed values so a snapshot always shows ``604800000``, never ``"60
 Names follow ``org.apache.kafka.common.internals.Topic.validate``.
 """
 
+import re
+
 from .errors import CommandError
 
 MAX_NAME_LENGTH = 249
+_INTEGER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits: isdigit() would pass '²', int() not
 _LEGAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 # name -> (default, kind, minimum)
@@ -86,7 +89,7 @@ def _parse(where: str, raw, kind: str, minimum):
         raise CommandError(where, f"must be a whole number, not {raw!r}")
     if isinstance(raw, str):
         text = raw.strip()
-        if not text.lstrip("-").isdigit():
+        if not _INTEGER.fullmatch(text):
             raise CommandError(where, f"must be a whole number, not {raw!r}")
         raw = int(text)
     elif isinstance(raw, float) and raw.is_integer():

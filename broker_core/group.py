@@ -87,7 +87,7 @@ def _sorted_parts(parts) -> list:
 
 class Member:
     __slots__ = ("group", "cluster", "id", "topics", "processing_ms", "commit", "joined_ms",
-                 "crashed", "leaving", "rejoined", "owned", "positions", "stints",
+                 "crashed", "rejoined", "owned", "positions", "stints",
                  "owned_generation", "in_flight", "timer", "wake_timer", "rejoin_timer",
                  "expiry_timer", "commit_timer", "dirty", "rr", "current", "batch_left")
 
@@ -101,7 +101,6 @@ class Member:
         self.commit = commit
         self.joined_ms = now_ms
         self.crashed = False
-        self.leaving = False
         self.rejoined = True
         self.owned: list = []            # Partition objects, sorted by (topic, index)
         self.positions: dict = {}        # Partition -> next offset to fetch
@@ -136,8 +135,18 @@ class Member:
         for part in parts:
             self.owned.append(part)
             cluster.stint_seq += 1
-            self.stints[part] = cluster.stint_seq
-            self.positions[part] = group.start_position(part, self)
+            stint = self.stints[part] = cluster.stint_seq
+            position, reset_from = group.start_position(part)
+            if reset_from is not None:
+                group.announce_reset(self, part, reset_from, position)
+            in_flight = self.in_flight
+            if in_flight is not None and in_flight[0] is part:
+                # Given back a partition whose record it is still processing (an eager
+                # rebalance that changed nothing for it): carry on after that record, whose
+                # commit now belongs to this ownership.
+                position = max(position, in_flight[1] + 1)
+                self.in_flight = (part, in_flight[1], stint)
+            self.positions[part] = position
             part.watchers.append(self)
         self.owned = _sorted_parts(self.owned)
 
@@ -201,7 +210,7 @@ class Member:
         emit = events.append
         clock = cluster.clock
         committed = group.committed
-        while self.in_flight is None and not self.crashed and not self.leaving:
+        while self.in_flight is None and not self.crashed:
             part = self.current
             if (part is None or self.batch_left <= 0 or part not in self.positions
                     or self.positions[part] >= part.high_watermark
@@ -263,10 +272,7 @@ class Member:
         self.in_flight = None
         self.timer = None
         self._processed(part, offset, stint)
-        if self.leaving:
-            self.group.leave(self)
-        else:
-            self.pump()
+        self.pump()
 
     def _processed(self, part, offset: int, stint: int) -> None:
         cluster = self.cluster
@@ -313,7 +319,7 @@ class Member:
             "topics": list(self.topics),
             "processing_ms": self.processing_ms,
             "commit": self.commit,
-            "status": "crashed" if self.crashed else ("leaving" if self.leaving else "live"),
+            "status": "crashed" if self.crashed else "live",
             "joined_ms": self.joined_ms,
             "partitions": [_tp(p) for p in self.owned],
             "positions": [[p.topic.name, p.index, self.positions[p]] for p in self.owned],
@@ -365,10 +371,9 @@ class Group:
             self.prepare(f"member {member.id} joined")
 
     def leave(self, member: Member) -> None:
-        """A polite LeaveGroup: give the partitions back, then rebalance the rest."""
-        if member.in_flight is not None:
-            member.leaving = True  # finish the record in hand, commit it, then leave
-            return
+        """A polite LeaveGroup: commit what auto-commit owes, give the partitions back at once,
+        then rebalance the rest. A record still being processed is abandoned; its next owner
+        processes it again (or, with commit="before", nobody does)."""
         self._remove(member, "member_left", "left the group")
 
     def crash(self, member: Member) -> None:
@@ -391,6 +396,8 @@ class Group:
         self._remove(member, "member_expired", "session timed out")
 
     def _remove(self, member: Member, event: str, reason: str) -> None:
+        in_flight = member.state()["in_flight"]
+        member.in_flight = None
         if member.owned:
             parts = list(member.owned)
             self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
@@ -399,8 +406,9 @@ class Group:
             member.give_up(parts)
         member.cancel_timers()
         del self.members[member.id]
+        fields = {"in_flight": in_flight} if in_flight else {}
         self.cluster.event(f"group.{event}", group=self.id, consumer=member.id,
-                           generation=self.generation)
+                           generation=self.generation, **fields)
         if self.state in (STABLE, COMPLETING):
             self.prepare(f"member {member.id} {reason}")
         elif self.state == PREPARING:
@@ -489,53 +497,61 @@ class Group:
                       protocol=self.protocol,
                       assignment={mid: [list(tp) for tp in result[mid]]
                                   for mid in sorted(result)})
+        # Every revocation happens before any assignment, so no partition has two owners even
+        # when the protocol changed during the rebalance and someone still holds what moves.
+        wanted = {mid: [topics[t].partitions[i] for t, i in result[mid]] for mid in result}
         revoked_any = []
         for mid in sorted(self.members):
             member = self.members[mid]
-            wanted = [topics[t].partitions[i] for t, i in result[mid]]
-            revoke = [p for p in member.owned if p not in wanted]
-            add = [p for p in wanted if p not in member.owned]
+            revoke = [p for p in member.owned if p not in wanted[mid]]
             if revoke:
                 cluster.event("partition.revoked", group=self.id, consumer=mid,
                               partitions=[_tp(p) for p in revoke], generation=self.generation,
-                              reason="cooperative rebalance: moving to another member")
+                              reason="rebalance: moving to another member")
                 member.give_up(revoke)
                 revoked_any.append(mid)
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            add = [p for p in wanted[mid] if p not in member.owned]
             if add:
-                member.take(add)
                 cluster.event("partition.assigned", group=self.id, consumer=mid,
                               partitions=[_tp(p) for p in _sorted_parts(add)],
                               generation=self.generation)
+                member.take(add)
             member.owned_generation = self.generation
         for mid in sorted(self.members):
             self.members[mid].wake()
-        if revoked_any:
+        if revoked_any and self.protocol == "cooperative":
             self.prepare("cooperative rebalance, second round: assign the revoked partitions",
                          rejoin_now=tuple(revoked_any))
 
     # -- offsets ------------------------------------------------------------------------------
 
-    def start_position(self, part, member: Member | None = None) -> int:
+    def start_position(self, part) -> tuple[int, int | None]:
+        """Where an owner starts reading `part`, and the committed offset it had to abandon
+        (None unless retention deleted the committed position: Kafka's OFFSET_OUT_OF_RANGE,
+        answered by auto.offset.reset)."""
         committed = self.committed.get(part)
         log = part.leader_log
-        if committed is None:
-            if self.config["auto_offset_reset"] == "earliest":
-                return log.start_offset
-            return part.high_watermark
-        if committed < log.start_offset:
-            return log.start_offset if self.config["auto_offset_reset"] == "earliest" \
-                else part.high_watermark
-        return committed
+        earliest = self.config["auto_offset_reset"] == "earliest"
+        if committed is not None and committed >= log.start_offset:
+            return committed, None
+        position = log.start_offset if earliest else part.high_watermark
+        return position, committed
 
     def out_of_range(self, member: Member, part, position: int) -> None:
         """The position fell below the log start (retention deleted it): auto.offset.reset."""
-        policy = self.config["auto_offset_reset"]
-        to = part.leader_log.start_offset if policy == "earliest" else part.high_watermark
+        to = part.leader_log.start_offset if self.config["auto_offset_reset"] == "earliest" \
+            else part.high_watermark
         member.positions[part] = to
+        self.announce_reset(member, part, position, to)
+
+    def announce_reset(self, member: Member, part, previous: int, to: int) -> None:
+        policy = self.config["auto_offset_reset"]
         self.cluster.event("offset.reset", group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
-                           previous=position, reason=f"offset out of range; "
-                                                     f"auto.offset.reset={policy}")
+                           previous=previous, reason="offset out of range (deleted by "
+                                                     f"retention); auto.offset.reset={policy}")
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
         self.committed[part] = offset
@@ -595,10 +611,12 @@ class Group:
                 if committed is not None:
                     base = committed
                 elif owner is not None and not owner.crashed:
-                    base = owner.positions[part] - (1 if owner.in_flight and
-                                                    owner.in_flight[0] is part else 0)
+                    in_flight = owner.in_flight
+                    base = owner.positions[part]
+                    if in_flight and in_flight[0] is part and in_flight[2] == owner.stints[part]:
+                        base = in_flight[1]
                 else:
-                    base = self.start_position(part)
+                    base = self.start_position(part)[0]
                 rows.append({"topic": name, "partition": part.index, "committed": committed,
                              "high_watermark": part.high_watermark,
                              "lag": max(0, part.high_watermark - base),

@@ -19,7 +19,10 @@ import random
 from . import validate as v
 from .errors import CommandError
 
-MAX_RATE_PER_S = 1_000_000
+# One record every ~17 minutes at the least; at the most, a rate one process can model for
+# a classroom (a day at this rate is already 8.6 billion records: hosts advance in slices).
+MIN_RATE_PER_S = 0.001
+MAX_RATE_PER_S = 100_000
 KEY_KINDS = ("sequence", "uniform", "hot", "null")
 
 

@@ -5,9 +5,13 @@ for presence, type and range before any state changes. JSON has no separate bool
 types in Python terms (``True == 1``), so booleans are refused where a number is expected.
 """
 
+import re
+
 from .errors import CommandError
 
 _MISSING = object()
+# ASCII digits only: str.isdigit() also accepts '²' and friends, which int() refuses.
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
@@ -28,7 +32,7 @@ def integer(command: dict, name: str, *, default=_MISSING, minimum=None, maximum
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             value = int(value)
         else:
             raise CommandError(field, f"must be a whole number, not {value!r}")

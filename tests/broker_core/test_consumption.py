@@ -98,6 +98,7 @@ def test_workload_values_and_sizes():
     ({"id": "p", "topic": "nope", "rate_per_s": 1}, "topic"),
     ({"id": "p", "topic": "t", "rate_per_s": 0}, "rate_per_s"),
     ({"id": "p", "topic": "t", "rate_per_s": 10_000_000}, "rate_per_s"),
+    ({"id": "p", "topic": "t", "rate_per_s": 1e-310}, "rate_per_s"),
     ({"id": "p", "topic": "t", "rate_per_s": 1, "keys": {"kind": "zipf"}}, "keys.kind"),
     ({"id": "p", "topic": "t", "rate_per_s": 1, "keys": {"kind": "hot", "hot_share": 2}},
      "keys.hot_share"),

@@ -184,17 +184,50 @@ def test_auto_commit_every_five_seconds_reprocesses_after_a_crash():
 
 
 def test_a_revoked_partition_cannot_commit_and_its_next_owner_repeats_the_record():
-    rec = stable_group(members=1, partitions=2, processing_ms=5_000)
+    rec = Recorder(cluster_with_topic(name="t", partitions=2))
+    rec.apply({"type": "consumer.add", "group": "g", "id": "z1", "topics": ["t"],
+               "processing_ms": 5_000})
+    rec.advance(10_000)
     rec.apply({"type": "produce", "topic": "t", "value": "slow", "partition": 0})
-    rec.advance(100)  # c1 is processing offset 0 of t/0 until 15_000
+    rec.advance(100)  # z1 is processing offset 0 of t/0 until 15_000
     rec.apply({"type": "consumer.add", "group": "g", "id": "c2", "topics": ["t"],
                "processing_ms": 10})
-    rec.advance(20_000)
+    rec.advance(20_000)  # range gives t/0 to c2 (sorted first) at z1's heartbeat, 12_000
     failed = rec.of_type("offset.commit_failed")
-    assert [(e["consumer"], e["partition"], e["offset"]) for e in failed] == [("c1", 0, 1)]
+    assert [(e["consumer"], e["partition"], e["offset"]) for e in failed] == [("z1", 0, 1)]
     deliveries = [(e["consumer"], e["partition"], e["offset"])
                   for e in rec.of_type("record.delivered")]
-    assert [d for d in deliveries if d[1:] == (0, 0)] == [("c1", 0, 0), ("c1", 0, 0)]
+    assert deliveries == [("z1", 0, 0), ("c2", 0, 0)]  # at-least-once, visibly twice
+
+
+def test_a_member_given_back_its_partition_commits_the_record_in_hand():
+    rec = Recorder(cluster_with_topic(name="t", partitions=2))
+    rec.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"],
+               "processing_ms": 5_000})
+    rec.advance(10_000)
+    rec.apply({"type": "produce", "topic": "t", "value": "slow", "partition": 0})
+    rec.apply({"type": "produce", "topic": "t", "value": "next", "partition": 0})
+    rec.advance(100)
+    rec.apply({"type": "consumer.add", "group": "g", "id": "b", "topics": ["t"]})
+    rec.advance(20_000)  # eager: a revokes everything at 12_000 and gets t/0 straight back
+    assert rec.of_type("offset.commit_failed") == []
+    deliveries = [(e["consumer"], e["partition"], e["offset"])
+                  for e in rec.of_type("record.delivered")]
+    assert deliveries == [("a", 0, 0), ("a", 0, 1)]
+    assert [e["offset"] for e in rec.of_type("offset.committed")] == [1, 2]
+
+
+def test_a_polite_leave_abandons_the_record_in_hand_and_the_partition_moves_at_once():
+    rec = stable_group(members=2, partitions=2, processing_ms=60_000)
+    rec.apply({"type": "produce", "topic": "t", "value": "slow", "partition": 0})
+    events = rec.apply({"type": "consumer.remove", "group": "g", "id": "c1"})
+    left = [e for e in events if e["type"] == "group.member_left"][0]
+    assert left["in_flight"] == {"topic": "t", "partition": 0, "offset": 0}
+    rec.advance(5_000)
+    snap = group_state(rec.cluster)
+    assert list(snap["members"]) == ["c2"]
+    assert [(e["consumer"], e["offset"]) for e in rec.of_type("record.delivered")] == [
+        ("c1", 0), ("c2", 0)]
 
 
 def test_lag_counts_from_where_the_group_will_start_before_any_commit():
@@ -308,3 +341,60 @@ def test_a_new_subscribed_topic_or_more_partitions_trigger_a_rebalance():
     rec.advance(5_000)
     owned = sorted(p for ps in group_state(rec.cluster)["members"].values() for p in ps)
     assert owned == [["t", 0], ["t", 1], ["t", 2], ["t", 3]]
+
+
+def test_switching_to_an_eager_assignor_mid_rebalance_never_gives_a_partition_two_owners():
+    rec = Recorder(cluster_with_topic(name="t", partitions=4, brokers=1))
+    rec.apply({"type": "group.configure", "group": "g", "assignor": "cooperative-sticky"})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "m1", "topics": ["t"]})
+    rec.advance(1_000)
+    rec.apply({"type": "consumer.add", "group": "g", "id": "m2", "topics": ["t"]})
+    rec.advance(10_000)
+    rec.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"]})
+    rec.advance(1_000)  # m1 rejoined cooperatively, keeping its partitions
+    rec.apply({"type": "group.configure", "group": "g", "assignor": "roundrobin"})
+    rec.advance(10_000)  # the Recorder's checker raises if any partition had two owners
+    assert check_ownership(rec.cluster.snapshot(), require_live=True) == []
+    assert group_state(rec.cluster)["protocol"] == "eager"
+
+
+def test_lag_never_counts_a_record_twice_after_an_eager_rebalance():
+    cluster = cluster_with_topic(name="t", partitions=2, brokers=1)
+    cluster.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"],
+                   "processing_ms": 10_000})
+    cluster.advance(5_000)
+    cluster.apply({"type": "produce", "topic": "t", "value": "v", "partition": 0})
+    cluster.apply({"type": "consumer.add", "group": "g", "id": "b", "topics": ["t"]})
+    cluster.advance(4_000)
+    rows = {r["partition"]: r for r in group_state(cluster)["lag"]}
+    assert rows[0]["high_watermark"] == 1 and rows[0]["lag"] == 1
+
+
+def test_a_committed_offset_deleted_by_retention_is_reset_out_loud():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1, brokers=1,
+                                      config={"retention.ms": 1_000}))
+    rec.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"]})
+    rec.advance(5_000)
+    rec.apply({"type": "produce", "topic": "t", "value": "0"})
+    rec.apply({"type": "consumer.remove", "group": "g", "id": "a"})  # committed 1
+    rec.apply({"type": "produce", "topic": "t", "value": "1"})
+    rec.advance(600_000)  # retention deletes offsets 0 and 1
+    rec.apply({"type": "produce", "topic": "t", "value": "2"})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "b", "topics": ["t"]})
+    rec.advance(5_000)
+    reset = rec.of_type("offset.reset")
+    assert [(e["consumer"], e["previous"], e["offset"]) for e in reset] == [("b", 1, 2)]
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [0, 2]
+
+
+def test_a_deleted_group_recreated_starts_afresh():
+    rec = Recorder(cluster_with_topic(name="t", partitions=1, brokers=1))
+    rec.apply({"type": "group.configure", "group": "g"})
+    rec.apply({"type": "group.reset_offsets", "group": "g", "topic": "t", "to": "earliest"})
+    rec.apply({"type": "group.delete", "group": "g"})
+    rec.apply({"type": "group.configure", "group": "g", "auto_offset_reset": "latest"})
+    rec.apply({"type": "produce", "topic": "t", "value": "before"})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"]})
+    rec.advance(5_000)
+    rec.apply({"type": "produce", "topic": "t", "value": "after"})
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [1]

@@ -117,6 +117,10 @@ class ClusterMachine(RuleBasedStateMachine):
     def reset_offsets(self, group, topic, to):
         self.send({"type": "group.reset_offsets", "group": group, "topic": topic, "to": to})
 
+    @rule(group=st.sampled_from(GROUPS))
+    def delete_group(self, group):
+        self.send({"type": "group.delete", "group": group})
+
     @rule(ms=st.sampled_from([0, 1, 499, 500, 3_000, 10_000, 30_000]))
     def advance(self, ms):
         self.take(self.cluster.advance(ms))
