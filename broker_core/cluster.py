@@ -32,7 +32,6 @@ from .config import (
 from .errors import CommandError
 from .group import GROUP_DEFAULTS, PREPARING, STABLE, Group, Member
 from .log import record_size
-from .partitioner import _CACHE as _HASHES
 from .partitioner import StickyPartitioner, key_hash
 from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
 from .topic import Topic, assign_replicas
@@ -41,6 +40,7 @@ MAX_BROKERS = 16
 MAX_PARTITIONS = 1_000
 MAX_VALUE_CHARS = 1_000_000
 MAX_HEADERS = 50
+_HASH_MEMO_LIMIT = 65_536  # murmur2 results a workload with repeating keys remembers
 
 CLUSTER_DEFAULTS = {
     "group.initial.rebalance.delay.ms": 3_000,
@@ -399,13 +399,15 @@ class Cluster:
         return self.produce_batch(topic_name, [(key, value, headers, partition)], acks,
                                   producer)
 
-    def produce_batch(self, topic_name: str, records: list, acks: str, producer: str):
+    def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
+                      hashes: dict | None = None):
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return the last offset written (None if the last failed).
 
         Everything per record (choosing the partition, the checks a leader makes, the append,
         the events) happens in this loop; what depends only on which partitions were touched
         (waking consumers, scheduling follower fetches and retention) happens once, after it.
+        `hashes` may remember murmur2 results for a producer whose keys repeat.
         """
         topic = self.topics.get(topic_name)
         if topic is None:
@@ -423,7 +425,6 @@ class Cluster:
         now = self.clock.now_ms
         events = self.events
         emit = events.append
-        hashes = _HASHES
         touched: dict = {}
         offset = None
         seq = self.seq
@@ -436,9 +437,14 @@ class Cluster:
             if partition is not None:
                 why = {"method": "explicit"}
             elif key is not None:
-                h = hashes.get(key)
-                if h is None:
+                if hashes is None:
                     h = key_hash(key)
+                else:
+                    h = hashes.get(key)
+                    if h is None:
+                        h = key_hash(key)
+                        if len(hashes) < _HASH_MEMO_LIMIT:
+                            hashes[key] = h
                 partition = (h & 0x7FFFFFFF) % n
                 why = {"method": "murmur2", "hash": h, "partitions": n}
             else:
@@ -647,7 +653,8 @@ class Cluster:
             key = next_key(n)
             records.append((key, make_value(n, key), None, None))
         workload.sent = due
-        self.produce_batch(workload.topic, records, workload.acks, workload.id)
+        self.produce_batch(workload.topic, records, workload.acks, workload.id,
+                           workload.hashes)
         workload.timer = self.clock.at(workload.due_ms(due), self._producer_tick, workload)
 
     def _producer_remove(self, c: dict) -> None:

@@ -19,50 +19,37 @@ _MASK = 0xFFFFFFFF
 BATCH_SIZE_BYTES = 16_384
 
 
-def murmur2(data: bytes) -> int:
+def murmur2(data: bytes, _m=_M, _mask=_MASK) -> int:
     """Kafka's murmur2 of `data` as a signed 32-bit int, the value Java returns."""
     length = len(data)
-    h = (_SEED ^ length) & _MASK
+    h = _SEED ^ length
     words = length >> 2
-    if words:
-        # Java reads little-endian 4-byte words; unpacking them all at once is much cheaper
-        # in Python than assembling each from bytes.
-        for k in _unpack(_WORD_FORMATS[words] if words < 64 else f"<{words}I", data):
-            k = (k * _M) & _MASK
-            k ^= k >> 24
-            k = (k * _M) & _MASK
-            h = ((h * _M) & _MASK) ^ k
-    end = words << 2
+    # Java reads little-endian 4-byte words; unpacking them all at once is much cheaper in
+    # Python than assembling each from bytes. (a ^ b) & mask == (a & mask) ^ (b & mask), so
+    # one mask per step is enough.
+    for k in _unpack(_WORD_FORMATS[words] if words < 64 else f"<{words}I", data):
+        k = (k * _m) & _mask
+        h = ((h * _m) ^ ((k ^ (k >> 24)) * _m)) & _mask
     rest = length & 3
-    if rest == 3:
-        h ^= data[end + 2] << 16
-    if rest >= 2:
-        h ^= data[end + 1] << 8
-    if rest >= 1:
-        h ^= data[end]
-        h = (h * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
+    if rest:
+        end = words << 2
+        if rest == 3:
+            h ^= data[end + 2] << 16
+        if rest >= 2:
+            h ^= data[end + 1] << 8
+        h = ((h ^ data[end]) * _m) & _mask
+    h = ((h ^ (h >> 13)) * _m) & _mask
     h ^= h >> 15
     return h - 0x100000000 if h & 0x80000000 else h
 
 
 _unpack = struct.unpack_from
 _WORD_FORMATS = [f"<{n}I" for n in range(64)]
-_CACHE: dict[str, int] = {}
-_CACHE_LIMIT = 65_536
 
 
 def key_hash(key: str) -> int:
-    """murmur2 of the key's UTF-8 bytes. Workloads reuse keys, so results are remembered (a
-    bounded table, emptied when full: the answer never depends on what is remembered)."""
-    h = _CACHE.get(key)
-    if h is None:
-        h = murmur2(key.encode("utf-8"))
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        _CACHE[key] = h
-    return h
+    """murmur2 of the key's UTF-8 bytes."""
+    return murmur2(key.encode("utf-8"))
 
 
 def partition_for_key(key: str, partitions: int) -> int:

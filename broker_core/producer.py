@@ -100,7 +100,7 @@ def parse_keys(raw) -> dict:
 
 class ProducerWorkload:
     __slots__ = ("id", "topic", "rate_per_s", "keys", "acks", "value", "value_bytes",
-                 "started_ms", "sent", "timer", "key_source", "spec")
+                 "started_ms", "sent", "timer", "key_source", "spec", "hashes", "_format")
 
     def __init__(self, spec: dict, started_ms: int, rng: random.Random):
         self.spec = spec
@@ -115,15 +115,20 @@ class ProducerWorkload:
         self.sent = 0
         self.timer = None
         self.key_source = KeySource(self.keys, rng)
+        # Keys drawn from a set repeat, so their hashes are worth remembering; a sequence's
+        # never do.
+        self.hashes = {} if self.keys["kind"] in ("uniform", "hot") else None
+        # The template as a format string of our own making: the user's braces are escaped,
+        # only {n} and {key} become fields, so no user text is ever a format directive.
+        escaped = self.value.replace("{", "{{").replace("}", "}}")
+        self._format = escaped.replace("{{n}}", "{0}").replace("{{key}}", "{1}")
 
     def due_ms(self, n: int) -> int:
         """When record number n (from 0) is due."""
         return self.started_ms + math.ceil(n * 1000 / self.rate_per_s)
 
     def make_value(self, n: int, key) -> str:
-        value = self.value
-        if "{" in value:
-            value = value.replace("{n}", str(n + 1)).replace("{key}", key or "")
+        value = self._format.format(n + 1, key or "")
         size = self.value_bytes
         if size is not None and len(value) != size:
             value = value[:size] if len(value) > size else value.ljust(size, ".")
