@@ -14,6 +14,17 @@ _MISSING = object()
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
+def _given(command: dict, name: str, default, field: str | None = None, nullable=False):
+    """The field's value; _MISSING when it is absent and has a default; an error when it is
+    absent and required."""
+    value = command.get(name, _MISSING)
+    if value is _MISSING or (value is None and not nullable):
+        if default is _MISSING:
+            raise CommandError(field or name, "is required")
+        return _MISSING
+    return value
+
+
 def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
     for name in command:
         if name not in allowed:
@@ -24,10 +35,8 @@ def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
 def integer(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=None,
             field=None) -> int:
     field = field or name
-    value = command.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if default is _MISSING:
-            raise CommandError(field, "is required")
+    value = _given(command, name, default, field)
+    if value is _MISSING:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
@@ -45,10 +54,8 @@ def integer(command: dict, name: str, *, default=_MISSING, minimum=None, maximum
 
 def number(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=None,
            exclusive_minimum=None) -> float:
-    value = command.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if default is _MISSING:
-            raise CommandError(name, "is required")
+    value = _given(command, name, default)
+    if value is _MISSING:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CommandError(name, f"must be a number, not {value!r}")
@@ -65,10 +72,8 @@ def number(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=
 
 def string(command: dict, name: str, *, default=_MISSING, max_length=None,
            nullable=False) -> str | None:
-    value = command.get(name, _MISSING)
-    if value is _MISSING or (value is None and not nullable):
-        if default is _MISSING:
-            raise CommandError(name, "is required")
+    value = _given(command, name, default, nullable=nullable)
+    if value is _MISSING:
         return default
     if value is None:
         return None
@@ -80,10 +85,8 @@ def string(command: dict, name: str, *, default=_MISSING, max_length=None,
 
 
 def choice(command: dict, name: str, options: tuple, *, default=_MISSING):
-    value = command.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if default is _MISSING:
-            raise CommandError(name, "is required")
+    value = _given(command, name, default)
+    if value is _MISSING:
         return default
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)  # acks may arrive as the number 1 or 0
@@ -94,10 +97,8 @@ def choice(command: dict, name: str, options: tuple, *, default=_MISSING):
 
 
 def mapping(command: dict, name: str, *, default=_MISSING) -> dict:
-    value = command.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if default is _MISSING:
-            raise CommandError(name, "is required")
+    value = _given(command, name, default)
+    if value is _MISSING:
         return default
     if not isinstance(value, dict):
         raise CommandError(name, f"must be an object, not {type(value).__name__}")
