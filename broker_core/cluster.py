@@ -30,7 +30,7 @@ from .config import (
     validate_topic_name,
 )
 from .errors import CommandError
-from .group import GROUP_DEFAULTS, PREPARING, STABLE, Group, Member
+from .group import GROUP_DEFAULTS, Group, Member
 from .log import record_size
 from .partitioner import StickyPartitioner, key_hash
 from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
@@ -822,4 +822,4 @@ class Cluster:
         self.event("group.deleted", group=group.id)
 
 
-__all__ = ["Cluster", "CommandError", "COMMAND_TYPES", "PREPARING", "STABLE"]
+__all__ = ["COMMAND_TYPES", "Cluster", "CommandError"]

@@ -310,11 +310,13 @@ class Member:
             if self.stints.get(part) == stint:
                 self.group.commit_offset(self, part, offset)
 
+    def in_flight_record(self) -> dict | None:
+        if self.in_flight is None:
+            return None
+        part, offset, _ = self.in_flight
+        return {"topic": part.topic.name, "partition": part.index, "offset": offset}
+
     def state(self) -> dict:
-        in_flight = None
-        if self.in_flight is not None:
-            part, offset, _ = self.in_flight
-            in_flight = {"topic": part.topic.name, "partition": part.index, "offset": offset}
         return {
             "topics": list(self.topics),
             "processing_ms": self.processing_ms,
@@ -323,7 +325,7 @@ class Member:
             "joined_ms": self.joined_ms,
             "partitions": [_tp(p) for p in self.owned],
             "positions": [[p.topic.name, p.index, self.positions[p]] for p in self.owned],
-            "in_flight": in_flight,
+            "in_flight": self.in_flight_record(),
         }
 
 
@@ -377,7 +379,7 @@ class Group:
         self._remove(member, "member_left", "left the group")
 
     def crash(self, member: Member) -> None:
-        in_flight = member.state()["in_flight"]
+        in_flight = member.in_flight_record()
         member.cancel_timers()
         member.in_flight = None
         member.crashed = True
@@ -396,7 +398,7 @@ class Group:
         self._remove(member, "member_expired", "session timed out")
 
     def _remove(self, member: Member, event: str, reason: str) -> None:
-        in_flight = member.state()["in_flight"]
+        in_flight = member.in_flight_record()
         member.in_flight = None
         if member.owned:
             parts = list(member.owned)
