@@ -21,12 +21,19 @@ help:
 
 # Install requirements only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "make: Python 3.11 or newer is needed (PY=$(PY))"; exit 1; }
+	@# A venv whose pip is missing (python3-venv was not installed) is rebuilt, not reused.
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); \
+		$(PY) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "make: '$(PY) -m venv' failed; on Debian: apt-get install python3-venv"; exit 1; }; }
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
 
 venv: $(STAMP)
 
+# DEBUG is off unless asked for; `make run` is the local development server, so it asks.
+run: export DJANGO_DEBUG ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -34,6 +34,8 @@ class EventChecker:
         self.expect: dict[tuple, int | None] = {}  # (group, consumer, topic, partition) -> offset
         self.committed: dict[tuple, int] = {}      # (group, topic, partition) -> offset
         self.in_hand: dict[tuple, tuple] = {}      # (group, consumer) -> (topic, partition, o)
+        self.high_watermark: dict[tuple, int] = {}  # (topic, partition) -> offset
+        self.log_start: dict[tuple, int] = {}       # (topic, partition) -> offset
 
     def fail(self, event: dict, why: str) -> None:
         raise InvariantViolation(f"{why} (event {json.dumps(event)})")
@@ -56,6 +58,11 @@ class EventChecker:
             if e["offset"] != expected:
                 self.fail(e, f"offset {e['offset']} in {tp}, expected {expected}: not dense")
             self.next_offset[tp] = expected + 1
+            self.high_watermark[tp] = e["high_watermark"]
+        elif kind == "partition.high_watermark":
+            self.high_watermark[(e["topic"], e["partition"])] = e["high_watermark"]
+        elif kind == "record.expired":
+            self.log_start[(e["topic"], e["partition"])] = e["log_start_offset"]
         elif kind == "partition.assigned":
             for topic, partition in e["partitions"]:
                 key = (e["group"], topic, partition)
@@ -80,13 +87,21 @@ class EventChecker:
             if self.owner.get(key) != e["consumer"]:
                 self.fail(e, f"{e['consumer']} was delivered a record of {key}, owned by "
                              f"{self.owner.get(key)}")
+            tp = (e["topic"], e["partition"])
+            hw = self.high_watermark.get(tp)
+            if hw is not None and e["offset"] >= hw:
+                self.fail(e, f"delivered offset {e['offset']} at or above the high watermark {hw}")
             stint = (e["group"], e["consumer"], e["topic"], e["partition"])
             expected = self.expect.get(stint)
             if expected is None:
+                # A new owner starts at the committed offset; with none, anywhere the log still
+                # holds (auto.offset.reset); a deleted committed offset comes with offset.reset.
                 start = self.committed.get(key)
-                if start is not None and e["offset"] > start:
-                    self.fail(e, f"new owner started at {e['offset']}, past the committed "
-                                 f"offset {start}: records skipped")
+                if start is not None and e["offset"] != start:
+                    self.fail(e, f"new owner started at {e['offset']}, not at the committed "
+                                 f"offset {start}")
+                if start is None and e["offset"] < self.log_start.get(tp, 0):
+                    self.fail(e, f"new owner started at {e['offset']}, below the log start")
             elif e["offset"] != expected:
                 self.fail(e, f"delivered offset {e['offset']}, expected {expected}: out of order")
             self.expect[stint] = e["offset"] + 1
@@ -107,7 +122,7 @@ class EventChecker:
         elif kind == "topic.deleted":
             topic = e["topic"]
             for table, at in ((self.next_offset, 0), (self.owner, 1), (self.committed, 1),
-                              (self.expect, 2)):
+                              (self.expect, 2), (self.high_watermark, 0), (self.log_start, 0)):
                 for key in [k for k in table if k[at] == topic]:
                     del table[key]
 

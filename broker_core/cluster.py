@@ -73,10 +73,16 @@ _LATER = {
 }
 
 
+def _acks(c: dict) -> str:
+    acks = v.choice(c, "acks", ("0", "1", "all", "-1"), default="all")
+    return "all" if acks == "-1" else acks  # Kafka spells acks=all also as -1
+
+
 def _derive_rng(seed, purpose: str) -> random.Random:
     # Seeding with a string hashes it with SHA-512 inside `random`: stable across processes,
     # unlike hash(), so every subsystem gets its own reproducible stream.
-    return random.Random(f"{seed}/{purpose}")
+    # The seed's type is part of the string, so seed 1 and seed "1" are different runs.
+    return random.Random(f"{type(seed).__name__}:{seed}/{purpose}")
 
 
 class Cluster:
@@ -373,9 +379,7 @@ class Cluster:
         if partition is not None and partition >= len(topic.partitions):
             raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
                                f"{len(topic.partitions) - 1}; there is no partition {partition}")
-        acks = v.choice(c, "acks", ("0", "1", "all"), default="all")
-        if acks == "-1":
-            acks = "all"
+        acks = _acks(c)
         producer = v.identifier(c, "producer", default="console", what="producer id")
         self.produce(topic.name, value, key=key, headers=headers, partition=partition,
                      acks=acks, producer=producer)
@@ -630,7 +634,7 @@ class Cluster:
         topic = self._existing_topic(c, "topic")
         rate = v.number(c, "rate_per_s", minimum=MIN_RATE_PER_S, maximum=MAX_RATE_PER_S)
         keys = parse_keys(c.get("keys", {"kind": "sequence"}))
-        acks = v.choice(c, "acks", ("0", "1", "all"), default="all")
+        acks = _acks(c)
         value = v.string(c, "value", default="{key}", max_length=10_000)
         value_bytes = v.integer(c, "value_bytes", default=None, minimum=0, maximum=1_000_000)
         spec = {"id": pid, "topic": topic.name, "rate_per_s": rate, "keys": keys, "acks": acks,

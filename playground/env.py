@@ -18,7 +18,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def parse_bool(value: str | None, default: bool) -> bool:
+def parse_bool(value: str | None, default: bool, name: str = "value") -> bool:
     """'1/true/yes/on' -> True, '0/false/no/off/empty' -> False, unset -> `default`."""
     if value is None:
         return default
@@ -28,13 +28,14 @@ def parse_bool(value: str | None, default: bool) -> bool:
     if lowered in _FALSE:
         return False
     raise ImproperlyConfigured(
-        f"expected a boolean (true/false, 1/0, yes/no, on/off), got {value!r}"
+        f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), not {value!r}"
     )
 
 
 def debug(env: Mapping[str, str]) -> bool:
-    """DJANGO_DEBUG, on by default so a fresh clone runs locally with no setup."""
-    return parse_bool(env.get("DJANGO_DEBUG"), default=True)
+    """DJANGO_DEBUG, off unless asked for: a server started without configuration must not
+    show debug pages or run on the public development key. `make run` turns it on."""
+    return parse_bool(env.get("DJANGO_DEBUG"), default=False, name="DJANGO_DEBUG")
 
 
 def allowed_hosts(env: Mapping[str, str]) -> list[str]:

@@ -398,3 +398,22 @@ def test_a_deleted_group_recreated_starts_afresh():
     rec.advance(5_000)
     rec.apply({"type": "produce", "topic": "t", "value": "after"})
     assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
+
+
+def test_a_rebalance_during_a_crash_waits_for_the_session_to_expire():
+    rec = stable_group(members=2, partitions=4)
+    rec.apply({"type": "consumer.crash", "group": "g", "id": "c1"})  # last heartbeat 9_000
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c3", "topics": ["t"]})
+    rec.advance(20_000)
+    assert group_state(rec.cluster)["state"] == PREPARING  # c1 cannot rejoin, nor is it gone
+    rec.advance(24_000)  # 54_000: the session expires and the rebalance completes without it
+    done = rec.of_type("group.rebalance_completed")[-1]
+    assert done["t_ms"] == 54_000 and sorted(done["assignment"]) == ["c2", "c3"]
+    assert check_ownership(rec.cluster.snapshot(), require_live=True) == []
+
+
+def test_auto_commit_flushes_before_partitions_are_given_up():
+    rec = stable_group(members=1, partitions=2, commit="auto")
+    rec.apply({"type": "produce", "topic": "t", "value": "v", "partition": 0})
+    rec.apply({"type": "consumer.remove", "group": "g", "id": "c1"})
+    assert [(e["consumer"], e["offset"]) for e in rec.of_type("offset.committed")] == [("c1", 1)]

@@ -1,5 +1,6 @@
 """Partition logs: dense offsets, log start, high watermark, retention."""
 
+from broker_core import Cluster
 from broker_core.log import Log
 
 from .helpers import Recorder, cluster_with_topic
@@ -65,10 +66,36 @@ def test_a_consumer_behind_the_log_start_resets_and_says_so():
 
 
 def test_records_expire_only_below_the_high_watermark():
-    rec = Recorder(cluster_with_topic(name="t", partitions=1, rf=3,
-                                      config={"retention.bytes": 0}))
-    rec.apply({"type": "produce", "topic": "t", "value": "v"})
-    part = rec.cluster.topics["t"].partitions[0]
-    assert part.high_watermark == 0  # followers have not fetched yet
-    rec.advance(1)
-    assert part.leader_log.start_offset == 0
+    # Followers that never fetch hold the HW at 0; retention passes run every second.
+    cluster = Cluster(seed=1, brokers=3, config={"replica.fetch.interval.ms": 1_000_000,
+                                                  "log.retention.check.interval.ms": 1_000})
+    cluster.apply({"type": "topic.create", "name": "t", "replication_factor": 3,
+                   "config": {"retention.bytes": 0}})
+    cluster.apply({"type": "produce", "topic": "t", "value": "v"})
+    cluster.apply({"type": "produce", "topic": "t", "value": "w"})
+    events = cluster.advance(5_000)
+    assert [e for e in events if e["type"] == "record.expired"] == []
+    assert cluster.snapshot()["topics"]["t"]["partitions"][0]["log_start_offset"] == 0
+
+
+def test_retention_ms_boundary_is_strict_as_in_kafka():
+    # A record expires when now - timestamp > retention.ms, so exactly retention.ms old stays.
+    cluster = Cluster(seed=1, brokers=1, config={"log.retention.check.interval.ms": 1_000})
+    cluster.apply({"type": "topic.create", "name": "t", "config": {"retention.ms": 2_000}})
+    cluster.advance(1_000)
+    cluster.apply({"type": "produce", "topic": "t", "value": "v"})
+    events = cluster.advance(2_000)  # now 3_000: exactly 2_000 ms old
+    assert [e for e in events if e["type"] == "record.expired"] == []
+    events = cluster.advance(1_000)
+    assert [e["t_ms"] for e in events if e["type"] == "record.expired"] == [4_000]
+
+
+def test_retention_bytes_boundary_keeps_exactly_the_limit():
+    cluster = Cluster(seed=1, brokers=1, config={"log.retention.check.interval.ms": 1_000})
+    cluster.apply({"type": "topic.create", "name": "t", "config": {"retention.bytes": 30}})
+    for _ in range(5):
+        cluster.apply({"type": "produce", "topic": "t", "value": "0123456789"})
+    events = cluster.advance(1_000)
+    expired = [e for e in events if e["type"] == "record.expired"]
+    assert [(e["offset"], e["count"]) for e in expired] == [(0, 2)]
+    assert cluster.snapshot()["topics"]["t"]["partitions"][0]["size_bytes"] == 30

@@ -1,5 +1,7 @@
 """Followers copy from the leader in virtual time; the high watermark follows the ISR."""
 
+from broker_core import Cluster
+
 from .helpers import Recorder, cluster_with_topic
 
 
@@ -29,25 +31,43 @@ def test_acks_1_is_acknowledged_at_append_before_replication():
     assert [e["type"] for e in events] == ["record.produced", "record.acked"]
 
 
-def test_consumers_read_only_below_the_high_watermark():
-    rec = Recorder(cluster_with_topic(name="t", partitions=1, rf=2))
-    rec.apply({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"]})
+def test_consumers_read_only_below_the_high_watermark_even_when_woken():
+    rec = Recorder(Cluster(seed=1, brokers=3))
+    rec.apply({"type": "topic.create", "name": "slow", "replication_factor": 3})
+    rec.apply({"type": "topic.create", "name": "fast", "replication_factor": 1})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c", "topics": ["slow", "fast"]})
     rec.advance(5_000)
-    rec.apply({"type": "produce", "topic": "t", "value": "v"})
-    rec.advance(100)
-    assert rec.of_type("record.delivered") == []
-    rec.advance(400)  # 5_500: the follower fetches, the HW moves, the consumer reads
-    assert [e["t_ms"] for e in rec.of_type("record.delivered")] == [5_500]
+    rec.apply({"type": "produce", "topic": "slow", "value": "a"})
+    rec.apply({"type": "produce", "topic": "fast", "value": "b"})  # wakes the consumer
+    assert [(e["topic"], e["t_ms"]) for e in rec.of_type("record.delivered")] == [
+        ("fast", 5_000)]
+    rec.advance(500)  # the followers of `slow` fetch at 5_500: now it is readable
+    assert [(e["topic"], e["t_ms"]) for e in rec.of_type("record.delivered")] == [
+        ("fast", 5_000), ("slow", 5_500)]
 
 
-def test_replicas_hold_the_same_records():
+def test_the_high_watermark_is_the_lowest_log_end_across_the_isr():
+    cluster = Cluster(seed=1, brokers=3)
+    cluster.apply({"type": "topic.create", "name": "t", "replication_factor": 3})
+    cluster.apply({"type": "produce", "topic": "t", "value": "v"})
+    part = cluster.topics["t"].partitions[0]
+    ahead, behind = part.follower_ids()
+    part.logs[ahead].copy_from(part.leader_log, 0, 1)  # one follower caught up, one not
+    assert part.isr_high_watermark() == 0
+    part.logs[behind].copy_from(part.leader_log, 0, 1)
+    assert part.isr_high_watermark() == 1
+
+
+def test_replicas_hold_the_same_records_headers_and_sizes():
     rec = Recorder(cluster_with_topic(name="t", partitions=2, rf=3))
     for i in range(50):
-        rec.apply({"type": "produce", "topic": "t", "value": f"v{i}", "key": f"k{i}"})
+        rec.apply({"type": "produce", "topic": "t", "value": f"v{i}", "key": f"k{i}",
+                   "headers": {"trace": str(i)} if i % 3 == 0 else None})
         rec.advance(37)
     rec.advance(1_000)
     for part in rec.cluster.topics["t"].partitions:
         logs = [part.logs[b] for b in part.replicas]
-        assert len({log.end_offset for log in logs}) == 1
-        assert len({tuple(log.values) for log in logs}) == 1
+        copies = {(log.end_offset, log.size_bytes, tuple(log.keys), tuple(log.values),
+                   repr(sorted(log.headers.items()))) for log in logs}
+        assert len(copies) == 1
         assert part.high_watermark == logs[0].end_offset

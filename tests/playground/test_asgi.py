@@ -2,6 +2,8 @@
 
 import urllib.request
 
+import pytest
+
 
 def test_daphne_serves_the_home_page(daphne_url):
     with urllib.request.urlopen(f"{daphne_url}/", timeout=10) as response:
@@ -24,3 +26,15 @@ def test_asgi_application_routes_http_and_websocket():
 
     assert isinstance(application, ProtocolTypeRouter)
     assert set(application.application_mapping) == {"http", "websocket"}
+
+
+@pytest.mark.parametrize("headers", [[(b"origin", b"http://evil.example")], []])
+async def test_websockets_from_a_foreign_or_missing_origin_are_refused(headers):
+    from channels.testing import WebsocketCommunicator
+
+    from playground.asgi import application
+
+    communicator = WebsocketCommunicator(application, "/ws/anything", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected is False
+    await communicator.disconnect()

@@ -53,7 +53,7 @@ def test_allowed_hosts_parsing():
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, True),
+        (None, False),
         ("1", True),
         ("true", True),
         ("ON", True),
@@ -69,7 +69,7 @@ def test_debug(value, expected):
 
 
 def test_debug_rejects_nonsense():
-    with pytest.raises(ImproperlyConfigured):
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_DEBUG"):
         env.debug({"DJANGO_DEBUG": "maybe"})
 
 

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the real settings, plus a throwaway secret key.
+
+DEBUG is off by default, and off it requires DJANGO_SECRET_KEY, so the suite supplies one of
+its own (subprocesses the tests start inherit it). Everything else is playground.settings.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-only-" + "not-a-secret-" * 4)
+
+from playground.settings import *  # noqa: E402,F403
