@@ -116,6 +116,7 @@ class Cluster:
         self._topic_ids = 0
         self._placement_rng = _derive_rng(seed, "placement")
         self._partitioners: dict[str, StickyPartitioner] = {}
+        self._command_handlers = self._handlers()
         self._start_brokers()
 
     # -- the facade ---------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class Cluster:
         if not isinstance(command, dict):
             raise CommandError("command", "must be an object with a 'type'")
         kind = command.get("type")
-        handler = self._handlers().get(kind) if isinstance(kind, str) else None
+        handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             if kind in _LATER:
                 raise CommandError("type", f"{kind!r} is not modelled yet: {_LATER[kind]}")
@@ -233,6 +234,7 @@ class Cluster:
     # -- commands -----------------------------------------------------------------------------
 
     def _handlers(self) -> dict:
+        """Command type -> the bound method that validates and carries it out."""
         return {
             "topic.create": self._topic_create,
             "topic.delete": self._topic_delete,
