@@ -417,3 +417,21 @@ def test_auto_commit_flushes_before_partitions_are_given_up():
     rec.apply({"type": "produce", "topic": "t", "value": "v", "partition": 0})
     rec.apply({"type": "consumer.remove", "group": "g", "id": "c1"})
     assert [(e["consumer"], e["offset"]) for e in rec.of_type("offset.committed")] == [("c1", 1)]
+
+
+def test_with_latest_and_nothing_committed_a_rebalance_skips_to_the_end():
+    # Kafka's pitfall: positions are dropped on an eager revoke, and with no committed offset
+    # auto.offset.reset=latest sends even the same member to the log end.
+    rec = Recorder(cluster_with_topic(name="t", partitions=1, brokers=1))
+    rec.apply({"type": "group.configure", "group": "g", "auto_offset_reset": "latest"})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "a", "topics": ["t"],
+               "processing_ms": 5_000, "commit": "auto"})
+    rec.advance(10_000)
+    for i in range(4):
+        rec.apply({"type": "produce", "topic": "t", "value": str(i)})
+    rec.advance(100)  # a is processing offset 0; nothing committed yet
+    rec.apply({"type": "consumer.add", "group": "g", "id": "b", "topics": ["t"]})
+    rec.apply({"type": "produce", "topic": "t", "value": "late"})
+    rec.advance(20_000)
+    assert [(e["consumer"], e["offset"]) for e in rec.of_type("record.delivered")] == [
+        ("a", 0)]  # offsets 1-4 skipped; the next record produced would be read
