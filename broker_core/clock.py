@@ -13,6 +13,20 @@ import heapq
 from collections.abc import Callable
 
 
+def next_tick(now_ms: int, interval_ms: int, origin_ms: int = 0) -> int:
+    """The first tick ``origin + k * interval`` strictly after `now_ms`.
+
+    Periodic things (heartbeats, auto-commits, follower fetches, retention checks) fall on such
+    ticks; computing the next one instead of scheduling every one keeps idle time free.
+    """
+    return origin_ms + ((now_ms - origin_ms) // interval_ms + 1) * interval_ms
+
+
+def last_tick(now_ms: int, interval_ms: int, origin_ms: int = 0) -> int:
+    """The last tick ``origin + k * interval`` at or before `now_ms`."""
+    return origin_ms + ((now_ms - origin_ms) // interval_ms) * interval_ms
+
+
 class Timer:
     """A handle to a scheduled action; `cancel()` makes it a no-op when it comes due.
 
@@ -83,13 +97,3 @@ class Clock:
         if until_ms > self.now_ms:
             self.now_ms = until_ms
 
-    def step(self) -> bool:
-        """Take the next due action (and everything due at that same instant). False if idle."""
-        due = self.next_due()
-        if due is None:
-            return False
-        self.run_until(due)
-        return True
-
-    def pending(self) -> int:
-        return sum(1 for entry in self._heap if entry[2].action is not None)

@@ -21,7 +21,7 @@ import random
 
 from . import validate as v
 from .assignors import ASSIGNORS
-from .clock import Clock
+from .clock import Clock, next_tick
 from .config import (
     TOPIC_CONFIGS,
     collision_key,
@@ -520,7 +520,7 @@ class Cluster:
 
     def _schedule_follower_fetches(self, part) -> None:
         interval = self.config["replica.fetch.interval.ms"]
-        due = (self.clock.now_ms // interval + 1) * interval
+        due = next_tick(self.clock.now_ms, interval)
         for broker in part.replicas:
             if broker == part.leader or broker in part.fetch_timers:
                 continue
@@ -533,6 +533,10 @@ class Cluster:
         del part.fetch_timers[broker]
         leader_log = part.leader_log
         log = part.logs[broker]
+        if log.end_offset < leader_log.start_offset:
+            # Kafka's OFFSET_OUT_OF_RANGE for a follower: what it lacks is gone from the leader
+            # too, so it starts its log over at the leader's log start.
+            log.restart_at(leader_log.start_offset)
         start, end = log.end_offset, leader_log.end_offset
         if end > start:
             log.copy_from(leader_log, start, end)
@@ -584,7 +588,7 @@ class Cluster:
             interval = self.config["log.retention.check.interval.ms"]
             # Checks fall on the broker's ticks, one interval after it started and every
             # interval since: the first at or after `due`.
-            due = -(-due // interval) * interval
+            due = next_tick(due - 1, interval)
         if timer is not None:
             if due is not None and timer.due_ms <= due:
                 return
@@ -602,16 +606,17 @@ class Cluster:
         now = self.clock.now_ms
         limit = part.high_watermark  # never delete what consumers may not have seen committed
         cut = log.start_offset
+        size = log.size_bytes  # what would remain after the cut
         reason = None
         if config["retention.ms"] >= 0:
             while cut < limit and now - log.timestamp_at(cut) > config["retention.ms"]:
+                size -= log.size_at(cut)
                 cut += 1
             if cut > log.start_offset:
                 reason = "retention.ms"
         if config["retention.bytes"] >= 0:
             # Kafka deletes the oldest segment while the log minus that segment still holds at
             # least retention.bytes; here a record plays the segment.
-            size = log.size_bytes - sum(log.size_at(o) for o in range(log.start_offset, cut))
             while cut < limit and size - log.size_at(cut) >= config["retention.bytes"]:
                 size -= log.size_at(cut)
                 cut += 1

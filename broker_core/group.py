@@ -43,6 +43,7 @@ from the last committed offset.
 """
 
 from .assignors import ASSIGNORS, PROTOCOL, Subscription
+from .clock import last_tick, next_tick
 
 EMPTY = "Empty"
 PREPARING = "PreparingRebalance"
@@ -104,7 +105,7 @@ class Member:
         self.rejoined = True
         self.owned: list = []            # Partition objects, sorted by (topic, index)
         self.positions: dict = {}        # Partition -> next offset to fetch
-        self.stints: dict = {}           # Partition -> id of this ownership (see `_commit`)
+        self.stints: dict = {}           # Partition -> id of this ownership (see `_processed`)
         self.owned_generation = -1
         self.in_flight = None            # (Partition, offset, stint) being processed
         self.timer = None                # processing finishes
@@ -120,12 +121,10 @@ class Member:
     # -- heartbeats, as arithmetic ------------------------------------------------------------
 
     def next_heartbeat_ms(self, now_ms: int) -> int:
-        interval = self.group.config["heartbeat_interval_ms"]
-        return self.joined_ms + ((now_ms - self.joined_ms) // interval + 1) * interval
+        return next_tick(now_ms, self.group.config["heartbeat_interval_ms"], self.joined_ms)
 
     def last_heartbeat_ms(self, now_ms: int) -> int:
-        interval = self.group.config["heartbeat_interval_ms"]
-        return self.joined_ms + ((now_ms - self.joined_ms) // interval) * interval
+        return last_tick(now_ms, self.group.config["heartbeat_interval_ms"], self.joined_ms)
 
     # -- ownership ----------------------------------------------------------------------------
 
@@ -293,10 +292,9 @@ class Member:
     def _note_auto_commit(self, part, offset: int, stint: int) -> None:
         self.dirty[part] = (offset, stint)
         if self.commit_timer is None:
-            now = self.cluster.clock.now_ms
-            due = self.joined_ms + ((now - self.joined_ms) // AUTO_COMMIT_INTERVAL_MS + 1) \
-                * AUTO_COMMIT_INTERVAL_MS
-            self.commit_timer = self.cluster.clock.at(due, self._auto_commit)
+            clock = self.cluster.clock
+            due = next_tick(clock.now_ms, AUTO_COMMIT_INTERVAL_MS, self.joined_ms)
+            self.commit_timer = clock.at(due, self._auto_commit)
 
     def _auto_commit(self, _) -> None:
         self.commit_timer = None

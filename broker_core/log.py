@@ -68,6 +68,7 @@ class Log:
 
     def copy_from(self, other: "Log", start: int, end: int) -> None:
         """Append other's records [start, end) (a follower fetching from its leader)."""
+        assert other.start_offset <= start == self.end_offset, (start, other.start_offset)
         lo, hi = start - other.base, end - other.base
         for epoch, first in other.epochs:
             if first < end and epoch != self.epoch:
@@ -84,6 +85,14 @@ class Log:
         self.size_bytes += sum(record_size(other.keys[i], other.values[i],
                                            other.headers.get(other.base + i))
                                for i in range(lo, hi))
+
+    def restart_at(self, offset: int) -> None:
+        """Drop everything and continue empty from `offset` (a follower whose next offset the
+        leader no longer holds)."""
+        self.base = self.start_offset = offset
+        self.keys, self.values, self.timestamps = [], [], array("q")
+        self.headers, self.size_bytes = {}, 0
+        self.epochs, self.epoch = [], -1
 
     def record(self, offset: int) -> dict:
         i = offset - self.base

@@ -71,3 +71,19 @@ def test_replicas_hold_the_same_records_headers_and_sizes():
                    repr(sorted(log.headers.items()))) for log in logs}
         assert len(copies) == 1
         assert part.high_watermark == logs[0].end_offset
+
+
+def test_a_follower_behind_the_leaders_log_start_starts_over_there():
+    # Not reachable while every follower stays in the ISR; it is the moment a follower that
+    # fell out of sync (part 2) comes back after retention moved the leader's log start.
+    cluster = cluster_with_topic(name="t", partitions=1, rf=2)
+    for i in range(3):
+        cluster.apply({"type": "produce", "topic": "t", "value": f"v{i}"})
+    part = cluster.topics["t"].partitions[0]
+    follower = part.follower_ids()[0]
+    part.leader_log.delete_before(2)  # before the follower's first fetch, due at 500 ms
+    events = cluster.advance(500)
+    log = part.logs[follower]
+    assert (log.start_offset, log.end_offset, log.values) == (2, 3, ["v2"])
+    assert [(e["offset"], e["count"]) for e in events if e["type"] == "record.replicated"] == [
+        (2, 1)]
