@@ -95,10 +95,11 @@ def test_failing_stages_retry_and_dead_letter_yet_every_record_ends_somewhere():
 def test_an_emits_topic_that_does_not_exist_fails_the_produce_not_the_processing():
     cluster = Cluster(seed=1, brokers=1)
     cluster.apply({"type": "topic.create", "name": "in"})
-    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"],
+    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"], "processing_ms": 1,
                    "emits": [{"topic": "missing", "fanout": 2, "key": None}]})
     cluster.advance(5_000)
     events = cluster.apply({"type": "produce", "topic": "in", "key": "k", "value": "v"})
+    events += cluster.advance(1)
     failed = [e for e in events if e["type"] == "produce.failed"]
     assert [(e["topic"], e["error"], e["key"]) for e in failed] == [
         ("missing", "UNKNOWN_TOPIC_OR_PARTITION", None)] * 2
@@ -110,11 +111,13 @@ def test_emitted_keys_same_null_and_templates():
     cluster = Cluster(seed=1, brokers=1)
     for name in ("in", "a", "b", "c"):
         cluster.apply({"type": "topic.create", "name": name, "partitions": 4})
-    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"], "emits": [
-        {"topic": "a"}, {"topic": "b", "key": None, "value": "{{literal}} {value}"},
-        {"topic": "c", "key": "{value}:{key}", "fanout": 2}]})
+    emits = [{"topic": "a"}, {"topic": "b", "key": None, "value": "{{literal}} {value}"},
+             {"topic": "c", "key": "{value}:{key}", "fanout": 2}]
+    cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"], "processing_ms": 1,
+                   "emits": emits})
     cluster.advance(5_000)
     events = cluster.apply({"type": "produce", "topic": "in", "key": "order-7", "value": "x"})
+    events += cluster.advance(1)
     out = [(e["topic"], e["key"], e["value"], e["why"]["method"]) for e in events
            if e["type"] == "record.produced" and e["topic"] != "in"]
     assert out == [("a", "order-7", "x", "murmur2"), ("b", None, "{{literal}} x", "sticky"),
