@@ -40,6 +40,11 @@ processes it again), ``before`` (at-most-once: a crash mid-record loses it for t
 ``auto`` (every ``auto.commit.interval.ms``, 5 s, the offsets processed by then). A commit only
 counts while the member still owns the partition; otherwise it fails and the next owner starts
 from the last committed offset.
+
+Each delivery is an attempt under the group's delivery policy (see delivery.py): a record may
+fail or time out, wait out a back-off in the consumer's hands (blocking every partition that
+consumer owns) or go to a retry topic, and end in a dead-letter topic; the group commits past a
+record once it is processed, forwarded or dead-lettered.
 """
 
 import copy
