@@ -878,7 +878,8 @@ class Cluster:
             dest = self.topics.get(target)
             to_partition = int(headers[H_PARTITION])
             if dest is not None and to_partition >= len(dest.partitions):
-                to_partition = None  # the original topic shrank? it cannot; keep it safe
+                # Deleted and created again with fewer partitions: the partitioner chooses.
+                to_partition = None
             kept = {k: val for k, val in headers.items() if k not in DLT_HEADERS} or None
             cause = {"topic": topic.name, "partition": part.index, "offset": offset,
                      "group": None}
