@@ -186,7 +186,7 @@ class Member:
         for i in range(count):
             part = owned[(rr + i) % count]
             position = positions[part]
-            if position < part.high_watermark:
+            if position < part.high_watermark and part.online:
                 if position < part.leader_log.start_offset:
                     self.group.out_of_range(self, part, position)
                     if positions[part] >= part.high_watermark:
@@ -212,7 +212,7 @@ class Member:
         while self.in_flight is None and not self.crashed:
             part = self.current
             if (part is None or self.batch_left <= 0 or part not in self.positions
-                    or self.positions[part] >= part.high_watermark
+                    or self.positions[part] >= part.high_watermark or not part.online
                     or self.positions[part] < part.leader_log.start_offset):
                 part = self.current = self._next_partition()
                 if part is None:
@@ -534,24 +534,36 @@ class Group:
         committed = self.committed.get(part)
         log = part.leader_log
         earliest = self.config["auto_offset_reset"] == "earliest"
-        if committed is not None and committed >= log.start_offset:
+        if committed is not None and log.start_offset <= committed <= log.end_offset:
             return committed, None
         position = log.start_offset if earliest else part.high_watermark
         return position, committed
 
-    def out_of_range(self, member: Member, part, position: int) -> None:
-        """The position fell below the log start (retention deleted it): auto.offset.reset."""
+    def out_of_range(self, member: Member, part, position: int,
+                     why: str = "deleted by retention") -> None:
+        """The position fell below the log start (retention deleted it) or beyond the log end
+        (an unclean election truncated it): auto.offset.reset."""
         to = part.leader_log.start_offset if self.config["auto_offset_reset"] == "earliest" \
             else part.high_watermark
         member.positions[part] = to
-        self.announce_reset(member, part, position, to)
+        self.announce_reset(member, part, position, to, why)
 
-    def announce_reset(self, member: Member, part, previous: int, to: int) -> None:
+    def log_truncated(self, part) -> None:
+        """A new leader's log ends before what some members already read."""
+        end = part.leader_log.end_offset
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            position = member.positions.get(part)
+            if position is not None and position > end and not member.crashed:
+                self.out_of_range(member, part, position, "beyond the new leader's log end")
+
+    def announce_reset(self, member: Member, part, previous: int, to: int,
+                       why: str = "deleted by retention") -> None:
         policy = self.config["auto_offset_reset"]
         self.cluster.event("offset.reset", group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
-                           previous=previous, reason="offset out of range (deleted by "
-                                                     f"retention); auto.offset.reset={policy}")
+                           previous=previous, reason=f"offset out of range ({why}); "
+                                                     f"auto.offset.reset={policy}")
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
         self.committed[part] = offset
