@@ -60,11 +60,10 @@ class EventChecker:
             self.next_offset[tp] = expected + 1
             self.high_watermark[tp] = e["high_watermark"]
         elif kind == "partition.leader_elected":
-            # A new leader whose log is shorter cuts the partition back: later records reuse
-            # the offsets of those that vanished.
-            tp = (e["topic"], e["partition"])
-            if e["log_end_offset"] < self.next_offset.get(tp, 0):
-                self.next_offset[tp] = e["log_end_offset"]
+            # The next record goes at the new leader's log end. A shorter log cut records
+            # away (their offsets are reused); a longer one kept uncommitted records that the
+            # old leader had dropped (Kafka's leaders never truncate themselves).
+            self.next_offset[(e["topic"], e["partition"])] = e["log_end_offset"]
         elif kind == "partition.high_watermark":
             self.high_watermark[(e["topic"], e["partition"])] = e["high_watermark"]
         elif kind == "record.expired":

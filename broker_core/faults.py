@@ -87,7 +87,7 @@ def random_schedule(rng: random.Random, brokers: int, duration_ms: int,
 
 def run_schedule(seed: int, acks: str = "all", replication_factor: int = 3,
                  min_insync: int = 2, unclean: bool = False, brokers: int = 3,
-                 partitions: int = 3, duration_ms: int = 60_000, rate_per_s: float = 20,
+                 partitions: int = 3, duration_ms: int = 60_000, rate_per_s: float = 10,
                  settle_ms: int = 600_000) -> ScheduleResult:
     rng = random.Random(f"faults/{seed}")
     schedule = random_schedule(rng, brokers, duration_ms)

@@ -150,7 +150,7 @@ class Replication:
             if part.leader is not None:
                 self._truncate_follower(part, b, "rejoining: truncate to the leader")
                 self._schedule_isr_check(part)
-                self._schedule_follower_fetches(part)
+                self._fetch_soon(part, b)
         self._schedule_preferred_check()
 
     def _broker_configure(self, c: dict) -> None:
@@ -407,6 +407,13 @@ class Replication:
                 part.caught_up[broker] = now
                 if broker in part.isr:
                     self._schedule_isr_check(part)
+            part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch, (part, broker))
+
+    def _fetch_soon(self, part, broker: int) -> None:
+        """A follower's first fetch after it (re)starts, even with nothing to copy: that fetch
+        is what lets the leader put it back in the ISR."""
+        if part.online and broker not in part.fetch_timers and broker != part.leader:
+            due = next_tick(self.clock.now_ms, self.config["replica.fetch.interval.ms"])
             part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch, (part, broker))
 
     def _follower_fetch(self, arg) -> None:
