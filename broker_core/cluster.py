@@ -202,7 +202,7 @@ class Cluster(Replication):
         kind = command.get("type")
         handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            if kind in _LATER:
+            if isinstance(kind, str) and kind in _LATER:
                 raise CommandError("type", f"{kind!r} is not modelled yet: {_LATER[kind]}")
             known = ", ".join(COMMAND_TYPES)
             raise CommandError("type", f"unknown command type {kind!r}; known: {known}")

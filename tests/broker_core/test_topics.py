@@ -99,6 +99,8 @@ def test_names_that_differ_only_in_dot_and_underscore_collide():
     ({"type": "topic.alter_config", "name": "order-placed", "config": {"retention.bytes": "x"}},
      "config.retention.bytes"),
     ({"type": "nonsense"}, "type"),
+    ({"type": []}, "type"),
+    ({"type": {"a": 1}}, "type"),
     ({"type": "broker.stop", "broker": 9}, "broker"),
     ({"type": "broker.stop", "broker": 1, "mode": "gently"}, "mode"),
     ({"type": "broker.start", "broker": 1}, "broker"),
