@@ -44,6 +44,9 @@ class ClusterMachine(RuleBasedStateMachine):
         self.send({"type": "topic.create", "name": "orders", "partitions": 3})
         self.send({"type": "consumer.add", "group": "inventory", "id": "c1",
                    "topics": ["orders"], "processing_ms": 10})
+        # and a running producer, so even a short run can exercise producer.remove.
+        self.send({"type": "producer.add", "id": "p1", "topic": "orders", "rate_per_s": 5,
+                   "acks": "1"})
 
     def take(self, events):
         self.checker.feed(events)
