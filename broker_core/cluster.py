@@ -29,6 +29,16 @@ from .config import (
     validate_config,
     validate_topic_name,
 )
+from .delivery import CONFIG_FIELDS as DELIVERY_FIELDS
+from .delivery import (
+    DLT_HEADERS,
+    H_PARTITION,
+    H_TOPIC,
+    MAX_SOURCE_NAME,
+    parse_behaviour,
+    read_config,
+    retry_topics,
+)
 from .errors import CommandError
 from .group import GROUP_DEFAULTS, Group, Member
 from .log import record_size
@@ -56,12 +66,15 @@ COMMAND_TYPES = {
     "produce": "Send one record: topic, value, key, headers, partition, acks, producer.",
     "producer.add": "Start a producer workload: id, topic, rate_per_s, keys, acks, value.",
     "producer.remove": "Stop a producer workload.",
-    "consumer.add": "Add a consumer to a group: group, id, topics, processing_ms, commit.",
+    "consumer.add": "Add a consumer to a group: group, id, topics, processing_ms, commit, "
+                    "failure_rate, fail_keys, hangs, emits.",
+    "consumer.hang": "A consumer's code stops returning (hangs: true) or recovers (false).",
     "consumer.remove": "A consumer leaves its group politely (its partitions move at once).",
     "consumer.crash": "A consumer dies silently (found when its session times out).",
     "group.configure": "Set a group's assignor, session timeout and delivery policy.",
     "group.reset_offsets": "Move an inactive group's offsets: earliest, latest or an offset.",
     "group.delete": "Delete an Empty group and its offsets.",
+    "dead_letter.replay": "Republish a dead-letter topic's records to their original topics.",
 }
 
 _LATER = {
@@ -69,7 +82,6 @@ _LATER = {
                    "elections (broker core part 2)",
     "broker.start": "starting brokers arrives with replication failures and the controller's "
                     "elections (broker core part 2)",
-    "dead_letter.replay": "dead letters arrive with the delivery policy (broker core part 2)",
 }
 
 
@@ -254,9 +266,11 @@ class Cluster:
             "consumer.add": self._consumer_add,
             "consumer.remove": self._consumer_remove,
             "consumer.crash": self._consumer_crash,
+            "consumer.hang": self._consumer_hang,
             "group.configure": self._group_configure,
             "group.reset_offsets": self._group_reset_offsets,
             "group.delete": self._group_delete,
+            "dead_letter.replay": self._dead_letter_replay,
         }
 
     def _existing_topic(self, command: dict, field: str = "name") -> Topic:
@@ -408,20 +422,23 @@ class Cluster:
         return dict(headers) or None
 
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
-                acks: str = "all", producer: str = "console") -> int | None:
+                acks: str = "all", producer: str = "console", cause: dict | None = None
+                ) -> int | None:
         """Append one record as a producer would; returns its offset, or None if it failed."""
         return self.produce_batch(topic_name, [(key, value, headers, partition)], acks,
-                                  producer)
+                                  producer, cause=cause)
 
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
-                      hashes: dict | None = None):
+                      hashes: dict | None = None, cause: dict | None = None):
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return the last offset written (None if the last failed).
 
         Everything per record (choosing the partition, the checks a leader makes, the append,
         the events) happens in this loop; what depends only on which partitions were touched
         (waking consumers, scheduling follower fetches and retention) happens once, after it.
-        `hashes` may remember murmur2 results for a producer whose keys repeat.
+        `hashes` may remember murmur2 results for a producer whose keys repeat. `cause`
+        names the record a consumer was processing when it sent these (pipelines, retries,
+        dead letters); their events carry it.
         """
         topic = self.topics.get(topic_name)
         if topic is None:
@@ -429,7 +446,8 @@ class Cluster:
                 self.event("produce.failed", topic=topic_name, partition=partition, key=key,
                            value=value, producer=producer, acks=acks,
                            error="UNKNOWN_TOPIC_OR_PARTITION",
-                           message=f"topic {topic_name!r} does not exist")
+                           message=f"topic {topic_name!r} does not exist",
+                           **({"cause": cause} if cause else {}))
             return None
         parts = topic.partitions
         n = len(parts)
@@ -468,6 +486,8 @@ class Cluster:
             if part.leader is None or size > max_bytes or len(part.isr) < min_isr:
                 self.seq = seq
                 self._produce_failed(part, key, value, size, acks, producer, why)
+                if cause:
+                    self.events[-1]["cause"] = cause
                 seq = self.seq
                 offset = None
                 continue
@@ -483,6 +503,8 @@ class Cluster:
                      "acks": acks, "why": why, "high_watermark": part.high_watermark}
             if headers:
                 event["headers"] = headers
+            if cause:
+                event["cause"] = cause
             emit(event)
             if acks == "1" or (single and acks == "all"):
                 seq += 1
@@ -706,35 +728,16 @@ class Cluster:
         if "auto_offset_reset" in c:
             config["auto_offset_reset"] = v.choice(c, "auto_offset_reset",
                                                    ("earliest", "latest"))
-        if "max_attempts" in c:
-            config["max_attempts"] = v.integer(c, "max_attempts", minimum=1, maximum=100)
-        if "retry_backoff_ms" in c:
-            config["retry_backoff_ms"] = v.integer(c, "retry_backoff_ms", minimum=0,
-                                                   maximum=86_400_000)
-        if "processing_timeout_ms" in c:
-            config["processing_timeout_ms"] = v.integer(c, "processing_timeout_ms", minimum=1,
-                                                        maximum=30 * 86_400_000)
-        if "message_timeout_ms" in c:
-            config["message_timeout_ms"] = v.integer(c, "message_timeout_ms", default=None,
-                                                     minimum=1, maximum=30 * 86_400_000)
-        if "dead_letter_topic" in c and c["dead_letter_topic"] is not None:
-            config["dead_letter_topic"] = validate_topic_name(c["dead_letter_topic"],
-                                                              "dead_letter_topic")
+        read_config(c, config)
         return config
 
     def _group_configure(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "assignor", "session_timeout_ms",
-                                     "heartbeat_interval_ms", "auto_offset_reset",
-                                     "max_attempts", "retry_backoff_ms", "processing_timeout_ms",
-                                     "message_timeout_ms", "dead_letter_topic"}))
+                                     "heartbeat_interval_ms", "auto_offset_reset"})
+                       | DELIVERY_FIELDS)
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
         config = self._group_config(c, group.config if group else GROUP_DEFAULTS)
-        for mid, member in (group.members.items() if group else ()):
-            if member.processing_ms >= config["processing_timeout_ms"]:
-                raise CommandError("processing_timeout_ms", f"consumer {mid!r} takes "
-                                   f"{member.processing_ms:,} ms a record; processing timeouts "
-                                   "are not modelled yet, so the timeout must be longer")
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -742,8 +745,37 @@ class Cluster:
         changed = {k: config[k] for k in config if config[k] != group.config[k]}
         group.config = config
         self.event("group.configured", group=gid, changes=changed, config=dict(config))
+        if "retry_mode" in changed or "max_attempts" in changed:
+            for member in group.members.values():
+                self._create_retry_topics(config, member.declared)
+            group.resubscribe()
         if "assignor" in changed and group.members:
             group.prepare(f"assignor changed to {config['assignor']}")
+
+    def _create_retry_topics(self, config: dict, topics: list[str]) -> None:
+        """Spring creates a listener's retry topics when the listener starts, so the first
+        failure does not have to wait for new topics (and here, a rebalance)."""
+        wanted = retry_topics(config, topics)
+        for name in sorted(wanted):
+            source = self.topics.get(wanted[name][0])
+            if source is not None:
+                self.delivery_topic(name, source)
+
+    def delivery_topic(self, name: str, source: Topic) -> Topic | None:
+        """The retry or dead-letter topic `name`, created on first use like the source: same
+        partition count, replication factor min(source's, live brokers). None if it cannot be
+        created (the name collides with another topic's)."""
+        topic = self.topics.get(name)
+        if topic is not None:
+            return topic
+        rf = max(1, min(source.replication_factor, len(self.live_brokers())))
+        try:
+            # An internal consequence, not a command: replay recreates it the same way.
+            self._topic_create({"type": "topic.create", "name": name,
+                                "partitions": len(source.partitions), "replication_factor": rf})
+        except CommandError:
+            return None
+        return self.topics[name]
 
     def _get_group(self, c: dict) -> Group:
         gid = v.identifier(c, "group", what="group id")
@@ -754,7 +786,7 @@ class Cluster:
 
     def _consumer_add(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "id", "topics", "processing_ms",
-                                     "failure_rate", "commit", "emits"}))
+                                     "failure_rate", "fail_keys", "hangs", "commit", "emits"}))
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
         mid = v.identifier(c, "id", default=None, what="consumer id")
@@ -763,20 +795,11 @@ class Cluster:
         topics = v.string_list(c, "topics", min_items=1, max_items=50)
         for i, name in enumerate(topics):
             validate_topic_name(name, f"topics[{i}]")
-        processing_ms = v.integer(c, "processing_ms", default=0, minimum=0,
-                                  maximum=30 * 86_400_000)
-        limit = (group.config if group else GROUP_DEFAULTS)["processing_timeout_ms"]
-        if processing_ms >= limit:
-            raise CommandError("processing_ms", f"must be below the group's "
-                               f"processing_timeout_ms ({limit:,}); processing timeouts are not "
-                               "modelled yet")
-        failure_rate = v.number(c, "failure_rate", default=0, minimum=0, maximum=1)
-        if failure_rate:
-            raise CommandError("failure_rate", "failing consumers arrive with retries and dead "
-                               "letters (broker core part 2); use 0 for now")
-        if c.get("emits"):
-            raise CommandError("emits", "pipelines (consumers that produce) arrive with broker "
-                               "core part 2")
+            if len(name) > MAX_SOURCE_NAME:
+                raise CommandError(f"topics[{i}]", f"a consumed topic's name may have at most "
+                                   f"{MAX_SOURCE_NAME} characters, leaving room for its "
+                                   "-retry-N and -dlt topics")
+        behaviour = parse_behaviour(c)
         commit = v.choice(c, "commit", ("after", "before", "auto"), default="after")
         if group is None:
             group = self.groups[gid] = Group(self, gid, dict(GROUP_DEFAULTS))
@@ -786,8 +809,71 @@ class Cluster:
                 group.next_member_number += 1
             mid = f"{gid}-{group.next_member_number}"
             group.next_member_number += 1
-        member = Member(group, mid, topics, processing_ms, commit, self.clock.now_ms)
+        self._create_retry_topics(group.config, topics)
+        member = Member(group, mid, topics, behaviour, commit, self.clock.now_ms)
         group.join(member)
+
+    def _consumer_hang(self, c: dict) -> None:
+        v.check_fields(c, frozenset({"type", "group", "id", "hangs"}))
+        hangs = c.get("hangs", True)
+        if not isinstance(hangs, bool):
+            raise CommandError("hangs", "must be true (the consumer hangs) or false (it "
+                                        "recovers)")
+        group, member = self._member({k: c[k] for k in c if k != "hangs"}, "hang")
+        member.set_hangs(hangs)
+        self.event("consumer.hung" if hangs else "consumer.recovered", group=group.id,
+                   consumer=member.id, in_flight=member.in_flight_record())
+
+    def _dead_letter_replay(self, c: dict) -> None:
+        """Republish a dead-letter topic's records to the topic and partition their
+        kafka_dlt-original-* headers name, as an operator does once the bug is fixed."""
+        v.check_fields(c, frozenset({"type", "topic", "partition", "from_offset",
+                                     "to_offset"}))
+        topic = self._existing_topic(c, "topic")
+        partition = v.integer(c, "partition", default=None, minimum=0)
+        if partition is not None and partition >= len(topic.partitions):
+            raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
+                               f"{len(topic.partitions) - 1}")
+        first = v.integer(c, "from_offset", default=0, minimum=0)
+        last = v.integer(c, "to_offset", default=None, minimum=0)
+        if last is not None and last < first:
+            raise CommandError("to_offset", f"must be at least from_offset ({first:,})")
+        parts = topic.partitions if partition is None else [topic.partitions[partition]]
+        picked = []
+        for part in parts:
+            log = part.leader_log
+            lo = max(first, log.start_offset)
+            hi = part.high_watermark if last is None else min(last, part.high_watermark)
+            for offset in range(lo, hi):
+                picked.append((part, offset, log.record(offset)))
+        if not any(H_TOPIC in (r["headers"] or {}) for _, _, r in picked):
+            raise CommandError("topic", f"{topic.name!r} holds no dead-lettered records in that "
+                               "range (none with a kafka_dlt-original-topic header)")
+        self.event("dead_letter.replay_started", topic=topic.name, partition=partition,
+                   from_offset=first, to_offset=last, records=len(picked))
+        replayed = skipped = 0
+        for part, offset, record in picked:
+            headers = record["headers"] or {}
+            if H_TOPIC not in headers:
+                skipped += 1
+                continue
+            target = headers[H_TOPIC]
+            dest = self.topics.get(target)
+            to_partition = int(headers[H_PARTITION])
+            if dest is not None and to_partition >= len(dest.partitions):
+                to_partition = None  # the original topic shrank? it cannot; keep it safe
+            kept = {k: val for k, val in headers.items() if k not in DLT_HEADERS} or None
+            cause = {"topic": topic.name, "partition": part.index, "offset": offset,
+                     "group": None}
+            written = self.produce(target, record["value"], key=record["key"], headers=kept,
+                                   partition=to_partition, acks="all", producer="dlt-replay",
+                                   cause=cause)
+            if written is None:
+                skipped += 1
+            else:
+                replayed += 1
+        self.event("dead_letter.replayed", topic=topic.name, partition=partition,
+                   from_offset=first, to_offset=last, replayed=replayed, skipped=skipped)
 
     def _member(self, c: dict, verb: str) -> tuple[Group, Member]:
         v.check_fields(c, frozenset({"type", "group", "id"}))
