@@ -717,6 +717,13 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
             groups.add(command["group"])
 
     def attempt(command, base, fields):
+        if not isinstance(command.get("type"), str):
+            # Checked here, not left to the facade: a list or object as the type is not even
+            # a key to look a handler up by.
+            e.add(f"{base}.type", "is required: a string naming the command, such as "
+                  "\"topic.create\"" if command.get("type") is None else
+                  f"must be a string naming the command, not {_kind(command.get('type'))}")
+            return
         try:
             scratch.apply(command)
         except CommandError as err:
