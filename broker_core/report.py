@@ -131,9 +131,11 @@ def format_summary(spec: dict, seed, until_ms: int, summary: RunSummary) -> str:
     lines += ["", f"records: {r['produced']:,} produced, {r['acked']:,} acknowledged, "
               f"{r['produce_failed']:,} failed to produce, {r['lost']:,} lost, "
               f"{r['expired']:,} expired by retention"]
-    for lost in data["lost"]:
+    for lost in data["lost"][:5]:
         lines.append(f"  lost at {format_ms(lost['t_ms'])}: {lost['topic']}/{lost['partition']}"
                      f"/{lost['offset']} key {lost['key']!r} ({lost['reason']})")
+    if r["lost"] > 5:
+        lines.append(f"  ... and {r['lost'] - 5:,} more (--jsonl lists every record.lost)")
     if data["groups"]:
         width = max(12, *(len(g) for g in data["groups"]))
         heads = ("processed", "failed", "retried", "dead-lettered", "timed out", "lag")
