@@ -176,7 +176,7 @@ def test_seed_argument_overrides_the_documents():
     assert Cluster.from_scenario(spec, seed=99).seed == 99
 
 
-@pytest.mark.parametrize("name", ["amazon-orders", "rebalance", "signup"])
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_replay_of_scenario_plus_command_log_is_identical(name):
     spec = load_builtin(name)
     live = Cluster.from_scenario(spec, seed=5)
@@ -235,6 +235,8 @@ def test_yaml_alias_bomb_is_refused_quickly():
 def test_deep_nesting_is_refused():
     with pytest.raises(ScenarioError):
         parse_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ScenarioError):
+        parse_text("[" * 50_000 + "]" * 50_000, "deep.yaml")
     with pytest.raises(ScenarioError):
         parse_text('{"a": ' * 70 + "1" + "}" * 70)
 
