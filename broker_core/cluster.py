@@ -738,6 +738,11 @@ class Cluster:
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
         config = self._group_config(c, group.config if group else GROUP_DEFAULTS)
+        for mid, member in (group.members.items() if group else ()):
+            if config["dead_letter_topic"] in member.declared:
+                raise CommandError("dead_letter_topic", f"consumer {mid!r} reads "
+                                   f"{config['dead_letter_topic']!r}; a group cannot consume "
+                                   "its own dead letters")
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -800,6 +805,7 @@ class Cluster:
                                    f"{MAX_SOURCE_NAME} characters, leaving room for its "
                                    "-retry-N and -dlt topics")
         behaviour = parse_behaviour(c)
+        self._check_loops(topics, behaviour, (group.config if group else GROUP_DEFAULTS))
         commit = v.choice(c, "commit", ("after", "before", "auto"), default="after")
         if group is None:
             group = self.groups[gid] = Group(self, gid, dict(GROUP_DEFAULTS))
@@ -812,6 +818,25 @@ class Cluster:
         self._create_retry_topics(group.config, topics)
         member = Member(group, mid, topics, behaviour, commit, self.clock.now_ms)
         group.join(member)
+
+    @staticmethod
+    def _check_loops(topics: list[str], behaviour: dict, config: dict) -> None:
+        """Refuse what would feed a consumer its own output at the same instant for ever."""
+        for n, out in enumerate(behaviour["emits"]):
+            if out["topic"] in topics:
+                raise CommandError(f"emits[{n}].topic", f"the consumer reads {out['topic']!r}; "
+                                   "emitting to it would feed it its own output")
+        processing = behaviour["processing_ms"]
+        fastest = processing if isinstance(processing, int) else processing["min"]
+        if behaviour["emits"] and fastest < 1:
+            raise CommandError("processing_ms", "a consumer that emits takes at least 1 ms a "
+                               "record, so a pipeline that loops back moves virtual time "
+                               "forward instead of spinning at one instant")
+        dead_letters = config["dead_letter_topic"]
+        if dead_letters in topics:
+            raise CommandError(f"topics[{topics.index(dead_letters)}]", f"{dead_letters!r} is "
+                               "the group's dead_letter_topic; a group cannot consume its own "
+                               "dead letters")
 
     def _consumer_hang(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "id", "hangs"}))

@@ -396,6 +396,9 @@ def test_the_zero_time_fast_path_matches_the_record_by_record_path():
     ({"emits": [{"topic": "x", "value": None}]}, "emits[0].value"),
     ({"emits": [{"topic": "x", "colour": "red"}]}, "emits[0].colour"),
     ({"topics": ["x" * 245]}, "topics[0]"),
+    ({"emits": [{"topic": "t"}], "processing_ms": 5}, "emits[0].topic"),
+    ({"emits": [{"topic": "x"}]}, "processing_ms"),
+    ({"emits": [{"topic": "x"}], "processing_ms": {"min": 0, "max": 9}}, "processing_ms"),
 ])
 def test_consumer_behaviour_is_validated(command, field):
     cluster = cluster_with_topic(name="t")
@@ -414,12 +417,17 @@ def test_consumer_behaviour_is_validated(command, field):
     ({"type": "group.configure", "group": "g", "message_timeout_ms": 0}, "message_timeout_ms"),
     ({"type": "group.configure", "group": "g", "processing_timeout_ms": 0},
      "processing_timeout_ms"),
+    ({"type": "group.configure", "group": "g", "dead_letter_topic": "t"}, "dead_letter_topic"),
+    ({"type": "consumer.add", "group": "g", "topics": ["t", "t-dlt"]}, None),
     ({"type": "consumer.hang", "group": "g", "id": "c1", "hangs": "no"}, "hangs"),
     ({"type": "consumer.hang", "group": "g", "id": "nobody"}, "id"),
     ({"type": "consumer.hang", "group": "g", "id": "c1", "extra": 1}, "extra"),
 ])
 def test_delivery_commands_are_validated(command, field):
     rec = started()
+    if field is None:  # refused only once the group sends its dead letters to a topic it reads
+        rec.apply({"type": "group.configure", "group": "g", "dead_letter_topic": "t-dlt"})
+        field = "topics[1]"
     before = json.dumps(rec.cluster.snapshot(), sort_keys=True)
     with pytest.raises(CommandError) as info:
         rec.cluster.apply(command)
