@@ -22,8 +22,6 @@ scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70)
            | st.sampled_from(["topic.create", "produce", "consumer.add", "broker.stop",
                               "order-placed", "g", "all", "1", "range", "10s", "$"]))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionary(st.text(max_size=8), inner, max_size=4)
-                           if False else st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                            max_leaves=20)
 KEYS = ["name", "title", "description", "teaches", "seed", "brokers", "cluster_config",
