@@ -59,6 +59,11 @@ class EventChecker:
                 self.fail(e, f"offset {e['offset']} in {tp}, expected {expected}: not dense")
             self.next_offset[tp] = expected + 1
             self.high_watermark[tp] = e["high_watermark"]
+        elif kind == "partition.leader_elected":
+            # The next record goes at the new leader's log end. A shorter log cut records
+            # away (their offsets are reused); a longer one kept uncommitted records that the
+            # old leader had dropped (Kafka's leaders never truncate themselves).
+            self.next_offset[(e["topic"], e["partition"])] = e["log_end_offset"]
         elif kind == "partition.high_watermark":
             self.high_watermark[(e["topic"], e["partition"])] = e["high_watermark"]
         elif kind == "record.expired":
@@ -247,6 +252,11 @@ class DeliveryChecker(EventChecker):
             self.in_hand.pop((group, e["consumer"]), None)
         elif kind == "record.expired":
             self.expired[(e["topic"], e["partition"])] = e["log_start_offset"]
+        elif kind == "partition.leader_elected" and "log_end_offset" in e:
+            # Offsets from the new leader's log end on will be reused by other records.
+            tp = (e["topic"], e["partition"])
+            for key in [k for k in self.outcome if k[1:3] == tp and k[3] >= e["log_end_offset"]]:
+                del self.outcome[key]
         elif kind == "record.lost":
             self.lost.add((e["topic"], e["partition"], e["offset"]))
             for key in [k for k in self.outcome if k[1:] == (e["topic"], e["partition"],

@@ -18,6 +18,7 @@ docs/ARCHITECTURE.md for the map.
 
 import copy
 import random
+from bisect import insort
 
 from . import validate as v
 from .assignors import ASSIGNORS
@@ -41,9 +42,10 @@ from .delivery import (
 )
 from .errors import CommandError
 from .group import GROUP_DEFAULTS, Group, Member
-from .log import record_size
+from .log import ACKS_CODE, record_size
 from .partitioner import StickyPartitioner, key_hash
 from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
+from .replication import Replication
 from .topic import Topic, assign_replicas
 
 MAX_BROKERS = 16
@@ -56,7 +58,21 @@ CLUSTER_DEFAULTS = {
     "group.initial.rebalance.delay.ms": 3_000,
     "log.retention.check.interval.ms": 300_000,
     "replica.fetch.interval.ms": 500,
+    # How long a fetch's answer takes to reach a follower (network and disk); 0 = at once.
+    "replica.fetch.delay.ms": 0,
+    "replica.lag.time.max.ms": 30_000,
+    "zookeeper.session.timeout.ms": 18_000,
+    "leader.imbalance.check.interval.seconds": 300,
+    "leader.imbalance.per.broker.percentage": 10,
+    # The producer's side (Kafka's producer defaults since 3.7: exponential back-off, KIP-580)
+    "retry.backoff.ms": 100,
+    "retry.backoff.max.ms": 1_000,
+    "delivery.timeout.ms": 120_000,
 }
+_MAY_BE_ZERO = {"replica.fetch.delay.ms", "leader.imbalance.per.broker.percentage"}
+UNLIMITED_RETRIES = 2_147_483_647  # Kafka's default `retries`: delivery.timeout.ms decides
+RETRIABLE = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "LEADER_NOT_AVAILABLE",
+             "NOT_LEADER_OR_FOLLOWER", "NETWORK_EXCEPTION"}
 
 COMMAND_TYPES = {
     "topic.create": "Create a topic: name, partitions, replication_factor, config.",
@@ -75,19 +91,51 @@ COMMAND_TYPES = {
     "group.reset_offsets": "Move an inactive group's offsets: earliest, latest or an offset.",
     "group.delete": "Delete an Empty group and its offsets.",
     "dead_letter.replay": "Republish a dead-letter topic's records to their original topics.",
+    "broker.stop": "Stop a broker: mode clean (controlled shutdown) or crash (noticed when its "
+                   "ZooKeeper session expires).",
+    "broker.start": "Start a stopped broker: it truncates, catches up and rejoins the ISR.",
+    "broker.configure": "Slow a broker's follower fetches: replica_fetch_delay_ms.",
+    "leader.elect_preferred": "Give leaderships back to preferred replicas (topic, partition "
+                              "optional).",
 }
 
-_LATER = {
-    "broker.stop": "stopping brokers arrives with replication failures and the controller's "
-                   "elections (broker core part 2)",
-    "broker.start": "starting brokers arrives with replication failures and the controller's "
-                    "elections (broker core part 2)",
-}
+# Command types that are planned but refused, with the reason, until they are modelled.
+_LATER: dict[str, str] = {}
 
 
 def _acks(c: dict) -> str:
     acks = v.choice(c, "acks", ("0", "1", "all", "-1"), default="all")
     return "all" if acks == "-1" else acks  # Kafka spells acks=all also as -1
+
+
+def _delivery(c: dict, acks: str) -> tuple[bool, int]:
+    """A producer's enable.idempotence and retries, with Kafka's rules and defaults."""
+    idempotent = c.get("idempotent")
+    if idempotent is None:
+        idempotent = acks == "all"
+    elif not isinstance(idempotent, bool):
+        raise CommandError("idempotent", "must be true or false")
+    elif idempotent and acks != "all":
+        raise CommandError("idempotent", "enable.idempotence needs acks=all (Kafka refuses "
+                           f"the combination with acks={acks})")
+    retries = v.integer(c, "retries", default=UNLIMITED_RETRIES, minimum=0,
+                        maximum=UNLIMITED_RETRIES)
+    if idempotent and retries == 0:
+        raise CommandError("retries", "an idempotent producer needs retries > 0")
+    return idempotent, retries
+
+
+class _RetryBatch:
+    __slots__ = ("producer", "topic", "partition", "acks", "records", "attempt", "timer")
+
+    def __init__(self, producer: str, topic: str, partition: int, acks: str):
+        self.producer = producer
+        self.acks = acks
+        self.topic = topic
+        self.partition = partition
+        self.records: list = []
+        self.attempt = 1
+        self.timer = None
 
 
 def _derive_rng(seed, purpose: str) -> random.Random:
@@ -97,7 +145,7 @@ def _derive_rng(seed, purpose: str) -> random.Random:
     return random.Random(f"{type(seed).__name__}:{seed}/{purpose}")
 
 
-class Cluster:
+class Cluster(Replication):
     def __init__(self, seed: int = 0, brokers: int = 3, config: dict | None = None):
         if isinstance(seed, bool) or not isinstance(seed, (int, str)):
             raise CommandError("seed", "must be a whole number or a string")
@@ -111,8 +159,9 @@ class Cluster:
             if name not in CLUSTER_DEFAULTS:
                 raise CommandError(f"config.{name}", "not a broker setting the playground "
                                    f"models; known: {', '.join(CLUSTER_DEFAULTS)}")
-            self.config[name] = v.integer({name: value}, name, minimum=1, maximum=86_400_000,
-                                          field=f"config.{name}")
+            self.config[name] = v.integer({name: value}, name,
+                                          minimum=0 if name in _MAY_BE_ZERO else 1,
+                                          maximum=86_400_000, field=f"config.{name}")
         self.clock = Clock()
         self.events: list[dict] = []
         self.seq = 0
@@ -121,10 +170,16 @@ class Cluster:
         self.groups: dict[str, Group] = {}
         self.producers: dict[str, ProducerWorkload] = {}
         self.command_log: list[dict] = []
-        self.brokers = {b: {"id": b, "up": True} for b in range(1, brokers + 1)}
+        self.brokers = {b: {"id": b, "up": True, "registered": True,
+                            "replica_fetch_delay_ms": 0} for b in range(1, brokers + 1)}
         self.zk: dict[str, object] = {}
         self.controller: int | None = None
         self.controller_epoch = 0
+        self._controller_rng = _derive_rng(seed, "controller")
+        self._session_timers: dict = {}
+        self._preferred_timer = None
+        # (producer, topic, partition, acks) -> _RetryBatch: records waiting to be sent again
+        self.retrying: dict = {}
         self._topic_ids = 0
         self._placement_rng = _derive_rng(seed, "placement")
         self._partitioners: dict[str, StickyPartitioner] = {}
@@ -198,7 +253,8 @@ class Cluster:
             "seq": self.seq,
             "controller": self.controller,
             "controller_epoch": self.controller_epoch,
-            "brokers": [dict(self.brokers[b]) for b in sorted(self.brokers)],
+            "brokers": [dict(self.brokers[b], controller=b == self.controller)
+                        for b in sorted(self.brokers)],
             "zookeeper": {path: self.zk[path] for path in sorted(self.zk)},
             "topics": {name: self.topics[name].state() for name in sorted(self.topics)},
             "groups": {gid: self.groups[gid].snapshot() for gid in sorted(self.groups)},
@@ -271,6 +327,10 @@ class Cluster:
             "group.reset_offsets": self._group_reset_offsets,
             "group.delete": self._group_delete,
             "dead_letter.replay": self._dead_letter_replay,
+            "broker.stop": self._broker_stop,
+            "broker.start": self._broker_start,
+            "broker.configure": self._broker_configure,
+            "leader.elect_preferred": self._elect_preferred,
         }
 
     def _existing_topic(self, command: dict, field: str = "name") -> Topic:
@@ -318,7 +378,7 @@ class Cluster:
                       "isr": list(part.isr), "controller_epoch": self.controller_epoch})
         self.event("partition.leader_elected", topic=part.topic.name, partition=part.index,
                    leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
-                   unclean=False, reason="new partition: preferred replica")
+                   unclean=False, reason="new partition: preferred replica", log_end_offset=0)
 
     def _topic_delete(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "name"}))
@@ -394,7 +454,7 @@ class Cluster:
 
     def _produce_command(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "topic", "value", "key", "headers", "partition",
-                                     "acks", "producer"}))
+                                     "acks", "producer", "idempotent", "retries"}))
         topic = self._existing_topic(c, "topic")
         value = v.string(c, "value", default=None, nullable=True, max_length=MAX_VALUE_CHARS)
         key = v.string(c, "key", default=None, nullable=True, max_length=10_000)
@@ -404,9 +464,10 @@ class Cluster:
             raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
                                f"{len(topic.partitions) - 1}; there is no partition {partition}")
         acks = _acks(c)
+        idempotent, retries = _delivery(c, acks)
         producer = v.identifier(c, "producer", default="console", what="producer id")
         self.produce(topic.name, value, key=key, headers=headers, partition=partition,
-                     acks=acks, producer=producer)
+                     acks=acks, producer=producer, idempotent=idempotent, retries=retries)
 
     def _headers(self, c: dict) -> dict | None:
         headers = c.get("headers")
@@ -422,30 +483,37 @@ class Cluster:
         return dict(headers) or None
 
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
-                acks: str = "all", producer: str = "console", cause: dict | None = None
-                ) -> int | None:
+                acks: str = "all", producer: str = "console", idempotent: bool | None = None,
+                retries: int = UNLIMITED_RETRIES, cause: dict | None = None) -> int | None:
         """Append one record as a producer would; returns its offset, or None if it failed."""
         return self.produce_batch(topic_name, [(key, value, headers, partition)], acks,
-                                  producer, cause=cause)
+                                  producer, idempotent=idempotent, retries=retries, cause=cause)
 
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
-                      hashes: dict | None = None, cause: dict | None = None):
+                      hashes: dict | None = None, idempotent: bool | None = None,
+                      retries: int = UNLIMITED_RETRIES, cause: dict | None = None):
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return the last offset written (None if the last failed).
 
         Everything per record (choosing the partition, the checks a leader makes, the append,
         the events) happens in this loop; what depends only on which partitions were touched
         (waking consumers, scheduling follower fetches and retention) happens once, after it.
-        `hashes` may remember murmur2 results for a producer whose keys repeat. `cause`
-        names the record a consumer was processing when it sent these (pipelines, retries,
-        dead letters); their events carry it.
+        `hashes` may remember murmur2 results for a producer whose keys repeat. A record bound
+        for a partition where this producer already has records waiting to be retried joins
+        them, so a producer's records stay in order. `idempotent` defaults to Kafka's since
+        3.0: on whenever acks=all.
+        `cause` names the record a consumer was processing when it sent these (pipelines,
+        retries, dead letters); their events carry it. Such sends use retries=0: the delivery
+        policy, not the producer, decides what a failed send means.
         """
+        if idempotent is None:
+            idempotent = acks == "all"
         topic = self.topics.get(topic_name)
         if topic is None:
             for key, value, _, partition in records:
                 self.event("produce.failed", topic=topic_name, partition=partition, key=key,
                            value=value, producer=producer, acks=acks,
-                           error="UNKNOWN_TOPIC_OR_PARTITION",
+                           error="UNKNOWN_TOPIC_OR_PARTITION", retriable=False,
                            message=f"topic {topic_name!r} does not exist",
                            **({"cause": cause} if cause else {}))
             return None
@@ -460,6 +528,8 @@ class Cluster:
         touched: dict = {}
         offset = None
         seq = self.seq
+        retrying = self.retrying
+        code = ACKS_CODE[acks]
         for key, value, headers, partition in records:
             if headers is None and value is not None and value.isascii() and (
                     key is None or key.isascii()):
@@ -483,16 +553,18 @@ class Cluster:
                 partition = self._sticky(producer).partition(topic_name, n, size)
                 why = {"method": "sticky"}
             part = parts[partition]
-            if part.leader is None or size > max_bytes or len(part.isr) < min_isr:
+            if (not part.online or size > max_bytes or len(part.isr) < min_isr
+                    or (retrying and (producer, topic_name, partition, acks) in retrying)):
                 self.seq = seq
-                self._produce_failed(part, key, value, size, acks, producer, why)
-                if cause:
+                self._produce_failed(part, (key, value, headers, acks, idempotent, retries,
+                                            now, None, None, why), size, producer)
+                if cause and self.seq > seq:
                     self.events[-1]["cause"] = cause
                 seq = self.seq
                 offset = None
                 continue
             log = part.leader_log
-            offset = log.append(key, value, headers, now, size, part.leader_epoch)
+            offset = log.append(key, value, headers, now, size, part.leader_epoch, code)
             single = len(part.isr) == 1
             if single:
                 part.high_watermark = offset + 1
@@ -512,7 +584,7 @@ class Cluster:
                       "topic": topic_name, "partition": partition, "offset": offset,
                       "producer": producer, "acks": acks})
             elif acks == "all":
-                part.awaiting_ack.append((offset, producer))
+                part.awaiting_ack.append((offset, producer, idempotent, retries, now))
             touched[part] = single
         self.seq = seq
         for part, single in touched.items():
@@ -531,69 +603,209 @@ class Cluster:
             self._partitioners[producer] = sticky
         return sticky
 
-    def _produce_failed(self, part, key, value, size: int, acks: str, producer: str,
-                        why: dict) -> None:
+    # -- the producer's retries ---------------------------------------------------------------
+    #
+    # A pending record is a tuple (key, value, headers, acks, idempotent, retries left,
+    # first sent at, offset it was written at or None, leader epoch of that write, why).
+    # Records wait per (producer, topic, partition) and go out together after an exponential
+    # back-off, as Kafka's RecordAccumulator retries a batch, until delivery.timeout.ms.
+
+    def _unavailable(self, part, size: int, acks: str) -> tuple[str, str] | None:
         config = part.topic.config
         if part.leader is None:
-            error = ("LEADER_NOT_AVAILABLE", "the partition has no leader")
-        elif size > config["max.message.bytes"]:
-            error = ("MESSAGE_TOO_LARGE", f"the record is {size:,} bytes; max.message.bytes is "
-                                          f"{config['max.message.bytes']:,}")
-        else:
-            error = ("NOT_ENOUGH_REPLICAS", f"the ISR has {len(part.isr)} replica(s); "
-                     f"min.insync.replicas is {config['min.insync.replicas']}")
-        self.event("produce.failed", topic=part.topic.name, partition=part.index, key=key,
-                   value=value, producer=producer, acks=acks, error=error[0],
-                   message=error[1], why=why)
+            return "LEADER_NOT_AVAILABLE", "the partition has no leader (offline)"
+        if not self.brokers[part.leader]["up"]:
+            return "NETWORK_EXCEPTION", (f"leader broker {part.leader} does not answer; the "
+                                         "controller has not noticed yet")
+        if not part.online:
+            return "NOT_LEADER_OR_FOLLOWER", (f"broker {part.leader} has restarted and waits "
+                                              "for a controller to confirm its leadership")
+        if size > config["max.message.bytes"]:
+            return "MESSAGE_TOO_LARGE", (f"the record is {size:,} bytes; max.message.bytes is "
+                                         f"{config['max.message.bytes']:,}")
+        if acks == "all" and len(part.isr) < config["min.insync.replicas"]:
+            return "NOT_ENOUGH_REPLICAS", (f"the ISR has {len(part.isr)} replica(s); "
+                                           "min.insync.replicas is "
+                                           f"{config['min.insync.replicas']}")
+        return None
 
-    # -- replication --------------------------------------------------------------------------
-
-    def _schedule_follower_fetches(self, part) -> None:
-        interval = self.config["replica.fetch.interval.ms"]
-        due = next_tick(self.clock.now_ms, interval)
-        for broker in part.replicas:
-            if broker == part.leader or broker in part.fetch_timers:
-                continue
-            if not self.brokers[broker]["up"]:
-                continue
-            part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch, (part, broker))
-
-    def _follower_fetch(self, arg) -> None:
-        part, broker = arg
-        del part.fetch_timers[broker]
-        leader_log = part.leader_log
-        log = part.logs[broker]
-        if log.end_offset < leader_log.start_offset:
-            # Kafka's OFFSET_OUT_OF_RANGE for a follower: what it lacks is gone from the leader
-            # too, so it starts its log over at the leader's log start.
-            log.restart_at(leader_log.start_offset)
-        start, end = log.end_offset, leader_log.end_offset
-        if end > start:
-            log.copy_from(leader_log, start, end)
-            self.event("record.replicated", topic=part.topic.name, partition=part.index,
-                       broker=broker, offset=start, count=end - start, log_end_offset=end)
-        if leader_log.start_offset > log.start_offset:
-            log.delete_before(leader_log.start_offset)
-        self._update_high_watermark(part)
-
-    def _update_high_watermark(self, part) -> None:
-        hw = part.isr_high_watermark()
-        if hw <= part.high_watermark:
+    def _produce_failed(self, part, pending: tuple, size: int, producer: str) -> None:
+        key, value, headers, acks, _, retries, _, _, _, why = pending
+        batch = self.retrying.get((producer, part.topic.name, part.index, acks))
+        problem = self._unavailable(part, size, acks)
+        if problem is None:
+            batch.records.append(pending)  # behind the records already waiting: order holds
             return
-        part.high_watermark = hw
-        self.event("partition.high_watermark", topic=part.topic.name, partition=part.index,
-                   high_watermark=hw)
+        error, message = problem
+        will_retry = error in RETRIABLE and retries > 0
+        if batch is None or not will_retry:
+            self.event("produce.failed", topic=part.topic.name, partition=part.index, key=key,
+                       value=value, producer=producer, acks=acks, error=error,
+                       message=message, why=why, attempt=1, retriable=error in RETRIABLE,
+                       will_retry=will_retry)
+        if will_retry:
+            self._queue_retry(part, producer, [pending])
+
+    def _queue_retry(self, part, producer: str, pending: list) -> None:
+        key = (producer, part.topic.name, part.index, pending[0][3])
+        batch = self.retrying.get(key)
+        if batch is None:
+            batch = self.retrying[key] = _RetryBatch(producer, part.topic.name, part.index,
+                                                     pending[0][3])
+        batch.records.extend(pending)
+        if batch.timer is None:
+            self._schedule_retry(batch)
+
+    def _schedule_retry(self, batch) -> None:
+        backoff = min(self.config["retry.backoff.ms"] * 2 ** (batch.attempt - 1),
+                      self.config["retry.backoff.max.ms"])
+        batch.timer = self.clock.at(self.clock.now_ms + backoff, self._retry, batch)
+
+    def _requeue_pending(self, part, error: str) -> None:
+        """The leader changed: requests waiting for acks=all get `error` and are retried."""
         waiting = part.awaiting_ack
-        done = 0
-        while done < len(waiting) and waiting[done][0] < hw:
-            offset, producer = waiting[done]
-            self.event("record.acked", topic=part.topic.name, partition=part.index,
-                       offset=offset, producer=producer, acks="all")
-            done += 1
-        if done:
-            del waiting[:done]
-        for member in part.watchers:
-            member.wake()
+        if waiting:
+            part.awaiting_ack = []
+            self._retry_entries(part, waiting, error)
+
+    def _retry_entries(self, part, entries: list, error: str) -> None:
+        log = part.leader_log
+        by_producer: dict[str, list] = {}
+        for offset, producer, idempotent, retries, first_ms in entries:
+            i = offset - log.base
+            pending = (log.keys[i], log.values[i], log.headers.get(offset), "all", idempotent,
+                       retries, first_ms, offset, log.epoch_at(offset), None)
+            by_producer.setdefault(producer, []).append(pending)
+        for producer, pending in by_producer.items():
+            again = [p for p in pending if p[5] > 0]
+            self.event("produce.failed", topic=part.topic.name, partition=part.index,
+                       producer=producer, acks="all", error=error, count=len(pending),
+                       offsets=[p[7] for p in pending], retriable=True,
+                       will_retry=len(again) == len(pending),
+                       message="not acknowledged: the producer sends again" if again else
+                               "not acknowledged, and retries are exhausted")
+            if again:
+                self._queue_retry(part, producer, again)
+
+    def _retry(self, batch) -> None:
+        batch.timer = None
+        now = self.clock.now_ms
+        topic = self.topics.get(batch.topic)
+        key = (batch.producer, batch.topic, batch.partition, batch.acks)
+        if topic is None:
+            del self.retrying[key]
+            self.event("produce.failed", topic=batch.topic, partition=batch.partition,
+                       producer=batch.producer, error="UNKNOWN_TOPIC_OR_PARTITION",
+                       count=len(batch.records), retriable=False, will_retry=False,
+                       message="the topic was deleted while records waited to be retried")
+            return
+        part = topic.partitions[batch.partition]
+        timeout = self.config["delivery.timeout.ms"]
+        expired = [p for p in batch.records if now - p[6] >= timeout]
+        if expired:
+            batch.records = [p for p in batch.records if now - p[6] < timeout]
+            self.event("produce.failed", topic=batch.topic, partition=batch.partition,
+                       producer=batch.producer, error="REQUEST_TIMED_OUT", count=len(expired),
+                       keys=[p[0] for p in expired[:20]], retriable=False, will_retry=False,
+                       message=f"delivery.timeout.ms ({timeout:,} ms) passed before the "
+                               "records were acknowledged: the producer gives up")
+        batch.attempt += 1
+        # The batch goes out in order until a record cannot go; the rest wait.
+        sendable = []
+        blocked = None
+        for p in batch.records:
+            blocked = self._unavailable(part, record_size(p[0], p[1], p[2]), p[3])
+            if blocked is not None:
+                break
+            sendable.append(p)
+        rest = batch.records[len(sendable):]
+        if blocked is not None:
+            error, message = blocked
+            if error not in RETRIABLE:  # e.g. max.message.bytes was lowered meanwhile
+                bad, rest = rest[0], rest[1:]
+                self.event("produce.failed", topic=batch.topic, partition=batch.partition,
+                           producer=batch.producer, key=bad[0], value=bad[1], error=error,
+                           message=message, retriable=False, will_retry=False)
+            else:
+                spent = [p for p in rest if p[5] <= 1]
+                rest = [p[:5] + (p[5] - 1,) + p[6:] for p in rest if p[5] > 1]
+                if spent:
+                    self.event("produce.failed", topic=batch.topic, partition=batch.partition,
+                               producer=batch.producer, error=error, count=len(spent),
+                               keys=[p[0] for p in spent[:20]], retriable=True,
+                               will_retry=False,
+                               message="retries exhausted: the producer reports the error")
+                if rest:
+                    self.event("produce.failed", topic=batch.topic, partition=batch.partition,
+                               producer=batch.producer, error=error, message=message,
+                               count=len(rest), attempt=batch.attempt, retriable=True,
+                               will_retry=True)
+        batch.records = rest
+        if rest:
+            self._schedule_retry(batch)
+        else:
+            del self.retrying[key]
+        if sendable:
+            self._resend(part, batch.producer, sendable, batch.attempt)
+
+    def _resend(self, part, producer: str, sendable: list, attempt: int) -> None:
+        log = part.leader_log
+        name, index = part.topic.name, part.index
+        now = self.clock.now_ms
+        appended = False
+        for key, value, headers, acks, idempotent, retries, first_ms, offset, epoch, why \
+                in sendable:
+            written = (offset is not None and log.start_offset <= offset < log.end_offset
+                       and log.epoch_at(offset) == epoch)
+            if written and idempotent:
+                # The broker knows this producer id and sequence number: it answers with the
+                # first write's offset instead of appending again.
+                self.event("record.deduplicated", topic=name, partition=index, offset=offset,
+                           producer=producer, attempt=attempt,
+                           reason="idempotent producer: this sequence number is already in "
+                                  "the log")
+                if offset < part.high_watermark:
+                    self.event("record.acked", topic=name, partition=index, offset=offset,
+                               producer=producer, acks=acks)
+                else:
+                    self._await_ack(part, (offset, producer, idempotent, retries - 1,
+                                           first_ms))
+                continue
+            size = record_size(key, value, headers)
+            new = log.append(key, value, headers, now, size, part.leader_epoch, ACKS_CODE[acks])
+            appended = True
+            single = len(part.isr) == 1
+            if single:
+                part.high_watermark = new + 1
+            fields = {"retry": {"attempt": attempt, "first_offset": offset}}
+            if written:
+                fields["duplicate_of"] = offset
+            if headers:
+                fields["headers"] = headers
+            self.event("record.produced", topic=name, partition=index, offset=new, key=key,
+                       value=value, leader=part.leader, producer=producer, acks=acks,
+                       why=why or {"method": "explicit"}, high_watermark=part.high_watermark,
+                       **fields)
+            if acks == "1" or (single and acks == "all"):
+                self.event("record.acked", topic=name, partition=index, offset=new,
+                           producer=producer, acks=acks)
+            elif acks == "all":
+                self._await_ack(part, (new, producer, idempotent, retries - 1, first_ms))
+        if appended:
+            if len(part.replicas) > 1:
+                self._schedule_follower_fetches(part)
+            if len(part.isr) == 1:
+                for member in part.watchers:
+                    member.wake()
+            self._schedule_retention(part)
+
+    @staticmethod
+    def _await_ack(part, entry: tuple) -> None:
+        waiting = part.awaiting_ack
+        if not waiting or waiting[-1][0] < entry[0]:
+            waiting.append(entry)
+        else:
+            insort(waiting, entry, key=lambda e: e[0])
 
     # -- retention ----------------------------------------------------------------------------
 
@@ -886,13 +1098,14 @@ class Cluster:
             dest = self.topics.get(target)
             to_partition = int(headers[H_PARTITION])
             if dest is not None and to_partition >= len(dest.partitions):
-                to_partition = None  # the original topic shrank? it cannot; keep it safe
+                # Deleted and created again with fewer partitions: the partitioner chooses.
+                to_partition = None
             kept = {k: val for k, val in headers.items() if k not in DLT_HEADERS} or None
             cause = {"topic": topic.name, "partition": part.index, "offset": offset,
                      "group": None}
             written = self.produce(target, record["value"], key=record["key"], headers=kept,
                                    partition=to_partition, acks="all", producer="dlt-replay",
-                                   cause=cause)
+                                   retries=0, cause=cause)
             if written is None:
                 skipped += 1
             else:

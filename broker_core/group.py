@@ -40,6 +40,11 @@ processes it again), ``before`` (at-most-once: a crash mid-record loses it for t
 ``auto`` (every ``auto.commit.interval.ms``, 5 s, the offsets processed by then). A commit only
 counts while the member still owns the partition; otherwise it fails and the next owner starts
 from the last committed offset.
+
+Each delivery is an attempt under the group's delivery policy (see delivery.py): a record may
+fail or time out, wait out a back-off in the consumer's hands (blocking every partition that
+consumer owns) or go to a retry topic, and end in a dead-letter topic; the group commits past a
+record once it is processed, forwarded or dead-lettered.
 """
 
 import copy
@@ -238,7 +243,7 @@ class Member:
         for i in range(count):
             part = owned[(rr + i) % count]
             position = positions[part]
-            if position < part.high_watermark:
+            if position < part.high_watermark and part.online:
                 if position < part.leader_log.start_offset:
                     self.group.out_of_range(self, part, position)
                     if positions[part] >= part.high_watermark:
@@ -287,7 +292,7 @@ class Member:
         while self.in_flight is None and not self.crashed:
             part = self.current
             if (part is None or self.batch_left <= 0 or part not in self.positions
-                    or self.positions[part] >= part.high_watermark
+                    or self.positions[part] >= part.high_watermark or not part.online
                     or self.positions[part] < part.leader_log.start_offset
                     or (retry and part.topic.name in retry and not self._due(part))):
                 part = self.current = self._next_partition()
@@ -434,28 +439,42 @@ class Member:
 
     def _succeed(self) -> None:
         part, offset, stint = self.in_flight
+        if self.behaviour["emits"]:
+            failed = self._emit_outputs(part, offset)
+            if failed is not None:
+                self._fail(failed)
+                return
         self.in_flight = None
         self.phase = None
-        cluster = self.cluster
-        emits = self.behaviour["emits"]
-        if emits:
-            # What the consumer's code sends while it processes the record: real records,
-            # before it reports the record processed, each naming the record that caused it.
-            record = self.record
-            cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
-                     "group": self.group.id}
-            for out in emits:
-                batch = []
-                for i in range(1, out["fanout"] + 1):
-                    key = out["key"]
-                    key = record["key"] if key == "same" else (
-                        None if key is None else render(key, record["key"], record["value"], i))
-                    batch.append((key, render(out["value"], record["key"], record["value"], i),
-                                  None, None))
-                cluster.produce_batch(out["topic"], batch, "all", f"{self.group.id}/{self.id}",
-                                      cause=cause)
-        cluster.event("record.processed", **self._fields(part, offset), attempt=self.attempt)
+        self.cluster.event("record.processed", **self._fields(part, offset),
+                           attempt=self.attempt)
         self._commit_past(part, offset, stint)
+
+    def _emit_outputs(self, part, offset: int) -> str | None:
+        """What the consumer's code sends while it processes the record: real records, before
+        it reports the record processed, each naming the record that caused it. A failed send
+        fails the attempt, as an exception from KafkaTemplate.send fails a Spring listener: the
+        sends after it are not made, and a retry sends everything again (duplicates of what
+        went out are the price of at-least-once). Returns the error, or None."""
+        cluster = self.cluster
+        record = self.record
+        cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
+                 "group": self.group.id}
+        producer = f"{self.group.id}/{self.id}"
+        for out in self.behaviour["emits"]:
+            for i in range(1, out["fanout"] + 1):
+                key = out["key"]
+                key = record["key"] if key == "same" else (
+                    None if key is None else render(key, record["key"], record["value"], i))
+                value = render(out["value"], record["key"], record["value"], i)
+                seq = cluster.seq
+                # retries=0: the delivery policy, not the producer, retries a failed send.
+                if cluster.produce(out["topic"], value, key=key, acks="all", producer=producer,
+                                   retries=0, cause=cause) is None:
+                    error = next((e.get("error") for e in reversed(cluster.events)
+                                  if e["type"] == "produce.failed" and e["seq"] > seq), "failed")
+                    return f"sending to {out['topic']!r} failed: {error}"
+        return None
 
     def _commit_past(self, part, offset: int, stint: int) -> None:
         """The record is done with (processed, forwarded to a retry topic or dead-lettered):
@@ -522,7 +541,8 @@ class Member:
                  "group": self.group.id}
         written = cluster.produce(topic_name, self.record["value"], key=self.record["key"],
                                   headers=headers, partition=partition, acks="all",
-                                  producer=f"{self.group.id}/{self.id}", cause=cause)
+                                  producer=f"{self.group.id}/{self.id}", retries=0,
+                                  cause=cause)
         return None if written is None else (partition, written)
 
     def _hold(self, retry: tuple) -> None:
@@ -875,24 +895,36 @@ class Group:
         committed = self.committed.get(part)
         log = part.leader_log
         earliest = self.config["auto_offset_reset"] == "earliest"
-        if committed is not None and committed >= log.start_offset:
+        if committed is not None and log.start_offset <= committed <= log.end_offset:
             return committed, None
         position = log.start_offset if earliest else part.high_watermark
         return position, committed
 
-    def out_of_range(self, member: Member, part, position: int) -> None:
-        """The position fell below the log start (retention deleted it): auto.offset.reset."""
+    def out_of_range(self, member: Member, part, position: int,
+                     why: str = "deleted by retention") -> None:
+        """The position fell below the log start (retention deleted it) or beyond the log end
+        (an unclean election truncated it): auto.offset.reset."""
         to = part.leader_log.start_offset if self.config["auto_offset_reset"] == "earliest" \
             else part.high_watermark
         member.positions[part] = to
-        self.announce_reset(member, part, position, to)
+        self.announce_reset(member, part, position, to, why)
 
-    def announce_reset(self, member: Member, part, previous: int, to: int) -> None:
+    def log_truncated(self, part) -> None:
+        """A new leader's log ends before what some members already read."""
+        end = part.leader_log.end_offset
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            position = member.positions.get(part)
+            if position is not None and position > end and not member.crashed:
+                self.out_of_range(member, part, position, "beyond the new leader's log end")
+
+    def announce_reset(self, member: Member, part, previous: int, to: int,
+                       why: str = "deleted by retention") -> None:
         policy = self.config["auto_offset_reset"]
         self.cluster.event("offset.reset", group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
-                           previous=previous, reason="offset out of range (deleted by "
-                                                     f"retention); auto.offset.reset={policy}")
+                           previous=previous, reason=f"offset out of range ({why}); "
+                                                     f"auto.offset.reset={policy}")
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
         self.committed[part] = offset

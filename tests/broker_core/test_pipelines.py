@@ -92,19 +92,46 @@ def test_failing_stages_retry_and_dead_letter_yet_every_record_ends_somewhere():
     assert checker.unresolved(cluster.snapshot()) == []
 
 
-def test_an_emits_topic_that_does_not_exist_fails_the_produce_not_the_processing():
+def test_a_send_to_a_missing_topic_fails_the_attempt_like_a_listener_exception():
+    cluster = Cluster(seed=1, brokers=1)
+    checker = DeliveryChecker()
+    checker.feed(cluster.apply({"type": "topic.create", "name": "in"}))
+    checker.feed(cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"],
+                                "processing_ms": 1,
+                                "emits": [{"topic": "missing", "fanout": 2, "key": None}]}))
+    checker.feed(cluster.advance(5_000))
+    events = cluster.apply({"type": "produce", "topic": "in", "key": "k", "value": "v"})
+    events += cluster.advance(10_000)
+    checker.feed(events)
+    failed = [e for e in events if e["type"] == "produce.failed"]
+    # One send per attempt: the first failure ends the attempt before the second send.
+    assert [(e["topic"], e["error"], e["key"]) for e in failed] == [
+        ("missing", "UNKNOWN_TOPIC_OR_PARTITION", None)] * 3
+    assert failed[0]["cause"] == {"topic": "in", "partition": 0, "offset": 0, "group": "g"}
+    attempts = [(e["attempt"], e["error"]) for e in events if e["type"] == "record.failed"]
+    assert attempts == [(n, "sending to 'missing' failed: UNKNOWN_TOPIC_OR_PARTITION")
+                        for n in (1, 2, 3)]
+    assert [e["dead_letter_topic"] for e in events if e["type"] == "record.dead_lettered"] == [
+        "in-dlt"]
+    assert not [e for e in events if e["type"] == "record.processed"]
+    assert checker.unresolved(cluster.snapshot()) == []
+
+
+def test_a_failed_send_is_retried_whole_and_duplicates_what_already_went_out():
     cluster = Cluster(seed=1, brokers=1)
     cluster.apply({"type": "topic.create", "name": "in"})
+    cluster.apply({"type": "topic.create", "name": "ok"})
     cluster.apply({"type": "consumer.add", "group": "g", "topics": ["in"], "processing_ms": 1,
-                   "emits": [{"topic": "missing", "fanout": 2, "key": None}]})
+                   "emits": [{"topic": "ok"}, {"topic": "later"}]})
     cluster.advance(5_000)
     events = cluster.apply({"type": "produce", "topic": "in", "key": "k", "value": "v"})
-    events += cluster.advance(1)
-    failed = [e for e in events if e["type"] == "produce.failed"]
-    assert [(e["topic"], e["error"], e["key"]) for e in failed] == [
-        ("missing", "UNKNOWN_TOPIC_OR_PARTITION", None)] * 2
-    assert failed[0]["cause"] == {"topic": "in", "partition": 0, "offset": 0, "group": "g"}
-    assert [e["type"] for e in events][-2:] == ["record.processed", "offset.committed"]
+    events += cluster.advance(500)
+    events += cluster.apply({"type": "topic.create", "name": "later"})
+    events += cluster.advance(5_000)
+    sent = [(e["topic"], e["offset"]) for e in events
+            if e["type"] == "record.produced" and e["topic"] != "in"]
+    assert sent == [("ok", 0), ("ok", 1), ("later", 0)]  # attempt 2 at +1 s sends both
+    assert [e["attempt"] for e in events if e["type"] == "record.processed"] == [2]
 
 
 def test_emitted_keys_same_null_and_templates():
