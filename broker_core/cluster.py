@@ -876,7 +876,7 @@ class Cluster(Replication):
 
     def _producer_add(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "id", "topic", "rate_per_s", "keys", "acks",
-                                     "value", "value_bytes"}))
+                                     "value", "value_bytes", "idempotent", "retries"}))
         pid = v.identifier(c, "id", what="producer id")
         if pid in self.producers:
             raise CommandError("id", f"a producer {pid!r} is already running")
@@ -884,10 +884,12 @@ class Cluster(Replication):
         rate = v.number(c, "rate_per_s", minimum=MIN_RATE_PER_S, maximum=MAX_RATE_PER_S)
         keys = parse_keys(c.get("keys", {"kind": "sequence"}))
         acks = _acks(c)
+        idempotent, retries = _delivery(c, acks)
         value = v.string(c, "value", default="{key}", max_length=10_000)
         value_bytes = v.integer(c, "value_bytes", default=None, minimum=0, maximum=1_000_000)
         spec = {"id": pid, "topic": topic.name, "rate_per_s": rate, "keys": keys, "acks": acks,
-                "value": value, "value_bytes": value_bytes}
+                "value": value, "value_bytes": value_bytes, "idempotent": idempotent,
+                "retries": retries}
         workload = ProducerWorkload(spec, self.clock.now_ms, self.rng(f"producer/{pid}"))
         self.producers[pid] = workload
         self.event("producer.added", producer=pid, topic=topic.name, rate_per_s=rate,
@@ -906,8 +908,9 @@ class Cluster(Replication):
             key = next_key(n)
             records.append((key, make_value(n, key), None, None))
         workload.sent = due
+        spec = workload.spec
         self.produce_batch(workload.topic, records, workload.acks, workload.id,
-                           workload.hashes)
+                           workload.hashes, spec["idempotent"], spec["retries"])
         workload.timer = self.clock.at(workload.due_ms(due), self._producer_tick, workload)
 
     def _producer_remove(self, c: dict) -> None:

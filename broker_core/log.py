@@ -39,7 +39,7 @@ def record_size(key, value, headers) -> int:
 
 class Log:
     __slots__ = ("base", "start_offset", "keys", "values", "timestamps", "headers",
-                 "size_bytes", "epochs", "epoch", "acks")
+                 "size_bytes", "epochs", "epoch", "acks", "sizes")
 
     def __init__(self, start_offset: int = 0):
         self.base = start_offset
@@ -52,6 +52,8 @@ class Log:
         self.epochs: list[tuple[int, int]] = []
         self.epoch = -1  # the epoch of the last entry in `epochs`
         self.acks = bytearray()  # ACKS_CODE of each record's producer
+        # Each record's size: a follower's copy and retention then sum a slice in C.
+        self.sizes = array("i")
 
     @property
     def end_offset(self) -> int:
@@ -67,6 +69,7 @@ class Log:
         if epoch != self.epoch:
             self.start_epoch(epoch)
         self.acks.append(acks)
+        self.sizes.append(size)
         self.keys.append(key)
         values.append(value)
         self.timestamps.append(timestamp_ms)
@@ -92,9 +95,9 @@ class Log:
             headers = other.headers.get(offset) if other.headers else None
             if headers:
                 self.headers[offset] = headers
-        self.size_bytes += sum(record_size(other.keys[i], other.values[i],
-                                           other.headers.get(other.base + i))
-                               for i in range(lo, hi))
+        sizes = other.sizes[lo:hi]
+        self.sizes.extend(sizes)
+        self.size_bytes += sum(sizes)
 
     def restart_at(self, offset: int) -> None:
         """Drop everything and continue empty from `offset` (a follower whose next offset the
@@ -104,6 +107,7 @@ class Log:
         self.headers, self.size_bytes = {}, 0
         self.epochs, self.epoch = [], -1
         self.acks = bytearray()
+        self.sizes = array("i")
 
     def start_epoch(self, epoch: int) -> None:
         """Note that `epoch` begins at the current log end (a leader does this when elected,
@@ -155,15 +159,16 @@ class Log:
         gone = self.end_offset - offset
         if gone <= 0:
             return 0
-        for o in range(offset, self.end_offset):
-            self.size_bytes -= self.size_at(o)
-            if self.headers:
-                self.headers.pop(o, None)
         i = offset - self.base
+        self.size_bytes -= sum(self.sizes[i:])
+        if self.headers:
+            for o in range(offset, self.end_offset):
+                self.headers.pop(o, None)
         del self.keys[i:]
         del self.values[i:]
         del self.timestamps[i:]
         del self.acks[i:]
+        del self.sizes[i:]
         while self.epochs and self.epochs[-1][1] >= offset:
             self.epochs.pop()
         self.epoch = self.epochs[-1][0] if self.epochs else -1
@@ -181,8 +186,7 @@ class Log:
         return self.timestamps[offset - self.base]
 
     def size_at(self, offset: int) -> int:
-        i = offset - self.base
-        return record_size(self.keys[i], self.values[i], self.headers.get(offset))
+        return self.sizes[offset - self.base]
 
     def delete_before(self, offset: int) -> int:
         """Advance the log start to `offset` (retention); return how many records went."""
@@ -190,9 +194,9 @@ class Log:
         gone = offset - self.start_offset
         if gone <= 0:
             return 0
-        for o in range(self.start_offset, offset):
-            self.size_bytes -= self.size_at(o)
-            if self.headers:
+        self.size_bytes -= sum(self.sizes[self.start_offset - self.base:offset - self.base])
+        if self.headers:
+            for o in range(self.start_offset, offset):
                 self.headers.pop(o, None)
         self.start_offset = offset
         dead = offset - self.base
@@ -201,5 +205,6 @@ class Log:
             del self.values[:dead]
             del self.timestamps[:dead]
             del self.acks[:dead]
+            del self.sizes[:dead]
             self.base = offset
         return gone

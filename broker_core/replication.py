@@ -526,14 +526,20 @@ class Replication:
         done = 0
         too_few = len(part.isr) < part.topic.config["min.insync.replicas"]
         failed = []
+        name, index, now = part.topic.name, part.index, self.clock.now_ms
+        emit = self.events.append
+        seq = self.seq
         while done < len(waiting) and waiting[done][0] < hw:
             entry = waiting[done]
             if too_few:
                 failed.append(entry)
             else:
-                self.event("record.acked", topic=part.topic.name, partition=part.index,
-                           offset=entry[0], producer=entry[1], acks="all")
+                seq += 1
+                emit({"seq": seq, "t_ms": now, "type": "record.acked", "topic": name,
+                      "partition": index, "offset": entry[0], "producer": entry[1],
+                      "acks": "all"})
             done += 1
+        self.seq = seq
         if done:
             del waiting[:done]
         if failed:

@@ -107,6 +107,9 @@ def test_names_that_differ_only_in_dot_and_underscore_collide():
     ({"type": "produce", "topic": "order-placed", "value": "v", "acks": "1",
       "idempotent": True}, "idempotent"),
     ({"type": "produce", "topic": "order-placed", "value": "v", "retries": -1}, "retries"),
+    ({"type": "producer.add", "id": "p", "topic": "order-placed", "rate_per_s": 1,
+      "acks": "0", "idempotent": True}, "idempotent"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "retries": 0}, "retries"),
 ])
 def test_invalid_commands_name_the_field_and_change_nothing(command, field):
     cluster = cluster_with_topic()
