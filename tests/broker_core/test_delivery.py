@@ -497,3 +497,32 @@ def test_a_delivery_run_replays_byte_for_byte():
     _, replayed = replay(7, 3, cluster.command_log, until_ms=cluster.now_ms)
     mine = [e for e in rec.events]
     assert json.dumps(replayed[-len(mine):]) == json.dumps(mine)
+
+
+def test_a_dead_letter_waits_while_its_partition_is_offline_and_is_published_once():
+    rec = DeliveryRecorder(cluster_with_topic(name="t", partitions=1, rf=3, brokers=3))
+    rec.apply({"type": "topic.create", "name": "t-dlt", "partitions": 1,
+               "replication_factor": 1})
+    leader = rec.cluster.snapshot()["topics"]["t-dlt"]["partitions"][0]["leader"]
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1,
+               "retry_backoff_max_ms": 2_000})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"],
+               "fail_keys": ["bad"]})
+    rec.advance(3_000)
+    rec.apply({"type": "broker.stop", "broker": leader, "mode": "clean"})
+    rec.advance(1_000)
+    produce(rec, "bad")
+    produce(rec, "good")
+    rec.advance(10_000)
+    failed_sends = [e for e in rec.of_type("produce.failed") if e["topic"] == "t-dlt"]
+    assert len(failed_sends) >= 2 and all(not e["will_retry"] for e in failed_sends)
+    assert all(e["cause"]["topic"] == "t" for e in failed_sends)
+    assert rec.of_type("record.dead_lettered") == []
+    assert rec.of_type("record.processed") == []  # the consumer holds the poison record
+    consumer = rec.cluster.snapshot()["groups"]["g"]["consumers"]["c1"]
+    assert consumer["in_flight"]["phase"] == "publish"
+    rec.apply({"type": "broker.start", "broker": leader})
+    rec.advance(30_000)
+    assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
+    assert rec.unresolved() == []
