@@ -57,8 +57,8 @@ class RunSummary:
     def __init__(self, spec: dict):
         self.spec = spec
         self.groups: dict[str, dict] = {}
-        self.records = {"produced": 0, "acked": 0, "produce_failed": 0, "lost": 0,
-                        "expired": 0, "commands_rejected": 0}
+        self.records = {"produced": 0, "acked": 0, "produce_failed": 0, "produce_retried": 0,
+                        "lost": 0, "expired": 0, "commands_rejected": 0}
         self.lost: list[dict] = []
         self.rejected: list[dict] = []
         self.figures = [_Figure(f) for f in spec.get("figures", []) if f is not None]
@@ -83,6 +83,11 @@ class RunSummary:
             elif kind in _RECORD_COUNTS:
                 if kind == "record.expired":
                     self.records["expired"] += event.get("count", 1)
+                elif kind == "produce.failed":
+                    # A failed attempt the producer will retry is not a failed record; one
+                    # it gives up on is, for every record it carried.
+                    column = "produce_retried" if event.get("will_retry") else "produce_failed"
+                    self.records[column] += event.get("count", 1)
                 else:
                     self.records[_RECORD_COUNTS[kind]] += 1
                 if kind == "record.lost" and len(self.lost) < 20:
@@ -129,7 +134,8 @@ def format_summary(spec: dict, seed, until_ms: int, summary: RunSummary) -> str:
         lines.append(f"teaches: {spec['teaches']}")
     r = data["records"]
     lines += ["", f"records: {r['produced']:,} produced, {r['acked']:,} acknowledged, "
-              f"{r['produce_failed']:,} failed to produce, {r['lost']:,} lost, "
+              f"{r['produce_failed']:,} failed to produce "
+              f"({r['produce_retried']:,} sends retried), {r['lost']:,} lost, "
               f"{r['expired']:,} expired by retention"]
     for lost in data["lost"][:5]:
         lines.append(f"  lost at {format_ms(lost['t_ms'])}: {lost['topic']}/{lost['partition']}"
