@@ -125,6 +125,14 @@ class Cluster:
         self._command_handlers = self._handlers()
         self._start_brokers()
 
+    @classmethod
+    def from_scenario(cls, spec: dict, seed=None) -> "Cluster":
+        """A cluster set up by a scenario document, its timeline on the clock (scenario.py).
+        `seed` overrides the document's. Raises ScenarioError listing every problem."""
+        from .scenario import build_cluster
+
+        return build_cluster(cls, spec, seed)
+
     # -- the facade ---------------------------------------------------------------------------
 
     @property
