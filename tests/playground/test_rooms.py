@@ -161,3 +161,17 @@ async def test_the_runner_ticks_while_watched_and_stops_when_nobody_is(clock):  
     frozen = room.cluster.now_ms
     await asyncio.sleep(0.05)
     assert room.cluster.now_ms == frozen  # time stands still while nobody watches
+
+
+async def test_idle_rooms_are_swept_to_sleep_without_anyone_asking():
+    import asyncio
+
+    from channels.layers import InMemoryChannelLayer
+
+    registry = Rooms(layer=InMemoryChannelLayer(), idle_s=0.05, tick_s=0.01)
+    room = registry.create(quiet_spec())
+    await registry.attach(room.id, "v")
+    await registry.detach(room.id, "v")
+    await asyncio.sleep(0.3)
+    assert room.id in registry.sleeping and room.id not in registry.awake
+    registry._janitor.cancel()
