@@ -73,6 +73,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.PLAYGROUND_WS_RATE_PER_S,
                                   settings.PLAYGROUND_WS_BURST)
         if not self.rooms.exists(self.room_id):
+            # Accepted, then closed with a reason: a refused handshake reaches a browser only as
+            # code 1006, indistinguishable from a network fault it should retry.
+            await self.accept()
+            await self._error("room", "no such room (it may have expired)")
             await self.close(code=CLOSE_NO_SUCH_ROOM)
             return
         # Join before asking for the snapshot: any frame after it then reaches us.
