@@ -17,6 +17,7 @@ docs/ARCHITECTURE.md for the map.
 """
 
 import copy
+import heapq
 import random
 from bisect import insort
 
@@ -68,8 +69,12 @@ CLUSTER_DEFAULTS = {
     "retry.backoff.ms": 100,
     "retry.backoff.max.ms": 1_000,
     "delivery.timeout.ms": 120_000,
+    # Not a Kafka setting: a playground room's budget of retained records across all its
+    # partitions (0 = none). Over it, the oldest records go, as retention.bytes would drop them.
+    "retained.records.max": 0,
 }
-_MAY_BE_ZERO = {"replica.fetch.delay.ms", "leader.imbalance.per.broker.percentage"}
+_MAY_BE_ZERO = {"replica.fetch.delay.ms", "leader.imbalance.per.broker.percentage",
+                "retained.records.max"}
 UNLIMITED_RETRIES = 2_147_483_647  # Kafka's default `retries`: delivery.timeout.ms decides
 RETRIABLE = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "LEADER_NOT_AVAILABLE",
              "NOT_LEADER_OR_FOLLOWER", "NETWORK_EXCEPTION"}
@@ -594,6 +599,8 @@ class Cluster(Replication):
                 for member in part.watchers:
                     member.wake()
             self._schedule_retention(part)
+        if touched and self.config["retained.records.max"]:
+            self._enforce_record_budget()
         return offset
 
     def _sticky(self, producer: str) -> StickyPartitioner:
@@ -871,6 +878,45 @@ class Cluster(Replication):
                        offset=first, count=cut - first, log_start_offset=cut, reason=reason)
         # What the high watermark held back waits for the next check, never this instant.
         self._schedule_retention(part, not_before_ms=now + 1)
+
+    def _enforce_record_budget(self) -> None:
+        """Keep the records retained across all partitions within ``retained.records.max``.
+
+        Like retention.bytes, but for the whole cluster and checked at every append, so a
+        busy room's memory stays bounded between retention checks: the oldest records by
+        timestamp go first (ties by topic and partition order), never at or above a
+        partition's high watermark.
+        """
+        budget = self.config["retained.records.max"]
+        parts = [p for topic in self.topics.values() for p in topic.partitions]
+        excess = sum(len(p.leader_log) for p in parts) - budget
+        if excess <= 0:
+            return
+        heap = []
+        for i, p in enumerate(parts):
+            log = p.leader_log
+            if log.start_offset < min(p.high_watermark, log.end_offset):
+                heap.append((log.timestamp_at(log.start_offset), i))
+        heapq.heapify(heap)
+        cuts: dict[int, int] = {}
+        while excess > 0 and heap:
+            _, i = heap[0]
+            part = parts[i]
+            cut = cuts.get(i, part.leader_log.start_offset) + 1
+            cuts[i] = cut
+            excess -= 1
+            if cut < min(part.high_watermark, part.leader_log.end_offset):
+                heapq.heapreplace(heap, (part.leader_log.timestamp_at(cut), i))
+            else:
+                heapq.heappop(heap)
+        for i in sorted(cuts):
+            part, cut = parts[i], cuts[i]
+            first = part.leader_log.start_offset
+            for b in part.replicas:
+                part.logs[b].delete_before(cut)
+            self.event("record.expired", topic=part.topic.name, partition=part.index,
+                       offset=first, count=cut - first, log_start_offset=cut,
+                       reason="retained.records.max")
 
     # -- producer workloads -------------------------------------------------------------------
 
