@@ -1,0 +1,569 @@
+// The diagram: producers → brokers (replica lanes) → consumer groups, plus tokens in flight.
+//
+// Render is a function of the model: `mark(kind, key)` records what changed, `flush()` (once
+// per animation frame) rewrites only those parts, then reads the positions new tokens need
+// (all reads after all writes, so one layout per frame), then `animate(now)` moves tokens.
+// User text (keys, values, headers) only ever goes in through textContent.
+
+import {CELL_WINDOW, recordId, tpId, splitTp} from "./model.js";
+import {Flights, hopMs} from "./timeline.js";
+
+// Okabe–Ito, colour-blind safe; black is left out (it is the text colour in light mode).
+export const PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
+const NULL_KEY = "#9aa0a6";
+
+export function keyColour(key) {
+  if (key == null) return NULL_KEY;
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return PALETTE[(h >>> 0) % PALETTE.length];
+}
+
+// What a token says: the key's trailing number if it has one ("order-17" → "17"), else its
+// first three characters; "∅" for no key.
+export function keyLabel(key) {
+  if (key == null) return "∅";
+  const m = /(\d+)$/.exec(key);
+  return m ? m[1].slice(-4) : key.slice(0, 3);
+}
+
+const isSideTopic = (name) => /(-dlt|-retry(-\d+)?|\.DLT|-dlq)$/i.test(name);
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+const fmt = (n) => Number(n).toLocaleString("en-US");
+
+export class Renderer {
+  constructor(root, model, opts = {}) {
+    this.root = root;
+    this.model = model;
+    this.reduced = !!opts.reduced;
+    this.speed = () => (opts.speed ? opts.speed() : 1);
+    this.onArrive = opts.onArrive || (() => {});
+    this.cols = {
+      producers: root.querySelector("#producers"),
+      controller: root.querySelector("#controller"),
+      brokers: root.querySelector("#brokers"),
+      side: root.querySelector("#side-topics"),
+      groups: root.querySelector("#groups"),
+      legend: root.querySelector("#legend"),
+    };
+    this.layer = root.querySelector("#flights");
+    this.flights = new Flights(opts.cap);
+    this.pending = []; // tokens waiting for positions
+    this.pool = [];
+    this.dirty = {all: true, parts: new Set(), groups: new Set(), producers: false, controller: false, legend: true};
+    this.sampled = 0; // records not drawn since the page started sampling
+    this.sampledAt = 0;
+    this.watch = null;
+    this.cellWindow = CELL_WINDOW;
+  }
+
+  // --- marking -------------------------------------------------------------------------------
+  mark(effect) {
+    const d = this.dirty;
+    switch (effect.kind) {
+      case "topology": case "broker": case "controller": case "leader": case "groups":
+        d.all = true; break;
+      case "partition": case "aggregate": case "replicated":
+        d.parts.add(tpId(effect.topic, effect.partition)); break;
+      case "produced":
+        d.parts.add(tpId(effect.topic, effect.partition)); d.producers = true; d.legend = true; break;
+      case "group": case "lag": case "consumer": case "mark": case "assigned": case "delivered":
+        d.groups.add(effect.group); break;
+      case "dead":
+        d.groups.add(effect.group); d.parts.add(tpId(effect.topic, effect.partition)); break;
+      case "producers": d.producers = true; break;
+      case "zk": d.controller = true; break;
+      default: break;
+    }
+    if (effect.kind === "lag" || effect.kind === "partition") for (const g of this.model.groups.keys()) d.groups.add(g);
+    this.motion(effect);
+  }
+
+  markAll() {
+    this.dirty.all = true;
+    for (const t of this.flights.clear()) this.release(t);
+    this.pending = [];
+  }
+
+  // --- motion --------------------------------------------------------------------------------
+  // Queue a token for an effect; positions are read in flush().
+  motion(e) {
+    const m = this.model;
+    let token = null;
+    if (e.kind === "produced") {
+      token = {id: e.id, key: e.key, from: {producer: e.producer}, to: {lane: [e.topic, e.partition, e.leader]}, kind: "produce"};
+    } else if (e.kind === "replicated") {
+      const t = m.trail(recordId(e.topic, e.partition, e.offset));
+      token = {id: recordId(e.topic, e.partition, e.offset), key: t ? t.key : null, count: e.count,
+        from: {lane: [e.topic, e.partition, e.from]}, to: {lane: [e.topic, e.partition, e.broker]}, kind: "replica"};
+    } else if (e.kind === "delivered") {
+      const t = m.trail(e.id);
+      const part = m.partition(e.topic, e.partition);
+      token = {id: e.id, key: t ? t.key : null, from: {lane: [e.topic, e.partition, part ? part.leader : null]},
+        to: {consumer: [e.group, e.consumer]}, kind: e.attempt > 1 ? "retry" : "deliver",
+        arrive: {kind: "delivered", record: e.id, group: e.group, consumer: e.consumer}};
+    } else if (e.kind === "dead") {
+      token = {id: recordId(e.topic, e.partition, e.offset), key: e.key, from: {consumer: [e.group, e.consumer]},
+        to: {lane: [e.topic, e.partition, null]}, kind: "dead"};
+    }
+    if (!token) return;
+    if (this.flights.full() || this.pending.length + this.flights.size >= this.flights.cap) {
+      if (e.kind === "produced") {
+        const part = m.partition(e.topic, e.partition);
+        if (part) part.undrawn += 1;
+        this.sampled += 1;
+        this.sampledAt = performance.now();
+        this.dirty.legend = true;
+      }
+      if (token.arrive) this.onArrive(token.arrive);
+      return;
+    }
+    this.pending.push(token);
+  }
+
+  // --- DOM writes ----------------------------------------------------------------------------
+  flush(now = performance.now()) {
+    const d = this.dirty;
+    if (d.all) {
+      this.renderControllerPanel();
+      this.renderBrokers();
+      this.renderGroups();
+      this.renderProducers();
+      d.all = false;
+      d.parts.clear();
+      d.groups.clear();
+      d.producers = false;
+      d.controller = false;
+      d.legend = true;
+      this.applyWatch();
+    } else {
+      for (const key of d.parts) this.updatePartition(...splitTp(key));
+      d.parts.clear();
+      for (const g of d.groups) this.updateGroup(g);
+      d.groups.clear();
+      if (d.producers) this.renderProducers();
+      d.producers = false;
+      if (d.controller) this.renderControllerPanel();
+      d.controller = false;
+    }
+    if (d.legend) this.renderLegend(now);
+    d.legend = false;
+    this.launch(now);
+  }
+
+  renderControllerPanel() {
+    const m = this.model;
+    const box = this.cols.controller;
+    box.replaceChildren();
+    box.append(el("h2", {class: "panel-title", text: "Controller"}),
+      el("p", {class: "controller-line"},
+        el("span", {class: "crown", "aria-hidden": "true", text: "♛"}),
+        el("span", {text: m.controller != null ? ` broker ${m.controller}` : " none"}),
+        el("span", {class: "muted num", text: m.controllerEpoch != null ? ` · epoch ${m.controllerEpoch}` : ""})));
+    const nodes = [...m.zk.keys()].sort();
+    const details = el("details", {class: "zk"}, el("summary", {text: `ZooKeeper · ${nodes.length} nodes`}));
+    const list = el("ul", {class: "zk-nodes"});
+    for (const path of nodes) {
+      const v = m.zk.get(path);
+      list.append(el("li", {}, el("code", {text: path}), el("span", {class: "muted", text: ` ${summariseZk(v)}`})));
+    }
+    details.append(list);
+    box.append(details);
+  }
+
+  renderBrokers() {
+    const m = this.model;
+    const box = this.cols.brokers;
+    box.replaceChildren();
+    const topics = [...m.topics.values()];
+    const main = topics.filter((t) => !isSideTopic(t.name));
+    const side = topics.filter((t) => isSideTopic(t.name));
+    for (const b of [...m.brokers.values()].sort((a, z) => a.id - z.id)) {
+      const card = el("section", {class: `broker${b.up ? "" : " down"}`, "data-broker": b.id,
+        "aria-label": `Broker ${b.id}${b.up ? "" : " (stopped)"}${m.controller === b.id ? ", controller" : ""}`});
+      const head = el("header", {class: "broker-head"},
+        el("h3", {text: `Broker ${b.id}`}),
+        m.controller === b.id ? el("span", {class: "badge controller-badge", title: "controller", text: "♛ controller"}) : null,
+        el("span", {class: `status ${b.up ? "up" : "down"}`, text: b.up ? "up" : "stopped"}),
+        el("span", {class: "spacer"}),
+        b.up
+          ? el("span", {class: "actions"},
+            el("button", {type: "button", class: "mini", "data-action": "broker.stop", "data-mode": "clean", "data-id": b.id,
+              "aria-label": `Stop broker ${b.id} cleanly`, text: "Stop"}),
+            el("button", {type: "button", class: "mini danger", "data-action": "broker.stop", "data-mode": "crash", "data-id": b.id,
+              "aria-label": `Crash broker ${b.id}`, text: "Crash"}))
+          : el("button", {type: "button", class: "mini", "data-action": "broker.start", "data-id": b.id,
+            "aria-label": `Start broker ${b.id}`, text: "Start"}));
+      card.append(head);
+      const lanes = el("div", {class: "lanes"});
+      for (const t of main) {
+        const here = t.partitions.filter((part) => part && part.replicas.includes(b.id));
+        if (!here.length) continue;
+        lanes.append(el("div", {class: "lane-group-title", text: t.name}));
+        for (const part of here) lanes.append(this.lane(part, b.id));
+      }
+      if (!lanes.childElementCount) lanes.append(el("p", {class: "muted empty", text: "no replicas"}));
+      card.append(lanes);
+      box.append(card);
+    }
+    // Dead-letter and retry topics: set apart, one lane per partition (its leader's log).
+    this.cols.side.replaceChildren();
+    this.cols.side.hidden = !side.length;
+    if (side.length) {
+      this.cols.side.append(el("h2", {class: "panel-title", text: "Dead-letter and retry topics"}));
+      for (const t of side) {
+        const block = el("div", {class: "side-topic", "data-side-topic": t.name});
+        for (const part of t.partitions) if (part) block.append(this.lane(part, null));
+        this.cols.side.append(block);
+      }
+    }
+    this.measureWindow();
+  }
+
+  // How many cells fit: the window of newest offsets each lane shows.
+  measureWindow() {
+    const tape = this.root.querySelector(".tape");
+    if (!tape) return;
+    const w = tape.clientWidth;
+    const fit = Math.max(4, Math.floor(w / 15));
+    if (fit !== this.cellWindow) {
+      this.cellWindow = Math.min(CELL_WINDOW * 2, fit);
+      for (const t of this.model.topics.values()) for (const p of t.partitions) if (p) this.updatePartition(t.name, p.partition);
+    }
+  }
+
+  lane(part, broker) {
+    const side = broker == null;
+    const b = side ? part.leader : broker;
+    const role = part.leader === b ? "leader" : "follower";
+    const inIsr = part.isr.includes(b);
+    const lane = el("div", {class: `lane ${role}${side ? " side" : ""}`, "data-topic": part.topic, "data-partition": part.partition,
+      "data-role": role, "data-replica": b ?? ""});
+    const label = el("button", {type: "button", class: "lane-label", "data-inspect": "partition",
+      "data-id": tpId(part.topic, part.partition),
+      "aria-label": `${part.topic} partition ${part.partition}, ${role} replica${b != null ? ` on broker ${b}` : ""}${inIsr ? ", in sync" : ""}`},
+    side ? el("span", {class: "lane-topic", text: part.topic}) : null,
+    el("span", {class: "lane-p num", text: `P${part.partition}`}),
+    el("span", {class: "role", title: role, text: role === "leader" ? "L" : "F"}),
+    inIsr && !side ? el("span", {class: "isr", title: "in the ISR", text: "ISR"}) : null);
+    const tape = el("div", {class: "tape", role: "img"});
+    const count = el("span", {class: "undrawn num", hidden: true});
+    const meta = el("span", {class: "lane-meta num"});
+    lane.append(label, tape, count, meta);
+    lane._parts = {tape, count, meta, label};
+    this.fillLane(lane, part, b, role);
+    return lane;
+  }
+
+  fillLane(lane, part, b, role) {
+    const {tape, count, meta} = lane._parts;
+    const leo = part.leo.get(b) ?? (role === "leader" ? part.hw : 0);
+    const first = Math.max(part.logStart, leo - this.cellWindow);
+    const cells = [];
+    for (let off = first; off < leo; off++) {
+      const rec = part.cells.get(off);
+      const id = recordId(part.topic, part.partition, off);
+      const cell = document.createElement("span");
+      cell.className = off >= part.hw ? "cell above-hw" : "cell";
+      cell.dataset.record = id;
+      cell.style.setProperty("--key", keyColour(rec ? rec.key : null));
+      cell.title = `offset ${off}${rec && rec.key != null ? ` · key ${rec.key}` : ""}${off >= part.hw ? " · above the high watermark" : ""}`;
+      if (off === part.hw) cells.push(hwMarker(part.hw));
+      cells.push(cell);
+    }
+    if (part.hw >= leo && leo > first) cells.push(hwMarker(part.hw));
+    tape.replaceChildren(...cells);
+    tape.setAttribute("aria-label", `offsets ${first} to ${Math.max(first, leo - 1)}, high watermark ${part.hw}`);
+    meta.textContent = `${leo}`;
+    meta.title = `log end offset ${leo} · high watermark ${part.hw}`;
+    if (part.undrawn > 0) {
+      count.hidden = false;
+      count.textContent = `+${fmt(part.undrawn)}`;
+      count.title = `${fmt(part.undrawn)} records arrived without a token of their own (sampled)`;
+    } else {
+      count.hidden = true;
+    }
+  }
+
+  updatePartition(topic, p) {
+    const part = this.model.partition(topic, p);
+    if (!part) return;
+    for (const lane of this.root.querySelectorAll(`.lane[data-topic="${cssEsc(topic)}"][data-partition="${p}"]`)) {
+      const b = lane.dataset.replica === "" ? part.leader : Number(lane.dataset.replica);
+      this.fillLane(lane, part, b, lane.dataset.role);
+    }
+  }
+
+  renderGroups() {
+    const box = this.cols.groups;
+    box.replaceChildren();
+    const names = [...this.model.groups.keys()].sort();
+    if (!names.length) box.append(el("p", {class: "muted empty", text: "No consumer groups yet."}));
+    for (const name of names) {
+      const section = el("section", {class: "group", "data-group": name, "aria-label": `Consumer group ${name}`});
+      box.append(section);
+      this.updateGroup(name, section);
+    }
+  }
+
+  updateGroup(name, section = null) {
+    const g = this.model.groups.get(name);
+    section = section || this.cols.groups.querySelector(`[data-group="${cssEsc(name)}"]`);
+    if (!g || !section) {
+      if (g && !section) this.dirty.all = true;
+      return;
+    }
+    // Where each partition tag was, so a rebalance can slide it to its new owner (FLIP).
+    const before = new Map();
+    for (const tag of section.querySelectorAll(".tag[data-tp]")) before.set(tag.dataset.tp, tag.getBoundingClientRect());
+    const head = el("header", {class: "group-head"},
+      el("button", {type: "button", class: "group-name", "data-inspect": "group", "data-id": name, text: name}),
+      el("span", {class: `pill state-${g.state}`, text: g.state}),
+      el("span", {class: "muted num gen", title: "generation", text: `gen ${g.generation}`}),
+      el("span", {class: "spacer"}),
+      el("button", {type: "button", class: "mini", "data-action": "consumer.add", "data-group": name,
+        "aria-label": `Add a consumer to ${name}`, text: "+"}));
+    const list = el("ul", {class: "consumers"});
+    for (const c of [...g.consumers.values()].sort((a, z) => a.id.localeCompare(z.id, "en", {numeric: true}))) {
+      list.append(this.consumerChip(g, c));
+    }
+    if (!g.consumers.size) list.append(el("li", {class: "muted empty", text: "no consumers"}));
+    section.classList.toggle("rebalancing", g.state === "PreparingRebalance" || g.state === "CompletingRebalance");
+    section.replaceChildren(head, list);
+    if (!this.reduced && before.size) {
+      for (const tag of section.querySelectorAll(".tag[data-tp]")) {
+        const was = before.get(tag.dataset.tp);
+        if (!was) continue;
+        const now = tag.getBoundingClientRect();
+        const dx = was.left - now.left;
+        const dy = was.top - now.top;
+        if (Math.abs(dx) + Math.abs(dy) < 2) continue;
+        tag.animate([{transform: `translate(${dx}px, ${dy}px)`}, {transform: "none"}], {duration: 450, easing: "ease-out"});
+      }
+    }
+  }
+
+  consumerChip(g, c) {
+    const m = this.model;
+    const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
+    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕"}[c.mark];
+    const tags = el("span", {class: "tags"});
+    const oneTopic = new Set(c.partitions.map((k) => splitTp(k)[0])).size <= 1;
+    for (const key of c.partitions) {
+      const [topic, p] = splitTp(key);
+      const lag = m.lag(g, key);
+      tags.append(el("span", {class: "tag", "data-tp": key, title: `${topic} partition ${p}: lag ${lag}`},
+        el("span", {class: "num", text: oneTopic ? `P${p}` : `${shortTopic(topic)}·P${p}`}),
+        el("span", {class: `lag num${lag ? " behind" : ""}`, "aria-label": `lag ${lag}`, text: String(lag)}),
+        el("span", {class: "lagbar", "aria-hidden": "true"}, el("span", {style: `width:${Math.min(100, lag * 10)}%`}))));
+    }
+    if (!c.partitions.length) tags.append(el("span", {class: "muted idle", text: c.status === "crashed" ? "—" : "idle"}));
+    li.append(el("div", {class: "consumer-top"},
+      el("span", {class: "consumer-name", text: c.id}),
+      c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
+      markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
+      tags,
+      el("span", {class: "spacer"}),
+      el("span", {class: "recent"}, ...this.recent(c)),
+      el("span", {class: "chip-actions"},
+      el("button", {type: "button", class: "icon", "data-action": "consumer.remove", "data-group": g.name, "data-id": c.id,
+        "aria-label": `Remove ${c.id} (leaves politely)`, title: "remove (leaves politely)", text: "⏏"}),
+      el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-group": g.name, "data-id": c.id,
+        "aria-label": `Crash ${c.id}`, title: "crash (silent)", text: "☠"}))));
+    return li;
+  }
+
+  // The records a consumer is working on or just finished, newest first.
+  recent(c) {
+    const ids = [];
+    if (c.inFlight) ids.push([c.inFlight, "busy"]);
+    if (c.last && c.last !== c.inFlight) ids.push([c.last, "done"]);
+    return ids.map(([id, state]) => {
+      const t = this.model.trail(id);
+      const key = t ? t.key : null;
+      return el("button", {type: "button", class: `rec ${state}`, "data-record": id, "data-inspect": "record", "data-id": id,
+        style: `--key:${keyColour(key)}`, title: `${id}${key != null ? ` · key ${key}` : ""} (${state === "busy" ? "processing" : "processed"})`,
+        "aria-label": `record ${id}${key != null ? ` key ${key}` : ""}, ${state === "busy" ? "processing" : "processed"}`,
+        text: keyLabel(key)});
+    });
+  }
+
+  renderProducers() {
+    const box = this.cols.producers;
+    box.replaceChildren();
+    for (const p of [...this.model.producers.values()].sort((a, z) => a.id.localeCompare(z.id))) {
+      box.append(el("li", {class: "producer", "data-producer": p.id},
+        el("div", {class: "producer-top"},
+          el("span", {class: "producer-name", text: p.id}),
+          el("span", {class: "spacer"}),
+          el("button", {type: "button", class: "mini", "data-action": "producer.tune", "data-id": p.id, "aria-label": `Tune ${p.id}`, text: "Tune"}),
+          el("button", {type: "button", class: "mini", "data-action": "producer.remove", "data-id": p.id, "aria-label": `Stop ${p.id}`, text: "Stop"})),
+        el("div", {class: "muted small num", text: `→ ${p.topic} · ${p.rate_per_s}/s · acks=${p.acks ?? "all"}`}),
+        el("div", {class: "muted small num", text: `${fmt(p.sent || 0)} sent`})));
+    }
+    if (!this.model.producers.size) box.append(el("li", {class: "muted empty", text: "No running producers."}));
+  }
+
+  renderLegend(now) {
+    const box = this.cols.legend;
+    const keys = [...this.model.keys.keys()].slice(-4).reverse();
+    const items = keys.map((k) => el("li", {}, el("span", {class: "swatch token-shape", style: `--key:${keyColour(k)}`, text: keyLabel(k)}),
+      el("span", {text: k})));
+    const sampling = this.sampled > 0 && now - this.sampledAt < 5000;
+    box.replaceChildren(...[
+      el("ul", {class: "legend-keys", "aria-label": "Token colours by key"}, ...items),
+      el("ul", {class: "legend-marks"},
+        el("li", {}, el("span", {class: "swatch cell above-hw"}), el("span", {text: "above high watermark"})),
+        el("li", {}, el("span", {class: "sym", text: "L/F"}), el("span", {text: "leader/follower"})),
+        el("li", {}, el("span", {class: "sym amber", text: "◷"}), el("span", {text: "timeout"})),
+        el("li", {}, el("span", {class: "sym amber", text: "↻"}), el("span", {text: "retry"})),
+        el("li", {}, el("span", {class: "sym red", text: "✕"}), el("span", {text: "failed / dead letter"}))),
+      sampling
+        ? el("p", {class: "sampling", text: `Too many records to draw: showing a sample; lanes count the rest (+${fmt(this.sampled)}).`})
+        : null].filter(Boolean));
+    if (sampling) setTimeout(() => { this.dirty.legend = true; }, 5200);
+  }
+
+  // --- highlight for narration ---------------------------------------------------------------
+  setWatch(selector) {
+    this.watch = selector;
+    this.applyWatch();
+  }
+
+  applyWatch() {
+    for (const n of this.root.querySelectorAll(".watched")) n.classList.remove("watched");
+    if (!this.watch) return;
+    for (const n of this.root.querySelectorAll(this.watch)) n.classList.add("watched");
+  }
+
+  // --- tokens --------------------------------------------------------------------------------
+  locate(spec) {
+    if (spec.producer !== undefined) {
+      const p = spec.producer != null && this.cols.producers.querySelector(`[data-producer="${cssEsc(spec.producer)}"]`);
+      return p || this.root.querySelector("#produce-form");
+    }
+    if (spec.lane) {
+      const [topic, p, b] = spec.lane;
+      const sel = `.lane[data-topic="${cssEsc(topic)}"][data-partition="${p}"]`;
+      const lane = (b != null && this.root.querySelector(`[data-broker="${b}"] ${sel}`)) || this.root.querySelector(`${sel}[data-role="leader"]`)
+        || this.root.querySelector(sel);
+      return lane ? lane._parts?.tape || lane : null;
+    }
+    if (spec.consumer) {
+      const [g, c] = spec.consumer;
+      const chip = this.cols.groups.querySelector(`[data-group="${cssEsc(g)}"] [data-consumer="${cssEsc(c)}"]`);
+      return chip ? chip.querySelector(".recent") || chip : null;
+    }
+    return null;
+  }
+
+  launch(now) {
+    if (!this.pending.length) return;
+    const speed = this.speed();
+    const dur = hopMs(speed, this.reduced);
+    const rects = new Map();
+    const rectOf = (node) => {
+      if (!rects.has(node)) rects.set(node, node.getBoundingClientRect());
+      return rects.get(node);
+    };
+    const ready = [];
+    for (const tok of this.pending) {
+      const a = this.locate(tok.from);
+      const b = this.locate(tok.to);
+      if (!a || !b) {
+        if (tok.arrive) this.onArrive(tok.arrive);
+        continue;
+      }
+      const ra = rectOf(a);
+      const rb = rectOf(b);
+      const toTape = !!tok.to.lane;
+      tok.from = {x: tok.from.lane ? ra.right - 10 : ra.left + ra.width / 2, y: ra.top + ra.height / 2};
+      tok.to = {x: toTape ? rb.right - 10 : rb.left + 10, y: rb.top + rb.height / 2};
+      ready.push(tok);
+    }
+    this.pending = [];
+    // Tokens of one frame leave a little apart so a burst reads as a stream.
+    let i = 0;
+    for (const tok of ready) {
+      tok.start = now + Math.min(i * 18, 400);
+      tok.dur = dur;
+      i++;
+      tok.el = this.tokenEl(tok);
+      this.flights.add(tok);
+    }
+  }
+
+  tokenEl(tok) {
+    const node = this.pool.pop() || document.createElement("button");
+    node.type = "button";
+    node.className = `token ${tok.kind}`;
+    node.dataset.record = tok.id;
+    node.dataset.inspect = "record";
+    node.dataset.id = tok.id;
+    node.style.setProperty("--key", keyColour(tok.key));
+    node.textContent = tok.count > 1 ? `${keyLabel(tok.key)}+${tok.count - 1}` : keyLabel(tok.key);
+    node.setAttribute("aria-label", `record ${tok.id}${tok.key != null ? ` key ${tok.key}` : ""}`);
+    node.tabIndex = -1;
+    node.style.opacity = "0";
+    node.style.transform = `translate(${tok.from.x}px, ${tok.from.y}px)`;
+    this.layer.append(node);
+    return node;
+  }
+
+  release(tok) {
+    if (!tok.el) return;
+    tok.el.remove();
+    if (this.pool.length < 400) this.pool.push(tok.el);
+    tok.el = null;
+  }
+
+  animate(now) {
+    const {moving, done} = this.flights.step(now, this.reduced);
+    for (const {t, x, y, opacity} of moving) {
+      t.el.style.transform = `translate(${x}px, ${y}px)`;
+      t.el.style.opacity = opacity;
+    }
+    for (const t of done) {
+      this.release(t);
+      if (t.arrive) this.onArrive(t.arrive);
+    }
+    return this.flights.size;
+  }
+}
+
+function hwMarker(hw) {
+  const m = document.createElement("span");
+  m.className = "hw";
+  m.title = `high watermark ${hw}`;
+  return m;
+}
+
+function shortTopic(name) {
+  return name.length > 14 ? `${name.slice(0, 12)}…` : name;
+}
+
+function summariseZk(v) {
+  if (v == null) return "";
+  if (typeof v !== "object") return String(v);
+  if ("leader" in v) return `leader ${v.leader ?? "none"} · epoch ${v.leader_epoch ?? "?"} · isr [${(v.isr || []).join(",")}]`;
+  if ("brokerid" in v) return `broker ${v.brokerid}`;
+  if ("host" in v) return `${v.host}:${v.port}`;
+  return JSON.stringify(v).slice(0, 60);
+}
+
+export function cssEsc(s) {
+  return window.CSS && CSS.escape ? CSS.escape(String(s)) : String(s).replace(/["\\]/g, "\\$&");
+}
