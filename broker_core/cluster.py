@@ -17,6 +17,7 @@ docs/ARCHITECTURE.md for the map.
 """
 
 import copy
+import heapq
 import random
 
 from . import validate as v
@@ -46,7 +47,11 @@ CLUSTER_DEFAULTS = {
     "group.initial.rebalance.delay.ms": 3_000,
     "log.retention.check.interval.ms": 300_000,
     "replica.fetch.interval.ms": 500,
+    # Not a Kafka setting: a playground room's budget of retained records across all its
+    # partitions (0 = none). Over it, the oldest records go, as retention.bytes would drop them.
+    "retained.records.max": 0,
 }
+_ZERO_MEANS_OFF = frozenset({"retained.records.max"})
 
 COMMAND_TYPES = {
     "topic.create": "Create a topic: name, partitions, replication_factor, config.",
@@ -99,8 +104,9 @@ class Cluster:
             if name not in CLUSTER_DEFAULTS:
                 raise CommandError(f"config.{name}", "not a broker setting the playground "
                                    f"models; known: {', '.join(CLUSTER_DEFAULTS)}")
-            self.config[name] = v.integer({name: value}, name, minimum=1, maximum=86_400_000,
-                                          field=f"config.{name}")
+            self.config[name] = v.integer({name: value}, name,
+                                          minimum=0 if name in _ZERO_MEANS_OFF else 1,
+                                          maximum=86_400_000, field=f"config.{name}")
         self.clock = Clock()
         self.events: list[dict] = []
         self.seq = 0
@@ -118,6 +124,14 @@ class Cluster:
         self._partitioners: dict[str, StickyPartitioner] = {}
         self._command_handlers = self._handlers()
         self._start_brokers()
+
+    @classmethod
+    def from_scenario(cls, spec: dict, seed=None) -> "Cluster":
+        """A cluster set up by a scenario document, its timeline on the clock (scenario.py).
+        `seed` overrides the document's. Raises ScenarioError listing every problem."""
+        from .scenario import build_cluster
+
+        return build_cluster(cls, spec, seed)
 
     # -- the facade ---------------------------------------------------------------------------
 
@@ -492,6 +506,8 @@ class Cluster:
                 for member in part.watchers:
                     member.wake()
             self._schedule_retention(part)
+        if touched and self.config["retained.records.max"]:
+            self._enforce_record_budget()
         return offset
 
     def _sticky(self, producer: str) -> StickyPartitioner:
@@ -629,6 +645,45 @@ class Cluster:
                        offset=first, count=cut - first, log_start_offset=cut, reason=reason)
         # What the high watermark held back waits for the next check, never this instant.
         self._schedule_retention(part, not_before_ms=now + 1)
+
+    def _enforce_record_budget(self) -> None:
+        """Keep the records retained across all partitions within ``retained.records.max``.
+
+        Like retention.bytes, but for the whole cluster and checked at every append, so a
+        busy room's memory stays bounded between retention checks: the oldest records by
+        timestamp go first (ties by topic and partition order), never at or above a
+        partition's high watermark.
+        """
+        budget = self.config["retained.records.max"]
+        parts = [p for topic in self.topics.values() for p in topic.partitions]
+        excess = sum(len(p.leader_log) for p in parts) - budget
+        if excess <= 0:
+            return
+        heap = []
+        for i, p in enumerate(parts):
+            log = p.leader_log
+            if log.start_offset < min(p.high_watermark, log.end_offset):
+                heap.append((log.timestamp_at(log.start_offset), i))
+        heapq.heapify(heap)
+        cuts: dict[int, int] = {}
+        while excess > 0 and heap:
+            _, i = heap[0]
+            part = parts[i]
+            cut = cuts.get(i, part.leader_log.start_offset) + 1
+            cuts[i] = cut
+            excess -= 1
+            if cut < min(part.high_watermark, part.leader_log.end_offset):
+                heapq.heapreplace(heap, (part.leader_log.timestamp_at(cut), i))
+            else:
+                heapq.heappop(heap)
+        for i in sorted(cuts):
+            part, cut = parts[i], cuts[i]
+            first = part.leader_log.start_offset
+            for b in part.replicas:
+                part.logs[b].delete_before(cut)
+            self.event("record.expired", topic=part.topic.name, partition=part.index,
+                       offset=first, count=cut - first, log_start_offset=cut,
+                       reason="retained.records.max")
 
     # -- producer workloads -------------------------------------------------------------------
 

@@ -12,13 +12,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import (  # noqa: E402
+    AllowedHostsOriginValidator,
+    OriginValidator,
+)
+from django.conf import settings  # noqa: E402
 
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
-    }
-)
+
+def websocket_app():
+    """The room sockets behind an Origin check: PLAYGROUND_ALLOWED_ORIGINS when set, else
+    ALLOWED_HOSTS (settings refuse ALLOWED_HOSTS=* without explicit origins)."""
+    router = URLRouter(websocket_urlpatterns)
+    if settings.PLAYGROUND_ALLOWED_ORIGINS:
+        return OriginValidator(router, settings.PLAYGROUND_ALLOWED_ORIGINS)
+    return AllowedHostsOriginValidator(router)
+
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app()})

@@ -86,3 +86,42 @@ def channel_layers(redis_url: str | None) -> dict:
             "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
         }
     }
+
+
+def allowed_origins(env: Mapping[str, str], allowed_hosts: list[str]) -> list[str] | None:
+    """PLAYGROUND_ALLOWED_ORIGINS: the browser origins that may open a WebSocket.
+
+    Comma-separated, each a host (``example.com``, ``.example.com`` for subdomains) or an origin
+    with its scheme and port (``https://example.com:8443``). Unset: None, and the Origin header is
+    checked against DJANGO_ALLOWED_HOSTS. But ``*`` there would let any web page drive a room
+    from a visitor's browser, so that combination is refused: name the origins explicitly.
+    """
+    raw = env.get("PLAYGROUND_ALLOWED_ORIGINS", "").strip()
+    if raw:
+        origins = [o.strip() for o in raw.split(",") if o.strip()]
+        if "*" in origins:
+            raise ImproperlyConfigured("PLAYGROUND_ALLOWED_ORIGINS must list origins; '*' "
+                                       "would let any web site use the playground's sockets")
+        return origins
+    if "*" in allowed_hosts:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS contains '*', which would also accept WebSockets from any "
+            "origin: set PLAYGROUND_ALLOWED_ORIGINS to the origins of your site, for example "
+            "https://playground.example.com")
+    return None
+
+
+def bounded_number(env: Mapping[str, str], name: str, default, minimum, maximum,
+                   integer: bool = True):
+    """A numeric setting within [minimum, maximum]; `default` when unset or blank."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {raw}")
+    return value

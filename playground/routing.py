@@ -1,3 +1,9 @@
-"""WebSocket routes. Empty for now: the live room view (one socket per viewer) comes later."""
+"""WebSocket routes: one socket per viewer of a room."""
 
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from playground.consumers import RoomConsumer
+
+websocket_urlpatterns = [
+    re_path(r"^ws/rooms/(?P<room_id>[0-9a-f]{10})/$", RoomConsumer.as_asgi()),
+]

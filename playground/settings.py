@@ -58,6 +58,18 @@ TEMPLATES = [
 ASGI_APPLICATION = "playground.asgi.application"
 CHANNEL_LAYERS = env.channel_layers(os.environ.get("REDIS_URL"))
 
+# Rooms (playground/rooms/): see the table in README.md.
+# None: WebSocket origins are checked against ALLOWED_HOSTS.
+PLAYGROUND_ALLOWED_ORIGINS = env.allowed_origins(os.environ, ALLOWED_HOSTS)
+PLAYGROUND_MAX_ROOMS = env.bounded_number(os.environ, "PLAYGROUND_MAX_ROOMS", 100, 1, 10_000)
+PLAYGROUND_ROOM_IDLE_S = env.bounded_number(os.environ, "PLAYGROUND_ROOM_IDLE_S", 600, 1,
+                                            86_400 * 30)
+PLAYGROUND_ROOM_RECORDS_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_RECORDS_MAX",
+                                                 200_000, 1, 100_000_000)
+PLAYGROUND_WS_RATE_PER_S = env.bounded_number(os.environ, "PLAYGROUND_WS_RATE_PER_S", 10, 0.1,
+                                              1_000, integer=False)
+PLAYGROUND_WS_BURST = env.bounded_number(os.environ, "PLAYGROUND_WS_BURST", 20, 1, 10_000)
+
 DATABASES = env.databases(os.environ, base_dir=BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
 from playground import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("s/<slug:name>", views.open_scenario, name="scenario"),
+    re_path(r"^r/(?P<room_id>[0-9a-f]{10})$", views.room_page, name="room"),
     path("admin/", admin.site.urls),
 ]

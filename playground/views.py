@@ -1,5 +1,6 @@
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 # The home page's live demonstration: where order keys land on the Amazon story's topic.
 DEMO_TOPIC = "order-placed"
@@ -72,12 +73,56 @@ def home(request: HttpRequest) -> HttpResponse:
     from broker_core.assignors import ASSIGNORS
 
     context = {
+        "scenarios": gallery(),
         "command_types": list(broker_core.COMMAND_TYPES.items()),
         "assignors": list(ASSIGNORS),
         "demo": partition_demo(),
         "services": services_demo(),
     }
     return render(request, "playground/home.html", context)
+
+
+def gallery() -> list[dict]:
+    """The built-in scenarios as the gallery lists them: name, title, description, teaches, url."""
+    from broker_core.scenarios import list_builtins
+
+    return [{**item, "url": reverse("scenario", args=[item["name"]])}
+            for item in list_builtins()]
+
+
+SCENARIO_META_KEYS = ("name", "title", "description", "teaches")
+
+
+def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
+    """A fresh room running built-in scenario `name`, then off to it (302 to /r/<id>)."""
+    from broker_core.scenarios import UnknownScenario, load_builtin
+    from playground.rooms.registry import RoomsFull, get_rooms
+
+    try:
+        spec = load_builtin(name)
+    except UnknownScenario:
+        raise Http404(f"no built-in scenario named {name!r}") from None
+    meta = {key: spec.get(key) or "" for key in SCENARIO_META_KEYS}
+    meta["name"] = meta["name"] or name
+    try:
+        room = get_rooms().create(spec, meta=meta)
+    except RoomsFull as e:
+        return HttpResponse(f"{e}; try again in a few minutes.", status=503,
+                            content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
+    return HttpResponseRedirect(reverse("room", args=[room.id]))
+
+
+def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
+    """The room's page; its live state comes over the WebSocket, this is the frame around it."""
+    from playground.rooms.registry import get_rooms
+
+    scenario = get_rooms().info(room_id)
+    if scenario is None:
+        raise Http404("no such room (it may have expired)")
+    ws_path = f"/ws/rooms/{room_id}/"
+    bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": scenario}
+    context = {**bootstrap, "bootstrap": bootstrap}
+    return render(request, "playground/room.html", context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

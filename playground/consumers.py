@@ -1,0 +1,121 @@
+"""The WebSocket consumer of a room: thin on purpose.
+
+It checks what only a connection can check (message size, the per-connection rate limit, that
+the text is JSON), hands everything else to the room through `Rooms` (plain JSON in and out, so
+the room may later live in another process), and relays the room's frames and notices, which
+arrive over the channel layer already serialised. The one piece of state it keeps is the
+sequence number of the snapshot it last sent, to drop frames that snapshot already covers.
+"""
+
+import json
+import time
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
+from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
+from playground.rooms.room import group_name
+
+CLOSE_NO_SUCH_ROOM = 4404
+CLOSE_ROOMS_FULL = 4503
+
+
+class TokenBucket:
+    """`rate_per_s` messages a second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate_per_s: float, burst: float, clock=time.monotonic):
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.clock = clock
+        self.tokens = burst
+        self.last_s = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.last_s) * self.rate_per_s)
+        self.last_s = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        self.group = group_name(self.room_id)
+        self.snapshot_seq = None
+        self.rooms = get_rooms()
+        self.bucket = TokenBucket(settings.PLAYGROUND_WS_RATE_PER_S,
+                                  settings.PLAYGROUND_WS_BURST)
+        if not self.rooms.exists(self.room_id):
+            await self.close(code=CLOSE_NO_SUCH_ROOM)
+            return
+        # Join the group before asking for the snapshot: any frame after it then reaches us.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        try:
+            await self.rooms.attach(self.room_id, self.channel_name)
+            await self._relay(await self.rooms.handle(self.room_id, {"type": "resync"},
+                                                      self._actor()))
+        except (NoSuchRoom, RoomsFull) as e:
+            await self._error("room", str(e) if isinstance(e, RoomsFull) else "no such room")
+            await self.close(code=CLOSE_ROOMS_FULL if isinstance(e, RoomsFull)
+                             else CLOSE_NO_SUCH_ROOM)
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None) is None:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.rooms.detach(self.room_id, self.channel_name)
+
+    def _actor(self) -> dict:
+        return {"channel": self.channel_name}
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.bucket.take():
+            await self._error("rate", f"at most {settings.PLAYGROUND_WS_RATE_PER_S:g} messages "
+                              "a second; this one was dropped")
+            return
+        if text_data is None:
+            await self._error("message", "must be a JSON text message, not binary")
+            return
+        if len(text_data) > MAX_MESSAGE_BYTES or len(text_data.encode()) > MAX_MESSAGE_BYTES:
+            await self._error("message", f"is larger than {MAX_MESSAGE_BYTES:,} bytes")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("message", "is not valid JSON")
+            return
+        try:
+            reply = await self.rooms.handle(self.room_id, message, self._actor())
+        except NoSuchRoom:
+            await self._error("room", "this room no longer exists")
+            await self.close(code=CLOSE_NO_SUCH_ROOM)
+            return
+        except RoomsFull as e:
+            await self._error("room", str(e))
+            return
+        await self._relay(reply)
+
+    async def _relay(self, reply: dict) -> None:
+        if reply["snapshot_seq"] is not None:
+            self.snapshot_seq = reply["snapshot_seq"]
+        await self.send(text_data=reply["text"])
+
+    async def _error(self, field: str, message: str) -> None:
+        await self.send(text_data=json.dumps(ProtocolError(field, message).reply()))
+
+    # -- from the channel layer ----------------------------------------------------------------
+
+    async def room_frame(self, event):
+        # Frames the last snapshot already covers (sent before it, delivered after) are dropped;
+        # a viewer that has had no snapshot yet gets nothing it could not place.
+        if self.snapshot_seq is not None and event["to_seq"] > self.snapshot_seq:
+            await self.send(text_data=event["text"])
+
+    async def room_notice(self, event):
+        if self.snapshot_seq is not None:  # the snapshot always comes first
+            await self.send(text_data=event["text"])

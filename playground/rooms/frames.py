@@ -1,0 +1,137 @@
+"""Frames: the batches a room sends its viewers, bounded in count and bytes.
+
+A frame covers a contiguous range of sequence numbers ``from_seq..to_seq`` and is serialised
+once, by the room, then relayed as text by every viewer's consumer (one channel-layer message per
+frame per room, never one per event). When a range holds more than a frame may carry, the frame
+still covers all of it: it carries every "structural" event (topics, brokers, groups, elections:
+rare and what the lesson is about) and as many of the high-volume per-record events as fit, and
+folds the rest into per-partition aggregates marked ``"aggregated": true``. So a viewer always
+knows what it missed; nothing is dropped silently.
+"""
+
+import json
+
+MAX_FRAME_EVENTS = 400  # 20 frames/s x 400 = 8,000 events/s reach a viewer one by one
+MAX_FRAME_BYTES = 192 * 1024  # well under what a channel layer message should carry
+MAX_EVENT_BYTES = 16 * 1024  # one event's JSON; a bigger value is cut (see _trimmed)
+MAX_STRUCTURAL_EVENTS = 300  # even rare events can come in floods (a 1,000-partition topic)
+VALUE_PREVIEW_CHARS = 1_000
+
+# The per-record stream: what a busy producer multiplies. Everything else is structural.
+BULK_TYPES = frozenset({
+    "record.produced", "record.acked", "record.replicated", "partition.high_watermark",
+    "record.delivered", "record.processed", "offset.committed", "record.expired",
+    "record.failed", "record.retry_scheduled", "produce.failed",
+})
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _trimmed(event: dict) -> dict:
+    """The event with its value cut to a preview, for an event too large to send whole."""
+    out = dict(event)
+    value = out.get("value")
+    if isinstance(value, str) and len(value) > VALUE_PREVIEW_CHARS:
+        out["value"] = value[:VALUE_PREVIEW_CHARS]
+        out["value_truncated"] = True
+        out["value_chars"] = len(value)
+    if len(_dumps(out)) > MAX_EVENT_BYTES:
+        out.pop("headers", None)
+    return out
+
+
+def _aggregate(aggs: dict, event: dict) -> None:
+    key = (event["type"], event.get("topic"), event.get("partition"), event.get("group"))
+    agg = aggs.get(key)
+    seq = event["seq"]
+    if agg is None:
+        agg = {"type": event["type"], "topic": event.get("topic"),
+               "partition": event.get("partition"), "count": 0,
+               "first_offset": None, "last_offset": None,
+               "first_seq": seq, "last_seq": seq, "aggregated": True}
+        if event.get("group") is not None:
+            agg["group"] = event["group"]
+        aggs[key] = agg
+    agg["count"] += 1
+    agg["last_seq"] = seq
+    offset = event.get("offset")
+    if isinstance(offset, int):
+        if agg["first_offset"] is None:
+            agg["first_offset"] = offset
+        agg["last_offset"] = offset
+    if "high_watermark" in event:
+        agg["high_watermark"] = event["high_watermark"]
+
+
+def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
+                max_events: int = MAX_FRAME_EVENTS,
+                max_bytes: int = MAX_FRAME_BYTES) -> tuple[str, int, dict]:
+    """Serialise one frame covering `events` (contiguous, starting at `from_seq`).
+
+    Returns (text, to_seq, stats). An empty `events` makes a clock-only frame with
+    ``to_seq = from_seq - 1``. `stats` says how many events were sent whole and aggregated.
+    """
+    to_seq = events[-1]["seq"] if events else from_seq - 1
+    # A frame must never claim a range it does not hold: the room hands over what it took.
+    assert not events or (events[0]["seq"] == from_seq
+                          and to_seq - from_seq + 1 == len(events)), "events not contiguous"
+    head = _dumps({"type": "frame", "from_seq": from_seq, "to_seq": to_seq, "clock": clock,
+                   "wall_ms": wall_ms})[:-1]
+    budget = max_bytes - len(head) - 64
+    # Structural events first: they claim their room in the budget before the bulk does.
+    keep = [False] * len(events)
+    dumped: list[str | None] = [None] * len(events)
+    count = 0
+    structural = 0
+    for i, event in enumerate(events):
+        if event["type"] in BULK_TYPES or structural >= MAX_STRUCTURAL_EVENTS:
+            continue
+        text = _dumps(event)
+        if len(text) > MAX_EVENT_BYTES:
+            text = _dumps(_trimmed(event))
+        if len(text) + 1 > budget or len(text) > MAX_EVENT_BYTES:
+            continue
+        keep[i], dumped[i] = True, text
+        budget -= len(text) + 1
+        count += 1
+        structural += 1
+    # The bulk, in order, while it fits. Aggregates need room too: keep a reserve for them.
+    reserve = 16 * 1024
+    for i, event in enumerate(events):
+        if keep[i] or event["type"] not in BULK_TYPES:
+            continue
+        if count >= max_events or budget <= reserve:
+            break
+        text = _dumps(event)
+        if len(text) > MAX_EVENT_BYTES:
+            text = _dumps(_trimmed(event))
+        if len(text) + 1 > budget - reserve or len(text) > MAX_EVENT_BYTES:
+            break
+        keep[i], dumped[i] = True, text
+        budget -= len(text) + 1
+        count += 1
+    aggs: dict = {}
+    for i, event in enumerate(events):
+        if not keep[i]:
+            _aggregate(aggs, event)
+    agg_list = list(aggs.values())
+    agg_text = _dumps(agg_list)
+    if len(agg_text) > reserve + max(budget, 0):
+        # Pathological spread (thousands of partitions at once): fold aggregates by type.
+        by_type: dict = {}
+        for agg in agg_list:
+            t = by_type.setdefault(agg["type"], {"type": agg["type"], "count": 0,
+                                                  "first_seq": agg["first_seq"],
+                                                  "last_seq": agg["last_seq"],
+                                                  "aggregated": True})
+            t["count"] += agg["count"]
+            t["first_seq"] = min(t["first_seq"], agg["first_seq"])
+            t["last_seq"] = max(t["last_seq"], agg["last_seq"])
+        agg_list = list(by_type.values())
+        agg_text = _dumps(agg_list)
+    body = ",".join(text for text in dumped if text is not None)
+    text = f'{head},"events":[{body}],"aggregates":{agg_text}}}'
+    stats = {"sent": count, "aggregated": len(events) - count}
+    return text, to_seq, stats

@@ -1,0 +1,319 @@
+"""A room: one running cluster, paced against wall time and streamed to its viewers.
+
+Theory of operation. A room owns a `broker_core.Cluster` built from a scenario and a seed, and
+keeps the log of every command it applied with the virtual time it was applied at; that
+triple (scenario, seed, log) is the whole room, so replaying it rebuilds the same cluster byte
+for byte (that is how a sleeping room wakes). One asyncio task per room ticks about 20 times a
+second while anyone watches: it asks the `Pacer` where virtual time should be, advances the
+cluster there (in slices, within a CPU budget, so one busy room cannot stall the process),
+and sends everything that happened since the last frame as ONE frame over the channel layer
+to the room's group. Commands and controls arrive through `handle` (today a direct call from a
+consumer in the same process; the arguments and the answer are plain JSON so it can become a
+channel-layer message when rooms move between processes). Their events ride the next frame.
+
+Sequence numbers are the cluster's own: frames cover ``from_seq..to_seq`` with no gaps, and a
+snapshot is taken only right after a flush, so "snapshot at S, then frames from S+1" holds.
+"""
+
+import copy
+import json
+import time
+
+from broker_core import CommandError
+
+from . import messages
+from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
+from .messages import MAX_MESSAGE_BYTES, ProtocolError
+from .pacing import SPEED_MAX, SPEED_MIN, Pacer
+
+TICK_S = 0.05  # frames at most ~20 a second
+TICK_CPU_BUDGET_S = 0.025  # model work per tick; the rest of the tick is the process's
+SLICE_TARGET_EVENTS = 2_000  # advance in virtual slices that make about this many events
+IDLE_FRAME_S = 1.0  # while playing with nothing happening, a clock-only frame this often
+BUDGET_REASON = "retained.records.max"
+MAX_NOTICES = 20
+BUDGET_NOTICE_EVERY_S = 30.0
+
+
+def group_name(room_id: str) -> str:
+    return f"room.{room_id}"
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def retained_records(snapshot: dict) -> int:
+    return sum(p["log_end_offset"] - p["log_start_offset"]
+               for topic in snapshot["topics"].values() for p in topic["partitions"])
+
+
+class Room:
+    """One running cluster. Its recording is (spec, seed, cluster.command_log): the log holds
+    only what viewers sent, each entry with the virtual time it was applied at."""
+
+    def __init__(self, room_id: str, spec: dict, *, seed=None, build, layer, clock=time.monotonic,
+                 wall_ms=None, records_max: int = 0, meta: dict | None = None,
+                 limits: dict | None = None):
+        self.id = room_id
+        self.spec = spec
+        self.build = build
+        self.layer = layer
+        self.group = group_name(room_id)
+        self.clock = clock
+        self.wall_ms = wall_ms or (lambda: int(time.time() * 1000))
+        self.records_max = records_max
+        self.meta = meta or {}
+        self.extra_limits = limits or {}
+        self.cluster = self._fresh_cluster(seed)
+        self.seed = self.cluster.seed
+        self.pending: list[dict] = []
+        self.sent_seq = self.cluster.seq
+        self.pacer = Pacer(clock(), self.cluster.now_ms)
+        self.goal_ms: int | None = None  # a step or jump in progress: reach it, unpaced
+        self.narration_step = 0
+        self.viewers: set[str] = set()
+        self.notices: list[dict] = []
+        self.task = None
+        self.last_active_s = clock()
+        self.last_frame_s = float("-inf")
+        self.clock_dirty = False
+        self.budget_noticed_s = float("-inf")
+        self.behind = False
+        self.slice_ms = 1_000
+        self.frames_sent = 0
+
+    # -- building and replaying ----------------------------------------------------------------
+
+    def _fresh_cluster(self, seed):
+        cluster = self.build(self.spec, seed)
+        if self.records_max:
+            # Part of the room's recording, set the same way before any command on every
+            # replay, so a replayed room expires the same records at the same instants.
+            cluster.config["retained.records.max"] = self.records_max
+        # Construction and the scenario's first instant are in the snapshot; frames start after.
+        cluster.advance(0)
+        return cluster
+
+    def recording(self) -> dict:
+        """What a room is: enough to rebuild it exactly (plus where its clock had got to)."""
+        return {"id": self.id, "spec": self.spec, "seed": self.seed,
+                "log": copy.deepcopy(self.cluster.command_log), "now_ms": self.cluster.now_ms,
+                "seq": self.cluster.seq, "records_max": self.records_max, "meta": self.meta,
+                "narration_step": self.narration_step, "speed": self.pacer.speed,
+                "notices": list(self.notices)}
+
+    @classmethod
+    def replay(cls, recording: dict, **kwargs) -> "Room":
+        room = cls(recording["id"], recording["spec"], seed=recording["seed"],
+                   records_max=recording["records_max"], meta=recording["meta"], **kwargs)
+        cluster = room.cluster
+        for entry in recording["log"]:
+            cluster.advance_to(entry["at_ms"])
+            cluster.apply(entry["command"])
+        cluster.advance_to(recording["now_ms"])
+        if cluster.seq != recording["seq"]:
+            raise RuntimeError(f"room {room.id} replayed to seq {cluster.seq}, "
+                               f"recorded {recording['seq']}")
+        room.sent_seq = cluster.seq
+        room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
+        room.narration_step = recording["narration_step"]
+        room.notices = list(recording["notices"])
+        return room
+
+    # -- what viewers see -----------------------------------------------------------------------
+
+    def clock_state(self) -> dict:
+        return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
+                "behind": self.behind, "goal_ms": self.goal_ms}
+
+    def limits(self, state: dict) -> dict:
+        return {"retained_records": retained_records(state),
+                "retained_records_max": self.records_max or None,
+                "frame_events_max": MAX_FRAME_EVENTS, "frame_bytes_max": MAX_FRAME_BYTES,
+                "message_bytes_max": MAX_MESSAGE_BYTES, "speed_min": SPEED_MIN,
+                "speed_max": SPEED_MAX, **self.extra_limits}
+
+    def scenario(self) -> dict:
+        return {**self.meta, "steps": self.steps()}
+
+    def steps(self) -> list:
+        return list(getattr(self.cluster, "steps", None) or [])
+
+    async def snapshot_text(self) -> tuple[str, int]:
+        # Flush first: what is pending is already in the state, so it must not come again.
+        await self.flush(force=False)
+        state = self.cluster.snapshot()
+        message = {"type": "snapshot", "seq": self.sent_seq, "state": state,
+                   "room": {"id": self.id, "scenario": self.scenario(),
+                            "clock": self.clock_state(), "narration_step": self.narration_step,
+                            "viewers": len(self.viewers), "limits": self.limits(state),
+                            "notices": list(self.notices)}}
+        return _dumps(message), self.sent_seq
+
+    async def notice(self, level: str, message: str) -> None:
+        notice = {"type": "notice", "level": level, "message": message,
+                  "at_ms": self.cluster.now_ms}
+        self.notices = [*self.notices, notice][-MAX_NOTICES:]
+        await self.layer.group_send(self.group, {"type": "room.notice", "text": _dumps(notice)})
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def advance(self, wall_s: float, cpu_budget_s: float = TICK_CPU_BUDGET_S) -> None:
+        """Bring the cluster to where the pacer (or a step/jump goal) says, within a CPU budget.
+
+        A room that cannot keep up falls behind rather than piling up work: the pacer is
+        re-based at where the cluster got to, so it plays on at the speed the machine allows
+        (the clock says ``behind``) and never tries to catch up in a burst later.
+        """
+        cluster = self.cluster
+        target = self.goal_ms if self.goal_ms is not None else self.pacer.virtual_at(wall_s)
+        started = time.perf_counter()
+        while cluster.now_ms < target:
+            due = cluster.next_due_ms()
+            if due is None or due > target:
+                self.pending += cluster.advance_to(target)  # nothing due: idle time is free
+                break
+            end = min(target, max(due, cluster.now_ms + self.slice_ms))
+            events = cluster.advance_to(end)
+            self.pending += events
+            # Adapt the slice so each makes about SLICE_TARGET_EVENTS: checks the budget often
+            # enough under load, takes long strides through quiet time.
+            if len(events) > SLICE_TARGET_EVENTS:
+                self.slice_ms = max(1, self.slice_ms // 2)
+            elif len(events) < SLICE_TARGET_EVENTS // 4:
+                self.slice_ms = min(self.slice_ms * 2, 86_400_000)
+            if time.perf_counter() - started > cpu_budget_s:
+                break
+        if self.goal_ms is not None:
+            if cluster.now_ms >= self.goal_ms:
+                self.pacer.rebase(wall_s, self.goal_ms)
+                self.goal_ms = None
+                self.clock_dirty = True
+        elif cluster.now_ms < target:
+            self.pacer.rebase(wall_s, cluster.now_ms)
+            self.behind = True
+        elif self.behind:
+            self.behind = False
+            self.clock_dirty = True
+
+    async def tick(self) -> None:
+        wall_s = self.clock()
+        self.advance(wall_s)
+        await self.flush(force=False, wall_s=wall_s)
+
+    async def flush(self, force: bool = False, wall_s: float | None = None) -> None:
+        """Send what is pending as one frame (or a clock-only frame when one is due)."""
+        wall_s = self.clock() if wall_s is None else wall_s
+        pending = self.pending
+        if not pending and not force and not self.clock_dirty and not (
+                self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
+            return
+        bit = any(e["type"] == "record.expired" and e.get("reason") == BUDGET_REASON
+                  for e in pending)
+        self.pending = []
+        text, to_seq, _ = build_frame(pending, self.sent_seq + 1, self.clock_state(),
+                                      self.wall_ms())
+        self.sent_seq = to_seq
+        self.last_frame_s = wall_s
+        self.clock_dirty = False
+        self.frames_sent += 1
+        await self.layer.group_send(self.group, {"type": "room.frame", "to_seq": to_seq,
+                                                 "text": text})
+        if bit and wall_s - self.budget_noticed_s >= BUDGET_NOTICE_EVERY_S:
+            self.budget_noticed_s = wall_s
+            await self.notice("warning", f"This room keeps at most {self.records_max:,} "
+                              "records; the oldest are being deleted (like retention.bytes).")
+
+    # -- messages from viewers ------------------------------------------------------------------
+
+    def may_control(self, actor: dict) -> bool:
+        """Whether `actor` may change the room. Everyone, for now: a classroom where anyone
+        can drive. Presenter-only rooms will decide here, from the actor's identity."""
+        return True
+
+    async def handle(self, message, actor: dict) -> dict:
+        """Answer one decoded client message: ``{"text": reply, "snapshot_seq": S or None}``.
+
+        Never raises for bad input: a refusal is an ``error`` reply and changes nothing.
+        """
+        self.last_active_s = self.clock()
+        try:
+            msg = messages.parse(message)
+            if msg["type"] == "resync":
+                text, seq = await self.snapshot_text()
+                return {"text": text, "snapshot_seq": seq}
+            if not self.may_control(actor):
+                raise ProtocolError("type", "only the presenter drives this room",
+                                    msg["request_id"])
+            if msg["type"] == "command":
+                self._command(msg)
+            elif msg["type"] == "narrate":
+                self._narrate(msg)
+            else:
+                self._control(msg)
+        except ProtocolError as e:
+            return {"text": _dumps(e.reply()), "snapshot_seq": None}
+        return {"text": _dumps({"type": "ack", "request_id": msg["request_id"],
+                                "seq": self.cluster.seq}),
+                "snapshot_seq": None}
+
+    def _apply(self, command: dict) -> None:
+        # Catch up first: a command lands at the virtual time the viewers were shown.
+        self.advance(self.clock())
+        # Raises CommandError, changing nothing; on success the cluster's command_log (only
+        # what came from outside, never the scenario's own timeline) records it at at_ms.
+        self.pending += self.cluster.apply(command)
+
+    def _command(self, msg: dict) -> None:
+        try:
+            self._apply(msg["command"])
+        except CommandError as e:
+            raise ProtocolError(f"command.{e.field}", e.message, msg["request_id"]) from None
+
+    def _narrate(self, msg: dict) -> None:
+        steps = self.steps()
+        index = msg["step"]
+        if index >= len(steps):
+            raise ProtocolError("step", f"this scenario has {len(steps)} narration steps "
+                                f"(0 to {len(steps) - 1}), not {index}", msg["request_id"])
+        commands = steps[index].get("commands") or [] if isinstance(steps[index], dict) else []
+        for i, command in enumerate(commands):
+            try:
+                self._apply(command)
+            except CommandError as e:
+                # Earlier commands of the step stay applied (and logged): they happened.
+                raise ProtocolError(f"step.commands[{i}].{e.field}", e.message,
+                                    msg["request_id"]) from None
+        self.narration_step = index
+        self.clock_dirty = True
+
+    def _control(self, msg: dict) -> None:
+        wall_s = self.clock()
+        action = msg["action"]
+        pacer = self.pacer
+        if action in ("pause", "step"):
+            self.goal_ms = None  # stopping wins over a jump still under way
+        # Catch up to "now" first; a room that fell behind was re-based where it got to, so
+        # every change below starts from the time the viewers are looking at.
+        self.advance(wall_s)
+        if action == "play":
+            pacer.play(wall_s)
+        elif action == "pause":
+            pacer.pause(wall_s)
+        elif action == "speed":
+            pacer.set_speed(wall_s, msg["speed"])
+        elif action == "step":
+            pacer.pause(wall_s)
+            if msg["ms"] is None:
+                # Nothing is ever left due at `now` between calls, so this is strictly later.
+                self.goal_ms = self.cluster.next_due_ms()
+            else:
+                self.goal_ms = self.cluster.now_ms + msg["ms"]
+        elif action == "jump":
+            base = self.goal_ms if self.goal_ms is not None else max(
+                self.cluster.now_ms, pacer.virtual_at(wall_s))
+            self.goal_ms = base + msg["ms"]
+        if self.goal_ms is not None:
+            self.advance(wall_s)
+        self.clock_dirty = True
