@@ -1,0 +1,163 @@
+"""The room runtime and this process's registry: sleep and wake, caps, the record budget."""
+
+import json
+
+import pytest
+
+from broker_core.checkers import digest
+from broker_core.scenarios import load_builtin
+from playground.rooms.registry import NoSuchRoom, Rooms, RoomsFull
+from tests.playground.rooms_support import FakeClock, busy_spec, clock, quiet_spec, rooms  # noqa: F401
+
+
+def state_digest(room) -> str:
+    return digest([room.cluster.snapshot(), {"seq": room.cluster.seq,
+                                             "log": room.cluster.command_log}])
+
+
+async def drive(registry, room, message) -> dict:
+    return json.loads((await registry.handle(room.id, message, {}))["text"])
+
+
+async def test_an_idle_room_sleeps_and_wakes_by_replay_to_the_identical_state(rooms, clock):  # noqa: F811
+    room = rooms.create(load_builtin("signup"), meta={"name": "signup"})
+    await rooms.attach(room.id, "viewer-1")
+    await drive(rooms, room, {"type": "control", "request_id": "p", "action": "play"})
+    await drive(rooms, room, {"type": "control", "request_id": "s", "action": "speed",
+                              "speed": 20})
+    for second in range(1, 4):
+        clock.forward(1)
+        await room.tick()
+        ack = await drive(rooms, room, {"type": "command", "request_id": f"c{second}",
+                                        "command": {"type": "produce", "topic": "signup",
+                                                    "key": f"user-{second}", "value": "hi"}})
+        assert ack["type"] == "ack"
+    await drive(rooms, room, {"type": "narrate", "request_id": "n", "step": 2})
+    before = state_digest(room)
+    seq, now_ms = room.cluster.seq, room.cluster.now_ms
+    await rooms.detach(room.id, "viewer-1")
+
+    clock.forward(rooms.idle_s - 1)
+    rooms.sweep()
+    assert room.id in rooms.awake  # not idle long enough yet
+    clock.forward(1)
+    rooms.sweep()
+    assert room.id not in rooms.awake and rooms.exists(room.id)
+    assert rooms.info(room.id)["name"] == "signup"
+
+    await rooms.attach(room.id, "viewer-2")  # opening it again wakes it
+    woken = rooms.awake[room.id]
+    assert woken is not room
+    assert state_digest(woken) == before
+    assert (woken.cluster.seq, woken.cluster.now_ms) == (seq, now_ms)
+    assert woken.narration_step == 2 and woken.pacer.speed == 20
+    assert woken.notices[-1]["message"].startswith("This room was asleep")
+    # And it goes on exactly as the room that never slept would have.
+    expected = room.cluster.advance(30_000)
+    assert digest(woken.cluster.advance(30_000)) == digest(expected)
+    assert woken.sent_seq == seq  # the next frame starts right after the snapshot's seq
+
+
+async def test_the_room_cap_puts_the_idlest_unwatched_room_to_sleep_or_refuses(clock):  # noqa: F811
+    registry = Rooms(clock=clock, autorun=False, max_rooms=2, idle_s=300)
+    first = registry.create(quiet_spec())
+    clock.forward(1)
+    second = registry.create(quiet_spec())
+    await registry.attach(first.id, "a")
+    await registry.attach(second.id, "b")
+    with pytest.raises(RoomsFull):
+        registry.create(quiet_spec())
+    await registry.detach(second.id, "b")
+    third = registry.create(quiet_spec())
+    assert set(registry.awake) == {first.id, third.id}
+    assert second.id in registry.sleeping
+    await registry.attach(third.id, "c")
+    with pytest.raises(RoomsFull):  # waking needs a slot too, and both are watched now
+        await registry.attach(second.id, "b")
+    assert registry.exists(second.id)
+
+
+async def test_sleeping_rooms_are_forgotten_beyond_their_cap(clock):  # noqa: F811
+    registry = Rooms(clock=clock, autorun=False, max_rooms=5, max_sleeping=2, idle_s=1)
+    ids = [registry.create(quiet_spec()).id for _ in range(3)]
+    clock.forward(2)
+    registry.sweep()
+    assert list(registry.sleeping) == ids[1:]
+    assert not registry.exists(ids[0])
+    with pytest.raises(NoSuchRoom):
+        await registry.attach(ids[0], "a")
+
+
+async def test_the_record_budget_bites_like_retention_bytes_and_says_so(clock):  # noqa: F811
+    registry = Rooms(clock=clock, autorun=False, records_max=500)
+    room = registry.create(busy_spec(rate_per_s=2_000))
+    layer = registry.layer
+    channel = await layer.new_channel()
+    await layer.group_add(room.group, channel)
+    await registry.attach(room.id, channel)
+    await drive(registry, room, {"type": "control", "request_id": "p", "action": "play"})
+    clock.forward(1)  # 2,000 records into a budget of 500
+    await room.tick()
+    frame = json.loads((await layer.receive(channel))["text"])
+    expired = [e for e in frame["events"] if e["type"] == "record.expired"] + [
+        a for a in frame["aggregates"] if a["type"] == "record.expired"]
+    assert expired and all(e.get("reason", "retained.records.max") == "retained.records.max"
+                           for e in expired)
+    notice = json.loads((await layer.receive(channel))["text"])
+    assert notice["type"] == "notice" and notice["level"] == "warning"
+    assert "500" in notice["message"]
+    snapshot = json.loads((await registry.handle(room.id, {"type": "resync"}, {}))["text"])
+    limits = snapshot["room"]["limits"]
+    assert limits["retained_records_max"] == 500
+    assert limits["retained_records"] == 500
+    assert snapshot["room"]["notices"][-1] == notice
+    partitions = snapshot["state"]["topics"]["orders"]["partitions"]
+    assert sum(p["log_end_offset"] for p in partitions) == 2_001  # records at 0 ms … 1,000 ms
+    # The budget is part of the recording: a replay expires the same records.
+    registry.sleep(room.id)
+    await registry.attach(room.id, "again")
+    assert registry.awake[room.id].cluster.snapshot() == room.cluster.snapshot()
+
+
+def test_the_model_budget_keeps_the_newest_records_across_partitions():
+    from broker_core import Cluster
+
+    cluster = Cluster(seed=1, brokers=1, config={"retained.records.max": 4})
+    cluster.apply({"type": "topic.create", "name": "t", "partitions": 2,
+                   "replication_factor": 1})
+    for n in range(6):
+        cluster.advance(10)
+        cluster.apply({"type": "produce", "topic": "t", "partition": n % 2, "value": f"{n}"})
+    parts = cluster.snapshot()["topics"]["t"]["partitions"]
+    # Records 0 and 1 (one on each partition) were the oldest and went first.
+    assert [(p["log_start_offset"], p["log_end_offset"]) for p in parts] == [(1, 3), (1, 3)]
+    with pytest.raises(Exception, match="config.retained.records.max"):
+        Cluster(config={"retained.records.max": -1})
+
+
+async def test_a_bug_in_a_message_never_breaks_the_room(rooms, clock):  # noqa: F811
+    room = rooms.create(quiet_spec())
+    for message in (None, 3, "play", [], {"type": None}, {"type": "control"}):
+        reply = await drive(rooms, room, message)
+        assert reply["type"] == "error", message
+    assert (await drive(rooms, room, {"type": "control", "request_id": "p",
+                                      "action": "play"}))["type"] == "ack"
+
+
+async def test_the_runner_ticks_while_watched_and_stops_when_nobody_is(clock):  # noqa: F811
+    import asyncio
+
+    from channels.layers import InMemoryChannelLayer
+
+    registry = Rooms(layer=InMemoryChannelLayer(), tick_s=0.01)  # real time, real runner
+    room = registry.create(busy_spec(rate_per_s=1_000))
+    await registry.attach(room.id, "v")
+    await drive(registry, room, {"type": "control", "request_id": "p", "action": "play"})
+    await asyncio.sleep(0.2)
+    assert room.cluster.now_ms > 0 and room.frames_sent > 0
+    await registry.detach(room.id, "v")
+    await asyncio.sleep(0.05)
+    assert room.task is None
+    frozen = room.cluster.now_ms
+    await asyncio.sleep(0.05)
+    assert room.cluster.now_ms == frozen  # time stands still while nobody watches
