@@ -10,13 +10,23 @@ import {Flights, hopMs} from "./timeline.js";
 
 // Okabe–Ito, colour-blind safe; black is left out (it is the text colour in light mode).
 export const PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
-const NULL_KEY = "#9aa0a6";
+// Text on each colour: black where it reads at 4.5:1 or better, white on the dark blue.
+const INK = ["#111", "#111", "#111", "#111", "#fff", "#111", "#111"];
+const NULL_KEY = "#b8bdc2";
 
-export function keyColour(key) {
-  if (key == null) return NULL_KEY;
+function keyIndex(key) {
   let h = 2166136261;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-  return PALETTE[(h >>> 0) % PALETTE.length];
+  return (h >>> 0) % PALETTE.length;
+}
+
+export function keyColour(key) {
+  return key == null ? NULL_KEY : PALETTE[keyIndex(key)];
+}
+
+// The CSS custom properties a key-coloured element needs: its fill and its text colour.
+export function keyStyle(key) {
+  return `--key:${keyColour(key)};--ink:${key == null ? "#111" : INK[keyIndex(key)]}`;
 }
 
 // What a token says: the key's trailing number if it has one ("order-17" → "17"), else its
@@ -104,11 +114,13 @@ export class Renderer {
     const m = this.model;
     let token = null;
     if (e.kind === "produced") {
-      token = {id: e.id, key: e.key, from: {producer: e.producer}, to: {lane: [e.topic, e.partition, e.leader]}, kind: "produce"};
+      token = {id: e.id, key: e.key, from: {producer: e.producer}, to: {lane: [e.topic, e.partition, e.leader]}, kind: "produce",
+        arrive: {kind: "produced", record: e.id, topic: e.topic, partition: e.partition, broker: e.leader}};
     } else if (e.kind === "replicated") {
       const t = m.trail(recordId(e.topic, e.partition, e.offset));
       token = {id: recordId(e.topic, e.partition, e.offset), key: t ? t.key : null, count: e.count,
-        from: {lane: [e.topic, e.partition, e.from]}, to: {lane: [e.topic, e.partition, e.broker]}, kind: "replica"};
+        from: {lane: [e.topic, e.partition, e.from]}, to: {lane: [e.topic, e.partition, e.broker]}, kind: "replica",
+        arrive: {kind: "replicated", record: recordId(e.topic, e.partition, e.offset), count: e.count, broker: e.broker}};
     } else if (e.kind === "delivered") {
       const t = m.trail(e.id);
       const part = m.partition(e.topic, e.partition);
@@ -117,7 +129,8 @@ export class Renderer {
         arrive: {kind: "delivered", record: e.id, group: e.group, consumer: e.consumer}};
     } else if (e.kind === "dead") {
       token = {id: recordId(e.topic, e.partition, e.offset), key: e.key, from: {consumer: [e.group, e.consumer]},
-        to: {lane: [e.topic, e.partition, null]}, kind: "dead"};
+        to: {lane: [e.topic, e.partition, null]}, kind: "dead",
+        arrive: {kind: "dead_lettered", record: recordId(e.topic, e.partition, e.offset), group: e.group}};
     }
     if (!token) return;
     if (this.flights.full() || this.pending.length + this.flights.size >= this.flights.cap) {
@@ -212,8 +225,9 @@ export class Renderer {
       for (const t of main) {
         const here = t.partitions.filter((part) => part && part.replicas.includes(b.id));
         if (!here.length) continue;
-        lanes.append(el("div", {class: "lane-group-title", text: t.name}));
-        for (const part of here) lanes.append(this.lane(part, b.id));
+        const block = el("div", {class: "topic-block", "data-topic-block": t.name}, el("div", {class: "lane-group-title", text: t.name}));
+        for (const part of here) block.append(this.lane(part, b.id));
+        lanes.append(block);
       }
       if (!lanes.childElementCount) lanes.append(el("p", {class: "muted empty", text: "no replicas"}));
       card.append(lanes);
@@ -334,7 +348,7 @@ export class Renderer {
       el("span", {class: `pill state-${g.state}`, text: g.state}),
       el("span", {class: "muted num gen", title: "generation", text: `gen ${g.generation}`}),
       el("span", {class: "spacer"}),
-      el("button", {type: "button", class: "mini", "data-action": "consumer.add", "data-group": name,
+      el("button", {type: "button", class: "mini", "data-action": "consumer.add", "data-in-group": name,
         "aria-label": `Add a consumer to ${name}`, text: "+"}));
     const list = el("ul", {class: "consumers"});
     for (const c of [...g.consumers.values()].sort((a, z) => a.id.localeCompare(z.id, "en", {numeric: true}))) {
@@ -379,9 +393,9 @@ export class Renderer {
       el("span", {class: "spacer"}),
       el("span", {class: "recent"}, ...this.recent(c)),
       el("span", {class: "chip-actions"},
-      el("button", {type: "button", class: "icon", "data-action": "consumer.remove", "data-group": g.name, "data-id": c.id,
+      el("button", {type: "button", class: "icon", "data-action": "consumer.remove", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Remove ${c.id} (leaves politely)`, title: "remove (leaves politely)", text: "⏏"}),
-      el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-group": g.name, "data-id": c.id,
+      el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Crash ${c.id}`, title: "crash (silent)", text: "☠"}))));
     return li;
   }
@@ -395,7 +409,7 @@ export class Renderer {
       const t = this.model.trail(id);
       const key = t ? t.key : null;
       return el("button", {type: "button", class: `rec ${state}`, "data-record": id, "data-inspect": "record", "data-id": id,
-        style: `--key:${keyColour(key)}`, title: `${id}${key != null ? ` · key ${key}` : ""} (${state === "busy" ? "processing" : "processed"})`,
+        style: keyStyle(key), title: `${id}${key != null ? ` · key ${key}` : ""} (${state === "busy" ? "processing" : "processed"})`,
         "aria-label": `record ${id}${key != null ? ` key ${key}` : ""}, ${state === "busy" ? "processing" : "processed"}`,
         text: keyLabel(key)});
     });
@@ -420,7 +434,7 @@ export class Renderer {
   renderLegend(now) {
     const box = this.cols.legend;
     const keys = [...this.model.keys.keys()].slice(-4).reverse();
-    const items = keys.map((k) => el("li", {}, el("span", {class: "swatch token-shape", style: `--key:${keyColour(k)}`, text: keyLabel(k)}),
+    const items = keys.map((k) => el("li", {}, el("span", {class: "swatch token-shape", style: keyStyle(k), text: keyLabel(k)}),
       el("span", {text: k})));
     const sampling = this.sampled > 0 && now - this.sampledAt < 5000;
     box.replaceChildren(...[
@@ -489,6 +503,7 @@ export class Renderer {
       }
       const ra = rectOf(a);
       const rb = rectOf(b);
+      tok.target = describeTarget(b);
       const toTape = !!tok.to.lane;
       tok.from = {x: tok.from.lane ? ra.right - 10 : ra.left + ra.width / 2, y: ra.top + ra.height / 2};
       tok.to = {x: toTape ? rb.right - 10 : rb.left + 10, y: rb.top + rb.height / 2};
@@ -513,7 +528,7 @@ export class Renderer {
     node.dataset.record = tok.id;
     node.dataset.inspect = "record";
     node.dataset.id = tok.id;
-    node.style.setProperty("--key", keyColour(tok.key));
+    node.setAttribute("style", keyStyle(tok.key));
     node.textContent = tok.count > 1 ? `${keyLabel(tok.key)}+${tok.count - 1}` : keyLabel(tok.key);
     node.setAttribute("aria-label", `record ${tok.id}${tok.key != null ? ` key ${tok.key}` : ""}`);
     node.tabIndex = -1;
@@ -538,10 +553,25 @@ export class Renderer {
     }
     for (const t of done) {
       this.release(t);
-      if (t.arrive) this.onArrive(t.arrive);
+      if (t.arrive) this.onArrive({...t.arrive, drawn: true, landed: t.target});
     }
     return this.flights.size;
   }
+}
+
+// Which hook-carrying element a token landed on: "broker=2 lane=order-placed/1 role=leader" or
+// "group=inventory consumer=inventory-1".
+function describeTarget(node) {
+  const bits = [];
+  const broker = node.closest("[data-broker]");
+  if (broker) bits.push(`broker=${broker.dataset.broker}`);
+  const lane = node.closest(".lane");
+  if (lane) bits.push(`lane=${lane.dataset.topic}/${lane.dataset.partition}`, `role=${lane.dataset.role}`);
+  const group = node.closest("[data-group]");
+  if (group) bits.push(`group=${group.dataset.group}`);
+  const consumer = node.closest("[data-consumer]");
+  if (consumer) bits.push(`consumer=${consumer.dataset.consumer}`);
+  return bits.join(" ");
 }
 
 function hwMarker(hw) {

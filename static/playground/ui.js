@@ -5,7 +5,7 @@
 // model and mark what is dirty.
 
 import {Model, murmur2, recordId, splitTp, tpId} from "./model.js";
-import {Renderer, el, keyColour, keyLabel, cssEsc} from "./render.js";
+import {Renderer, el, keyStyle, keyLabel, cssEsc} from "./render.js";
 import {Clock, formatClock, formatSpeed, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 
@@ -36,7 +36,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     else clock.set({now_ms: msg.state.now_ms});
     if (room.scenario) scenario = room.scenario;
     narrationStep = room.narration_step ?? narrationStep;
-    if (room.viewers != null) $("#viewers").textContent = `${room.viewers} watching`;
+    if (room.viewers != null) $("#viewers").textContent = room.viewers > 1 ? `${room.viewers} watching` : "";
     renderer.markAll();
     fillTopicSelect(produceForm.elements.topic);
     renderNarration();
@@ -240,9 +240,14 @@ document.addEventListener("click", (e) => {
     openInspector(inspect.dataset.inspect, inspect.dataset.id, inspect);
     return;
   }
+  const cell = e.target.closest(".cell[data-record]");
+  if (cell) {
+    openInspector("record", cell.dataset.record, cell.closest(".lane")?.querySelector(".lane-label"));
+    return;
+  }
   const b = e.target.closest("[data-action]");
   if (!b) return;
-  const {action, id, group, mode} = b.dataset;
+  const {action, id, inGroup: group, mode} = b.dataset;
   switch (action) {
     case "broker.stop": send({type: "broker.stop", broker: Number(id), mode}); break;
     case "broker.start": send({type: "broker.start", broker: Number(id)}); break;
@@ -283,6 +288,8 @@ function refreshInspector(withForms = false) {
   const {kind, id} = inspecting;
   const facts = $("#inspector-facts");
   const forms = $("#inspector-forms");
+  // Never pull the facts out from under the keyboard.
+  if (!withForms && facts.contains(document.activeElement)) return;
   if (kind === "record") {
     $("#inspector-title").textContent = `Record ${id}`;
     facts.replaceChildren(...recordFacts(id));
@@ -309,7 +316,7 @@ function recordFacts(id) {
   if (!t) return [el("p", {class: "muted", text: "This record arrived before this page connected (or was counted, not drawn), so its trail is not known here."}),
     dl([["topic", topic], ["partition", p], ["offset", off]])];
   const out = [];
-  const keyNode = el("span", {class: "rec-key", style: `--key:${keyColour(t.key)}`}, el("span", {class: "token-shape", text: keyLabel(t.key)}), el("code", {text: t.key ?? "(no key)"}));
+  const keyNode = el("span", {class: "rec-key", style: keyStyle(t.key)}, el("span", {class: "token-shape", text: keyLabel(t.key)}), el("code", {text: t.key ?? "(no key)"}));
   const headers = t.headers && Object.keys(t.headers).length
     ? el("ul", {class: "headers"}, ...Object.entries(t.headers).map(([k, v]) => el("li", {}, el("code", {text: k}), document.createTextNode(" = "), el("code", {text: String(v)}))))
     : "none";
@@ -341,7 +348,7 @@ function recordFacts(id) {
   const rows = subscribed.map((g) => {
     const d = t.groups.get(g.name);
     const text = d ? `${d.consumer} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${d.outcome || "in progress"}${d.committed ? " · committed" : ""}` : "not delivered yet";
-    return el("li", {"data-group": g.name}, el("strong", {text: g.name}), document.createTextNode(`: ${text}`));
+    return el("li", {"data-delivery-group": g.name}, el("strong", {text: g.name}), document.createTextNode(`: ${text}`));
   });
   out.push(el("ul", {class: "deliveries"}, ...(rows.length ? rows : [el("li", {class: "muted", text: "no group reads this topic"})])));
   if (t.dead) {
@@ -362,7 +369,19 @@ function partitionFacts(topic, p) {
     `broker ${b}${part.leader === b ? " · leader" : ""}${part.isr.includes(b) ? " · in sync" : " · out of sync"} · log end ${part.leo.get(b) ?? "?"}`})));
   return [dl([["leader", part.leader ?? "none (offline)"], ["leader epoch", part.epoch], ["ISR", `[${part.isr.join(", ")}]`],
     ["log start offset", part.logStart], ["log end offset", part.leo.get(part.leader) ?? "?"], ["high watermark", part.hw],
-    ["drawn as counts", part.undrawn]]), el("h3", {text: "Replicas"}), replicas];
+    ["drawn as counts", part.undrawn]]), el("h3", {text: "Replicas"}), replicas,
+  el("h3", {text: "Newest records"}), newestRecords(part)];
+}
+
+function newestRecords(part) {
+  const offsets = [...part.cells.keys()].sort((a, b) => b - a).slice(0, 8);
+  if (!offsets.length) return el("p", {class: "muted", text: "none seen since this page connected"});
+  return el("ul", {class: "newest"}, ...offsets.map((off) => {
+    const rec = part.cells.get(off);
+    const id = recordId(part.topic, part.partition, off);
+    return el("li", {}, el("button", {type: "button", class: "linkish num", "data-inspect": "record", "data-id": id, text: `offset ${off}`}),
+      document.createTextNode(` key ${rec.key ?? "∅"}${off >= part.hw ? " (above the high watermark)" : ""}`));
+  }));
 }
 
 function groupFacts(name) {
