@@ -24,9 +24,13 @@ export function keyColour(key) {
   return key == null ? NULL_KEY : PALETTE[keyIndex(key)];
 }
 
+export function keyInk(key) {
+  return key == null ? "#111" : INK[keyIndex(key)];
+}
+
 // The CSS custom properties a key-coloured element needs: its fill and its text colour.
 export function keyStyle(key) {
-  return `--key:${keyColour(key)};--ink:${key == null ? "#111" : INK[keyIndex(key)]}`;
+  return `--key:${keyColour(key)};--ink:${keyInk(key)}`;
 }
 
 // What a token says: the key's trailing number if it has one ("order-17" → "17"), else its
@@ -69,15 +73,18 @@ export class Renderer {
       groups: root.querySelector("#groups"),
       legend: root.querySelector("#legend"),
     };
-    this.layer = root.querySelector("#flights");
+    this.canvas = root.querySelector("#flights");
+    this.ctx = this.canvas.getContext("2d");
+    window.addEventListener("resize", () => this.sizeCanvas());
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.sizeCanvas());
     this.flights = new Flights(opts.cap);
     this.pending = []; // tokens waiting for positions
-    this.pool = [];
     this.dirty = {all: true, parts: new Set(), groups: new Set(), producers: false, controller: false, legend: true};
     this.sampled = 0; // records not drawn since the page started sampling
     this.sampledAt = 0;
     this.watch = null;
     this.cellWindow = CELL_WINDOW;
+    this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
   }
 
   // --- marking -------------------------------------------------------------------------------
@@ -104,7 +111,7 @@ export class Renderer {
 
   markAll() {
     this.dirty.all = true;
-    for (const t of this.flights.clear()) this.release(t);
+    this.flights.clear();
     this.pending = [];
   }
 
@@ -163,23 +170,38 @@ export class Renderer {
       d.legend = true;
       this.applyWatch();
     } else {
-      for (const key of d.parts) this.updatePartition(...splitTp(key));
-      d.parts.clear();
-      for (const g of d.groups) this.updateGroup(g);
-      d.groups.clear();
-      if (d.producers) this.renderProducers();
-      d.producers = false;
+      // Lanes, groups and side panels redraw a few times a second at most, whatever the event
+      // rate; only tokens move every frame.
+      if (d.parts.size && now - this.at.parts >= 100) {
+        this.at.parts = now;
+        for (const key of d.parts) this.updatePartition(...splitTp(key));
+        d.parts.clear();
+      }
+      if (d.groups.size && now - this.at.groups >= 150) {
+        this.at.groups = now;
+        for (const g of d.groups) this.updateGroup(g);
+        d.groups.clear();
+      }
+      if (d.producers && now - this.at.producers >= 250) {
+        this.at.producers = now;
+        this.renderProducers();
+        d.producers = false;
+      }
       if (d.controller) this.renderControllerPanel();
       d.controller = false;
     }
-    if (d.legend) this.renderLegend(now);
-    d.legend = false;
+    if (d.legend && now - this.at.legend >= 500) {
+      this.at.legend = now;
+      this.renderLegend(now);
+      d.legend = false;
+    }
     this.launch(now);
   }
 
   renderControllerPanel() {
     const m = this.model;
     const box = this.cols.controller;
+    const wasOpen = !!box.querySelector("details[open]");
     box.replaceChildren();
     box.append(el("h2", {class: "panel-title", text: "Controller"}),
       el("p", {class: "controller-line"},
@@ -187,7 +209,7 @@ export class Renderer {
         el("span", {text: m.controller != null ? ` broker ${m.controller}` : " none"}),
         el("span", {class: "muted num", text: m.controllerEpoch != null ? ` · epoch ${m.controllerEpoch}` : ""})));
     const nodes = [...m.zk.keys()].sort();
-    const details = el("details", {class: "zk"}, el("summary", {text: `ZooKeeper · ${nodes.length} nodes`}));
+    const details = el("details", {class: "zk", open: wasOpen}, el("summary", {text: `ZooKeeper · ${nodes.length} nodes`}));
     const list = el("ul", {class: "zk-nodes"});
     for (const path of nodes) {
       const v = m.zk.get(path);
@@ -286,6 +308,9 @@ export class Renderer {
     const {tape, count, meta} = lane._parts;
     const leo = part.leo.get(b) ?? (role === "leader" ? part.hw : 0);
     const first = Math.max(part.logStart, leo - this.cellWindow);
+    const sig = `${first}|${leo}|${part.hw}|${part.undrawn}`;
+    if (lane._sig === sig) return;
+    lane._sig = sig;
     const cells = [];
     for (let off = first; off < leo; off++) {
       const rec = part.cells.get(off);
@@ -333,6 +358,12 @@ export class Renderer {
     }
   }
 
+  // What a rebuild of a group's DOM depends on; lag and recent records are patched in place.
+  groupShape(g) {
+    const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.mark}:${c.partitions.join(",")}`);
+    return `${g.state}|${g.generation}|${cs.join(";")}`;
+  }
+
   updateGroup(name, section = null) {
     const g = this.model.groups.get(name);
     section = section || this.cols.groups.querySelector(`[data-group="${cssEsc(name)}"]`);
@@ -340,9 +371,16 @@ export class Renderer {
       if (g && !section) this.dirty.all = true;
       return;
     }
+    const shape = this.groupShape(g);
+    if (section._shape === shape) {
+      this.patchGroup(g, section);
+      return;
+    }
+    section._shape = shape;
     // Where each partition tag was, so a rebalance can slide it to its new owner (FLIP).
     const before = new Map();
-    for (const tag of section.querySelectorAll(".tag[data-tp]")) before.set(tag.dataset.tp, tag.getBoundingClientRect());
+    if (!this.reduced) for (const tag of section.querySelectorAll(".tag[data-tp]")) before.set(`${tag.dataset.tp}`, tag.getBoundingClientRect());
+    const focused = section.contains(document.activeElement) ? focusKey(document.activeElement) : null;
     const head = el("header", {class: "group-head"},
       el("button", {type: "button", class: "group-name", "data-inspect": "group", "data-id": name, text: name}),
       el("span", {class: `pill state-${g.state}`, text: g.state}),
@@ -357,7 +395,8 @@ export class Renderer {
     if (!g.consumers.size) list.append(el("li", {class: "muted empty", text: "no consumers"}));
     section.classList.toggle("rebalancing", g.state === "PreparingRebalance" || g.state === "CompletingRebalance");
     section.replaceChildren(head, list);
-    if (!this.reduced && before.size) {
+    if (focused) section.querySelector(focused)?.focus();
+    if (before.size) {
       for (const tag of section.querySelectorAll(".tag[data-tp]")) {
         const was = before.get(tag.dataset.tp);
         if (!was) continue;
@@ -370,17 +409,39 @@ export class Renderer {
     }
   }
 
+  patchGroup(g, section) {
+    for (const chip of section.querySelectorAll("[data-consumer]")) {
+      const c = g.consumers.get(chip.dataset.consumer);
+      if (!c) continue;
+      const recentKey = `${c.inFlight}|${c.last}`;
+      if (chip._recent !== recentKey) {
+        chip._recent = recentKey;
+        const box = chip.querySelector(".recent");
+        if (box && !box.contains(document.activeElement)) box.replaceChildren(...this.recent(c));
+      }
+      for (const tag of chip.querySelectorAll(".tag[data-tp]")) {
+        const lag = this.model.lag(g, tag.dataset.tp);
+        const n = tag.querySelector(".lag");
+        if (n.textContent === String(lag)) continue;
+        n.textContent = String(lag);
+        n.classList.toggle("behind", lag > 0);
+        n.setAttribute("aria-label", `lag ${lag}`);
+        tag.querySelector(".lagbar span").style.width = `${Math.min(100, lag * 10)}%`;
+      }
+    }
+  }
+
   consumerChip(g, c) {
     const m = this.model;
     const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
     const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕"}[c.mark];
     const tags = el("span", {class: "tags"});
-    const oneTopic = new Set(c.partitions.map((k) => splitTp(k)[0])).size <= 1;
+    const names = topicNicknames(c.partitions.map((k) => splitTp(k)[0]));
     for (const key of c.partitions) {
       const [topic, p] = splitTp(key);
       const lag = m.lag(g, key);
       tags.append(el("span", {class: "tag", "data-tp": key, title: `${topic} partition ${p}: lag ${lag}`},
-        el("span", {class: "num", text: oneTopic ? `P${p}` : `${shortTopic(topic)}·P${p}`}),
+        el("span", {class: "num", text: names.get(topic) ? `${names.get(topic)}·P${p}` : `P${p}`}),
         el("span", {class: `lag num${lag ? " behind" : ""}`, "aria-label": `lag ${lag}`, text: String(lag)}),
         el("span", {class: "lagbar", "aria-hidden": "true"}, el("span", {style: `width:${Math.min(100, lag * 10)}%`}))));
     }
@@ -420,13 +481,13 @@ export class Renderer {
     box.replaceChildren();
     for (const p of [...this.model.producers.values()].sort((a, z) => a.id.localeCompare(z.id))) {
       box.append(el("li", {class: "producer", "data-producer": p.id},
-        el("div", {class: "producer-top"},
-          el("span", {class: "producer-name", text: p.id}),
+        el("div", {class: "producer-name", text: p.id}),
+        el("div", {class: "muted small num", text: `→ ${p.topic} · ${p.rate_per_s}/s · acks=${p.acks ?? "all"}`}),
+        el("div", {class: "producer-foot"},
+          el("span", {class: "muted small num", text: `${fmt(p.sent || 0)} sent`}),
           el("span", {class: "spacer"}),
           el("button", {type: "button", class: "mini", "data-action": "producer.tune", "data-id": p.id, "aria-label": `Tune ${p.id}`, text: "Tune"}),
-          el("button", {type: "button", class: "mini", "data-action": "producer.remove", "data-id": p.id, "aria-label": `Stop ${p.id}`, text: "Stop"})),
-        el("div", {class: "muted small num", text: `→ ${p.topic} · ${p.rate_per_s}/s · acks=${p.acks ?? "all"}`}),
-        el("div", {class: "muted small num", text: `${fmt(p.sent || 0)} sent`})));
+          el("button", {type: "button", class: "mini", "data-action": "producer.remove", "data-id": p.id, "aria-label": `Stop ${p.id}`, text: "Stop"}))));
     }
     if (!this.model.producers.size) box.append(el("li", {class: "muted empty", text: "No running producers."}));
   }
@@ -516,46 +577,115 @@ export class Renderer {
       tok.start = now + Math.min(i * 18, 400);
       tok.dur = dur;
       i++;
-      tok.el = this.tokenEl(tok);
       this.flights.add(tok);
     }
   }
 
-  tokenEl(tok) {
-    const node = this.pool.pop() || document.createElement("button");
-    node.type = "button";
-    node.className = `token ${tok.kind}`;
-    node.dataset.record = tok.id;
-    node.dataset.inspect = "record";
-    node.dataset.id = tok.id;
-    node.setAttribute("style", keyStyle(tok.key));
-    node.textContent = tok.count > 1 ? `${keyLabel(tok.key)}+${tok.count - 1}` : keyLabel(tok.key);
-    node.setAttribute("aria-label", `record ${tok.id}${tok.key != null ? ` key ${tok.key}` : ""}`);
-    node.tabIndex = -1;
-    node.style.opacity = "0";
-    node.style.transform = `translate(${tok.from.x}px, ${tok.from.y}px)`;
-    this.layer.append(node);
-    return node;
-  }
-
-  release(tok) {
-    if (!tok.el) return;
-    tok.el.remove();
-    if (this.pool.length < 400) this.pool.push(tok.el);
-    tok.el = null;
+  // Tokens are drawn on one canvas: 300 moving DOM elements cost a full style, layout and
+  // paint pass a frame in a software-rendered browser; 300 discs on a canvas cost about a ms.
+  sizeCanvas() {
+    const c = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const w = window.innerWidth;
+    const h = window.innerHeight;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    this.dpr = dpr;
+    this.sprites = new Map();
+    const css = getComputedStyle(document.documentElement);
+    this.ink = {
+      ring: css.getPropertyValue("--token-ring").trim() || "#fff",
+      amber: css.getPropertyValue("--amber").trim() || "#9a5b00",
+      red: css.getPropertyValue("--red").trim() || "#b3261e",
+    };
   }
 
   animate(now) {
     const {moving, done} = this.flights.step(now, this.reduced);
-    for (const {t, x, y, opacity} of moving) {
-      t.el.style.transform = `translate(${x}px, ${y}px)`;
-      t.el.style.opacity = opacity;
-    }
     for (const t of done) {
-      this.release(t);
       if (t.arrive) this.onArrive({...t.arrive, drawn: true, landed: t.target});
     }
+    if (!moving.length && !this.painted) return this.flights.size;
+    if (!this.dpr) this.sizeCanvas();
+    const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.drawn = [];
+    const dpr = this.dpr;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.font = `700 ${10 * dpr}px system-ui, sans-serif`;
+    for (const {t, x, y, opacity} of moving) {
+      const sprite = this.sprite(t);
+      ctx.globalAlpha = opacity;
+      // Whole device pixels: a sprite drawn at a fraction is resampled, which costs and blurs.
+      const px = Math.round(x * dpr);
+      const py = Math.round(y * dpr);
+      ctx.drawImage(sprite, px - sprite.width / 2, py - sprite.height / 2);
+      if (t.kind !== "replica") {
+        ctx.fillStyle = keyInk(t.key);
+        ctx.fillText(t.count > 1 ? `${keyLabel(t.key)}+` : keyLabel(t.key), px, py + dpr / 2);
+      }
+      this.drawn.push({x, y, r: sprite.r, id: t.id});
+    }
+    ctx.globalAlpha = 1;
+    this.painted = moving.length > 0;
     return this.flights.size;
+  }
+
+  // A token's disc, drawn once per (key colour, kind) and reused: a bitmap is far cheaper to
+  // draw than an arc and a stroke for every token in every frame. The label is drawn on top.
+  sprite(t) {
+    const small = t.kind === "replica";
+    const label = "";
+    const id = `${keyColour(t.key)}|${t.kind}`;
+    let sp = this.sprites.get(id);
+    if (sp) return sp;
+    const dpr = this.dpr;
+    const r = small ? 7 : 11;
+    const pad = t.kind === "retry" || t.kind === "dead" ? 8 : 2;
+    const size = Math.ceil((r + pad) * 2 * dpr);
+    sp = document.createElement("canvas");
+    sp.width = size;
+    sp.height = size;
+    sp.r = r;
+    const c = sp.getContext("2d");
+    c.scale(dpr, dpr);
+    const mid = size / dpr / 2;
+    c.globalAlpha = small ? 0.8 : 1;
+    c.fillStyle = keyColour(t.key);
+    c.strokeStyle = t.kind === "dead" ? this.ink.red : this.ink.ring;
+    c.lineWidth = 2;
+    c.beginPath();
+    c.arc(mid, mid, r, 0, Math.PI * 2);
+    c.fill();
+    c.stroke();
+    if (label) {
+      c.textAlign = "center";
+      c.textBaseline = "middle";
+      c.font = "700 10px system-ui, sans-serif";
+      c.fillStyle = keyInk(t.key);
+      c.fillText(label, mid, mid + 0.5);
+    }
+    if (t.kind === "retry" || t.kind === "dead") {
+      c.font = "700 12px system-ui, sans-serif";
+      c.fillStyle = t.kind === "retry" ? this.ink.amber : this.ink.red;
+      c.fillText(t.kind === "retry" ? "↻" : "✕", mid + r - 1, mid - r + 3);
+    }
+    if (this.sprites.size > 600) this.sprites.clear();
+    this.sprites.set(id, sp);
+    return sp;
+  }
+
+  // The token under a point (the newest drawn on top), for clicks.
+  tokenAt(x, y) {
+    for (let i = (this.drawn || []).length - 1; i >= 0; i--) {
+      const d = this.drawn[i];
+      if ((d.x - x) ** 2 + (d.y - y) ** 2 <= (d.r + 2) ** 2) return d.id;
+    }
+    return null;
   }
 }
 
@@ -574,11 +704,32 @@ function describeTarget(node) {
   return bits.join(" ");
 }
 
+// A selector that finds "the same" control after a rebuild.
+function focusKey(node) {
+  const d = node.dataset || {};
+  if (d.action) return `[data-action="${cssEsc(d.action)}"][data-id="${cssEsc(d.id || "")}"]`;
+  if (d.inspect) return `[data-inspect="${cssEsc(d.inspect)}"][data-id="${cssEsc(d.id || "")}"]`;
+  return null;
+}
+
 function hwMarker(hw) {
   const m = document.createElement("span");
   m.className = "hw";
   m.title = `high watermark ${hw}`;
   return m;
+}
+
+// Short names for a chip's topics: nothing when there is one topic, else what differs once the
+// shared prefix is gone ("order-placed", "order-cancelled" → "placed", "cancelled").
+export function topicNicknames(topics) {
+  const unique = [...new Set(topics)];
+  const out = new Map();
+  if (unique.length <= 1) return out;
+  let prefix = unique[0];
+  for (const t of unique) while (!t.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const cut = Math.max(prefix.lastIndexOf("-"), prefix.lastIndexOf("."), prefix.lastIndexOf("_")) + 1;
+  for (const t of unique) out.set(t, shortTopic(t.slice(cut) || t));
+  return out;
 }
 
 function shortTopic(name) {

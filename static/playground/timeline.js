@@ -4,7 +4,7 @@
 
 export const SPEED_MIN = 0.1;
 export const SPEED_MAX = 100000;
-export const TOKEN_CAP = 320;
+export const TOKEN_CAP = 400;
 
 const pad = (n, w = 2) => String(n).padStart(w, "0");
 

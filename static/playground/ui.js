@@ -166,8 +166,10 @@ $("#help").addEventListener("click", () => $("#shortcuts").showModal());
 
 // --- produce -----------------------------------------------------------------------------------
 const produceForm = $("#produce-form");
+// The topics a learner would send to first: those the producers use, then the rest.
 function fillTopicSelect(select, keep) {
-  const names = [...model.topics.keys()];
+  const used = [...model.producers.values()].map((p) => p.topic);
+  const names = [...model.topics.keys()].sort((a, b) => (used.includes(b) - used.includes(a)) || a.localeCompare(b));
   const current = keep ?? select.value;
   select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
   if (names.includes(current)) select.value = current;
@@ -238,6 +240,11 @@ document.addEventListener("click", (e) => {
   const inspect = e.target.closest("[data-inspect]");
   if (inspect) {
     openInspector(inspect.dataset.inspect, inspect.dataset.id, inspect);
+    return;
+  }
+  const token = !e.target.closest("button, input, select, a, summary") && renderer.tokenAt(e.clientX, e.clientY);
+  if (token) {
+    openInspector("record", token, null);
     return;
   }
   const cell = e.target.closest(".cell[data-record]");
@@ -630,7 +637,7 @@ function logEvent(e) {
 
 function logLine(text, cls, type = "", t_ms = null) {
   logQueue.push({text, cls, type, t: t_ms ?? model.nowMs});
-  if (logQueue.length > LOG_LIMIT) logQueue = logQueue.slice(-LOG_LIMIT);
+  if (logQueue.length > LOG_LIMIT * 2) logQueue = logQueue.slice(-LOG_LIMIT);
 }
 
 function visible(entry) {
@@ -645,7 +652,7 @@ function flushLog(now) {
   logAt = now;
   const atBottom = logList.scrollHeight - logList.scrollTop - logList.clientHeight < 30;
   const frag = document.createDocumentFragment();
-  for (const entry of logQueue) {
+  for (const entry of logQueue.slice(-LOG_LIMIT)) {
     const li = el("li", {class: entry.cls, "data-type": entry.type}, el("span", {class: "num muted", text: formatClock(entry.t)}),
       document.createTextNode(` ${entry.type ? `${entry.type}  ` : ""}${entry.text}`));
     li._entry = entry;

@@ -37,9 +37,9 @@ FAKE_SOCKET = r"""
     play() {
       let i = 0;
       const tick = () => {
+        // Keeps ticking after the recording ends: a generator may be installed later.
         if (window.__generate) this.deliver(window.__generate());
         else if (i < rec.frames.length) this.deliver(rec.frames[i++]);
-        else return;
         setTimeout(tick, rec.interval || 50);
       };
       tick();
