@@ -32,10 +32,12 @@ window.__benchSetup = (perFrame) => {
   const snap = window.__recording.snapshot;
   let seq = snap.seq;
   let now = snap.state.now_ms;
-  const parts = snap.state.topics["order-placed"].partitions.map((p) => ({p: p.partition, leader: p.leader,
+  const parts = snap.state.topics["order-placed"].partitions.map((p) => ({
+    p: p.partition, leader: p.leader,
     next: p.log_end_offset}));
   const groups = Object.entries(snap.state.groups).map(([g, v]) => [g, v.members]);
-  const owner = (members, p) => Object.entries(members).find(([, tps]) => tps.some(([, q]) => q === p))?.[0];
+  const owner = (members, p) =>
+    Object.entries(members).find(([, tps]) => tps.some(([, q]) => q === p))?.[0];
   let n = 0;
   window.__generate = () => {
     const from = seq + 1;
@@ -45,15 +47,17 @@ window.__benchSetup = (perFrame) => {
       const part = parts[n % parts.length];
       const offset = part.next++;
       const key = `order-${n++}`;
-      events.push({seq: ++seq, t_ms: now, type: "record.produced", topic: "order-placed", partition: part.p,
-        offset, key, value: key, leader: part.leader, why: {method: "murmur2", hash: 0, partitions: 3}});
+      events.push({seq: ++seq, t_ms: now, type: "record.produced", topic: "order-placed",
+        partition: part.p, offset, key, value: key, leader: part.leader,
+        why: {method: "murmur2", hash: 0, partitions: 3}});
       for (const [g, members] of groups) {
         const c = owner(members, part.p);
         if (c) events.push({seq: ++seq, t_ms: now, type: "record.delivered", group: g, consumer: c,
           topic: "order-placed", partition: part.p, offset, attempt: 1});
       }
     }
-    return {type: "frame", from_seq: from, to_seq: seq, clock: {now_ms: now, speed: 1, playing: true},
+    return {type: "frame", from_seq: from, to_seq: seq,
+      clock: {now_ms: now, speed: 1, playing: true},
       events, aggregates: []};
   };
 };
@@ -108,7 +112,10 @@ async def main(seconds: float, per_frame: int) -> int:
         "frame_ms_max": round(max(gaps), 2),
     }
     print(json.dumps(figures, indent=2))
-    print(f"command: .venv/bin/python bench/anim_frames.py --seconds {seconds:g} --per-frame {per_frame}")
+    print(
+        "command: .venv/bin/python bench/anim_frames.py"
+        f" --seconds {seconds:g} --per-frame {per_frame}"
+    )
     ok = figures["frame_ms_p95"] <= 20 and figures["tokens_in_flight_min"] >= 300
     print("target p95 <= 20 ms with >= 300 tokens in flight:", "met" if ok else "NOT met")
     return 0 if ok else 1

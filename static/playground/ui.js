@@ -568,9 +568,20 @@ function renderNarration() {
   $("#narration-count").textContent = `Step ${i + 1} of ${steps.length}`;
   $("#narration-title").textContent = s.title || "";
   $("#narration-text").textContent = s.text || s.body || s.narration || s.say || "";
+  const next = steps[i + 1];
+  const cmds = next && next.commands && next.commands.length ? next.commands : null;
+  const hint = $("#narration-commands");
+  hint.hidden = !cmds;
+  hint.textContent = cmds ? `Next also runs: ${cmds.map(describeCommand).join("; ")}` : "";
   $("#narration-back").disabled = i === 0;
   $("#narration-next").disabled = i >= steps.length - 1;
   renderer.setWatch(watchSelector(s.watch));
+}
+
+function describeCommand(c) {
+  if (c.type === "produce") return `produce ${c.key != null ? `key ${c.key}` : "a record"} to ${c.topic}`;
+  const who = c.broker ?? c.id ?? c.group ?? c.name ?? c.topic ?? "";
+  return `${c.type} ${who}`.trim();
 }
 
 async function narrate(to) {

@@ -41,9 +41,11 @@ def site(daphne_url):
     except urllib.error.HTTPError:
         ok = False
     if not ok:
-        pytest.fail("Daphne does not serve /static/playground/ui.js: the ASGI application must serve "
-                    "static files (e.g. django.contrib.staticfiles.handlers.ASGIStaticFilesHandler "
-                    "around the HTTP app in playground/asgi.py)")
+        pytest.fail(
+            "Daphne does not serve /static/playground/ui.js: the ASGI application must serve "
+            "static files (e.g. django.contrib.staticfiles.handlers.ASGIStaticFilesHandler "
+            "around the HTTP app in playground/asgi.py)"
+        )
     return daphne_url
 
 

@@ -10,8 +10,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "http://playground.test"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 # Replaces window.WebSocket: replies to requests with an ack, sends the recorded snapshot, then
 # its frames every `interval` ms, or, when `generate` is set, frames made on the fly.
@@ -65,22 +72,42 @@ def render_room(scenario: dict) -> str:
     from django.template.loader import render_to_string
 
     bootstrap = {"room_id": "recorded", "ws_path": "/ws/rooms/recorded/", "scenario": scenario}
-    return render_to_string("playground/room.html", {"room_id": "recorded", "ws_path": bootstrap["ws_path"],
-                                                      "scenario": scenario, "bootstrap": bootstrap})
+    return render_to_string(
+        "playground/room.html",
+        {
+            "room_id": "recorded",
+            "ws_path": bootstrap["ws_path"],
+            "scenario": scenario,
+            "bootstrap": bootstrap,
+        },
+    )
 
 
-async def open_offline(browser, recording: dict, *, viewport=(1280, 720), color_scheme="light",
-                       reduced_motion="no-preference", generate_js: str | None = None, interval_ms=50):
+async def open_offline(
+    browser,
+    recording: dict,
+    *,
+    viewport=(1280, 720),
+    color_scheme="light",
+    reduced_motion="no-preference",
+    generate_js: str | None = None,
+    interval_ms=50,
+):
     html = render_room(recording["snapshot"]["room"]["scenario"])
-    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                        color_scheme=color_scheme, reduced_motion=reduced_motion)
+    context = await browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]},
+        color_scheme=color_scheme,
+        reduced_motion=reduced_motion,
+    )
     page = await context.new_page()
 
     async def serve(route):
         url = route.request.url
         if url.startswith(f"{BASE}/static/"):
-            path = ROOT / "static" / url[len(f"{BASE}/static/"):].split("?")[0]
-            kind = {"js": "text/javascript", "css": "text/css"}.get(path.suffix[1:], "application/octet-stream")
+            path = ROOT / "static" / url[len(f"{BASE}/static/") :].split("?")[0]
+            kind = {"js": "text/javascript", "css": "text/css"}.get(
+                path.suffix[1:], "application/octet-stream"
+            )
             if path.is_file():
                 await route.fulfill(body=path.read_bytes(), content_type=kind)
                 return
@@ -89,7 +116,9 @@ async def open_offline(browser, recording: dict, *, viewport=(1280, 720), color_
         await route.fulfill(body=html, content_type="text/html")
 
     await page.route(f"{BASE}/**", serve)
-    await page.add_init_script(f"window.__recording = {json.dumps({**recording, 'interval': interval_ms})};")
+    await page.add_init_script(
+        f"window.__recording = {json.dumps({**recording, 'interval': interval_ms})};"
+    )
     if generate_js:
         await page.add_init_script(generate_js)
     await page.add_init_script(FAKE_SOCKET)

@@ -25,7 +25,8 @@ WATCH_JS = """() => {
   const note = (r) => {
     const c = r.closest("[data-consumer]");
     const g = r.closest("[data-group]");
-    if (c && g) window.__seen.push({record: r.dataset.record, group: g.dataset.group, consumer: c.dataset.consumer,
+    if (c && g) window.__seen.push({record: r.dataset.record, group: g.dataset.group,
+      consumer: c.dataset.consumer,
       owns: [...c.querySelectorAll(".tag[data-tp]")].map((t) => t.dataset.tp)});
   };
   new MutationObserver((muts) => {
@@ -39,8 +40,9 @@ WATCH_JS = """() => {
 
 
 async def open_room(browser, site, *, viewport=(1280, 720), scheme="light", name="amazon-orders"):
-    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                        color_scheme=scheme)
+    context = await browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=scheme
+    )
     page = await context.new_page()
     page.errors = []
     page.dialogs = []
@@ -65,8 +67,12 @@ async def play_until_stable(page, groups=SERVICES):
     await page.wait_for_function(
         """(groups) => groups.every((g) => {
              const s = document.querySelector(`[data-group="${g}"]`);
-             return s && s.querySelector(".pill").textContent === "Stable" && s.querySelector(".tag[data-tp]");
-           })""", arg=list(groups), timeout=30_000)
+             return s && s.querySelector(".pill").textContent === "Stable"
+               && s.querySelector(".tag[data-tp]");
+           })""",
+        arg=list(groups),
+        timeout=30_000,
+    )
 
 
 async def produce(page, key, value, topic="order-placed"):
@@ -74,10 +80,16 @@ async def produce(page, key, value, topic="order-placed"):
     await page.fill("#p-key", key)
     await page.fill("#p-value", value)
     await page.click("#produce-form button[type=submit]")
-    await page.wait_for_function("() => document.querySelector('#produce-form .form-status').textContent === 'sent'")
+    await page.wait_for_function(
+        "() => document.querySelector('#produce-form .form-status').textContent === 'sent'"
+    )
     handle = await page.wait_for_function(
-        """(v) => { const t = [...window.playground.model.trails.values()].find((t) => t.value === v);
-                    return t ? t.id : null; }""", arg=value, timeout=15_000)
+        """(v) => { const t = [...window.playground.model.trails.values()]
+                      .find((t) => t.value === v);
+                    return t ? t.id : null; }""",
+        arg=value,
+        timeout=15_000,
+    )
     return await handle.json_value()
 
 
@@ -99,14 +111,19 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
 
     # The token lands on the partition's leader lane, and the leader's log shows the cell.
     landed = await page.wait_for_function(
-        """(id) => window.__arrivals.find((a) => a.kind === "produced" && a.record === id && a.drawn)""",
-        arg=record, timeout=15_000)
+        """(id) => window.__arrivals.find(
+             (a) => a.kind === "produced" && a.record === id && a.drawn)""",
+        arg=record,
+        timeout=15_000,
+    )
     landed = await landed.json_value()
     assert f"lane=order-placed/{expected}" in landed["landed"] and "role=leader" in landed["landed"]
     leader = landed["broker"]
     assert f"broker={leader}" in landed["landed"]
-    cell = (f'[data-broker="{leader}"] .lane[data-topic="order-placed"][data-partition="{expected}"]'
-            f'[data-role="leader"] .cell[data-record="{record}"]')
+    cell = (
+        f'[data-broker="{leader}"] .lane[data-topic="order-placed"][data-partition="{expected}"]'
+        f'[data-role="leader"] .cell[data-record="{record}"]'
+    )
     await page.wait_for_selector(cell, state="attached")
     await screenshot(page, artifacts, "order-17-landed-1280")
 
@@ -114,10 +131,15 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
     # (which owns that partition) shows the record.
     await page.wait_for_function(
         """([id, groups]) => groups.every((g) =>
-             window.__arrivals.some((a) => a.kind === "delivered" && a.record === id && a.group === g && a.drawn)
+             window.__arrivals.some((a) => a.kind === "delivered" && a.record === id
+               && a.group === g && a.drawn)
              && window.__seen.some((s) => s.record === id && s.group === g))""",
-        arg=[record, list(SERVICES)], timeout=30_000)
-    arrivals = await page.evaluate("(id) => window.__arrivals.filter((a) => a.record === id)", record)
+        arg=[record, list(SERVICES)],
+        timeout=30_000,
+    )
+    arrivals = await page.evaluate(
+        "(id) => window.__arrivals.filter((a) => a.record === id)", record
+    )
     seen = await page.evaluate("(id) => window.__seen.filter((s) => s.record === id)", record)
     for group in SERVICES:
         delivered = [a for a in arrivals if a["kind"] == "delivered" and a["group"] == group]
@@ -131,17 +153,23 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
     await screenshot(page, artifacts, "order-17-delivered-1280")
 
     # The inspector explains the partition with the same arithmetic.
-    await page.evaluate("(id) => document.querySelector(`.cell[data-record='${id}']`).click()", record)
+    await page.evaluate(
+        "(id) => document.querySelector(`.cell[data-record='${id}']`).click()", record
+    )
     why = await page.text_content("#inspector .why")
     assert f"mod 3 = {expected}" in why and 'murmur2("order-17")' in why
     for group in SERVICES:
-        assert "processed" in await page.text_content(f'#inspector .deliveries [data-delivery-group="{group}"]')
+        assert "processed" in await page.text_content(
+            f'#inspector .deliveries [data-delivery-group="{group}"]'
+        )
     await screenshot(page, artifacts, "record-inspector-1280")
     assert page.errors == []
     await page.context.close()
 
 
-async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(browser, site, artifacts):
+async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(
+    browser, site, artifacts
+):
     page = await open_room(browser, site)
     await play_until_stable(page, ["notification"])
     chip = page.locator('[data-group="notification"] [data-consumer]').first
@@ -150,7 +178,9 @@ async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(brow
     assert owned
     await chip.hover()
     await chip.locator('[data-action="consumer.crash"]').click()
-    await page.wait_for_selector(f'[data-group="notification"] [data-consumer="{victim}"] .badge.down')
+    await page.wait_for_selector(
+        f'[data-group="notification"] [data-consumer="{victim}"] .badge.down'
+    )
     await screenshot(page, artifacts, "consumer-crashed-1280")
     # Nobody notices until the session times out (45 s of virtual time): jump a minute ahead.
     await page.click('[data-jump="60000"]')
@@ -159,10 +189,16 @@ async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(brow
              const g = document.querySelector('[data-group="notification"]');
              if (g.querySelector(`[data-consumer="${victim}"]`)) return false;
              return owned.every((tp) => g.querySelector(`[data-consumer] .tag[data-tp="${tp}"]`));
-           }""", arg=[victim, owned], timeout=30_000)
+           }""",
+        arg=[victim, owned],
+        timeout=30_000,
+    )
     owners = await page.evaluate(
-        """(owned) => owned.map((tp) => document.querySelector(`[data-group="notification"] .tag[data-tp="${tp}"]`)
-             .closest("[data-consumer]").dataset.consumer)""", owned)
+        """(owned) => owned.map((tp) => document
+             .querySelector(`[data-group="notification"] .tag[data-tp="${tp}"]`)
+             .closest("[data-consumer]").dataset.consumer)""",
+        owned,
+    )
     assert victim not in owners
     await screenshot(page, artifacts, "consumer-partitions-moved-1280")
     assert page.errors == []
@@ -180,10 +216,16 @@ async def test_a_stopped_broker_greys_out_and_its_leaderships_move(browser, site
     if refused and "not modelled" in refused:
         pytest.skip(f"pending: the model refuses broker.stop yet ({refused})")
     await page.wait_for_selector(f'[data-broker="{broker}"].down', timeout=15_000)
-    await page.click('[data-jump="60000"]')  # past the ZooKeeper session (18 s): the controller elects
+    await page.click(
+        '[data-jump="60000"]'
+    )  # past the ZooKeeper session (18 s): the controller elects
     await page.wait_for_function(
-        """(b) => { const l = document.querySelector('.lane[data-topic="order-placed"][data-partition="0"][data-role="leader"]');
-                    return l && l.closest('[data-broker]').dataset.broker !== b; }""", arg=broker, timeout=30_000)
+        """(b) => { const l = document.querySelector(
+             '.lane[data-topic="order-placed"][data-partition="0"][data-role="leader"]');
+                    return l && l.closest('[data-broker]').dataset.broker !== b; }""",
+        arg=broker,
+        timeout=30_000,
+    )
     await screenshot(page, artifacts, "broker-stopped-1280")
     assert page.errors == []
     await page.context.close()
@@ -196,16 +238,21 @@ async def test_user_text_is_shown_as_text(browser, site, artifacts):
     key = "<b>bold</b>"
     record = await produce(page, key, value)
     await page.wait_for_selector(f'.cell[data-record="{record}"]', state="attached")
-    await page.evaluate("(id) => document.querySelector(`.cell[data-record='${id}']`).click()", record)
+    await page.evaluate(
+        "(id) => document.querySelector(`.cell[data-record='${id}']`).click()", record
+    )
     await page.wait_for_selector("#inspector .value")
     assert await page.text_content("#inspector .value") == value
     assert key in await page.text_content("#inspector .rec-key")
     assert await page.locator("img").count() == 0
     assert await page.locator("#inspector b, #legend b").count() == 0
-    assert key in await page.text_content("#legend")
+    title = await page.get_attribute(f'.cell[data-record="{record}"]', "title")
+    assert f"key {key}" in title
     await page.click("#log-toggle")
     await page.fill("#log-filter", "bold")
-    await page.wait_for_function("() => document.querySelector('#log-list').textContent.includes('<b>bold</b>')")
+    await page.wait_for_function(
+        "() => document.querySelector('#log-list').textContent.includes('<b>bold</b>')"
+    )
     await page.wait_for_timeout(500)
     assert page.dialogs == []
     await screenshot(page, artifacts, "user-text-as-text-1280")
@@ -233,7 +280,8 @@ CONTRAST_JS = """() => {
     const scale = c.startsWith("color(") ? 1 : 255;
     return {rgb: n.slice(0, 3).map((v) => v / scale), a: n.length > 3 ? n[3] : 1};
   };
-  const lum = ([r, g, b]) => [r, g, b].map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+  const lum = ([r, g, b]) => [r, g, b]
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
     .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
   // The background actually behind an element: translucent layers blended down to an opaque one.
   const bg = (el) => {
@@ -251,16 +299,19 @@ CONTRAST_JS = """() => {
     return base;
   };
   const out = [];
-  const sel = ".room-title, .col-title, .muted, .lane-meta, .lane-p, .consumer-name, .pill, .tag, button, " +
+  const sel = ".room-title, .col-title, .muted, .lane-meta, .lane-p, .consumer-name, .pill, " +
+              ".tag, button, " +
               "#narration-text, .lane-group-title, .status, label, .log-list li";
   for (const el of document.querySelectorAll(sel)) {
-    if (!el.offsetParent || !el.textContent.trim() || el.closest("[hidden]") || el.disabled) continue;
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    if (el.closest("[hidden]") || el.disabled) continue;
     const fg = parse(getComputedStyle(el).color);
     const back = bg(el);
     const ink = fg.rgb.map((v, i) => v * fg.a + back[i] * (1 - fg.a));
     const a = lum(ink), b = lum(back);
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    out.push({sel: el.className || el.tagName, text: el.textContent.trim().slice(0, 20), ratio: Math.round(ratio * 100) / 100});
+    out.push({sel: el.className || el.tagName, text: el.textContent.trim().slice(0, 20),
+              ratio: Math.round(ratio * 100) / 100});
   }
   return out;
 }"""
@@ -272,14 +323,19 @@ async def test_keyboard_labels_live_log_and_contrast(browser, site, artifacts, s
     # Every control has an accessible name.
     unnamed = await page.evaluate("""() => [...document.querySelectorAll("button, input, select")]
       .filter((e) => e.offsetParent !== null)
-      .filter((e) => !(e.getAttribute("aria-label") || e.labels?.length || e.textContent.trim() || e.title))
+      .filter((e) => !(e.getAttribute("aria-label") || e.labels?.length
+                      || e.textContent.trim() || e.title))
       .map((e) => e.outerHTML.slice(0, 80))""")
     assert unnamed == []
     # Focus order follows the page: brand, then the time controls, then narration, then the columns.
     order = []
     for _ in range(12):
         await page.keyboard.press("Tab")
-        order.append(await page.evaluate("() => document.activeElement.id || document.activeElement.textContent.trim()"))
+        order.append(
+            await page.evaluate(
+                "() => document.activeElement.id || document.activeElement.textContent.trim()"
+            )
+        )
     assert order[:4] == ["Playground", "play", "step", "speed"], order
     assert order.index("share") < order.index("narration-next") < order.index("p-topic"), order
     # Space plays and pauses, → steps, ? lists the shortcuts.
@@ -287,9 +343,13 @@ async def test_keyboard_labels_live_log_and_contrast(browser, site, artifacts, s
     await page.evaluate("() => document.activeElement.blur()")
     before = await page.get_attribute("#play", "aria-pressed")
     await page.keyboard.press("Space")
-    await page.wait_for_function("(b) => document.querySelector('#play').getAttribute('aria-pressed') !== b", arg=before)
+    await page.wait_for_function(
+        "(b) => document.querySelector('#play').getAttribute('aria-pressed') !== b", arg=before
+    )
     await page.keyboard.press("Space")
-    await page.wait_for_function("(b) => document.querySelector('#play').getAttribute('aria-pressed') === b", arg=before)
+    await page.wait_for_function(
+        "(b) => document.querySelector('#play').getAttribute('aria-pressed') === b", arg=before
+    )
     sent = await page.evaluate("() => window.playground.socket.counter")
     await page.keyboard.press("ArrowRight")
     await page.wait_for_function("(n) => window.playground.socket.counter > n", arg=sent)
@@ -301,7 +361,9 @@ async def test_keyboard_labels_live_log_and_contrast(browser, site, artifacts, s
     assert await page.get_attribute("#log-list", "role") == "log"
     assert await page.get_attribute("#announcer", "aria-live") == "polite"
     await page.click("#play")
-    await page.wait_for_function("() => document.querySelector('#announcer').textContent.length > 0", timeout=15_000)
+    await page.wait_for_function(
+        "() => document.querySelector('#announcer').textContent.length > 0", timeout=15_000
+    )
     # Text contrast, WCAG AA (4.5:1), in this colour scheme.
     pairs = await page.evaluate(CONTRAST_JS)
     assert len(pairs) > 30
