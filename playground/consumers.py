@@ -2,19 +2,24 @@
 
 It checks what only a connection can check (message size, the per-connection rate limit, that
 the text is JSON), hands everything else to the room through `Rooms` (plain JSON in and out, so
-the room may later live in another process), and relays the room's frames and notices, which
-arrive over the channel layer already serialised. The one piece of state it keeps is the
-sequence number of the snapshot it last sent, to drop frames that snapshot already covers.
+the room may later live in another process), and passes on the room's frames and notices,
+which arrive already serialised over the channel layer through this process's `Relay`. The one
+piece of state it keeps is the sequence number of the snapshot it last sent, to drop frames
+that snapshot already covers.
 """
 
+import asyncio
 import json
+import secrets
 import time
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
 from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
+from playground.rooms.relay import get_relay
 from playground.rooms.room import group_name
 
 CLOSE_NO_SUCH_ROOM = 4404
@@ -42,21 +47,40 @@ class TokenBucket:
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
+    # No channel of its own on the layer: frames reach it through the process's Relay, and a
+    # per-connection channel would only add an idle receiver per viewer.
+    channel_layer_alias = None
+
+    async def dispatch(self, message):
+        # Channels' dispatch runs close_old_connections in a worker thread before every
+        # message, for consumers that use the ORM. This one never touches the database, and
+        # a thread hop per relayed frame was a large share of a busy server's time.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         self.room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        self.viewer_id = secrets.token_hex(8)
         self.group = group_name(self.room_id)
         self.snapshot_seq = None
         self.rooms = get_rooms()
+        self.relay = None
+        # Frames come from the relay's task, replies from this one: one lock keeps the
+        # snapshot ahead of every frame after it.
+        self.send_lock = asyncio.Lock()
         self.bucket = TokenBucket(settings.PLAYGROUND_WS_RATE_PER_S,
                                   settings.PLAYGROUND_WS_BURST)
         if not self.rooms.exists(self.room_id):
             await self.close(code=CLOSE_NO_SUCH_ROOM)
             return
-        # Join the group before asking for the snapshot: any frame after it then reaches us.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Join before asking for the snapshot: any frame after it then reaches us.
+        self.relay = get_relay()
+        await self.relay.join(self.group, self)
         await self.accept()
         try:
-            await self.rooms.attach(self.room_id, self.channel_name)
+            await self.rooms.attach(self.room_id, self.viewer_id)
             await self._relay(await self.rooms.handle(self.room_id, {"type": "resync"},
                                                       self._actor()))
         except (NoSuchRoom, RoomsFull) as e:
@@ -65,13 +89,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
                              else CLOSE_NO_SUCH_ROOM)
 
     async def disconnect(self, code):
-        if getattr(self, "group", None) is None:
+        if getattr(self, "relay", None) is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await self.rooms.detach(self.room_id, self.channel_name)
+        await self.relay.leave(self.group, self)
+        await self.rooms.detach(self.room_id, self.viewer_id)
 
     def _actor(self) -> dict:
-        return {"channel": self.channel_name}
+        return {"viewer": self.viewer_id}
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.bucket.take():
@@ -101,21 +125,25 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._relay(reply)
 
     async def _relay(self, reply: dict) -> None:
-        if reply["snapshot_seq"] is not None:
-            self.snapshot_seq = reply["snapshot_seq"]
-        await self.send(text_data=reply["text"])
+        async with self.send_lock:
+            if reply["snapshot_seq"] is not None:
+                self.snapshot_seq = reply["snapshot_seq"]
+            await self.send(text_data=reply["text"])
 
     async def _error(self, field: str, message: str) -> None:
-        await self.send(text_data=json.dumps(ProtocolError(field, message).reply()))
+        async with self.send_lock:
+            await self.send(text_data=json.dumps(ProtocolError(field, message).reply()))
 
-    # -- from the channel layer ----------------------------------------------------------------
+    # -- from the room, over the channel layer and this process's relay ------------------------
 
-    async def room_frame(self, event):
-        # Frames the last snapshot already covers (sent before it, delivered after) are dropped;
-        # a viewer that has had no snapshot yet gets nothing it could not place.
-        if self.snapshot_seq is not None and event["to_seq"] > self.snapshot_seq:
-            await self.send(text_data=event["text"])
-
-    async def room_notice(self, event):
-        if self.snapshot_seq is not None:  # the snapshot always comes first
-            await self.send(text_data=event["text"])
+    async def deliver(self, message: dict) -> None:
+        async with self.send_lock:
+            if self.snapshot_seq is None:
+                return  # the snapshot always comes first; what it covers is in it
+            if message["type"] == "room.frame":
+                # A frame the last snapshot already covers (sent before it, delivered after).
+                if message["to_seq"] <= self.snapshot_seq:
+                    return
+            elif message["type"] != "room.notice":
+                return
+            await self.send(text_data=message["text"])

@@ -21,8 +21,12 @@ async def viewer(room_id: str) -> tuple[WebsocketCommunicator, dict]:
 
 
 async def send(communicator, message) -> dict:
+    """The reply to `message` (frames and notices that come before it are passed over)."""
     await communicator.send_to(text_data=json.dumps(message))
-    return await communicator.receive_json_from(timeout=2)
+    while True:
+        reply = await communicator.receive_json_from(timeout=2)
+        if reply["type"] not in ("frame", "notice"):
+            return reply
 
 
 async def frames_until(communicator, to_seq: int) -> list[dict]:
