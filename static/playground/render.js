@@ -125,11 +125,13 @@ export class Renderer {
         arrive: {kind: "produced", record: e.id, topic: e.topic, partition: e.partition, broker: e.leader}};
     } else if (e.kind === "replicated") {
       const t = m.trail(recordId(e.topic, e.partition, e.offset));
+      if (!t) return; // a record this page never saw: its copy is only a count
       token = {id: recordId(e.topic, e.partition, e.offset), key: t ? t.key : null, count: e.count,
         from: {lane: [e.topic, e.partition, e.from]}, to: {lane: [e.topic, e.partition, e.broker]}, kind: "replica",
         arrive: {kind: "replicated", record: recordId(e.topic, e.partition, e.offset), count: e.count, broker: e.broker}};
     } else if (e.kind === "delivered") {
       const t = m.trail(e.id);
+      if (!t) return;
       const part = m.partition(e.topic, e.partition);
       token = {id: e.id, key: t ? t.key : null, from: {lane: [e.topic, e.partition, part ? part.leader : null]},
         to: {consumer: [e.group, e.consumer]}, kind: e.attempt > 1 ? "retry" : "deliver",
@@ -318,7 +320,9 @@ export class Renderer {
       const cell = document.createElement("span");
       cell.className = off >= part.hw ? "cell above-hw" : "cell";
       cell.dataset.record = id;
-      cell.style.setProperty("--key", keyColour(rec ? rec.key : null));
+      // A record this page never saw (before it connected, or counted in an aggregate) stays
+      // an empty cell: grey is for records without a key.
+      if (rec) cell.style.setProperty("--key", keyColour(rec.key));
       cell.title = `offset ${off}${rec && rec.key != null ? ` · key ${rec.key}` : ""}${off >= part.hw ? " · above the high watermark" : ""}`;
       if (off === part.hw) cells.push(hwMarker(part.hw));
       cells.push(cell);
