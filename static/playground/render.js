@@ -85,11 +85,13 @@ export class Renderer {
     this.watch = null;
     this.cellWindow = CELL_WINDOW;
     this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
+    this.elected = new Map(); // partition -> when its leader changed (the new leader lane pulses)
   }
 
   // --- marking -------------------------------------------------------------------------------
   mark(effect) {
     const d = this.dirty;
+    if (effect.kind === "leader") this.elected.set(tpId(effect.topic, effect.partition), performance.now());
     switch (effect.kind) {
       case "topology": case "broker": case "controller": case "leader": case "groups":
         d.all = true; break;
@@ -164,6 +166,7 @@ export class Renderer {
       this.renderBrokers();
       this.renderGroups();
       this.renderProducers();
+      this.pulseElected();
       d.all = false;
       d.parts.clear();
       d.groups.clear();
@@ -271,6 +274,19 @@ export class Renderer {
     this.measureWindow();
   }
 
+  pulseElected() {
+    const now = performance.now();
+    for (const [key, at] of this.elected) {
+      if (now - at > 2000) {
+        this.elected.delete(key);
+        continue;
+      }
+      const [topic, p] = splitTp(key);
+      const lane = this.root.querySelector(`.lane[data-topic="${cssEsc(topic)}"][data-partition="${p}"][data-role="leader"]`);
+      if (lane) lane.classList.add("elected");
+    }
+  }
+
   // How many cells fit: the window of newest offsets each lane shows.
   measureWindow() {
     const tape = this.root.querySelector(".tape");
@@ -323,6 +339,7 @@ export class Renderer {
       // A record this page never saw (before it connected, or counted in an aggregate) stays
       // an empty cell: grey is for records without a key.
       if (rec) cell.style.setProperty("--key", keyColour(rec.key));
+      else cell.classList.add("unseen");
       cell.title = `offset ${off}${rec && rec.key != null ? ` · key ${rec.key}` : ""}${off >= part.hw ? " · above the high watermark" : ""}`;
       if (off === part.hw) cells.push(hwMarker(part.hw));
       cells.push(cell);
@@ -506,6 +523,7 @@ export class Renderer {
       el("ul", {class: "legend-keys", "aria-label": "Token colours by key"}, ...items),
       el("ul", {class: "legend-marks"},
         el("li", {}, el("span", {class: "swatch cell above-hw"}), el("span", {text: "above high watermark"})),
+        el("li", {}, el("span", {class: "swatch cell unseen"}), el("span", {text: "counted, not drawn"})),
         el("li", {}, el("span", {class: "sym", text: "L/F"}), el("span", {text: "leader/follower"})),
         el("li", {}, el("span", {class: "sym amber", text: "◷"}), el("span", {text: "timeout"})),
         el("li", {}, el("span", {class: "sym amber", text: "↻"}), el("span", {text: "retry"})),

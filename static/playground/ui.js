@@ -55,7 +55,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     for (const a of frame.aggregates || []) {
       for (const effect of model.applyAggregate(a)) renderer.mark(effect);
       logLine(`${a.count.toLocaleString("en-US")} records produced to ${a.topic}/${a.partition} (offsets ${a.first_offset}–${a.last_offset}, counted, not drawn)`,
-        "record", a.type);
+        "event", a.type);
     }
     if (frame.narration_step != null && frame.narration_step !== narrationStep) {
       narrationStep = frame.narration_step;
