@@ -298,8 +298,15 @@ const HANDLERS = {
     }
     const prod = e.producer && m.producers.get(e.producer);
     if (prod) prod.sent = (prod.sent || 0) + 1;
+    // A record a consumer emitted while processing another comes from that consumer.
+    let from = null;
+    if (e.cause) {
+      const c = m.trail(recordId(e.cause.topic, e.cause.partition, e.cause.offset));
+      const d = c && c.groups.get(e.cause.group);
+      if (d) from = [e.cause.group, d.consumer];
+    }
     return [{kind: "produced", id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
-      leader, producer: e.producer || null}];
+      leader, producer: e.producer || null, from}];
   },
   "record.acked"(m, e) {
     trailEvent(m, e, {what: "acked", text: `acknowledged to the producer (acks=${e.acks ?? "?"})`});

@@ -123,7 +123,8 @@ export class Renderer {
     const m = this.model;
     let token = null;
     if (e.kind === "produced") {
-      token = {id: e.id, key: e.key, from: {producer: e.producer}, to: {lane: [e.topic, e.partition, e.leader]}, kind: "produce",
+      token = {id: e.id, key: e.key, from: e.from ? {consumer: e.from} : {producer: e.producer},
+        to: {lane: [e.topic, e.partition, e.leader]}, kind: "produce",
         arrive: {kind: "produced", record: e.id, topic: e.topic, partition: e.partition, broker: e.leader}};
     } else if (e.kind === "replicated") {
       const t = m.trail(recordId(e.topic, e.partition, e.offset));
@@ -265,11 +266,13 @@ export class Renderer {
     this.cols.side.hidden = !side.length;
     if (side.length) {
       this.cols.side.append(el("h2", {class: "panel-title", text: "Dead-letter and retry topics"}));
+      const grid = el("div", {class: "side-topic-grid"});
       for (const t of side) {
-        const block = el("div", {class: "side-topic", "data-side-topic": t.name});
+        const block = el("div", {class: "side-topic", "data-side-topic": t.name}, el("div", {class: "lane-group-title", text: t.name}));
         for (const part of t.partitions) if (part) block.append(this.lane(part, null));
-        this.cols.side.append(block);
+        grid.append(block);
       }
+      this.cols.side.append(grid);
     }
     this.measureWindow();
   }
@@ -309,7 +312,6 @@ export class Renderer {
     const label = el("button", {type: "button", class: "lane-label", "data-inspect": "partition",
       "data-id": tpId(part.topic, part.partition),
       "aria-label": `${part.topic} partition ${part.partition}, ${role} replica${b != null ? ` on broker ${b}` : ""}${inIsr ? ", in sync" : ""}`},
-    side ? el("span", {class: "lane-topic", text: part.topic}) : null,
     el("span", {class: "lane-p num", text: `P${part.partition}`}),
     el("span", {class: "role", title: role, text: role === "leader" ? "L" : "F"}),
     inIsr && !side ? el("span", {class: "isr", title: "in the ISR", text: "ISR"}) : null);

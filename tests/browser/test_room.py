@@ -39,9 +39,13 @@ WATCH_JS = """() => {
 }"""
 
 
-async def open_room(browser, site, *, viewport=(1280, 720), scheme="light", name="amazon-orders"):
+async def open_room(
+    browser, site, *, viewport=(1280, 720), scheme="light", name="amazon-orders", motion=None
+):
     context = await browser.new_context(
-        viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=scheme
+        viewport={"width": viewport[0], "height": viewport[1]},
+        color_scheme=scheme,
+        reduced_motion=motion or "no-preference",
     )
     page = await context.new_page()
     page.errors = []
@@ -256,6 +260,26 @@ async def test_user_text_is_shown_as_text(browser, site, artifacts):
     await page.wait_for_timeout(500)
     assert page.dialogs == []
     await screenshot(page, artifacts, "user-text-as-text-1280")
+    await page.context.close()
+
+
+async def test_reduced_motion_puts_tokens_at_their_destination(browser, site):
+    page = await open_room(browser, site, motion="reduce")
+    await play_until_stable(page, ["seller"])
+    record = await produce(page, "order-17", f"calm order {time.time_ns()}")
+    where = await page.wait_for_function(
+        """(id) => {
+             const r = window.playground.renderer;
+             const t = [...r.flights.items].find((t) => t.id === id && t.kind === "produce");
+             const d = t && (r.drawn || []).find((d) => d.id === id);
+             return d ? {to: t.to, from: t.from, at: {x: d.x, y: d.y}} : null;
+           }""",
+        arg=record,
+        timeout=15_000,
+    )
+    where = await where.json_value()
+    assert where["at"] == where["to"] != where["from"]
+    assert page.errors == []
     await page.context.close()
 
 
