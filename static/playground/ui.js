@@ -106,6 +106,8 @@ function syncTimeControls() {
   const play = $("#play");
   play.textContent = clock.playing ? "Pause" : "Play";
   play.setAttribute("aria-pressed", String(clock.playing));
+  play.classList.toggle("primary", !clock.playing);
+  $("#paused").hidden = clock.playing;
   if (document.activeElement !== speedInput) speedInput.value = speedToSlider(clock.speed);
   $("#speed-out").textContent = formatSpeed(clock.speed);
 }
@@ -391,6 +393,16 @@ function newestRecords(part) {
   }));
 }
 
+// 86400000 → "24 h (86,400,000 ms)": the unit a person thinks in, and the exact figure.
+function duration(ms) {
+  const units = [[86400000, "d"], [3600000, "h"], [60000, "min"], [1000, "s"]];
+  const exact = `${Number(ms).toLocaleString("en-US")} ms`;
+  for (const [size, unit] of units) {
+    if (ms >= size && ms % size === 0) return `${ms / size === 1 && unit === "d" ? "24 h" : `${ms / size} ${unit}`} (${exact})`;
+  }
+  return exact;
+}
+
 function groupFacts(name) {
   const g = model.groups.get(name);
   if (!g) return [el("p", {class: "muted", text: "This group no longer exists."})];
@@ -408,7 +420,9 @@ function groupFacts(name) {
   table.append(body);
   const c = g.config || {};
   return [dl([["state", g.state], ["generation", g.generation], ["assignor", g.assignor], ["protocol", g.protocol],
-    ["max attempts", c.max_attempts ?? 3], ["processing timeout", c.processing_timeout_ms != null ? `${c.processing_timeout_ms} ms` : "—"],
+    ["max attempts", c.max_attempts ?? 3], ["processing timeout", c.processing_timeout_ms != null ? duration(c.processing_timeout_ms) : "—"],
+    ["session timeout", c.session_timeout_ms != null ? duration(c.session_timeout_ms) : "—"],
+    ["retry back-off", c.retry_backoff_ms != null ? duration(c.retry_backoff_ms) : "—"],
     ["dead-letter topic", c.dead_letter_topic ?? "<topic>-dlt"]]),
   el("h3", {text: "Assignment"}), members, el("h3", {text: "Lag"}), table];
 }
