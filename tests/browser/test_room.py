@@ -283,9 +283,26 @@ async def test_reduced_motion_puts_tokens_at_their_destination(browser, site):
     await page.context.close()
 
 
+async def spilled(page):
+    """Elements that poke out of their card (a group, a broker, a producer)."""
+    return await page.evaluate(
+        """() => [...document.querySelectorAll(".group, .broker, .producer")].flatMap((card) => {
+             const box = card.getBoundingClientRect();
+             return [...card.querySelectorAll("*")].filter((e) => {
+               const r = e.getBoundingClientRect();
+               return r.width && (r.right > box.right + 1 || r.left < box.left - 1);
+             }).map((e) => `${card.className}: ${e.className || e.tagName}`);
+           })"""
+    )
+
+
 async def test_tablet_width_and_dark_theme(browser, site, artifacts):
     page = await open_room(browser, site, viewport=(820, 1180), scheme="dark")
+    # Before the first rebalance (the longest state names) and once everything is Stable.
+    await page.wait_for_selector(".group .pill")
+    assert await spilled(page) == []
     await play_until_stable(page)
+    assert await spilled(page) == []
     overflow = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a tablet"
     for selector in ("#producers", "[data-broker='3']", "[data-group='delivery']", "#produce-form"):
