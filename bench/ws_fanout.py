@@ -212,7 +212,9 @@ async def run(args, port: int, pid: int) -> None:
     before = rss_kib(pid)
     marks = []
     done = 0
-    for part in (args.cycles // 2, args.cycles - args.cycles // 2):
+    step = max(1, args.cycles // 4)
+    while done < args.cycles:
+        part = min(step, args.cycles - done)
         await cycles(uri_of, origin, part)
         done += part
         marks.append(f"{rss_kib(pid) / 1024:.1f} MiB after {done}")

@@ -59,6 +59,11 @@ class EventChecker:
                 self.fail(e, f"offset {e['offset']} in {tp}, expected {expected}: not dense")
             self.next_offset[tp] = expected + 1
             self.high_watermark[tp] = e["high_watermark"]
+        elif kind == "partition.leader_elected":
+            # The next record goes at the new leader's log end. A shorter log cut records
+            # away (their offsets are reused); a longer one kept uncommitted records that the
+            # old leader had dropped (Kafka's leaders never truncate themselves).
+            self.next_offset[(e["topic"], e["partition"])] = e["log_end_offset"]
         elif kind == "partition.high_watermark":
             self.high_watermark[(e["topic"], e["partition"])] = e["high_watermark"]
         elif kind == "record.expired":
@@ -181,3 +186,127 @@ def replay(seed, brokers: int, command_log: list[dict], until_ms: int | None = N
     if until_ms is not None:
         events += cluster.advance_to(max(until_ms, cluster.now_ms))
     return cluster, events
+
+
+# -- invariant 4: every record ends somewhere -----------------------------------------------------
+
+class DeliveryChecker(EventChecker):
+    """Invariant 1 with the delivery policy's retries, plus what invariant 4 needs.
+
+    Invariant 1 as `EventChecker` checks it, except that a blocking retry delivers the record
+    the consumer already holds again (``attempt`` > 1, same offset); any other delivery with
+    ``attempt`` > 1 must come from a retry topic.
+
+    Invariant 4 (DESIGN.md): every produced record is, for every subscribed group, eventually
+    processed, dead-lettered (``record.dead_lettered``), or expired by retention and announced
+    (``record.expired``) once the group has live consumers. A record forwarded to a retry topic
+    counts as handed on: its copy in the retry topic must itself end one of those ways, since
+    the group subscribes to the retry topics. Feed the whole run, let enough virtual time pass
+    for every back-off and timeout, then call `unresolved(snapshot)`. What the checker forgives,
+    and why: records before where a group started reading (``auto_offset_reset=latest``, an
+    operator's ``group.reset_offsets``, an announced ``offset.reset``), records announced lost
+    (``record.lost``, invariant 3's business), and groups with a ``commit="before"`` member,
+    which chose at-most-once delivery.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcome: dict[tuple, str] = {}       # (group, topic, partition, offset) -> how
+        self.start: dict[tuple, int] = {}         # (group, topic, partition) -> first offset
+        self.expired: dict[tuple, int] = {}       # (topic, partition) -> announced log start
+        self.lost: set[tuple] = set()             # (topic, partition, offset)
+        self.at_most_once: set[str] = set()       # groups with a commit="before" member
+
+    def check(self, e: dict) -> None:
+        kind = e["type"]
+        if kind == "record.delivered" and e["attempt"] > 1:
+            hand = self.in_hand.get((e["group"], e["consumer"]))
+            record = (e["topic"], e["partition"], e["offset"])
+            if hand == record:
+                # A blocking retry: the record in hand once more, not the next offset.
+                self.expect[(e["group"], e["consumer"], e["topic"], e["partition"])] = e["offset"]
+            elif not _is_retry_topic(e["topic"]):
+                self.fail(e, f"attempt {e['attempt']} of {record}, which "
+                             f"{e['consumer']} does not hold (it holds {hand})")
+        super().check(e)
+        group = e.get("group")
+        if kind == "record.delivered":
+            self.start.setdefault((group, e["topic"], e["partition"]), e["offset"])
+        elif kind == "offset.committed":
+            key = (group, e["topic"], e["partition"])
+            self.start.setdefault(key, e["offset"])
+            if str(e.get("reason", "")).startswith("reset to"):
+                self.start[key] = e["offset"]
+        elif kind == "offset.reset":
+            key = (group, e["topic"], e["partition"])
+            self.start[key] = max(self.start.get(key, 0), e["offset"])
+        elif kind == "record.processed":
+            self.outcome[(group, e["topic"], e["partition"], e["offset"])] = "processed"
+        elif kind == "record.dead_lettered":
+            self.outcome[(group, e["topic"], e["partition"], e["offset"])] = "dead-lettered"
+            self.in_hand.pop((group, e["consumer"]), None)
+        elif kind == "record.retry_scheduled" and e.get("retry_topic"):
+            self.outcome[(group, e["topic"], e["partition"], e["offset"])] = "retried"
+            self.in_hand.pop((group, e["consumer"]), None)
+        elif kind == "record.abandoned" or (kind == "record.failed" and e.get("revoked")):
+            self.in_hand.pop((group, e["consumer"]), None)
+        elif kind == "record.expired":
+            self.expired[(e["topic"], e["partition"])] = e["log_start_offset"]
+        elif kind == "partition.leader_elected" and "log_end_offset" in e:
+            # Offsets from the new leader's log end on will be reused by other records.
+            tp = (e["topic"], e["partition"])
+            for key in [k for k in self.outcome if k[1:3] == tp and k[3] >= e["log_end_offset"]]:
+                del self.outcome[key]
+        elif kind == "record.lost":
+            self.lost.add((e["topic"], e["partition"], e["offset"]))
+            for key in [k for k in self.outcome if k[1:] == (e["topic"], e["partition"],
+                                                              e["offset"])]:
+                del self.outcome[key]
+        elif kind == "group.member_joined" and e.get("commit") == "before":
+            self.at_most_once.add(group)
+        elif kind == "group.deleted":
+            for table in (self.outcome, self.start):
+                for key in [k for k in table if k[0] == group]:
+                    del table[key]
+            self.at_most_once.discard(group)
+        elif kind == "topic.deleted":
+            topic = e["topic"]
+            for table, at in ((self.outcome, 1), (self.start, 1), (self.expired, 0)):
+                for key in [k for k in table if k[at] == topic]:
+                    del table[key]
+            self.lost = {k for k in self.lost if k[0] != topic}
+
+    def unresolved(self, snapshot: dict, limit: int = 20) -> list[str]:
+        """Invariant 4 at the end of a settled run: the records some live group has not
+        finished with (empty when it holds)."""
+        problems = []
+        topics = snapshot["topics"]
+        for gid, group in snapshot["groups"].items():
+            live = [c for c in group["consumers"].values() if c["status"] == "live"]
+            if not live or group["state"] != "Stable" or gid in self.at_most_once:
+                continue
+            earliest = group["config"]["auto_offset_reset"] == "earliest"
+            for name in sorted({t for c in live for t in c["topics"]}):
+                if name not in topics:
+                    continue
+                for p in topics[name]["partitions"]:
+                    index = p["partition"]
+                    start = self.start.get((gid, name, index), 0 if earliest else None)
+                    if start is None:
+                        continue  # latest, and nothing read yet: nothing it answers for
+                    start = max(start, self.expired.get((name, index), 0))
+                    for offset in range(start, p["high_watermark"]):
+                        if (gid, name, index, offset) in self.outcome:
+                            continue
+                        if (name, index, offset) in self.lost:
+                            continue
+                        problems.append(f"{gid}: {name}/{index} offset {offset} was never "
+                                        "processed, dead-lettered or announced expired")
+                        if len(problems) >= limit:
+                            return problems
+        return problems
+
+
+def _is_retry_topic(name: str) -> bool:
+    head, _, index = name.rpartition("-retry-")
+    return bool(head) and index.isdigit()

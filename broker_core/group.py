@@ -40,10 +40,29 @@ processes it again), ``before`` (at-most-once: a crash mid-record loses it for t
 ``auto`` (every ``auto.commit.interval.ms``, 5 s, the offsets processed by then). A commit only
 counts while the member still owns the partition; otherwise it fails and the next owner starts
 from the last committed offset.
+
+Each delivery is an attempt under the group's delivery policy (see delivery.py): a record may
+fail or time out, wait out a back-off in the consumer's hands (blocking every partition that
+consumer owns) or go to a retry topic, and end in a dead-letter topic; the group commits past a
+record once it is processed, forwarded or dead-lettered.
 """
+
+import copy
 
 from .assignors import ASSIGNORS, PROTOCOL, Subscription
 from .clock import last_tick, next_tick
+from .delivery import (
+    DELIVERY_DEFAULTS,
+    H_ATTEMPTS,
+    H_DUE,
+    backoff_ms,
+    dead_letter_topic_name,
+    headers_for,
+    original_of,
+    render,
+    retry_topic_name,
+    retry_topics,
+)
 
 EMPTY = "Empty"
 PREPARING = "PreparingRebalance"
@@ -68,13 +87,8 @@ GROUP_DEFAULTS = {
     "session_timeout_ms": 45_000,
     "heartbeat_interval_ms": 3_000,
     "auto_offset_reset": "earliest",
-    # The delivery policy (retries, timeouts, dead letters) is kept and shown now and acted on
-    # by the delivery layer.
-    "max_attempts": 3,
-    "retry_backoff_ms": 1_000,
-    "processing_timeout_ms": 86_400_000,
-    "message_timeout_ms": None,
-    "dead_letter_topic": None,
+    # The delivery policy: retries, back-off, timeouts, dead letters (see delivery.py).
+    **DELIVERY_DEFAULTS,
 }
 
 
@@ -90,26 +104,46 @@ class Member:
     __slots__ = ("group", "cluster", "id", "topics", "processing_ms", "commit", "joined_ms",
                  "crashed", "rejoined", "owned", "positions", "stints",
                  "owned_generation", "in_flight", "timer", "wake_timer", "rejoin_timer",
-                 "expiry_timer", "commit_timer", "dirty", "rr", "current", "batch_left")
+                 "expiry_timer", "commit_timer", "dirty", "rr", "current", "batch_left",
+                 "declared", "retry_topics", "behaviour", "hangs", "plain", "attempt", "phase",
+                 "record", "started_ms", "error", "due_timer", "processing_rng", "failure_rng",
+                 "pending")
 
-    def __init__(self, group: "Group", member_id: str, topics: list[str], processing_ms: int,
+    def __init__(self, group: "Group", member_id: str, topics: list[str], behaviour: dict,
                  commit: str, now_ms: int):
         self.group = group
         self.cluster = group.cluster
         self.id = member_id
-        self.topics = sorted(set(topics))
-        self.processing_ms = processing_ms
+        self.declared = sorted(set(topics))   # what the consumer asked for
+        self.retry_topics: dict = {}          # retry topic -> (source topic, index)
+        self.topics = self.declared           # its subscription, retry topics included
+        self.resubscribe()
+        self.behaviour = behaviour
+        self.processing_ms = behaviour["processing_ms"]  # a number, or {"min", "max"}
+        self.hangs = behaviour["hangs"]
+        self.plain = False
+        self._update_plain()
+        # Each consumer draws from its own streams, so adding one never changes another's.
+        self.processing_rng = self.cluster.rng(f"processing/{group.id}/{member_id}")
+        self.failure_rng = self.cluster.rng(f"failure/{group.id}/{member_id}")
         self.commit = commit
         self.joined_ms = now_ms
         self.crashed = False
         self.rejoined = True
         self.owned: list = []            # Partition objects, sorted by (topic, index)
         self.positions: dict = {}        # Partition -> next offset to fetch
-        self.stints: dict = {}           # Partition -> id of this ownership (see `_processed`)
+        self.stints: dict = {}           # Partition -> id of this ownership (see `_commit_past`)
         self.owned_generation = -1
-        self.in_flight = None            # (Partition, offset, stint) being processed
-        self.timer = None                # processing finishes
+        self.in_flight = None            # (Partition, offset, stint) in hand
+        self.attempt = 0                 # of the record in hand
+        self.phase = None                # "processing", "backoff" or "publish" (see _fail)
+        self.record = None               # the record in hand: key, value, timestamp, headers
+        self.started_ms = 0              # when the attempt in hand was delivered
+        self.error = None                # how the attempt in hand will end (None: success)
+        self.pending = None              # a forward to a retry/dead-letter topic to try again
+        self.timer = None                # the attempt finishes / times out / is retried
         self.wake_timer = None
+        self.due_timer = None            # a retry topic's head record comes due
         self.rejoin_timer = None
         self.expiry_timer = None
         self.commit_timer = None         # auto-commit
@@ -117,6 +151,22 @@ class Member:
         self.rr = 0
         self.current = None              # the partition this fetch batch comes from
         self.batch_left = 0
+
+    def resubscribe(self) -> bool:
+        """Recompute the subscription from the group's delivery policy (retry topics);
+        return whether it changed."""
+        self.retry_topics = retry_topics(self.group.config, self.declared)
+        topics = sorted(set(self.declared) | set(self.retry_topics))
+        changed = topics != self.topics
+        self.topics = topics
+        return changed
+
+    def _update_plain(self) -> None:
+        # Records of a plain consumer can never fail, time out or produce: the zero-time fast
+        # path in `pump` may take them a batch at a time.
+        b = self.behaviour
+        self.plain = (isinstance(self.processing_ms, int) and not b["failure_rate"]
+                      and not b["fail_keys"] and not b["emits"] and not self.hangs)
 
     # -- heartbeats, as arithmetic ------------------------------------------------------------
 
@@ -150,6 +200,11 @@ class Member:
         self.owned = _sorted_parts(self.owned)
 
     def give_up(self, parts: list) -> None:
+        in_flight = self.in_flight
+        if in_flight is not None and in_flight[0] in parts and self.phase != "processing":
+            # Waiting for a back-off or to publish: only this consumer's memory held the
+            # record, and the next owner starts again from the committed offset.
+            self.abandon("partition revoked")
         if self.commit == "auto" and not self.crashed:
             self.flush_auto_commit()  # Kafka's consumer commits before it lets partitions go
         for part in parts:
@@ -161,7 +216,8 @@ class Member:
                 part.watchers.remove(self)
 
     def cancel_timers(self) -> None:
-        for name in ("timer", "wake_timer", "rejoin_timer", "expiry_timer", "commit_timer"):
+        for name in ("timer", "wake_timer", "due_timer", "rejoin_timer", "expiry_timer",
+                     "commit_timer"):
             timer = getattr(self, name)
             if timer is not None:
                 timer.cancel()
@@ -183,17 +239,40 @@ class Member:
         count = len(owned)
         rr = self.rr
         positions = self.positions
+        retry = self.retry_topics
         for i in range(count):
             part = owned[(rr + i) % count]
             position = positions[part]
-            if position < part.high_watermark:
+            if position < part.high_watermark and part.online:
                 if position < part.leader_log.start_offset:
                     self.group.out_of_range(self, part, position)
                     if positions[part] >= part.high_watermark:
                         continue
+                if retry and part.topic.name in retry and not self._due(part):
+                    continue
                 self.rr = (rr + i + 1) % count
                 return part
         return None
+
+    def _due(self, part) -> bool:
+        """Whether a retry topic partition's next record may be processed now; if not, come
+        back when it may (Spring pauses the partition until then)."""
+        offset = self.positions[part]
+        headers = part.leader_log.headers.get(offset)
+        due = int(headers.get(H_DUE, 0)) if headers else 0
+        clock = self.cluster.clock
+        if due <= clock.now_ms:
+            return True
+        if self.due_timer is None or self.due_timer.due_ms > due:
+            if self.due_timer is not None:
+                self.due_timer.cancel()
+            self.due_timer = clock.at(due, self._on_due)
+        return False
+
+    def _on_due(self, _) -> None:
+        self.due_timer = None
+        if self.in_flight is None and not self.crashed:
+            self.pump()
 
     def pump(self) -> None:
         """Deliver records until none is readable or one takes time to process.
@@ -209,11 +288,13 @@ class Member:
         emit = events.append
         clock = cluster.clock
         committed = group.committed
+        retry = self.retry_topics
         while self.in_flight is None and not self.crashed:
             part = self.current
             if (part is None or self.batch_left <= 0 or part not in self.positions
-                    or self.positions[part] >= part.high_watermark
-                    or self.positions[part] < part.leader_log.start_offset):
+                    or self.positions[part] >= part.high_watermark or not part.online
+                    or self.positions[part] < part.leader_log.start_offset
+                    or (retry and part.topic.name in retry and not self._due(part))):
                 part = self.current = self._next_partition()
                 if part is None:
                     return
@@ -223,18 +304,13 @@ class Member:
             stint = self.stints[part]
             offset = self.positions[part]
             now = clock.now_ms
-            if self.processing_ms:
+            if (self.processing_ms or not self.plain or topic in retry
+                    or group.config["message_timeout_ms"] is not None):
+                # One record at a time: it takes time, or may fail, time out or produce.
                 self.batch_left -= 1
                 self.positions[part] = offset + 1
-                cluster.seq += 1
-                emit({"seq": cluster.seq, "t_ms": now, "type": "record.delivered",
-                      "group": gid, "consumer": mid, "topic": topic, "partition": index,
-                      "offset": offset, "attempt": 1})
-                if self.commit == "before":
-                    group.commit_offset(self, part, offset + 1)
-                self.in_flight = (part, offset, stint)
-                self.timer = clock.at(now + self.processing_ms, self._finish)
-                return
+                self._begin(part, offset, stint)
+                continue
             # Zero processing time: the whole batch is delivered, processed and committed at
             # this instant, in the same order of events as one record at a time.
             end = min(part.high_watermark, offset + self.batch_left)
@@ -254,7 +330,8 @@ class Member:
                           "offset": o + 1})
                 seq += 1
                 emit({"seq": seq, "t_ms": now, "type": "record.processed", "group": gid,
-                      "consumer": mid, "topic": topic, "partition": index, "offset": o})
+                      "consumer": mid, "topic": topic, "partition": index, "offset": o,
+                      "attempt": 1})
                 if commit == "after":
                     seq += 1
                     emit({"seq": seq, "t_ms": now, "type": "offset.committed", "group": gid,
@@ -266,20 +343,143 @@ class Member:
             else:
                 committed[part] = end
 
-    def _finish(self, _) -> None:
-        part, offset, stint = self.in_flight
-        self.in_flight = None
-        self.timer = None
-        self._processed(part, offset, stint)
-        self.pump()
+    # -- one record, attempt by attempt (the delivery policy, see delivery.py) -----------------
 
-    def _processed(self, part, offset: int, stint: int) -> None:
+    def _emit(self, event_type: str, fields: dict) -> None:
+        # Cluster.event takes the type as `kind`, which record.timed_out needs as a field.
         cluster = self.cluster
         cluster.seq += 1
         cluster.events.append({"seq": cluster.seq, "t_ms": cluster.clock.now_ms,
-                               "type": "record.processed", "group": self.group.id,
-                               "consumer": self.id, "topic": part.topic.name,
-                               "partition": part.index, "offset": offset})
+                               "type": event_type, **fields})
+
+    def _fields(self, part, offset: int) -> dict:
+        return {"group": self.group.id, "consumer": self.id, "topic": part.topic.name,
+                "partition": part.index, "offset": offset}
+
+    def _begin(self, part, offset: int, stint: int) -> None:
+        """Take a record from the log into the consumer's hands (its first attempt here)."""
+        log = part.leader_log
+        i = offset - log.base
+        headers = log.headers.get(offset)
+        self.record = {"key": log.keys[i], "value": log.values[i],
+                       "timestamp_ms": log.timestamps[i], "headers": headers}
+        attempt = 1
+        if headers and part.topic.name in self.retry_topics and H_ATTEMPTS in headers:
+            attempt = int(headers[H_ATTEMPTS])
+        self._attempt(part, offset, stint, attempt, first=True)
+
+    def _attempt(self, part, offset: int, stint: int, attempt: int, first: bool) -> None:
+        cluster = self.cluster
+        group = self.group
+        config = group.config
+        clock = cluster.clock
+        now = clock.now_ms
+        self.in_flight = (part, offset, stint)
+        self.attempt = attempt
+        self.phase = "processing"
+        self.started_ms = now
+        cluster.event("record.delivered", **self._fields(part, offset), attempt=attempt)
+        if first and self.commit == "before":
+            group.commit_offset(self, part, offset + 1)
+        limit = config["message_timeout_ms"]
+        if limit is not None:
+            original = original_of(part.topic.name, part.index, offset, self.record)
+            age = now - original["timestamp_ms"]
+            if age >= limit:
+                self._emit("record.timed_out", {**self._fields(part, offset), "kind": "message",
+                                                "attempt": attempt, "age_ms": age,
+                                                "message_timeout_ms": limit})
+                self._dead_letter(attempt - 1, "message_timeout",
+                                  f"message timeout: produced {age:,} ms ago, the limit is "
+                                  f"{limit:,} ms")
+                return
+        duration = self.processing_ms
+        if not isinstance(duration, int):
+            duration = self.processing_rng.randint(duration["min"], duration["max"])
+        error = None
+        rate = self.behaviour["failure_rate"]
+        if 0 < rate < 1:
+            if self.failure_rng.random() < rate:
+                error = f"processing failed (failure_rate {rate})"
+        elif rate >= 1:
+            error = "processing failed (failure_rate 1)"
+        key = self.record["key"]
+        if key is not None and key in self.behaviour["fail_keys"]:
+            error = f"poison record: key {key!r} always fails"
+        self.error = error
+        timeout = config["processing_timeout_ms"]
+        if self.hangs or duration >= timeout:
+            self.timer = clock.at(now + timeout, self._timed_out)
+        elif duration:
+            self.timer = clock.at(now + duration, self._finish)
+        else:
+            self._complete()
+
+    def _finish(self, _) -> None:
+        self.timer = None
+        self._complete()
+        self.pump()
+
+    def _complete(self) -> None:
+        if self.error is None:
+            self._succeed()
+        else:
+            self._fail(self.error)
+
+    def _timed_out(self, _) -> None:
+        self.timer = None
+        part, offset, _stint = self.in_flight
+        elapsed = self.cluster.clock.now_ms - self.started_ms
+        self._emit("record.timed_out", {**self._fields(part, offset), "kind": "processing",
+                                        "attempt": self.attempt,
+                                        "delivered_ms": self.started_ms,
+                                        "processing_timeout_ms": elapsed})
+        self._fail(f"processing timed out after {elapsed:,} ms")
+        self.pump()
+
+    def _succeed(self) -> None:
+        part, offset, stint = self.in_flight
+        if self.behaviour["emits"]:
+            failed = self._emit_outputs(part, offset)
+            if failed is not None:
+                self._fail(failed)
+                return
+        self.in_flight = None
+        self.phase = None
+        self.cluster.event("record.processed", **self._fields(part, offset),
+                           attempt=self.attempt)
+        self._commit_past(part, offset, stint)
+
+    def _emit_outputs(self, part, offset: int) -> str | None:
+        """What the consumer's code sends while it processes the record: real records, before
+        it reports the record processed, each naming the record that caused it. A failed send
+        fails the attempt, as an exception from KafkaTemplate.send fails a Spring listener: the
+        sends after it are not made, and a retry sends everything again (duplicates of what
+        went out are the price of at-least-once). Returns the error, or None."""
+        cluster = self.cluster
+        record = self.record
+        cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
+                 "group": self.group.id}
+        producer = f"{self.group.id}/{self.id}"
+        for out in self.behaviour["emits"]:
+            for i in range(1, out["fanout"] + 1):
+                key = out["key"]
+                key = record["key"] if key == "same" else (
+                    None if key is None else render(key, record["key"], record["value"], i))
+                value = render(out["value"], record["key"], record["value"], i)
+                seq = cluster.seq
+                # retries=0: the delivery policy, not the producer, retries a failed send.
+                if cluster.produce(out["topic"], value, key=key, acks="all", producer=producer,
+                                   retries=0, cause=cause) is None:
+                    error = next((e.get("error") for e in reversed(cluster.events)
+                                  if e["type"] == "produce.failed" and e["seq"] > seq), "failed")
+                    return f"sending to {out['topic']!r} failed: {error}"
+        return None
+
+    def _commit_past(self, part, offset: int, stint: int) -> None:
+        """The record is done with (processed, forwarded to a retry topic or dead-lettered):
+        commit past it as the member's commit mode says. A commit counts only while this
+        ownership (`stint`) lasts; otherwise the next owner processes the record again."""
         commit = self.commit
         if commit == "after":
             if self.stints.get(part) == stint:
@@ -288,6 +488,147 @@ class Member:
                 self.group.commit_failed(self, part, offset + 1)
         elif commit == "auto":
             self._note_auto_commit(part, offset + 1, stint)
+
+    def _fail(self, error: str) -> None:
+        part, offset, stint = self.in_flight
+        cluster = self.cluster
+        config = self.group.config
+        attempt = self.attempt
+        fields = self._fields(part, offset)
+        if self.stints.get(part) != stint:
+            # The partition moved while the record was processed: the new owner has it now.
+            cluster.event("record.failed", **fields, attempt=attempt,
+                          max_attempts=config["max_attempts"], error=error, revoked=True)
+            self.in_flight = None
+            self.phase = None
+            return
+        cluster.event("record.failed", **fields, attempt=attempt,
+                      max_attempts=config["max_attempts"], error=error)
+        if attempt >= config["max_attempts"]:
+            self._dead_letter(attempt, "max_attempts", error)
+            return
+        delay = backoff_ms(config, attempt)
+        due = cluster.clock.now_ms + delay
+        if config["retry_mode"] == "topics":
+            self._forward_retry(error, delay)
+            return
+        cluster.event("record.retry_scheduled", **fields, attempt=attempt + 1,
+                      delay_ms=delay, due_ms=due, retry_topic=None)
+        self.phase = "backoff"
+        self.timer = cluster.clock.at(due, self._retry)
+
+    def _retry(self, _) -> None:
+        self.timer = None
+        part, offset, stint = self.in_flight
+        self._attempt(part, offset, stint, self.attempt + 1, first=False)
+        self.pump()
+
+    def _original(self) -> dict:
+        part, offset, _ = self.in_flight
+        return original_of(part.topic.name, part.index, offset, self.record)
+
+    def _publish(self, topic_name: str, original: dict, headers: dict):
+        """Send the record in hand to a retry or dead-letter topic, same partition as the
+        original; return (partition, offset), or None when the send failed."""
+        part, offset, _ = self.in_flight
+        cluster = self.cluster
+        source = cluster.topics.get(original["topic"]) or part.topic
+        topic = cluster.delivery_topic(topic_name, source)
+        if topic is None:
+            return None
+        partition = original["partition"] % len(topic.partitions)
+        cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
+                 "group": self.group.id}
+        written = cluster.produce(topic_name, self.record["value"], key=self.record["key"],
+                                  headers=headers, partition=partition, acks="all",
+                                  producer=f"{self.group.id}/{self.id}", retries=0,
+                                  cause=cause)
+        return None if written is None else (partition, written)
+
+    def _hold(self, retry: tuple) -> None:
+        """A forward failed (the produce.failed says why): keep the record and try again
+        after the longest back-off, as Spring's error handler seeks back and redelivers."""
+        self.phase = "publish"
+        self.pending = retry
+        wait = max(self.group.config["retry_backoff_max_ms"], 1_000)
+        self.timer = self.cluster.clock.at(self.cluster.clock.now_ms + wait, self._republish)
+
+    def _republish(self, _) -> None:
+        self.timer = None
+        kind, args = self.pending
+        self.pending = None
+        self.phase = "processing"
+        if kind == "retry":
+            self._forward_retry(*args)
+        else:
+            self._dead_letter(*args)
+        self.pump()
+
+    def _forward_retry(self, error: str, delay: int) -> None:
+        part, offset, stint = self.in_flight
+        attempt = self.attempt
+        original = self._original()
+        now = self.cluster.clock.now_ms
+        due = now + delay
+        name = retry_topic_name(original["topic"], attempt)
+        headers = headers_for(original, self.group.id, error, attempt + 1, due_ms=due)
+        written = self._publish(name, original, headers)
+        if written is None:
+            self._hold(("retry", (error, delay)))
+            return
+        self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
+                           attempt=attempt + 1, delay_ms=delay, due_ms=due, retry_topic=name,
+                           retry_partition=written[0], retry_offset=written[1])
+        self.in_flight = None
+        self.phase = None
+        self._commit_past(part, offset, stint)
+
+    def _dead_letter(self, attempts: int, reason: str, error: str) -> None:
+        part, offset, stint = self.in_flight
+        original = self._original()
+        name = dead_letter_topic_name(self.group.config, original["topic"])
+        headers = headers_for(original, self.group.id, error, attempts)
+        written = self._publish(name, original, headers)
+        if written is None:
+            self._hold(("dead_letter", (attempts, reason, error)))
+            return
+        fields = self._fields(part, offset)
+        if original["topic"] != part.topic.name:
+            fields["original"] = {"topic": original["topic"],
+                                  "partition": original["partition"],
+                                  "offset": original["offset"]}
+        self.cluster.event("record.dead_lettered", **fields, attempts=attempts, reason=reason,
+                           error=error, dead_letter_topic=name,
+                           dead_letter_partition=written[0], dead_letter_offset=written[1])
+        self.in_flight = None
+        self.phase = None
+        self._commit_past(part, offset, stint)
+
+    def abandon(self, reason: str) -> None:
+        """Drop the record in hand without an outcome (its partition moved while it waited)."""
+        part, offset, _ = self.in_flight
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.cluster.event("record.abandoned", **self._fields(part, offset),
+                           attempt=self.attempt, phase=self.phase,
+                           reason=f"{reason}; the next owner starts again from the committed "
+                                  "offset, counting attempts from 1")
+        self.in_flight = None
+        self.phase = None
+        self.pending = None
+
+    def set_hangs(self, hangs: bool) -> None:
+        """consumer.hang: from now on the consumer's code never returns (or, with False, it
+        behaves again). A record it is processing now never finishes either: its processing
+        timeout, counted from its record.delivered, is what ends it."""
+        self.hangs = hangs
+        self._update_plain()
+        if hangs and self.in_flight is not None and self.phase == "processing" \
+                and self.timer is not None and self.timer.action == self._finish:
+            self.timer.cancel()
+            due = self.started_ms + self.group.config["processing_timeout_ms"]
+            self.timer = self.cluster.clock.at(due, self._timed_out)
 
     def _note_auto_commit(self, part, offset: int, stint: int) -> None:
         self.dirty[part] = (offset, stint)
@@ -312,12 +653,19 @@ class Member:
         if self.in_flight is None:
             return None
         part, offset, _ = self.in_flight
-        return {"topic": part.topic.name, "partition": part.index, "offset": offset}
+        return {"topic": part.topic.name, "partition": part.index, "offset": offset,
+                "attempt": self.attempt, "phase": self.phase}
 
     def state(self) -> dict:
+        b = self.behaviour
         return {
             "topics": list(self.topics),
-            "processing_ms": self.processing_ms,
+            "declared_topics": list(self.declared),
+            "processing_ms": copy.deepcopy(self.processing_ms),
+            "failure_rate": b["failure_rate"],
+            "fail_keys": list(b["fail_keys"]),
+            "hangs": self.hangs,
+            "emits": copy.deepcopy(b["emits"]),
             "commit": self.commit,
             "status": "crashed" if self.crashed else "live",
             "joined_ms": self.joined_ms,
@@ -361,7 +709,8 @@ class Group:
     def join(self, member: Member) -> None:
         self.members[member.id] = member
         self.cluster.event("group.member_joined", group=self.id, consumer=member.id,
-                           topics=list(member.topics), generation=self.generation)
+                           topics=list(member.topics), commit=member.commit,
+                           generation=self.generation)
         if self.state == EMPTY:
             self.prepare("member joined", initial=True)
         elif self.state == PREPARING:
@@ -369,6 +718,18 @@ class Group:
                 self.new_member_added = True
         else:
             self.prepare(f"member {member.id} joined")
+
+    def resubscribe(self) -> None:
+        """The delivery policy changed which retry topics the members read: a subscription
+        change, so a rebalance (as when a Kafka consumer calls subscribe() again)."""
+        changed = [mid for mid, m in self.members.items() if m.resubscribe()]
+        if changed:
+            self.cluster.event("group.subscription_changed", group=self.id,
+                               subscriptions={mid: list(self.members[mid].topics)
+                                              for mid in changed})
+            live = [m for m in self.members.values() if not m.crashed]
+            if live:
+                self.prepare("subscription changed: retry topics")
 
     def leave(self, member: Member) -> None:
         """A polite LeaveGroup: commit what auto-commit owes, give the partitions back at once,
@@ -534,24 +895,36 @@ class Group:
         committed = self.committed.get(part)
         log = part.leader_log
         earliest = self.config["auto_offset_reset"] == "earliest"
-        if committed is not None and committed >= log.start_offset:
+        if committed is not None and log.start_offset <= committed <= log.end_offset:
             return committed, None
         position = log.start_offset if earliest else part.high_watermark
         return position, committed
 
-    def out_of_range(self, member: Member, part, position: int) -> None:
-        """The position fell below the log start (retention deleted it): auto.offset.reset."""
+    def out_of_range(self, member: Member, part, position: int,
+                     why: str = "deleted by retention") -> None:
+        """The position fell below the log start (retention deleted it) or beyond the log end
+        (an unclean election truncated it): auto.offset.reset."""
         to = part.leader_log.start_offset if self.config["auto_offset_reset"] == "earliest" \
             else part.high_watermark
         member.positions[part] = to
-        self.announce_reset(member, part, position, to)
+        self.announce_reset(member, part, position, to, why)
 
-    def announce_reset(self, member: Member, part, previous: int, to: int) -> None:
+    def log_truncated(self, part) -> None:
+        """A new leader's log ends before what some members already read."""
+        end = part.leader_log.end_offset
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            position = member.positions.get(part)
+            if position is not None and position > end and not member.crashed:
+                self.out_of_range(member, part, position, "beyond the new leader's log end")
+
+    def announce_reset(self, member: Member, part, previous: int, to: int,
+                       why: str = "deleted by retention") -> None:
         policy = self.config["auto_offset_reset"]
         self.cluster.event("offset.reset", group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
-                           previous=previous, reason="offset out of range (deleted by "
-                                                     f"retention); auto.offset.reset={policy}")
+                           previous=previous, reason=f"offset out of range ({why}); "
+                                                     f"auto.offset.reset={policy}")
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
         self.committed[part] = offset

@@ -7,10 +7,17 @@ Retention moves ``start_offset`` forward; the columns are trimmed from the front
 enough of them is dead, so deleting old records is amortised O(1).
 
 Leader epochs are kept as Kafka keeps them in ``leader-epoch-checkpoint``: a short list of
-(epoch, first offset written in that epoch), not a number per record.
+(epoch, first offset written in that epoch), not a number per record. They are what a replica
+uses to find where its log and the leader's part ways (`divergence`), as Kafka's
+OffsetsForLeaderEpoch does, so a returning replica truncates exactly what the leader never had.
+
+Each record also keeps the acks its producer asked for (one byte): when a new leader lacks
+records, whether they were acknowledged decides between `record.lost` and a producer retry.
 """
 
 from array import array
+
+ACKS_CODE = {"0": 0, "1": 1, "all": 2}
 
 _TRIM_MIN = 4096
 
@@ -32,7 +39,7 @@ def record_size(key, value, headers) -> int:
 
 class Log:
     __slots__ = ("base", "start_offset", "keys", "values", "timestamps", "headers",
-                 "size_bytes", "epochs", "epoch")
+                 "size_bytes", "epochs", "epoch", "acks", "sizes")
 
     def __init__(self, start_offset: int = 0):
         self.base = start_offset
@@ -44,6 +51,9 @@ class Log:
         self.size_bytes = 0
         self.epochs: list[tuple[int, int]] = []
         self.epoch = -1  # the epoch of the last entry in `epochs`
+        self.acks = bytearray()  # ACKS_CODE of each record's producer
+        # Each record's size: a follower's copy and retention then sum a slice in C.
+        self.sizes = array("i")
 
     @property
     def end_offset(self) -> int:
@@ -52,12 +62,14 @@ class Log:
     def __len__(self) -> int:
         return self.base + len(self.values) - self.start_offset
 
-    def append(self, key, value, headers, timestamp_ms: int, size: int, epoch: int) -> int:
+    def append(self, key, value, headers, timestamp_ms: int, size: int, epoch: int,
+               acks: int = 2) -> int:
         values = self.values
         offset = self.base + len(values)
         if epoch != self.epoch:
-            self.epochs.append((epoch, offset))
-            self.epoch = epoch
+            self.start_epoch(epoch)
+        self.acks.append(acks)
+        self.sizes.append(size)
         self.keys.append(key)
         values.append(value)
         self.timestamps.append(timestamp_ms)
@@ -76,15 +88,16 @@ class Log:
                 self.epochs.append((epoch, max(first, start)))
                 self.epoch = epoch
         self.keys.extend(other.keys[lo:hi])
+        self.acks.extend(other.acks[lo:hi])
         self.values.extend(other.values[lo:hi])
         self.timestamps.extend(other.timestamps[lo:hi])
         for offset in range(start, end):
             headers = other.headers.get(offset) if other.headers else None
             if headers:
                 self.headers[offset] = headers
-        self.size_bytes += sum(record_size(other.keys[i], other.values[i],
-                                           other.headers.get(other.base + i))
-                               for i in range(lo, hi))
+        sizes = other.sizes[lo:hi]
+        self.sizes.extend(sizes)
+        self.size_bytes += sum(sizes)
 
     def restart_at(self, offset: int) -> None:
         """Drop everything and continue empty from `offset` (a follower whose next offset the
@@ -93,6 +106,73 @@ class Log:
         self.keys, self.values, self.timestamps = [], [], array("q")
         self.headers, self.size_bytes = {}, 0
         self.epochs, self.epoch = [], -1
+        self.acks = bytearray()
+        self.sizes = array("i")
+
+    def start_epoch(self, epoch: int) -> None:
+        """Note that `epoch` begins at the current log end (a leader does this when elected,
+        before it has written anything in the new epoch)."""
+        offset = self.end_offset
+        if self.epochs and self.epochs[-1][1] == offset:
+            self.epochs.pop()  # the previous epoch wrote nothing: Kafka's cache drops it too
+        self.epochs.append((epoch, offset))
+        self.epoch = epoch
+
+    def epoch_at(self, offset: int) -> int:
+        """The leader epoch in which the record at `offset` was written."""
+        epoch = -1
+        for e, first in self.epochs:  # a handful of entries: one per leader change
+            if first > offset:
+                break
+            epoch = e
+        return epoch
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetsForLeaderEpoch answer: the largest epoch <= `epoch` this log knows
+        and the offset where it ended here (the next epoch's first offset, or the log end)."""
+        found = -1, -1
+        for i, (e, _first) in enumerate(self.epochs):
+            if e > epoch:
+                break
+            end = self.epochs[i + 1][1] if i + 1 < len(self.epochs) else self.end_offset
+            found = e, end
+        return found
+
+    def divergence(self, leader: "Log") -> int:
+        """The offset from which this log no longer matches `leader`: a follower truncates
+        there before fetching. Found by leader epochs (KIP-101/KIP-279), never by comparing
+        records."""
+        if not self.epochs:
+            return min(self.end_offset, leader.end_offset)
+        epoch, leader_end = leader.end_offset_for_epoch(self.epoch)
+        if epoch < 0:
+            return min(self.start_offset, self.end_offset)
+        if epoch < self.epoch:
+            # The leader never saw our latest epoch: keep only what we wrote in `epoch`.
+            _, own_end = self.end_offset_for_epoch(epoch)
+            return min(leader_end, own_end, self.end_offset)
+        return min(leader_end, self.end_offset)
+
+    def truncate_to(self, offset: int) -> int:
+        """Drop every record at or after `offset`; return how many went."""
+        offset = max(offset, self.start_offset)
+        gone = self.end_offset - offset
+        if gone <= 0:
+            return 0
+        i = offset - self.base
+        self.size_bytes -= sum(self.sizes[i:])
+        if self.headers:
+            for o in range(offset, self.end_offset):
+                self.headers.pop(o, None)
+        del self.keys[i:]
+        del self.values[i:]
+        del self.timestamps[i:]
+        del self.acks[i:]
+        del self.sizes[i:]
+        while self.epochs and self.epochs[-1][1] >= offset:
+            self.epochs.pop()
+        self.epoch = self.epochs[-1][0] if self.epochs else -1
+        return gone
 
     def record(self, offset: int) -> dict:
         i = offset - self.base
@@ -106,8 +186,7 @@ class Log:
         return self.timestamps[offset - self.base]
 
     def size_at(self, offset: int) -> int:
-        i = offset - self.base
-        return record_size(self.keys[i], self.values[i], self.headers.get(offset))
+        return self.sizes[offset - self.base]
 
     def delete_before(self, offset: int) -> int:
         """Advance the log start to `offset` (retention); return how many records went."""
@@ -115,9 +194,9 @@ class Log:
         gone = offset - self.start_offset
         if gone <= 0:
             return 0
-        for o in range(self.start_offset, offset):
-            self.size_bytes -= self.size_at(o)
-            if self.headers:
+        self.size_bytes -= sum(self.sizes[self.start_offset - self.base:offset - self.base])
+        if self.headers:
+            for o in range(self.start_offset, offset):
                 self.headers.pop(o, None)
         self.start_offset = offset
         dead = offset - self.base
@@ -125,5 +204,7 @@ class Log:
             del self.keys[:dead]
             del self.values[:dead]
             del self.timestamps[:dead]
+            del self.acks[:dead]
+            del self.sizes[:dead]
             self.base = offset
         return gone

@@ -148,4 +148,5 @@ class ProducerWorkload:
         return {"id": self.id, "topic": self.topic, "rate_per_s": self.rate_per_s,
                 "keys": dict(self.keys), "acks": self.acks, "value": self.value,
                 "value_bytes": self.value_bytes, "sent": self.sent,
+                "idempotent": self.spec["idempotent"], "retries": self.spec["retries"],
                 "started_ms": self.started_ms}

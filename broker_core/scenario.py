@@ -56,6 +56,7 @@ MAX_TIMELINE = 10_000
 MAX_STEPS = 100
 MAX_STEP_COMMANDS = 50
 MAX_FIGURES = 20
+MAX_REPLICAS = 20_000         # partition replicas of all the scenario's topics together
 MAX_ERRORS = 200               # a hopeless document reports this many, then says so
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -435,6 +436,12 @@ def _producers(e: _Errors, doc: dict) -> list[dict]:
             if "stop_ms" in p:
                 e.add(f"{path}.count", "give either count or stop_ms, not both")
                 good = False
+        if good and "count" in p:
+            stop = _producer_stop_ms(p)
+            if stop is not None and stop > MAX_TIME_MS:
+                e.add(f"{path}.count", "at this rate the producer would still be sending "
+                      "after 365 days")
+                good = False
         if good:
             out[i] = entry
     return out
@@ -717,6 +724,20 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
             groups.add(command["group"])
 
     def attempt(command, base, fields):
+        if not isinstance(command.get("type"), str):
+            # Checked here, not left to the facade: a list or object as the type is not even
+            # a key to look a handler up by.
+            e.add(f"{base}.type", "is required: a string naming the command, such as "
+                  "\"topic.create\"" if command.get("type") is None else
+                  f"must be a string naming the command, not {_kind(command.get('type'))}")
+            return
+        if _replicas_after(scratch, command) > MAX_REPLICAS:
+            # A limit of the document, checked before the model builds it: a scenario is
+            # something a server validates on upload, and 100 topics of 1,000 partitions on
+            # 16 brokers would cost seconds to check and far more to run.
+            e.add(f"{base}.partitions", f"the scenario's topics would hold more than "
+                  f"{MAX_REPLICAS:,} partition replicas in all")
+            return
         try:
             scratch.apply(command)
         except CommandError as err:
@@ -751,6 +772,27 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
                 e.add(f"{path}.record", f"no topic {topic!r} in this scenario")
             elif int(partition) >= topics[topic]:
                 e.add(f"{path}.record", f"topic {topic!r} has {topics[topic]} partition(s)")
+
+
+def _whole_or(value, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _replicas_after(cluster, command: dict) -> int:
+    """How many partition replicas the cluster would hold after `command` (roughly: what the
+    command asks for, before the model checks it)."""
+    total = sum(len(t.partitions) * t.replication_factor for t in cluster.topics.values())
+    kind = command.get("type")
+    if kind == "topic.create":
+        total += _whole_or(command.get("partitions"), 1) * _whole_or(
+            command.get("replication_factor"), 1)
+    elif kind == "topic.add_partitions":
+        topic = cluster.topics.get(command.get("name")) if isinstance(
+            command.get("name"), str) else None
+        if topic is not None:
+            grow = _whole_or(command.get("partitions"), 0) - len(topic.partitions)
+            total += max(0, grow) * topic.replication_factor
+    return total
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def assign_replicas(brokers: list[int], partitions: int, replication_factor: int
 class Partition:
     __slots__ = ("topic", "index", "replicas", "leader", "leader_epoch", "isr", "logs",
                  "high_watermark", "awaiting_ack", "watchers", "fetch_timers",
-                 "retention_timer", "leader_log")
+                 "retention_timer", "leader_log", "online", "caught_up", "last_fetch",
+                 "isr_timer")
 
     def __init__(self, topic: "Topic", index: int, replicas: list[int]):
         self.topic = topic
@@ -46,6 +47,7 @@ class Partition:
         self.isr = list(replicas)
         self.logs = {b: Log() for b in replicas}
         self.leader_log = self.logs[self.leader]
+        self.leader_log.start_epoch(0)
         self.high_watermark = 0
         # acks=all records waiting for the high watermark: (offset, producer id), in order
         self.awaiting_ack: list[tuple[int, str]] = []
@@ -53,6 +55,12 @@ class Partition:
         self.watchers: list = []
         self.fetch_timers: dict = {}
         self.retention_timer = None
+        self.online = True  # has a leader, and the leader's broker is running
+        # follower -> last time it was known to hold everything the leader had; absent or
+        # None while it is caught up continuously (see replication.py)
+        self.caught_up: dict = {}
+        self.last_fetch: dict = {}  # follower -> (time of its last fetch, leader's end then)
+        self.isr_timer = None
 
     @property
     def name(self) -> str:
@@ -64,11 +72,21 @@ class Partition:
     def isr_high_watermark(self) -> int:
         return min(self.logs[b].end_offset for b in self.isr)
 
+    def epoch_start_offset(self) -> int:
+        """Where the current leader's epoch began in its log (a follower must reach it to
+        rejoin the ISR)."""
+        epochs = self.leader_log.epochs
+        if epochs and epochs[-1][0] == self.leader_epoch:
+            return epochs[-1][1]
+        return self.leader_log.end_offset
+
     def state(self) -> dict:
         log = self.leader_log
         return {
             "partition": self.index,
             "leader": self.leader,
+            "preferred_leader": self.replicas[0],
+            "online": self.online,
             "leader_epoch": self.leader_epoch,
             "replicas": list(self.replicas),
             "isr": list(self.isr),

@@ -93,8 +93,12 @@ def gallery() -> list[dict]:
 SCENARIO_META_KEYS = ("name", "title", "description", "teaches")
 
 
-def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
-    """A fresh room running built-in scenario `name`, then off to it (302 to /r/<id>)."""
+async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
+    """A fresh room running built-in scenario `name`, then off to it (302 to /r/<id>).
+
+    Async so that, under Daphne, rooms are created on the event loop their runners use: making
+    room may put another to sleep, which must not race that room's tick from another thread.
+    """
     from broker_core.scenarios import UnknownScenario, load_builtin
     from playground.rooms.registry import RoomsFull, get_rooms
 

@@ -144,7 +144,8 @@ def test_after_commits_each_record_and_redelivers_what_a_crash_interrupted():
     assert [e["offset"] for e in rec.of_type("offset.committed")] == [1]
     rec.apply({"type": "consumer.crash", "group": "g", "id": "c1"})
     assert rec.of_type("consumer.crashed")[0]["in_flight"] == {"topic": "t", "partition": 0,
-                                                              "offset": 1}
+                                                              "offset": 1, "attempt": 1,
+                                                              "phase": "processing"}
     rec.apply({"type": "consumer.add", "group": "g", "id": "c2", "topics": ["t"],
                "processing_ms": 100})
     rec.advance(60_000)
@@ -222,7 +223,8 @@ def test_a_polite_leave_abandons_the_record_in_hand_and_the_partition_moves_at_o
     rec.apply({"type": "produce", "topic": "t", "value": "slow", "partition": 0})
     events = rec.apply({"type": "consumer.remove", "group": "g", "id": "c1"})
     left = [e for e in events if e["type"] == "group.member_left"][0]
-    assert left["in_flight"] == {"topic": "t", "partition": 0, "offset": 0}
+    assert left["in_flight"] == {"topic": "t", "partition": 0, "offset": 0, "attempt": 1,
+                                 "phase": "processing"}
     rec.advance(5_000)
     snap = group_state(rec.cluster)
     assert list(snap["members"]) == ["c2"]
@@ -303,7 +305,7 @@ def test_member_commands_are_validated():
         ({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"]}, "id"),
         ({"type": "consumer.add", "group": "g", "topics": []}, "topics"),
         ({"type": "consumer.add", "group": "g", "topics": ["t"], "commit": "never"}, "commit"),
-        ({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 0.5},
+        ({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1.5},
          "failure_rate"),
         ({"type": "consumer.add", "group": "bad group", "topics": ["t"]}, "group"),
         ({"type": "consumer.remove", "group": "g", "id": "nobody"}, "id"),

@@ -148,6 +148,19 @@ class ClusterMachine(RuleBasedStateMachine):
             self.take(self.cluster.advance(60_000))  # crashed ones leave when their session ends
         self.send({"type": "group.reset_offsets", "group": group, "topic": topic, "to": to})
 
+    @rule(broker=st.integers(1, 3), mode=st.sampled_from(["clean", "crash"]))
+    def stop_broker(self, broker, mode):
+        self.send({"type": "broker.stop", "broker": broker, "mode": mode})
+
+    @rule(broker=st.integers(1, 3))
+    def start_broker(self, broker):
+        self.send({"type": "broker.start", "broker": broker})
+
+    @rule(broker=st.integers(1, 3), delay=st.sampled_from([0, 700, 40_000]))
+    def slow_broker(self, broker, delay):
+        self.send({"type": "broker.configure", "broker": broker,
+                   "replica_fetch_delay_ms": delay})
+
     @rule(group=st.sampled_from(GROUPS))
     def delete_group(self, group):
         self.send({"type": "group.delete", "group": group})
@@ -189,5 +202,6 @@ def test_invariants_hold_under_random_command_sequences():
     # random mix never makes this flaky).
     kinds = ("topic.create", "topic.delete", "topic.add_partitions", "topic.alter_config",
              "produce", "producer.add", "producer.remove", "consumer.add", "consumer.remove",
-             "consumer.crash", "group.configure", "group.reset_offsets", "group.delete")
+             "consumer.crash", "group.configure", "group.reset_offsets", "group.delete",
+             "broker.stop", "broker.start", "broker.configure")
     assert {kind: ACCEPTED[kind] for kind in kinds if ACCEPTED[kind] < 1} == {}, ACCEPTED

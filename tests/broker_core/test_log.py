@@ -99,3 +99,30 @@ def test_retention_bytes_boundary_keeps_exactly_the_limit():
     expired = [e for e in events if e["type"] == "record.expired"]
     assert [(e["offset"], e["count"]) for e in expired] == [(0, 2)]
     assert cluster.snapshot()["topics"]["t"]["partitions"][0]["size_bytes"] == 30
+
+
+def _log_with(epochs_and_values):
+    log = Log()
+    for epoch, value in epochs_and_values:
+        log.append(None, value, None, 0, len(value), epoch)
+    return log
+
+
+def test_divergence_follows_leader_epochs_like_offsets_for_leader_epoch():
+    leader = _log_with([(0, "a"), (0, "b"), (2, "x")])   # epoch 2 began at offset 2
+    follower = _log_with([(0, "a"), (0, "b"), (0, "c"), (1, "d")])  # wrote c, d the leader lacks
+    assert leader.end_offset_for_epoch(1) == (0, 2)  # epoch 1 is unknown: epoch 0 ended at 2
+    assert follower.divergence(leader) == 2
+    assert follower.truncate_to(2) == 2
+    assert (follower.values, follower.epochs, follower.epoch) == (["a", "b"], [(0, 0)], 0)
+    assert follower.size_bytes == 2
+    # Same epoch, shorter follower: nothing to cut.
+    assert _log_with([(0, "a")]).divergence(leader) == 1
+    assert leader.epoch_at(1) == 0 and leader.epoch_at(2) == 2
+
+
+def test_a_new_epoch_that_wrote_nothing_is_replaced_not_kept():
+    log = _log_with([(0, "a")])
+    log.start_epoch(1)
+    log.start_epoch(2)
+    assert log.epochs == [(0, 0), (2, 1)]

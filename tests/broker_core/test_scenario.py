@@ -176,7 +176,7 @@ def test_seed_argument_overrides_the_documents():
     assert Cluster.from_scenario(spec, seed=99).seed == 99
 
 
-@pytest.mark.parametrize("name", ["amazon-orders", "rebalance", "signup"])
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_replay_of_scenario_plus_command_log_is_identical(name):
     spec = load_builtin(name)
     live = Cluster.from_scenario(spec, seed=5)
@@ -236,6 +236,8 @@ def test_deep_nesting_is_refused():
     with pytest.raises(ScenarioError):
         parse_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ScenarioError):
+        parse_text("[" * 50_000 + "]" * 50_000, "deep.yaml")
+    with pytest.raises(ScenarioError):
         parse_text('{"a": ' * 70 + "1" + "}" * 70)
 
 
@@ -260,3 +262,47 @@ def test_load_builtin_returns_a_fresh_copy():
     spec = load_builtin("signup")
     spec["topics"].clear()
     assert load_builtin("signup")["topics"]
+
+
+def test_limits_keep_validation_cheap():
+    huge = {"brokers": 16, "timeline": [], "topics": [
+        {"name": f"t{i}", "partitions": 1_000, "replication_factor": 16} for i in range(100)]}
+    errors = errors_of(huge)
+    # 20,000 replicas fit: the first topic (16,000) does, the second would not
+    assert errors[0] == {"path": "$.topics[1].partitions", "message": "the scenario's topics "
+                         "would hold more than 20,000 partition replicas in all"}
+    assert len(errors) == 99
+    assert paths_of({"brokers": 1, "timeline": [], "topics": [{"name": "t"}], "producers": [
+        {"id": "p", "topic": "t", "rate_per_s": 0.001, "count": 100_000_000}]}) == [
+        "$.producers[0].count"]
+    assert paths_of({"brokers": 1, "timeline": [{"at_ms": 0, "command": {"type": "x"}}] * 10_001
+                     }) == ["$.timeline"]
+
+
+def test_narration_steps_are_checked():
+    doc = {"brokers": 2, "timeline": [], "topics": [{"name": "t", "partitions": 2}],
+           "groups": [{"name": "g", "topics": ["t"], "consumers": 1}],
+           "steps": [
+               {"title": "ok", "text": "fine", "watch": {"topic": "t", "partition": 1},
+                "commands": [{"type": "produce", "topic": "t", "value": "v"}]},
+               {"title": "ok", "watch": {"record": "t/0/5"}},
+               {"title": "ok", "watch": {"group": "g"}},
+               {"title": "ok", "watch": {"broker": 2}},
+               {"title": "bad", "watch": {"topic": "t", "partition": 2}},
+               {"title": "bad", "watch": {"record": "t/9/0"}},
+               {"title": "bad", "watch": {"record": "t-0-1"}},
+               {"title": "bad", "watch": {"broker": 3}},
+               {"title": "bad", "watch": {"group": "g", "topic": "t"}},
+               {"title": "bad", "commands": [{"type": "produce", "topic": "nope", "value": "v"},
+                                             "produce"]},
+               {"title": "bad", "next": 1},
+           ]}
+    assert paths_of(doc) == [
+        "$.steps[6].watch.record", "$.steps[8].watch", "$.steps[9].commands[1]",
+        "$.steps[10].next", "$.steps[4].watch.partition", "$.steps[5].watch.record",
+        "$.steps[7].watch.broker", "$.steps[9].commands[0].topic"]
+    good = validate_scenario({**doc, "steps": doc["steps"][:4]})
+    assert good["steps"][0] == {"title": "ok", "text": "fine",
+                                "watch": {"topic": "t", "partition": 1},
+                                "commands": [{"type": "produce", "topic": "t", "value": "v"}]}
+    assert good["steps"][1]["commands"] == [] and good["steps"][1]["text"] == ""

@@ -99,7 +99,17 @@ def test_names_that_differ_only_in_dot_and_underscore_collide():
     ({"type": "topic.alter_config", "name": "order-placed", "config": {"retention.bytes": "x"}},
      "config.retention.bytes"),
     ({"type": "nonsense"}, "type"),
-    ({"type": "broker.stop", "broker": 1}, "type"),
+    ({"type": "broker.stop", "broker": 9}, "broker"),
+    ({"type": "broker.stop", "broker": 1, "mode": "gently"}, "mode"),
+    ({"type": "broker.start", "broker": 1}, "broker"),
+    ({"type": "broker.configure", "broker": 1, "replica_fetch_delay_ms": -1},
+     "replica_fetch_delay_ms"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "acks": "1",
+      "idempotent": True}, "idempotent"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "retries": -1}, "retries"),
+    ({"type": "producer.add", "id": "p", "topic": "order-placed", "rate_per_s": 1,
+      "acks": "0", "idempotent": True}, "idempotent"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "retries": 0}, "retries"),
 ])
 def test_invalid_commands_name_the_field_and_change_nothing(command, field):
     cluster = cluster_with_topic()

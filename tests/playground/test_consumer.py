@@ -80,6 +80,22 @@ async def test_snapshot_first_then_contiguous_frames(rooms, clock):  # noqa: F81
     await communicator.disconnect()
 
 
+async def test_a_few_thousand_events_a_second_all_arrive_one_by_one(rooms, clock):  # noqa: F811
+    room = rooms.create(busy_spec(rate_per_s=2_000))  # 4,000 events a second
+    communicator, snapshot = await viewer(room.id)
+    await send(communicator, PLAY)
+    for _ in range(20):
+        clock.forward(0.05)
+        await room.tick()
+    frames = await frames_until(communicator, room.cluster.seq)
+    assert_contiguous(frames, snapshot["seq"])
+    assert all(f["aggregates"] == [] for f in frames)
+    seqs = [e["seq"] for f in frames for e in f["events"]]
+    assert seqs == list(range(snapshot["seq"] + 1, room.cluster.seq + 1))
+    assert sum(e["type"] == "record.produced" for f in frames for e in f["events"]) == 2_000
+    await communicator.disconnect()
+
+
 async def test_under_load_frames_aggregate_but_never_leave_a_gap(rooms, clock):  # noqa: F811
     room = rooms.create(busy_spec(rate_per_s=20_000))
     communicator, snapshot = await viewer(room.id)
