@@ -165,15 +165,27 @@ export class Model {
     return t;
   }
 
-  // Records folded into counts by the server (protocol: frame.aggregates).
+  // Per-record events the server folded into counts (protocol: frame.aggregates): what they
+  // imply for offsets, watermarks and commits is applied; the records themselves stay unseen.
   applyAggregate(a) {
-    const part = this.partition(a.topic, a.partition);
-    if (a.type !== "record.produced" || !part) return [];
-    const leo = a.last_offset + 1;
-    if (part.leader != null) part.leo.set(part.leader, Math.max(part.leo.get(part.leader) ?? 0, leo));
-    part.undrawn += a.count;
-    for (const off of part.cells.keys()) if (off < leo - CELL_WINDOW) part.cells.delete(off);
-    return [{kind: "aggregate", topic: a.topic, partition: a.partition, count: a.count}];
+    const part = a.topic != null ? this.partition(a.topic, a.partition) : null;
+    if (!part) return [];
+    const effects = [{kind: "partition", topic: a.topic, partition: a.partition}];
+    if (a.type === "record.produced" && a.last_offset != null) {
+      const leo = a.last_offset + 1;
+      if (part.leader != null) part.leo.set(part.leader, Math.max(part.leo.get(part.leader) ?? 0, leo));
+      part.undrawn += a.count;
+      for (const off of part.cells.keys()) if (off < leo - CELL_WINDOW * 2) part.cells.delete(off);
+      effects.push({kind: "aggregate", topic: a.topic, partition: a.partition, count: a.count});
+    } else if (a.type === "partition.high_watermark" && a.high_watermark != null) {
+      part.hw = Math.max(part.hw, a.high_watermark);
+      // Every in-sync replica holds at least up to the high watermark.
+      for (const b of part.isr) part.leo.set(b, Math.max(part.leo.get(b) ?? 0, part.hw));
+    } else if (a.type === "offset.committed" && a.group != null && a.last_offset != null) {
+      this.group(a.group).committed.set(tpId(a.topic, a.partition), a.last_offset);
+      effects.push({kind: "lag", group: a.group});
+    }
+    return effects;
   }
 
   apply(e) {
@@ -267,6 +279,26 @@ const HANDLERS = {
     if (e.isr) part.isr = e.isr;
     if (part.leader != null && !part.leo.has(part.leader)) part.leo.set(part.leader, part.hw);
     return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: part.leader, unclean: !!e.unclean}];
+  },
+  "partition.offline"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    const from = part.leader;
+    part.leader = null;
+    if (e.epoch != null) part.epoch = e.epoch;
+    if (e.isr) part.isr = e.isr;
+    return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: null, unclean: false},
+      {kind: "alert", level: "red", text: `${e.topic}/${e.partition} is offline`}];
+  },
+  "replica.truncated"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    part.leo.set(e.broker, e.offset);
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "consumer.hung"(m, e) {
+    m.consumer(e.group, e.consumer).mark = "hung";
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "hung"}];
   },
   "partition.isr_changed"(m, e) {
     const part = m.partition(e.topic, e.partition);

@@ -307,7 +307,8 @@ export class Renderer {
     const b = side ? part.leader : broker;
     const role = part.leader === b ? "leader" : "follower";
     const inIsr = part.isr.includes(b);
-    const lane = el("div", {class: `lane ${role}${side ? " side" : ""}`, "data-topic": part.topic, "data-partition": part.partition,
+    const offline = part.leader == null;
+    const lane = el("div", {class: `lane ${role}${side ? " side" : ""}${offline ? " offline" : ""}`, "data-topic": part.topic, "data-partition": part.partition,
       "data-role": role, "data-replica": b ?? ""});
     const label = el("button", {type: "button", class: "lane-label", "data-inspect": "partition",
       "data-id": tpId(part.topic, part.partition),
@@ -457,7 +458,7 @@ export class Renderer {
   consumerChip(g, c) {
     const m = this.model;
     const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
-    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕"}[c.mark];
+    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "⧗"}[c.mark];
     const tags = el("span", {class: "tags"});
     const names = topicNicknames(c.partitions.map((k) => splitTp(k)[0]));
     for (const key of c.partitions) {
@@ -528,6 +529,7 @@ export class Renderer {
         el("li", {}, el("span", {class: "swatch cell unseen"}), el("span", {text: "counted, not drawn"})),
         el("li", {}, el("span", {class: "sym", text: "L/F"}), el("span", {text: "leader/follower"})),
         el("li", {}, el("span", {class: "sym amber", text: "◷"}), el("span", {text: "timeout"})),
+        el("li", {}, el("span", {class: "sym amber", text: "⧗"}), el("span", {text: "hung (stuck processing)"})),
         el("li", {}, el("span", {class: "sym amber", text: "↻"}), el("span", {text: "retry"})),
         el("li", {}, el("span", {class: "sym red", text: "✕"}), el("span", {text: "failed / dead letter"}))),
       sampling

@@ -54,8 +54,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     }
     for (const a of frame.aggregates || []) {
       for (const effect of model.applyAggregate(a)) renderer.mark(effect);
-      logLine(`${a.count.toLocaleString("en-US")} records produced to ${a.topic}/${a.partition} (offsets ${a.first_offset}–${a.last_offset}, counted, not drawn)`,
-        "event", a.type);
+      logLine(describeAggregate(a), "event", a.type);
     }
     if (frame.narration_step != null && frame.narration_step !== narrationStep) {
       narrationStep = frame.narration_step;
@@ -645,6 +644,10 @@ function describe(e) {
     case "consumer.crashed": return `${e.group}: ${e.consumer} crashed`;
     case "broker.stopped": return `broker ${e.broker} stopped${e.mode ? ` (${e.mode})` : ""}`;
     case "broker.started": return `broker ${e.broker} started`;
+    case "broker.session_expired": return `broker ${e.broker}'s ZooKeeper session expired: the controller treats it as gone`;
+    case "partition.offline": return `${e.topic}/${e.partition} is OFFLINE: ${e.reason || "no leader"}`;
+    case "replica.truncated": return `broker ${e.broker} truncated ${e.topic}/${e.partition} to offset ${e.offset} (${e.reason || ""})`;
+    case "consumer.hung": return `${e.group}: ${e.consumer} hung while processing`;
     case "controller.elected": return `controller is broker ${e.broker} (epoch ${e.epoch})`;
     case "produce.failed": return `produce to ${e.topic} failed: ${e.error}`;
     case "topic.created": return `topic ${e.topic} created (${e.partitions} partitions)`;
@@ -655,8 +658,15 @@ function describe(e) {
   }
 }
 
+function describeAggregate(a) {
+  const where = a.topic != null ? ` on ${a.topic}/${a.partition}` : "";
+  const who = a.group != null ? `${a.group}: ` : "";
+  const range = a.first_offset != null ? `, offsets ${a.first_offset}–${a.last_offset}` : "";
+  return `${who}${a.count.toLocaleString("en-US")} × ${a.type}${where}${range} (counted, not drawn)`;
+}
+
 function logEvent(e) {
-  logLine(describe(e), RECORD_TYPES.test(e.type) ? "record" : /lost|failed|dead|stopped|crash|expired/.test(e.type) ? "warning" : "event", e.type, e.t_ms);
+  logLine(describe(e), RECORD_TYPES.test(e.type) ? "record" : /lost|failed|dead|stopped|crash|expired|offline|hung|truncated/.test(e.type) ? "warning" : "event", e.type, e.t_ms);
   if (!RECORD_TYPES.test(e.type)) announceEvent(e);
 }
 
@@ -703,7 +713,7 @@ $("#log-toggle").addEventListener("click", () => {
 
 // A screen reader hears the important changes, at most one message every two seconds, never
 // a record-by-record stream.
-const IMPORTANT = /^(broker\.|controller\.|partition\.leader_elected|group\.state_changed|group\.rebalance_completed|record\.(lost|dead_lettered|timed_out)|produce\.failed|consumer\.crashed|group\.member_(expired|left|joined))/;
+const IMPORTANT = /^(broker\.|controller\.|partition\.(leader_elected|offline)|consumer\.hung|group\.state_changed|group\.rebalance_completed|record\.(lost|dead_lettered|timed_out)|produce\.failed|consumer\.crashed|group\.member_(expired|left|joined))/;
 let announceQueue = [];
 let announceAt = 0;
 function announceEvent(e) {
