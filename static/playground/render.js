@@ -458,7 +458,7 @@ export class Renderer {
   consumerChip(g, c) {
     const m = this.model;
     const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
-    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "⧗"}[c.mark];
+    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"}[c.mark];
     const tags = el("span", {class: "tags"});
     const names = topicNicknames(c.partitions.map((k) => splitTp(k)[0]));
     for (const key of c.partitions) {
@@ -529,7 +529,7 @@ export class Renderer {
         el("li", {}, el("span", {class: "swatch cell unseen"}), el("span", {text: "counted, not drawn"})),
         el("li", {}, el("span", {class: "sym", text: "L/F"}), el("span", {text: "leader/follower"})),
         el("li", {}, el("span", {class: "sym amber", text: "◷"}), el("span", {text: "timeout"})),
-        el("li", {}, el("span", {class: "sym amber", text: "⧗"}), el("span", {text: "hung (stuck processing)"})),
+        el("li", {}, el("span", {class: "sym amber", text: "‖"}), el("span", {text: "hung (stuck processing)"})),
         el("li", {}, el("span", {class: "sym amber", text: "↻"}), el("span", {text: "retry"})),
         el("li", {}, el("span", {class: "sym red", text: "✕"}), el("span", {text: "failed / dead letter"}))),
       sampling

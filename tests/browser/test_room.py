@@ -235,6 +235,43 @@ async def test_a_stopped_broker_greys_out_and_its_leaderships_move(browser, site
     await page.context.close()
 
 
+async def test_narration_steps_highlight_what_to_watch_and_run_their_commands(browser, site):
+    from broker_core.scenarios import load_builtin
+
+    steps = load_builtin("amazon-orders")["steps"]
+    page = await open_room(browser, site)
+    await play_until_stable(page, ["inventory"])
+    for i, step in enumerate(steps):
+        if i:
+            await page.click("#narration-next")
+        await page.wait_for_function(
+            "(n) => document.querySelector('#narration-count')"
+            ".textContent.startsWith(`Step ${n} `)",
+            arg=i + 1,
+        )
+        assert await page.text_content("#narration-title") == step["title"]
+        watch = step["watch"] or {}
+        if "group" in watch:
+            selector = f'[data-group="{watch["group"]}"]'
+        elif "record" in watch:
+            selector = f'[data-record="{watch["record"]}"]'
+        else:
+            selector = (f'.lane[data-topic="{watch["topic"]}"]'
+                        f'[data-partition="{watch.get("partition", 0)}"][data-role="leader"]')
+        await page.wait_for_selector(f"{selector}.watched", state="attached")
+    # The last step's command ran in the room: its record arrives like any other.
+    (command,) = steps[-1]["commands"]
+    await page.wait_for_function(
+        """([topic, key]) => [...window.playground.model.trails.values()]
+             .some((t) => t.topic === topic && t.key === key && t.producer !== "order-service")""",
+        arg=[command["topic"], command["key"]],
+        timeout=15_000,
+    )
+    assert await page.is_disabled("#narration-next")
+    assert page.errors == []
+    await page.context.close()
+
+
 async def test_user_text_is_shown_as_text(browser, site, artifacts):
     page = await open_room(browser, site)
     await play_until_stable(page, ["seller"])
