@@ -85,6 +85,7 @@ export class Renderer {
     this.watch = null;
     this.cellWindow = CELL_WINDOW;
     this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
+    this.storyTopics = new Set();
     this.elected = new Map(); // partition -> when its leader changed (the new leader lane pulses)
   }
 
@@ -229,7 +230,11 @@ export class Renderer {
     const m = this.model;
     const box = this.cols.brokers;
     box.replaceChildren();
-    const topics = [...m.topics.values()];
+    // Where the story starts first: topics the producers write to, then the rest by name.
+    // (Remembered, so the order does not flip when a producer finishes.)
+    for (const p of m.producers.values()) this.storyTopics.add(p.topic);
+    const used = this.storyTopics;
+    const topics = [...m.topics.values()].sort((a, z) => (used.has(z.name) - used.has(a.name)) || a.name.localeCompare(z.name));
     const main = topics.filter((t) => !isSideTopic(t.name));
     const side = topics.filter((t) => isSideTopic(t.name));
     for (const b of [...m.brokers.values()].sort((a, z) => a.id - z.id)) {
