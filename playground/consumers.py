@@ -73,6 +73,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.PLAYGROUND_WS_RATE_PER_S,
                                   settings.PLAYGROUND_WS_BURST)
         if not self.rooms.exists(self.room_id):
+            # Accepted, then closed with a reason: a refused handshake reaches a browser only as
+            # code 1006, indistinguishable from a network fault it should retry.
+            await self.accept()
+            await self._error("room", "no such room (it may have expired)")
             await self.close(code=CLOSE_NO_SUCH_ROOM)
             return
         # Join before asking for the snapshot: any frame after it then reaches us.
@@ -81,7 +85,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             await self.rooms.attach(self.room_id, self.viewer_id)
-            await self._relay(await self.rooms.handle(self.room_id, {"type": "resync"},
+            await self._reply(await self.rooms.handle(self.room_id, {"type": "resync"},
                                                       self._actor()))
         except (NoSuchRoom, RoomsFull) as e:
             await self._error("room", str(e) if isinstance(e, RoomsFull) else "no such room")
@@ -122,9 +126,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except RoomsFull as e:
             await self._error("room", str(e))
             return
-        await self._relay(reply)
+        await self._reply(reply)
 
-    async def _relay(self, reply: dict) -> None:
+    async def _reply(self, reply: dict) -> None:
         async with self.send_lock:
             if reply["snapshot_seq"] is not None:
                 self.snapshot_seq = reply["snapshot_seq"]

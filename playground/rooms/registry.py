@@ -55,6 +55,7 @@ class Rooms:
         self.awake: dict[str, Room] = {}
         self.sleeping: dict[str, dict] = {}  # id -> recording, oldest first
         self._waking: dict[str, asyncio.Future] = {}
+        self._janitor: asyncio.Task | None = None
 
     @property
     def layer(self):
@@ -151,7 +152,7 @@ class Rooms:
         recording = self.sleeping.get(room_id)
         if recording is None:
             return None
-        return {**recording["meta"], "steps": recording["meta"].get("steps", [])}
+        return {**recording["meta"], "steps": list(recording["spec"].get("steps") or [])}
 
     async def attach(self, room_id: str, channel: str) -> None:
         room = await self.wake(room_id)
@@ -162,6 +163,8 @@ class Rooms:
         room.last_active_s = self.clock()
         if self.autorun and room.task is None:
             room.task = asyncio.get_running_loop().create_task(self._run(room))
+        if self.autorun and (self._janitor is None or self._janitor.done()):
+            self._janitor = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def detach(self, room_id: str, channel: str) -> None:
         room = self.awake.get(room_id)
@@ -172,6 +175,15 @@ class Rooms:
     async def handle(self, room_id: str, message, actor: dict) -> dict:
         room = await self.wake(room_id)
         return await room.handle(message, actor)
+
+    async def _sweep_forever(self) -> None:
+        """Idle rooms go to sleep on time even when nobody opens a new one."""
+        while True:
+            await asyncio.sleep(min(60.0, self.idle_s / 2))
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweeping idle rooms failed")
 
     async def _run(self, room: Room) -> None:
         try:

@@ -207,8 +207,12 @@ async def test_explicit_allowed_origins_replace_allowed_hosts(rooms, settings): 
 
 async def test_an_unknown_room_closes_the_socket(rooms):  # noqa: F811
     communicator = WebsocketCommunicator(application, "/ws/rooms/0123456789/", headers=ORIGIN)
-    connected, code = await communicator.connect()
-    assert connected is False and code == 4404
+    connected, _ = await communicator.connect()
+    assert connected  # accepted so that the browser can be told why, then closed
+    reply = await communicator.receive_json_from(timeout=2)
+    assert reply["type"] == "error" and reply["field"] == "room"
+    assert await communicator.receive_output(timeout=2) == {"type": "websocket.close",
+                                                             "code": 4404}
 
 
 async def test_two_viewers_see_the_same_stream_and_a_late_one_starts_at_its_snapshot(

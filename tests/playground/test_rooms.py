@@ -161,3 +161,51 @@ async def test_the_runner_ticks_while_watched_and_stops_when_nobody_is(clock):  
     frozen = room.cluster.now_ms
     await asyncio.sleep(0.05)
     assert room.cluster.now_ms == frozen  # time stands still while nobody watches
+
+
+async def test_idle_rooms_are_swept_to_sleep_without_anyone_asking():
+    import asyncio
+
+    from channels.layers import InMemoryChannelLayer
+
+    registry = Rooms(layer=InMemoryChannelLayer(), idle_s=0.05, tick_s=0.01)
+    room = registry.create(quiet_spec())
+    await registry.attach(room.id, "v")
+    await registry.detach(room.id, "v")
+    await asyncio.sleep(0.3)
+    assert room.id in registry.sleeping and room.id not in registry.awake
+    registry._janitor.cancel()
+
+
+async def test_the_relay_takes_one_layer_channel_per_room_and_isolates_viewers():
+    import asyncio
+
+    from channels.layers import InMemoryChannelLayer
+
+    from playground.rooms.relay import Relay
+
+    layer = InMemoryChannelLayer()
+    relay = Relay(layer)
+    got: dict[str, list] = {"good": [], "late": []}
+
+    class Viewer:
+        def __init__(self, name, broken=False):
+            self.name, self.broken = name, broken
+
+        async def deliver(self, message):
+            if self.broken:
+                raise ConnectionError("socket gone")
+            got[self.name].append(message["text"])
+
+    good, broken, late = Viewer("good"), Viewer("broken", broken=True), Viewer("late")
+    await relay.join("room.r1", broken)
+    await relay.join("room.r1", good)
+    assert len(layer.groups["room.r1"]) == 1  # one subscription, however many viewers
+    await layer.group_send("room.r1", {"type": "room.frame", "to_seq": 1, "text": "f1"})
+    await relay.join("room.r1", late)
+    await layer.group_send("room.r1", {"type": "room.frame", "to_seq": 2, "text": "f2"})
+    await asyncio.sleep(0.05)
+    assert got == {"good": ["f1", "f2"], "late": ["f2"]}
+    for viewer in (good, broken, late):
+        await relay.leave("room.r1", viewer)
+    assert "room.r1" not in layer.groups and not relay.viewers

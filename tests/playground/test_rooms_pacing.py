@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from playground.rooms.pacing import Pacer
 from tests.playground.rooms_support import busy_spec, clock, quiet_spec, rooms  # noqa: F401
@@ -116,3 +118,45 @@ async def test_a_room_that_cannot_keep_up_falls_behind_instead_of_bursting(rooms
     assert room.clock_state()["behind"] is True
     # Re-based where it got to: the next tick asks for one tick's worth more, not the backlog.
     assert room.pacer.virtual_at(clock()) == reached
+
+
+async def test_a_long_jump_on_a_busy_room_spans_ticks_and_lands_exactly(rooms, clock):  # noqa: F811
+    room = rooms.create(busy_spec(rate_per_s=1_000))
+    room.advance(clock())
+    start = room.cluster.now_ms
+    # A tiny CPU budget so the jump cannot finish in the call that asks for it.
+    real_advance = room.advance
+    room.advance = lambda wall_s, cpu_budget_s=0.002: real_advance(wall_s, cpu_budget_s)
+    ack = await handle(rooms, room, control("jump", ms=60_000))
+    assert ack["type"] == "ack"
+    assert room.goal_ms == start + 60_000 and room.cluster.now_ms < room.goal_ms
+    ticks = 0
+    while room.goal_ms is not None:
+        assert room.clock_state()["goal_ms"] == start + 60_000
+        await room.tick()  # the hand clock does not move: only the goal drives time here
+        ticks += 1
+        assert ticks < 10_000
+    assert ticks > 1 and room.cluster.now_ms == start + 60_000
+    assert room.pacer.virtual_at(clock()) == start + 60_000  # paused on arrival, no overshoot
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5, allow_nan=False),
+                          st.sampled_from(["play", "pause", "speed"]),
+                          st.floats(0.1, 100_000)), max_size=30))
+def test_the_pacer_never_goes_back_and_never_jumps_at_a_change(ops):
+    pacer = Pacer(0.0, 0)
+    wall = 0.0
+    last = 0
+    for dt, op, speed in ops:
+        wall += dt
+        before = pacer.virtual_at(wall)
+        assert before >= last
+        if op == "play":
+            pacer.play(wall)
+        elif op == "pause":
+            pacer.pause(wall)
+        else:
+            pacer.set_speed(wall, speed)
+        assert pacer.virtual_at(wall) == before
+        last = before

@@ -67,9 +67,11 @@ def test_opening_a_scenario_makes_a_room_and_redirects_to_it(client, registry, r
 
 def test_a_sleeping_room_still_has_its_page(client, registry, room_template):
     room_id = client.get("/s/rebalance")["Location"].removeprefix("/r/")
+    awake = client.get(f"/r/{room_id}").context["scenario"]
     registry.sleep(room_id)
     page = client.get(f"/r/{room_id}")
-    assert page.status_code == 200 and page.context["scenario"]["name"] == "rebalance"
+    assert page.status_code == 200 and page.context["scenario"] == awake
+    assert awake["name"] == "rebalance" and awake["steps"]
 
 
 def test_unknown_scenarios_and_rooms_are_404(client, registry):
