@@ -321,7 +321,8 @@ const HANDLERS = {
     if (part.cells.size > CELL_WINDOW * 2) for (const off of part.cells.keys()) if (off <= oldest) part.cells.delete(off);
     const id = recordId(e.topic, e.partition, e.offset);
     m.touchTrail(id, () => ({id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
-      value: e.value, headers: e.headers || null, why: e.why || null, leader, producer: e.producer || null,
+      value: e.value, valueChars: e.value_truncated ? e.value_chars : null, headers: e.headers || null,
+      why: e.why || null, leader, producer: e.producer || null,
       acks: e.acks ?? null, t_ms: e.t_ms, steps: [], groups: new Map(), replicas: new Set([leader])}));
     if (e.key != null) {
       m.keys.delete(e.key); // re-insert: the legend lists the most recent keys

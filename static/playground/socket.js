@@ -25,13 +25,21 @@ export class RoomSocket {
       this.status("open");
     });
     ws.addEventListener("message", (msg) => this.receive(msg.data));
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       for (const {reject} of this.waiting.values()) reject({field: "connection", message: "the connection closed"});
       this.waiting.clear();
       if (this.closed) return;
-      this.status("reconnecting");
       this.lastSeq = null;
-      setTimeout(() => this.open(), this.retryMs);
+      // 4404: the room does not exist (any more); reconnecting cannot help.
+      if (event.code === 4404) {
+        this.closed = true;
+        this.status("gone");
+        return;
+      }
+      // 4503: every room slot is busy; try again, but slowly.
+      const wait = event.code === 4503 ? Math.max(this.retryMs, 15000) : this.retryMs;
+      this.status(event.code === 4503 ? "full" : "reconnecting");
+      setTimeout(() => this.open(), wait);
       this.retryMs = Math.min(this.retryMs * 2, 8000);
     });
   }

@@ -41,24 +41,27 @@ export function speedToSlider(speed) {
 }
 
 // The virtual clock shown in the header: set by each frame, run forward between frames at the
-// room's speed while it plays (and never past where the server will be by the next frame by
-// much: a frame is due every ~50 ms).
+// room's speed while it plays.
 export class Clock {
   constructor() {
     this.nowMs = 0;
     this.speed = 1;
     this.playing = false;
+    this.behind = false;
     this.at = performance.now();
   }
-  set({now_ms, speed, playing}) {
+  set({now_ms, speed, playing, behind}) {
+    if (behind != null) this.behind = behind;
     if (now_ms != null) this.nowMs = now_ms;
     if (speed != null) this.speed = speed;
     if (playing != null) this.playing = playing;
     this.at = performance.now();
   }
+  // An idle playing room sends a clock-only frame about once a second, so the display runs
+  // ahead on its own for up to 1.2 s; a room that says it is behind is not run ahead at all.
   read(wallNow = performance.now()) {
-    if (!this.playing) return this.nowMs;
-    const ahead = Math.min(wallNow - this.at, 250) * this.speed;
+    if (!this.playing || this.behind) return this.nowMs;
+    const ahead = Math.min(wallNow - this.at, 1200) * this.speed;
     return this.nowMs + ahead;
   }
 }

@@ -66,8 +66,14 @@ const socket = new RoomSocket(bootstrap.ws_path, {
   onNotice: notice,
   onStatus(s) {
     const c = $("#conn");
-    c.textContent = {open: "live", connecting: "connecting…", reconnecting: "reconnecting…"}[s] || s;
+    c.textContent = {open: "live", connecting: "connecting…", reconnecting: "reconnecting…",
+      full: "server busy, retrying…", gone: "room not found"}[s] || s;
     c.dataset.state = s;
+    if (s === "gone") {
+      const back = el("a", {href: "/", text: "Pick a scenario"});
+      flash("This room no longer exists (rooms expire).", true);
+      c.append(" · ", back);
+    }
   },
 });
 
@@ -109,6 +115,8 @@ function syncTimeControls() {
   $("#paused").hidden = clock.playing;
   if (document.activeElement !== speedInput) speedInput.value = speedToSlider(clock.speed);
   $("#speed-out").textContent = formatSpeed(clock.speed);
+  const behind = $("#behind");
+  behind.hidden = !(clock.playing && clock.behind);
 }
 
 async function control(action, extra = {}) {
@@ -328,7 +336,11 @@ function recordFacts(id) {
   const headers = t.headers && Object.keys(t.headers).length
     ? el("ul", {class: "headers"}, ...Object.entries(t.headers).map(([k, v]) => el("li", {}, el("code", {text: k}), document.createTextNode(" = "), el("code", {text: String(v)}))))
     : "none";
-  out.push(dl([["key", keyNode], ["value", el("code", {class: "value", text: String(t.value ?? "")})], ["headers", headers],
+  const value = el("code", {class: "value", text: String(t.value ?? "")});
+  const valueNode = t.valueChars
+    ? el("span", {}, value, el("small", {class: "muted", text: ` (the first ${String(t.value).length.toLocaleString("en-US")} of ${t.valueChars.toLocaleString("en-US")} characters)`}))
+    : value;
+  out.push(dl([["key", keyNode], ["value", valueNode], ["headers", headers],
     ["topic / partition / offset", `${t.topic} / ${t.partition} / ${t.offset}`], ["produced at", formatClock(t.t_ms)],
     ["producer", t.producer ?? "the produce form"], ["acks", t.acks ?? "all"]]));
   out.push(el("h3", {text: "Why this partition"}));
