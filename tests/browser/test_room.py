@@ -300,6 +300,25 @@ async def test_user_text_is_shown_as_text(browser, site, artifacts):
     await page.context.close()
 
 
+async def test_a_socket_to_a_room_that_is_gone_stops_and_says_so(browser, site):
+    page = await open_room(browser, site)
+    statuses = await page.evaluate(
+        """async () => {
+             const {RoomSocket} = await import("/static/playground/socket.js");
+             const seen = [];
+             const notices = [];
+             new RoomSocket("/ws/rooms/0000000000/", {onStatus: (s) => seen.push(s),
+                                                     onNotice: (n) => notices.push(n.message)});
+             await new Promise((ok) => setTimeout(ok, 3000));
+             return {seen, notices};
+           }"""
+    )
+    assert statuses["seen"][-1] == "gone"
+    assert statuses["seen"].count("connecting") == 1, statuses  # no reconnection attempts
+    assert any(n.startswith("room:") for n in statuses["notices"]), statuses
+    await page.context.close()
+
+
 async def test_reduced_motion_puts_tokens_at_their_destination(browser, site):
     page = await open_room(browser, site, motion="reduce")
     await play_until_stable(page, ["seller"])
