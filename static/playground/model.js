@@ -1,0 +1,520 @@
+// The page's copy of the room: a snapshot, then events applied one by one.
+//
+// Knows nothing of the DOM. `apply(event)` changes the state and returns what changed, as
+// small "effects" ({kind, ...}) that render.js turns into motion and ui.js into log lines.
+// Memory is bounded whatever the room does: each replica keeps only its newest CELL_WINDOW
+// records, record trails are kept for the newest TRAIL_LIMIT records.
+
+export const CELL_WINDOW = 16;
+export const TRAIL_LIMIT = 2000;
+
+export const recordId = (topic, partition, offset) => `${topic}/${partition}/${offset}`;
+export const tpId = (topic, partition) => `${topic}/${partition}`;
+
+// Kafka's murmur2 (seed 0x9747b28c) on the key's UTF-8 bytes, as a signed 32-bit int. The
+// inspector recomputes what the server said so the learner can see the arithmetic.
+export function murmur2(key) {
+  const data = new TextEncoder().encode(key);
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ data.length) | 0;
+  const len4 = data.length & ~3;
+  for (let i = 0; i < len4; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const rest = data.length & 3;
+  if (rest === 3) h ^= data[len4 + 2] << 16;
+  if (rest >= 2) h ^= data[len4 + 1] << 8;
+  if (rest >= 1) {
+    h ^= data[len4];
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+function newPartition(topic, p) {
+  return {
+    topic, partition: p.partition, leader: p.leader ?? null, epoch: p.leader_epoch ?? 0,
+    replicas: p.replicas || [], isr: p.isr || [],
+    logStart: p.log_start_offset ?? 0, hw: p.high_watermark ?? 0,
+    // Each replica's log end offset; the leader's is the partition's.
+    leo: new Map(Object.entries(p.replica_log_end_offsets || {}).map(([b, o]) => [Number(b), o])),
+    cells: new Map(), // offset -> {key, value, headers} for the newest records we have seen
+    undrawn: 0, // records that reached this partition without a token of their own
+  };
+}
+
+export class Model {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.seq = 0;
+    this.nowMs = 0;
+    this.controller = null;
+    this.controllerEpoch = null;
+    this.brokers = new Map(); // id -> {id, up}
+    this.zk = new Map(); // path -> value
+    this.topics = new Map(); // name -> {name, config, rf, partitions: []}
+    this.groups = new Map(); // name -> group
+    this.producers = new Map(); // id -> {id, topic, rate_per_s, keys, acks, sent}
+    this.trails = new Map(); // record id -> trail (insertion order = age)
+    this.keys = new Map(); // key -> count seen (for the legend)
+  }
+
+  loadSnapshot(state, seq) {
+    this.reset();
+    this.seq = seq ?? state.seq ?? 0;
+    this.nowMs = state.now_ms ?? 0;
+    this.controller = state.controller ?? null;
+    this.controllerEpoch = state.controller_epoch ?? null;
+    for (const b of state.brokers || []) this.brokers.set(b.id, {id: b.id, up: b.up !== false});
+    for (const [path, value] of Object.entries(state.zookeeper || {})) this.zk.set(path, value);
+    for (const [name, t] of Object.entries(state.topics || {})) {
+      const topic = {name, config: t.config || {}, rf: t.replication_factor, partitions: []};
+      for (const p of t.partitions || []) {
+        const part = newPartition(name, p);
+        if (!part.leo.size && part.leader != null) part.leo.set(part.leader, p.log_end_offset ?? 0);
+        // A snapshot may carry the newest records of each partition; take them when it does.
+        for (const r of p.records || []) part.cells.set(r.offset, {key: r.key ?? null, value: r.value, headers: r.headers});
+        topic.partitions.push(part);
+      }
+      this.topics.set(name, topic);
+    }
+    for (const [name, g] of Object.entries(state.groups || {})) this.groups.set(name, this.groupFromSnapshot(name, g));
+    for (const [id, p] of Object.entries(state.producers || {})) this.producers.set(id, {id, ...p, sent: p.sent ?? 0});
+  }
+
+  groupFromSnapshot(name, g) {
+    const group = this.newGroup(name, g.config);
+    group.state = g.state;
+    group.generation = g.generation ?? 0;
+    group.assignor = g.assignor || group.config.assignor || "range";
+    group.protocol = g.protocol || "eager";
+    const consumers = g.consumers || {};
+    const ids = new Set([...Object.keys(g.members || {}), ...Object.keys(consumers)]);
+    for (const id of [...ids].sort()) {
+      const c = consumers[id] || {};
+      group.consumers.set(id, {
+        id, status: c.status || "live", topics: c.topics || [],
+        partitions: (g.members?.[id] || c.partitions || []).map(([t, p]) => tpId(t, p)),
+        inFlight: c.in_flight ? recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset) : null,
+        last: null, mark: null,
+      });
+    }
+    for (const row of g.lag || []) group.committed.set(tpId(row.topic, row.partition), row.committed);
+    return group;
+  }
+
+  newGroup(name, config) {
+    return {name, state: "Empty", generation: 0, assignor: config?.assignor || "range", protocol: "eager",
+      config: {...(config || {})}, consumers: new Map(), committed: new Map()};
+  }
+
+  partition(topic, p) {
+    return this.topics.get(topic)?.partitions[p];
+  }
+
+  group(name) {
+    let g = this.groups.get(name);
+    if (!g) {
+      g = this.newGroup(name);
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  consumer(groupName, id) {
+    const g = this.group(groupName);
+    let c = g.consumers.get(id);
+    if (!c) {
+      c = {id, status: "live", topics: [], partitions: [], inFlight: null, last: null, mark: null};
+      g.consumers.set(id, c);
+    }
+    return c;
+  }
+
+  // Lag of a group on a partition: high watermark − committed (null committed: counted from
+  // the log start, where an earliest-reset group starts).
+  lag(group, key) {
+    const [topic, p] = splitTp(key);
+    const part = this.partition(topic, p);
+    if (!part) return 0;
+    const committed = group.committed.get(key);
+    return Math.max(0, part.hw - (committed ?? part.logStart));
+  }
+
+  trail(id) {
+    return this.trails.get(id);
+  }
+
+  touchTrail(id, make) {
+    let t = this.trails.get(id);
+    if (!t && make) {
+      t = make();
+      this.trails.set(id, t);
+      if (this.trails.size > TRAIL_LIMIT) this.trails.delete(this.trails.keys().next().value);
+    }
+    return t;
+  }
+
+  // Per-record events the server folded into counts (protocol: frame.aggregates): what they
+  // imply for offsets, watermarks and commits is applied; the records themselves stay unseen.
+  applyAggregate(a) {
+    const part = a.topic != null ? this.partition(a.topic, a.partition) : null;
+    if (!part) return [];
+    const effects = [{kind: "partition", topic: a.topic, partition: a.partition}];
+    if (a.type === "record.produced" && a.last_offset != null) {
+      const leo = a.last_offset + 1;
+      if (part.leader != null) part.leo.set(part.leader, Math.max(part.leo.get(part.leader) ?? 0, leo));
+      part.undrawn += a.count;
+      for (const off of part.cells.keys()) if (off < leo - CELL_WINDOW * 2) part.cells.delete(off);
+      effects.push({kind: "aggregate", topic: a.topic, partition: a.partition, count: a.count});
+    } else if (a.type === "partition.high_watermark" && a.high_watermark != null) {
+      part.hw = Math.max(part.hw, a.high_watermark);
+      // Every in-sync replica holds at least up to the high watermark.
+      for (const b of part.isr) part.leo.set(b, Math.max(part.leo.get(b) ?? 0, part.hw));
+    } else if (a.type === "offset.committed" && a.group != null && a.last_offset != null) {
+      this.group(a.group).committed.set(tpId(a.topic, a.partition), a.last_offset);
+      effects.push({kind: "lag", group: a.group});
+    }
+    return effects;
+  }
+
+  apply(e) {
+    if (e.seq) this.seq = e.seq;
+    if (e.t_ms != null) this.nowMs = e.t_ms;
+    const handler = HANDLERS[e.type];
+    const effects = handler ? handler(this, e) || [] : [];
+    return effects;
+  }
+}
+
+export function splitTp(key) {
+  const i = key.lastIndexOf("/");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
+function setGroupState(m, e) {
+  const g = m.group(e.group);
+  const before = g.state;
+  if (e.to) g.state = e.to;
+  if (e.generation != null) g.generation = e.generation;
+  return [{kind: "group", group: e.group, from: before, to: g.state}];
+}
+
+function trailEvent(m, e, entry) {
+  const t = m.trail(recordId(e.topic, e.partition, e.offset));
+  if (t) t.steps.push({t_ms: e.t_ms, ...entry});
+  return t;
+}
+
+const HANDLERS = {
+  "broker.started"(m, e) {
+    m.brokers.set(e.broker, {id: e.broker, up: true});
+    return [{kind: "broker", broker: e.broker, up: true}];
+  },
+  "broker.stopped"(m, e) {
+    m.brokers.set(e.broker, {id: e.broker, up: false, mode: e.mode});
+    return [{kind: "broker", broker: e.broker, up: false}];
+  },
+  "controller.elected"(m, e) {
+    m.controller = e.broker;
+    m.controllerEpoch = e.epoch;
+    return [{kind: "controller", broker: e.broker}];
+  },
+  "zk.node_created"(m, e) {
+    m.zk.set(e.path, e.value);
+    return [{kind: "zk"}];
+  },
+  "zk.node_changed"(m, e) {
+    m.zk.set(e.path, e.value);
+    return [{kind: "zk"}];
+  },
+  "zk.node_deleted"(m, e) {
+    m.zk.delete(e.path);
+    return [{kind: "zk"}];
+  },
+  "topic.created"(m, e) {
+    const topic = {name: e.topic, config: e.config || {}, rf: e.replication_factor, partitions: []};
+    (e.assignment || []).forEach((replicas, p) => {
+      topic.partitions.push(newPartition(e.topic, {partition: p, leader: null, replicas, isr: replicas}));
+    });
+    m.topics.set(e.topic, topic);
+    return [{kind: "topology"}];
+  },
+  "topic.deleted"(m, e) {
+    m.topics.delete(e.topic);
+    return [{kind: "topology"}];
+  },
+  "topic.config_changed"(m, e) {
+    const t = m.topics.get(e.topic);
+    if (t && e.config) Object.assign(t.config, e.config);
+    return [{kind: "topic", topic: e.topic}];
+  },
+  "topic.partitions_added"(m, e) {
+    const t = m.topics.get(e.topic);
+    if (!t) return [];
+    const assignment = e.assignment || [];
+    const from = e.from ?? t.partitions.length;
+    assignment.forEach((replicas, i) => {
+      const p = Array.isArray(assignment[0]) && assignment.length === (e.partitions ?? 0) ? i : from + i;
+      if (p >= t.partitions.length) t.partitions[p] = newPartition(e.topic, {partition: p, replicas, isr: replicas});
+    });
+    return [{kind: "topology"}];
+  },
+  "partition.leader_elected"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    const from = part.leader;
+    part.leader = e.leader ?? null;
+    if (e.epoch != null) part.epoch = e.epoch;
+    if (e.isr) part.isr = e.isr;
+    if (part.leader != null && !part.leo.has(part.leader)) part.leo.set(part.leader, part.hw);
+    return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: part.leader, unclean: !!e.unclean}];
+  },
+  "partition.offline"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    const from = part.leader;
+    part.leader = null;
+    if (e.epoch != null) part.epoch = e.epoch;
+    if (e.isr) part.isr = e.isr;
+    return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: null, unclean: false},
+      {kind: "alert", level: "red", text: `${e.topic}/${e.partition} is offline`}];
+  },
+  "replica.truncated"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    part.leo.set(e.broker, e.offset);
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "consumer.hung"(m, e) {
+    m.consumer(e.group, e.consumer).mark = "hung";
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "hung"}];
+  },
+  "partition.isr_changed"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (part && e.isr) part.isr = e.isr;
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "partition.high_watermark"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (part) part.hw = e.high_watermark;
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "record.produced"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    const leader = e.leader ?? part.leader;
+    part.leo.set(leader, Math.max(part.leo.get(leader) ?? 0, e.offset + 1));
+    if (e.high_watermark != null) part.hw = Math.max(part.hw, e.high_watermark);
+    part.cells.set(e.offset, {key: e.key ?? null, value: e.value, headers: e.headers});
+    const oldest = e.offset - CELL_WINDOW * 2;
+    if (part.cells.size > CELL_WINDOW * 2) for (const off of part.cells.keys()) if (off <= oldest) part.cells.delete(off);
+    const id = recordId(e.topic, e.partition, e.offset);
+    m.touchTrail(id, () => ({id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
+      value: e.value, valueChars: e.value_truncated ? e.value_chars : null, headers: e.headers || null,
+      why: e.why || null, leader, producer: e.producer || null,
+      acks: e.acks ?? null, t_ms: e.t_ms, steps: [], groups: new Map(), replicas: new Set([leader])}));
+    if (e.key != null) {
+      m.keys.delete(e.key); // re-insert: the legend lists the most recent keys
+      m.keys.set(e.key, true);
+      if (m.keys.size > 64) m.keys.delete(m.keys.keys().next().value);
+    }
+    const prod = e.producer && m.producers.get(e.producer);
+    if (prod) prod.sent = (prod.sent || 0) + 1;
+    // A record a consumer emitted while processing another comes from that consumer.
+    let from = null;
+    if (e.cause) {
+      const c = m.trail(recordId(e.cause.topic, e.cause.partition, e.cause.offset));
+      const d = c && c.groups.get(e.cause.group);
+      if (d) from = [e.cause.group, d.consumer];
+    }
+    return [{kind: "produced", id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
+      leader, producer: e.producer || null, from}];
+  },
+  "record.acked"(m, e) {
+    trailEvent(m, e, {what: "acked", text: `acknowledged to the producer (acks=${e.acks ?? "?"})`});
+    return [];
+  },
+  "produce.failed"(m, e) {
+    return [{kind: "alert", level: "red", text: `produce to ${e.topic} failed: ${e.error}`}];
+  },
+  "record.replicated"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (!part) return [];
+    const count = e.count ?? 1;
+    part.leo.set(e.broker, e.log_end_offset ?? e.offset + count);
+    for (let off = e.offset; off < e.offset + count; off++) {
+      const t = m.trail(recordId(e.topic, e.partition, off));
+      if (t) t.replicas.add(e.broker);
+    }
+    return [{kind: "replicated", topic: e.topic, partition: e.partition, broker: e.broker, offset: e.offset, count,
+      from: part.leader}];
+  },
+  "record.lost"(m, e) {
+    trailEvent(m, e, {what: "lost", text: `lost: ${e.reason || "truncated"}`, level: "red"});
+    return [{kind: "alert", level: "red", text: `record ${recordId(e.topic, e.partition, e.offset)} lost`}];
+  },
+  "record.expired"(m, e) {
+    const part = m.partition(e.topic, e.partition);
+    if (part) part.logStart = Math.max(part.logStart, (e.offset ?? e.first_offset ?? 0) + (e.count ?? 1));
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "producer.added"(m, e) {
+    m.producers.set(e.producer, {id: e.producer, topic: e.topic, rate_per_s: e.rate_per_s, keys: e.keys, acks: e.acks,
+      sent: 0});
+    return [{kind: "producers"}];
+  },
+  "producer.removed"(m, e) {
+    m.producers.delete(e.producer);
+    return [{kind: "producers"}];
+  },
+  "group.created"(m, e) {
+    const g = m.group(e.group);
+    if (e.config) {
+      g.config = {...e.config};
+      g.assignor = e.config.assignor || g.assignor;
+    }
+    return [{kind: "groups"}];
+  },
+  "group.configured"(m, e) {
+    const g = m.group(e.group);
+    if (e.config) {
+      Object.assign(g.config, e.config);
+      g.assignor = g.config.assignor || g.assignor;
+    }
+    return [{kind: "group", group: e.group}];
+  },
+  "group.deleted"(m, e) {
+    m.groups.delete(e.group);
+    return [{kind: "groups"}];
+  },
+  "group.member_joined"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    c.status = "live";
+    if (e.topics) c.topics = e.topics;
+    return [{kind: "groups"}];
+  },
+  "group.member_left"(m, e) {
+    m.group(e.group).consumers.delete(e.consumer);
+    return [{kind: "groups"}];
+  },
+  "group.member_expired"(m, e) {
+    m.group(e.group).consumers.delete(e.consumer);
+    return [{kind: "groups"}];
+  },
+  "consumer.crashed"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    c.status = "crashed";
+    return [{kind: "group", group: e.group}];
+  },
+  "group.state_changed": setGroupState,
+  "group.rebalance_started"(m, e) {
+    m.group(e.group).rebalancing = true;
+    return [{kind: "group", group: e.group}];
+  },
+  "group.rebalance_completed"(m, e) {
+    const g = m.group(e.group);
+    g.rebalancing = false;
+    if (e.generation != null) g.generation = e.generation;
+    if (e.assignor) g.assignor = e.assignor;
+    if (e.protocol) g.protocol = e.protocol;
+    return [{kind: "group", group: e.group}];
+  },
+  "partition.assigned"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    const added = (e.partitions || []).map(([t, p]) => tpId(t, p));
+    c.partitions = [...new Set([...c.partitions, ...added])].sort();
+    return [{kind: "assigned", group: e.group, consumer: e.consumer, partitions: added}];
+  },
+  "partition.revoked"(m, e) {
+    const c = m.group(e.group).consumers.get(e.consumer);
+    if (!c) return [];
+    const gone = new Set((e.partitions || []).map(([t, p]) => tpId(t, p)));
+    c.partitions = c.partitions.filter((k) => !gone.has(k));
+    return [{kind: "group", group: e.group}];
+  },
+  "record.delivered"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    const id = recordId(e.topic, e.partition, e.offset);
+    c.inFlight = id;
+    c.mark = e.attempt > 1 ? "retry" : null;
+    const t = m.trail(id);
+    if (t) {
+      const d = t.groups.get(e.group) || {consumer: e.consumer, attempts: 0, outcome: null, committed: false};
+      d.consumer = e.consumer;
+      d.attempts = Math.max(d.attempts, e.attempt ?? 1);
+      t.groups.set(e.group, d);
+    }
+    trailEvent(m, e, {what: "delivered", group: e.group, text: `${e.group}: delivered to ${e.consumer} (attempt ${e.attempt ?? 1})`});
+    return [{kind: "delivered", id, group: e.group, consumer: e.consumer, topic: e.topic, partition: e.partition,
+      offset: e.offset, attempt: e.attempt ?? 1}];
+  },
+  "record.processed"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    const id = recordId(e.topic, e.partition, e.offset);
+    if (c.inFlight === id) c.inFlight = null;
+    c.last = id;
+    c.mark = null;
+    const t = m.trail(id);
+    if (t?.groups.get(e.group)) t.groups.get(e.group).outcome = "processed";
+    trailEvent(m, e, {what: "processed", group: e.group, text: `${e.group}: processed by ${e.consumer}`});
+    return [{kind: "consumer", group: e.group, consumer: e.consumer}];
+  },
+  "record.failed"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    c.mark = "failed";
+    trailEvent(m, e, {what: "failed", group: e.group, level: "amber",
+      text: `${e.group}: attempt ${e.attempt ?? "?"} failed on ${e.consumer}${e.error ? ` (${e.error})` : ""}`});
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "failed"}];
+  },
+  "record.retry_scheduled"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    c.mark = "retry";
+    trailEvent(m, e, {what: "retry", group: e.group, level: "amber", text: `${e.group}: retry scheduled`});
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "retry", id: recordId(e.topic, e.partition, e.offset)}];
+  },
+  "record.timed_out"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    c.mark = "timeout";
+    trailEvent(m, e, {what: "timeout", group: e.group, level: "amber", text: `${e.group}: ${e.kind || "processing"} timeout`});
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "timeout"}];
+  },
+  "record.dead_lettered"(m, e) {
+    const t = trailEvent(m, e, {what: "dead", group: e.group, level: "red",
+      text: `${e.group}: dead-lettered to ${e.dead_letter_topic}/${e.dead_letter_partition}@${e.dead_letter_offset} after ${e.attempts} attempts (${e.reason})`});
+    if (t) {
+      t.dead = recordId(e.dead_letter_topic, e.dead_letter_partition, e.dead_letter_offset);
+      if (t.groups.get(e.group)) t.groups.get(e.group).outcome = "dead-lettered";
+    }
+    const c = e.consumer ? m.consumer(e.group, e.consumer) : null;
+    if (c) c.mark = "dead";
+    return [{kind: "dead", group: e.group, consumer: e.consumer, topic: e.dead_letter_topic,
+      partition: e.dead_letter_partition, offset: e.dead_letter_offset, key: t?.key ?? null}];
+  },
+  "offset.committed"(m, e) {
+    const g = m.group(e.group);
+    const key = tpId(e.topic, e.partition);
+    g.committed.set(key, e.offset);
+    const t = m.trail(recordId(e.topic, e.partition, e.offset - 1));
+    if (t?.groups.get(e.group)) t.groups.get(e.group).committed = true;
+    return [{kind: "lag", group: e.group}];
+  },
+  "offset.reset"(m, e) {
+    if (e.offset != null) m.group(e.group).committed.set(tpId(e.topic, e.partition), e.offset);
+    return [{kind: "lag", group: e.group}];
+  },
+  "group.offsets_reset"(m, e) {
+    for (const r of e.offsets || []) m.group(e.group).committed.set(tpId(r.topic, r.partition), r.offset);
+    return [{kind: "lag", group: e.group}];
+  },
+};

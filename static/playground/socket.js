@@ -1,0 +1,127 @@
+// The room's WebSocket (protocol.md): requests with ids and their replies, frames checked for
+// gaps, a resync when one is missing, and reconnection with back-off.
+
+export class RoomSocket {
+  constructor(path, {onSnapshot, onFrame, onNotice, onStatus} = {}) {
+    this.path = path;
+    this.handlers = {onSnapshot, onFrame, onNotice, onStatus};
+    this.lastSeq = null; // null until the first snapshot
+    this.waiting = new Map(); // request_id -> {resolve, reject}
+    this.counter = 0;
+    this.retryMs = 500;
+    this.closed = false;
+    this.resyncing = false;
+    this.open();
+  }
+
+  open() {
+    const url = new URL(this.path, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.status("connecting");
+    ws.addEventListener("open", () => {
+      this.retryMs = 500;
+      this.status("open");
+    });
+    ws.addEventListener("message", (msg) => this.receive(msg.data));
+    ws.addEventListener("close", (event) => {
+      for (const {reject} of this.waiting.values()) reject({field: "connection", message: "the connection closed"});
+      this.waiting.clear();
+      if (this.closed) return;
+      this.lastSeq = null;
+      // 4404: the room does not exist (any more); reconnecting cannot help.
+      if (event.code === 4404) {
+        this.closed = true;
+        this.status("gone");
+        return;
+      }
+      // 4503: every room slot is busy; try again, but slowly.
+      const wait = event.code === 4503 ? Math.max(this.retryMs, 15000) : this.retryMs;
+      this.status(event.code === 4503 ? "full" : "reconnecting");
+      setTimeout(() => this.open(), wait);
+      this.retryMs = Math.min(this.retryMs * 2, 8000);
+    });
+  }
+
+  status(s) {
+    this.state = s;
+    this.handlers.onStatus?.(s);
+  }
+
+  receive(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case "snapshot":
+        this.lastSeq = msg.seq;
+        this.resyncing = false;
+        this.handlers.onSnapshot?.(msg);
+        break;
+      case "frame":
+        if (this.lastSeq == null || this.resyncing) return; // a snapshot is on its way
+        if (msg.from_seq !== this.lastSeq + 1) {
+          this.resync();
+          return;
+        }
+        this.lastSeq = msg.to_seq;
+        this.handlers.onFrame?.(msg);
+        break;
+      case "ack":
+      case "error": {
+        const w = this.waiting.get(msg.request_id);
+        if (w) {
+          this.waiting.delete(msg.request_id);
+          if (msg.type === "ack") w.resolve(msg);
+          else w.reject(msg);
+        } else if (msg.type === "error") {
+          this.handlers.onNotice?.({level: "warning", message: `${msg.field}: ${msg.message}`});
+        }
+        break;
+      }
+      case "notice":
+        this.handlers.onNotice?.(msg);
+        break;
+      default:
+        break;
+    }
+  }
+
+  resync() {
+    this.resyncing = true;
+    this.raw({type: "resync"});
+  }
+
+  raw(obj) {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(obj));
+  }
+
+  request(type, fields) {
+    const prefix = {command: "c", control: "k", narrate: "n"}[type] || "r";
+    const request_id = `${prefix}${++this.counter}`;
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState !== WebSocket.OPEN) {
+        reject({field: "connection", message: "not connected to the room"});
+        return;
+      }
+      this.waiting.set(request_id, {resolve, reject});
+      this.ws.send(JSON.stringify({type, request_id, ...fields}));
+    });
+  }
+
+  command(command) {
+    return this.request("command", {command});
+  }
+
+  control(action, extra = {}) {
+    return this.request("control", {action, ...extra});
+  }
+
+  narrate(step) {
+    return this.request("narrate", {step});
+  }
+}

@@ -1,0 +1,127 @@
+// Time on the page: the room's virtual clock between frames, the speed scale, and tokens in
+// flight. Like raftscope, a token's position is computed from its start time and duration each
+// frame, never stored, so a paused tab or a slow frame cannot desynchronise it.
+
+export const SPEED_MIN = 0.1;
+export const SPEED_MAX = 100000;
+export const TOKEN_CAP = 400;
+
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+// `Day 1, 14:03:22.150` for a virtual time in ms (day 1 starts at 0).
+export function formatClock(ms) {
+  const t = Math.max(0, Math.floor(ms));
+  const day = Math.floor(t / 86400000) + 1;
+  const h = Math.floor(t / 3600000) % 24;
+  const m = Math.floor(t / 60000) % 60;
+  const s = Math.floor(t / 1000) % 60;
+  return `Day ${day}, ${pad(h)}:${pad(m)}:${pad(s)}.${pad(t % 1000, 3)}`;
+}
+
+export function formatSpeed(speed) {
+  if (speed >= 1000) return `${Math.round(speed).toLocaleString("en-US")}×`;
+  if (speed >= 10) return `${Math.round(speed)}×`;
+  return `${Number(speed.toPrecision(2))}×`;
+}
+
+// The slider runs 0..1000 on a log scale from 0.1× to 100,000×, with a snap to round values.
+const SNAPS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+export function sliderToSpeed(v) {
+  const lo = Math.log10(SPEED_MIN);
+  const hi = Math.log10(SPEED_MAX);
+  const raw = 10 ** (lo + (hi - lo) * (v / 1000));
+  let best = SNAPS[0];
+  for (const s of SNAPS) if (Math.abs(Math.log10(s) - Math.log10(raw)) < Math.abs(Math.log10(best) - Math.log10(raw))) best = s;
+  return best;
+}
+export function speedToSlider(speed) {
+  const lo = Math.log10(SPEED_MIN);
+  const hi = Math.log10(SPEED_MAX);
+  return Math.round(((Math.log10(Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed))) - lo) / (hi - lo)) * 1000);
+}
+
+// The virtual clock shown in the header: set by each frame, run forward between frames at the
+// room's speed while it plays.
+export class Clock {
+  constructor() {
+    this.nowMs = 0;
+    this.speed = 1;
+    this.playing = false;
+    this.behind = false;
+    this.at = performance.now();
+  }
+  set({now_ms, speed, playing, behind}) {
+    if (behind != null) this.behind = behind;
+    if (now_ms != null) this.nowMs = now_ms;
+    if (speed != null) this.speed = speed;
+    if (playing != null) this.playing = playing;
+    this.at = performance.now();
+  }
+  // An idle playing room sends a clock-only frame about once a second, so the display runs
+  // ahead on its own for up to 1.2 s; a room that says it is behind is not run ahead at all.
+  read(wallNow = performance.now()) {
+    if (!this.playing || this.behind) return this.nowMs;
+    const ahead = Math.min(wallNow - this.at, 1200) * this.speed;
+    return this.nowMs + ahead;
+  }
+}
+
+// How long a hop takes on screen: a few hundred ms, shorter when the room runs fast, never
+// more than a second.
+export function hopMs(speed, reduced) {
+  if (reduced) return 220;
+  const base = 700 / Math.max(1, speed) ** 0.2;
+  return Math.max(240, Math.min(900, base));
+}
+
+const ease = (x) => (x < 0.5 ? 2 * x * x : 1 - (-2 * x + 2) ** 2 / 2);
+
+// Tokens in flight. Each is {from: {x,y}, to: {x,y}, start, dur, el, ...}. `add` refuses past
+// the cap so the caller can count what it did not draw.
+export class Flights {
+  constructor(cap = TOKEN_CAP) {
+    this.cap = cap;
+    this.items = new Set();
+  }
+  get size() {
+    return this.items.size;
+  }
+  full() {
+    return this.items.size >= this.cap;
+  }
+  add(token) {
+    if (this.full()) return false;
+    this.items.add(token);
+    return true;
+  }
+  // Positions at wall time `now`; tokens that arrived are returned in `done` and removed.
+  step(now, reduced) {
+    const moving = [];
+    const done = [];
+    for (const t of this.items) {
+      const x = (now - t.start) / t.dur;
+      if (x >= 1) {
+        done.push(t);
+        this.items.delete(t);
+        continue;
+      }
+      if (x < 0) continue;
+      if (reduced) {
+        moving.push({t, x: t.to.x, y: t.to.y, opacity: Math.min(1, x * 2)});
+        continue;
+      }
+      const k = ease(x);
+      // A gentle arc: lift the middle of the path by a tenth of its length.
+      const dx = t.to.x - t.from.x;
+      const dy = t.to.y - t.from.y;
+      const lift = Math.min(60, Math.hypot(dx, dy) * 0.1) * Math.sin(Math.PI * k);
+      moving.push({t, x: t.from.x + dx * k, y: t.from.y + dy * k - lift, opacity: 1});
+    }
+    return {moving, done};
+  }
+  clear() {
+    const all = [...this.items];
+    this.items.clear();
+    return all;
+  }
+}

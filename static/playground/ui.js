@@ -1,0 +1,754 @@
+// The room page's entry point: wires the socket to the model, the model to the renderer, and
+// the controls, keyboard, inspector, narration and event log to the socket.
+//
+// One requestAnimationFrame loop does all DOM work: frames from the socket only change the
+// model and mark what is dirty.
+
+import {Model, murmur2, recordId, splitTp, tpId} from "./model.js";
+import {Renderer, el, keyStyle, keyLabel, cssEsc} from "./render.js";
+import {Clock, formatClock, formatSpeed, sliderToSpeed, speedToSlider} from "./timeline.js";
+import {RoomSocket} from "./socket.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const reducedQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
+const RECORD_TYPES = /^(record\.(produced|replicated|acked|delivered|processed)|offset\.committed|partition\.high_watermark)$/;
+const LOG_LIMIT = 400;
+
+const bootstrap = JSON.parse($("#room-bootstrap").textContent);
+const model = new Model();
+const clock = new Clock();
+let scenario = bootstrap.scenario || {};
+let narrationStep = 0;
+
+const renderer = new Renderer(document.body, model, {
+  reduced: reducedQuery.matches,
+  speed: () => clock.speed,
+  onArrive: (a) => document.dispatchEvent(new CustomEvent("playground:arrived", {detail: a})),
+});
+reducedQuery.addEventListener("change", () => { renderer.reduced = reducedQuery.matches; });
+
+// --- socket ----------------------------------------------------------------------------------
+const socket = new RoomSocket(bootstrap.ws_path, {
+  onSnapshot(msg) {
+    model.loadSnapshot(msg.state, msg.seq);
+    const room = msg.room || {};
+    if (room.clock) clock.set(room.clock);
+    else clock.set({now_ms: msg.state.now_ms});
+    if (room.scenario) scenario = room.scenario;
+    narrationStep = room.narration_step ?? narrationStep;
+    if (room.viewers != null) $("#viewers").textContent = room.viewers > 1 ? `${room.viewers} watching` : "";
+    renderer.markAll();
+    fillTopicSelect(produceForm.elements.topic);
+    renderNarration();
+    logLine(`snapshot at event ${msg.seq}`, "system");
+    for (const n of room.notices || []) notice(n);
+    refreshInspector();
+    syncTimeControls();
+  },
+  onFrame(frame) {
+    if (frame.clock) clock.set(frame.clock);
+    for (const ev of frame.events || []) {
+      for (const effect of model.apply(ev)) renderer.mark(effect);
+      logEvent(ev);
+      if (ev.type.startsWith("topic.")) fillTopicSelect(produceForm.elements.topic);
+    }
+    for (const a of frame.aggregates || []) {
+      for (const effect of model.applyAggregate(a)) renderer.mark(effect);
+      logLine(describeAggregate(a), "event", a.type);
+    }
+    if (frame.narration_step != null && frame.narration_step !== narrationStep) {
+      narrationStep = frame.narration_step;
+      renderNarration();
+    }
+    inspectorDirty = true;
+    syncTimeControls();
+  },
+  onNotice: notice,
+  onStatus(s) {
+    const c = $("#conn");
+    c.textContent = {open: "live", connecting: "connecting…", reconnecting: "reconnecting…",
+      full: "server busy, retrying…", gone: "room not found"}[s] || s;
+    c.dataset.state = s;
+    if (s === "gone") {
+      const back = el("a", {href: "/", text: "Pick a scenario"});
+      flash("This room no longer exists (rooms expire).", true);
+      c.append(" · ", back);
+    }
+  },
+});
+
+function notice(n) {
+  logLine(n.message, n.level === "warning" ? "warning" : "system");
+  announce(n.message, true);
+}
+
+// --- the animation loop ------------------------------------------------------------------------
+let shownClock = "";
+let inspectorDirty = false;
+let inspectorAt = 0;
+function frameLoop(now) {
+  renderer.flush(now);
+  renderer.animate(now);
+  const text = formatClock(clock.read(now));
+  if (text !== shownClock) {
+    $("#clock").textContent = text;
+    shownClock = text;
+  }
+  flushLog(now);
+  if (inspectorDirty && now - inspectorAt > 500) {
+    inspectorAt = now;
+    inspectorDirty = false;
+    refreshInspector();
+  }
+  requestAnimationFrame(frameLoop);
+}
+requestAnimationFrame(frameLoop);
+window.addEventListener("resize", () => renderer.measureWindow());
+
+// --- time controls -------------------------------------------------------------------------
+const speedInput = $("#speed");
+function syncTimeControls() {
+  const play = $("#play");
+  play.textContent = clock.playing ? "Pause" : "Play";
+  play.setAttribute("aria-pressed", String(clock.playing));
+  play.classList.toggle("primary", !clock.playing);
+  $("#paused").hidden = clock.playing;
+  if (document.activeElement !== speedInput) speedInput.value = speedToSlider(clock.speed);
+  $("#speed-out").textContent = formatSpeed(clock.speed);
+  const behind = $("#behind");
+  behind.hidden = !(clock.playing && clock.behind);
+}
+
+async function control(action, extra = {}) {
+  try {
+    const ack = await socket.control(action, extra);
+    if (action === "play" || action === "pause") clock.set({playing: action === "play"});
+    if (action === "speed") clock.set({speed: extra.speed});
+    syncTimeControls();
+    return ack;
+  } catch (err) {
+    showError(err);
+    return null;
+  }
+}
+
+const togglePlay = () => control(clock.playing ? "pause" : "play");
+$("#play").addEventListener("click", togglePlay);
+$("#step").addEventListener("click", () => control("step"));
+for (const b of document.querySelectorAll("[data-jump]")) b.addEventListener("click", () => control("jump", {ms: Number(b.dataset.jump)}));
+speedInput.addEventListener("input", () => { $("#speed-out").textContent = formatSpeed(sliderToSpeed(Number(speedInput.value))); });
+speedInput.addEventListener("change", () => control("speed", {speed: sliderToSpeed(Number(speedInput.value))}));
+speedInput.setAttribute("aria-valuetext", "1×");
+speedInput.addEventListener("input", () => speedInput.setAttribute("aria-valuetext", formatSpeed(sliderToSpeed(Number(speedInput.value)))));
+
+$("#share").addEventListener("click", async () => {
+  const url = window.location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    flash("Link copied");
+  } catch {
+    window.prompt("Copy this link", url);
+  }
+});
+
+// --- keyboard --------------------------------------------------------------------------------
+const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === "Escape") {
+    if (!$("#inspector").hidden) closeInspector();
+    return;
+  }
+  if (typing(e.target)) return;
+  if (e.key === " " && e.target.tagName !== "BUTTON" && e.target.tagName !== "SUMMARY") {
+    e.preventDefault();
+    togglePlay();
+  } else if (e.key === "ArrowRight" && e.target.type !== "range") {
+    e.preventDefault();
+    control("step");
+  } else if (e.key === "?") {
+    e.preventDefault();
+    $("#shortcuts").showModal();
+  }
+});
+$("#help").addEventListener("click", () => $("#shortcuts").showModal());
+
+// --- produce -----------------------------------------------------------------------------------
+const produceForm = $("#produce-form");
+// The topics a learner would send to first: those the producers use, then the rest.
+function fillTopicSelect(select, keep) {
+  const used = [...model.producers.values()].map((p) => p.topic);
+  const names = [...model.topics.keys()].sort((a, b) => (used.includes(b) - used.includes(a)) || a.localeCompare(b));
+  const current = keep ?? select.value;
+  select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
+  if (names.includes(current)) select.value = current;
+}
+produceForm.addEventListener("focusin", () => fillTopicSelect(produceForm.elements.topic));
+produceForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = produceForm.elements;
+  fillTopicSelect(f.topic);
+  const command = {type: "produce", topic: f.topic.value, value: f.value.value, acks: f.acks.value};
+  if (f.key.value !== "") command.key = f.key.value;
+  const headers = parseHeaders(f.headers.value);
+  if (headers === null) {
+    formStatus(produceForm, "headers: write them as name=value, separated by commas", true);
+    return;
+  }
+  if (Object.keys(headers).length) command.headers = headers;
+  await send(command, produceForm, "sent");
+});
+
+function parseHeaders(text) {
+  const out = {};
+  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const i = part.indexOf("=");
+    if (i < 1) return null;
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+async function send(command, form, okText = "done") {
+  try {
+    await socket.command(command);
+    if (form) formStatus(form, okText, false);
+    return true;
+  } catch (err) {
+    if (form) formStatus(form, `${err.field}: ${err.message}`, true);
+    else showError(err);
+    return false;
+  }
+}
+
+function formStatus(form, text, bad) {
+  const out = form.querySelector(".form-status");
+  if (!out) return;
+  out.textContent = text;
+  out.classList.toggle("bad", !!bad);
+}
+
+function showError(err) {
+  const text = err && err.field ? `${err.field}: ${err.message}` : String(err && err.message ? err.message : err);
+  flash(text, true);
+  logLine(`refused: ${text}`, "warning");
+}
+
+let flashTimer = 0;
+function flash(text, bad = false) {
+  const f = $("#flash");
+  f.textContent = text;
+  f.classList.toggle("bad", bad);
+  f.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { f.hidden = true; }, 4000);
+}
+
+// --- actions (buttons anywhere with data-action / data-inspect) ----------------------------------
+document.addEventListener("click", (e) => {
+  const inspect = e.target.closest("[data-inspect]");
+  if (inspect) {
+    openInspector(inspect.dataset.inspect, inspect.dataset.id, inspect);
+    return;
+  }
+  const token = !e.target.closest("button, input, select, a, summary") && renderer.tokenAt(e.clientX, e.clientY);
+  if (token) {
+    openInspector("record", token, null);
+    return;
+  }
+  const cell = e.target.closest(".cell[data-record]");
+  if (cell) {
+    openInspector("record", cell.dataset.record, cell.closest(".lane")?.querySelector(".lane-label"));
+    return;
+  }
+  const b = e.target.closest("[data-action]");
+  if (!b) return;
+  const {action, id, inGroup: group, mode} = b.dataset;
+  switch (action) {
+    case "broker.stop": send({type: "broker.stop", broker: Number(id), mode}); break;
+    case "broker.start": send({type: "broker.start", broker: Number(id)}); break;
+    case "consumer.remove": send({type: "consumer.remove", group, id}); break;
+    case "consumer.crash": send({type: "consumer.crash", group, id}); break;
+    case "producer.remove": send({type: "producer.remove", id}); break;
+    case "consumer.add": openForm("consumer.add", {group}, b); break;
+    case "producer.add": openForm("producer.add", {}, b); break;
+    case "producer.tune": openForm("producer.add", {tune: id}, b); break;
+    case "topic.create": openForm("topic.create", {}, b); break;
+    case "group.configure": openForm("group.configure", {group}, b); break;
+    default: break;
+  }
+});
+
+// --- inspector drawer --------------------------------------------------------------------------
+let inspecting = null; // {kind, id}
+let opener = null;
+const drawer = $("#inspector");
+
+function openInspector(kind, id, from) {
+  inspecting = {kind, id};
+  opener = from || document.activeElement;
+  drawer.hidden = false;
+  refreshInspector(true);
+  $("#inspector-title").focus();
+}
+
+function closeInspector() {
+  drawer.hidden = true;
+  inspecting = null;
+  if (opener && document.contains(opener)) opener.focus();
+}
+$("#inspector-close").addEventListener("click", closeInspector);
+
+function refreshInspector(withForms = false) {
+  if (!inspecting || drawer.hidden) return;
+  const {kind, id} = inspecting;
+  const facts = $("#inspector-facts");
+  const forms = $("#inspector-forms");
+  // Never pull the facts out from under the keyboard.
+  if (!withForms && facts.contains(document.activeElement)) return;
+  if (kind === "record") {
+    $("#inspector-title").textContent = `Record ${id}`;
+    facts.replaceChildren(...recordFacts(id));
+    if (withForms) forms.replaceChildren();
+  } else if (kind === "partition") {
+    const [topic, p] = splitTp(id);
+    $("#inspector-title").textContent = `${topic} · partition ${p}`;
+    facts.replaceChildren(...partitionFacts(topic, p));
+    if (withForms) forms.replaceChildren(addPartitionsForm(topic));
+  } else if (kind === "group") {
+    $("#inspector-title").textContent = `Group ${id}`;
+    facts.replaceChildren(...groupFacts(id));
+    if (withForms) forms.replaceChildren(groupConfigForm(id), resetOffsetsForm(id), consumerAddForm(id));
+  } else if (kind === "form") {
+    facts.replaceChildren();
+  }
+}
+
+const dl = (rows) => el("dl", {class: "facts"}, ...rows.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {class: "num"}, v instanceof Node ? v : document.createTextNode(String(v)))]));
+
+function recordFacts(id) {
+  const t = model.trail(id);
+  const [topic, p, off] = (() => { const [tp, o] = [id.slice(0, id.lastIndexOf("/")), Number(id.slice(id.lastIndexOf("/") + 1))]; const [tt, pp] = splitTp(tp); return [tt, pp, o]; })();
+  if (!t) return [el("p", {class: "muted", text: "This record arrived before this page connected (or was counted, not drawn), so its trail is not known here."}),
+    dl([["topic", topic], ["partition", p], ["offset", off]])];
+  const out = [];
+  const keyNode = el("span", {class: "rec-key", style: keyStyle(t.key)}, el("span", {class: "token-shape", text: keyLabel(t.key)}), el("code", {text: t.key ?? "(no key)"}));
+  const headers = t.headers && Object.keys(t.headers).length
+    ? el("ul", {class: "headers"}, ...Object.entries(t.headers).map(([k, v]) => el("li", {}, el("code", {text: k}), document.createTextNode(" = "), el("code", {text: String(v)}))))
+    : "none";
+  const value = el("code", {class: "value", text: String(t.value ?? "")});
+  const valueNode = t.valueChars
+    ? el("span", {}, value, el("small", {class: "muted", text: ` (the first ${String(t.value).length.toLocaleString("en-US")} of ${t.valueChars.toLocaleString("en-US")} characters)`}))
+    : value;
+  out.push(dl([["key", keyNode], ["value", valueNode], ["headers", headers],
+    ["topic / partition / offset", `${t.topic} / ${t.partition} / ${t.offset}`], ["produced at", formatClock(t.t_ms)],
+    ["producer", t.producer ?? "the produce form"], ["acks", t.acks ?? "all"]]));
+  out.push(el("h3", {text: "Why this partition"}));
+  const why = t.why || {};
+  if (why.method === "murmur2" && t.key != null) {
+    const h = why.hash ?? murmur2(t.key);
+    const positive = h & 0x7fffffff;
+    const n = why.partitions ?? model.topics.get(t.topic)?.partitions.length;
+    out.push(el("p", {class: "why num"}, el("code", {text: `murmur2("${t.key}") = ${h}`}), el("br"),
+      el("code", {text: `${h} & 0x7fffffff = ${positive}`}), el("br"),
+      el("code", {text: `${positive} mod ${n} = ${positive % n}`}), document.createTextNode(` → partition ${t.partition}`)));
+  } else if (why.method === "sticky") {
+    out.push(el("p", {text: "No key: the sticky partitioner fills one partition's batch, then moves to another (KIP-480)."}));
+  } else if (why.method === "explicit") {
+    out.push(el("p", {text: "The producer named the partition explicitly."}));
+  } else {
+    out.push(el("p", {class: "muted", text: "Not recorded."}));
+  }
+  out.push(el("h3", {text: "Replicas holding it"}));
+  const part = model.partition(t.topic, t.partition);
+  const holders = part ? part.replicas.filter((b) => (part.leo.get(b) ?? 0) > t.offset || t.replicas.has(b)) : [...t.replicas];
+  out.push(el("p", {class: "num", text: `${holders.map((b) => `broker ${b}${part && part.leader === b ? " (leader)" : ""}`).join(", ") || "none yet"}${part ? `; committed (below the high watermark ${part.hw}): ${t.offset < part.hw ? "yes" : "not yet"}` : ""}`}));
+  out.push(el("h3", {text: "Each group"}));
+  const subscribed = [...model.groups.values()].filter((g) => [...g.consumers.values()].some((c) => c.topics.includes(t.topic)) || t.groups.has(g.name));
+  const rows = subscribed.map((g) => {
+    const d = t.groups.get(g.name);
+    const text = d ? `${d.consumer} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${d.outcome || "in progress"}${d.committed ? " · committed" : ""}` : "not delivered yet";
+    return el("li", {"data-delivery-group": g.name}, el("strong", {text: g.name}), document.createTextNode(`: ${text}`));
+  });
+  out.push(el("ul", {class: "deliveries"}, ...(rows.length ? rows : [el("li", {class: "muted", text: "no group reads this topic"})])));
+  if (t.dead) {
+    out.push(el("h3", {text: "Dead letter"}));
+    out.push(el("p", {}, el("button", {type: "button", class: "linkish", "data-inspect": "record", "data-id": t.dead, text: t.dead})));
+  }
+  if (t.steps.length) {
+    out.push(el("h3", {text: "Trail"}));
+    out.push(el("ol", {class: "trail"}, ...t.steps.map((s) => el("li", {class: s.level || ""}, el("span", {class: "num muted", text: `${formatClock(s.t_ms)}  `}), document.createTextNode(s.text)))));
+  }
+  return out;
+}
+
+function partitionFacts(topic, p) {
+  const part = model.partition(topic, p);
+  if (!part) return [el("p", {class: "muted", text: "This partition no longer exists."})];
+  const replicas = el("ul", {class: "replicas"}, ...part.replicas.map((b) => el("li", {class: "num", text:
+    `broker ${b}${part.leader === b ? " · leader" : ""}${part.isr.includes(b) ? " · in sync" : " · out of sync"} · log end ${part.leo.get(b) ?? "?"}`})));
+  return [dl([["leader", part.leader ?? "none (offline)"], ["leader epoch", part.epoch], ["ISR", `[${part.isr.join(", ")}]`],
+    ["log start offset", part.logStart], ["log end offset", part.leo.get(part.leader) ?? "?"], ["high watermark", part.hw],
+    ["drawn as counts", part.undrawn]]), el("h3", {text: "Replicas"}), replicas,
+  el("h3", {text: "Newest records"}), newestRecords(part)];
+}
+
+function newestRecords(part) {
+  const offsets = [...part.cells.keys()].sort((a, b) => b - a).slice(0, 8);
+  if (!offsets.length) return el("p", {class: "muted", text: "none seen since this page connected"});
+  return el("ul", {class: "newest"}, ...offsets.map((off) => {
+    const rec = part.cells.get(off);
+    const id = recordId(part.topic, part.partition, off);
+    return el("li", {}, el("button", {type: "button", class: "linkish num", "data-inspect": "record", "data-id": id, text: `offset ${off}`}),
+      document.createTextNode(` key ${rec.key ?? "∅"}${off >= part.hw ? " (above the high watermark)" : ""}`));
+  }));
+}
+
+// 86400000 → "24 h (86,400,000 ms)": the unit a person thinks in, and the exact figure.
+function duration(ms) {
+  const units = [[86400000, "d"], [3600000, "h"], [60000, "min"], [1000, "s"]];
+  const exact = `${Number(ms).toLocaleString("en-US")} ms`;
+  for (const [size, unit] of units) {
+    if (ms >= size && ms % size === 0) return `${ms / size === 1 && unit === "d" ? "24 h" : `${ms / size} ${unit}`} (${exact})`;
+  }
+  return exact;
+}
+
+function groupFacts(name) {
+  const g = model.groups.get(name);
+  if (!g) return [el("p", {class: "muted", text: "This group no longer exists."})];
+  const members = el("ul", {class: "members"}, ...[...g.consumers.values()].map((c) => el("li", {},
+    el("strong", {text: c.id}), document.createTextNode(`${c.status === "crashed" ? " (crashed)" : ""}: ${c.partitions.join(", ") || "nothing assigned"}`))));
+  const lagRows = [...g.committed.keys(), ...[...g.consumers.values()].flatMap((c) => c.partitions)];
+  const table = el("table", {class: "lag-table"}, el("thead", {}, el("tr", {}, ...["partition", "committed", "HW", "lag"].map((h) => el("th", {scope: "col", text: h})))));
+  const body = el("tbody");
+  for (const key of [...new Set(lagRows)].sort()) {
+    const [topic, p] = splitTp(key);
+    const part = model.partition(topic, p);
+    body.append(el("tr", {}, el("th", {scope: "row", text: key}), el("td", {class: "num", text: String(g.committed.get(key) ?? "—")}),
+      el("td", {class: "num", text: String(part ? part.hw : "?")}), el("td", {class: "num", text: String(model.lag(g, key))})));
+  }
+  table.append(body);
+  const c = g.config || {};
+  return [dl([["state", g.state], ["generation", g.generation], ["assignor", g.assignor], ["protocol", g.protocol],
+    ["max attempts", c.max_attempts ?? 3], ["processing timeout", c.processing_timeout_ms != null ? duration(c.processing_timeout_ms) : "—"],
+    ["session timeout", c.session_timeout_ms != null ? duration(c.session_timeout_ms) : "—"],
+    ["retry back-off", c.retry_backoff_ms != null ? duration(c.retry_backoff_ms) : "—"],
+    ["dead-letter topic", c.dead_letter_topic ?? "<topic>-dlt"]]),
+  el("h3", {text: "Assignment"}), members, el("h3", {text: "Lag"}), table];
+}
+
+// --- forms (in the drawer) -------------------------------------------------------------------------
+let formSeq = 0;
+function field(label, input, hint) {
+  const id = `f${++formSeq}`;
+  input.id = id;
+  return el("div", {class: "field"}, el("label", {for: id, text: label}), input, hint ? el("small", {class: "muted", text: hint}) : null);
+}
+const input = (name, attrs = {}) => el("input", {name, ...attrs});
+const select = (name, options, value) => {
+  const s = el("select", {name}, ...options.map((o) => el("option", {value: o, text: o})));
+  if (value != null) s.value = value;
+  return s;
+};
+function form(title, fields, submitText, onSubmit) {
+  const f = el("form", {class: "drawer-form"}, el("h3", {text: title}), ...fields,
+    el("div", {class: "form-actions"}, el("button", {type: "submit", text: submitText}), el("output", {class: "form-status", "aria-live": "polite"})));
+  f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    onSubmit(f.elements, f);
+  });
+  return f;
+}
+const num = (v) => (v === "" ? undefined : Number(v));
+const prune = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""));
+
+function addPartitionsForm(topic) {
+  const t = model.topics.get(topic);
+  return form("Add partitions", [field("New total", input("partitions", {type: "number", min: (t?.partitions.length || 1) + 1, value: (t?.partitions.length || 1) + 1}), "Partitions only grow; keys may move.")],
+    "Grow topic", (f, node) => send({type: "topic.add_partitions", name: topic, partitions: Number(f.partitions.value)}, node));
+}
+
+function groupConfigForm(name, isNew = false) {
+  const g = model.groups.get(name);
+  const c = g?.config || {};
+  return form(isNew ? "New or existing group" : "Configure", [
+    isNew ? field("Group", input("group", {required: true, value: name || ""})) : null,
+    field("Assignor", select("assignor", ["range", "roundrobin", "sticky", "cooperative-sticky"], g?.assignor)),
+    field("Max attempts", input("max_attempts", {type: "number", min: 1, value: c.max_attempts ?? 3})),
+    field("Retry back-off (ms)", input("retry_backoff_ms", {type: "number", min: 0, value: c.retry_backoff_ms ?? 1000})),
+    field("Processing timeout (ms)", input("processing_timeout_ms", {type: "number", min: 1, value: c.processing_timeout_ms ?? 86400000})),
+    field("Session timeout (ms)", input("session_timeout_ms", {type: "number", min: 1, value: c.session_timeout_ms ?? 45000})),
+    field("Dead-letter topic", input("dead_letter_topic", {value: c.dead_letter_topic ?? "", placeholder: "<topic>-dlt"})),
+  ], "Apply", (f, node) => send(prune({type: "group.configure", group: isNew ? f.group.value : name, assignor: f.assignor.value,
+    max_attempts: num(f.max_attempts.value), retry_backoff_ms: num(f.retry_backoff_ms.value),
+    processing_timeout_ms: num(f.processing_timeout_ms.value), session_timeout_ms: num(f.session_timeout_ms.value),
+    dead_letter_topic: f.dead_letter_topic.value || undefined}), node));
+}
+
+function resetOffsetsForm(name) {
+  return form("Reset offsets", [
+    field("Topic", select("topic", [...model.topics.keys()])),
+    field("To", input("to", {value: "earliest", list: "reset-choices"}), "earliest, latest or an offset; the group must have no live members"),
+  ], "Reset", (f, node) => {
+    const to = /^\d+$/.test(f.to.value) ? Number(f.to.value) : f.to.value;
+    send({type: "group.reset_offsets", group: name, topic: f.topic.value, to}, node);
+  });
+}
+
+function consumerAddForm(group) {
+  const topics = [...model.topics.keys()];
+  const g = model.groups.get(group);
+  const subscribed = g ? [...g.consumers.values()].flatMap((c) => c.topics) : [];
+  return form("Add a consumer", [
+    group ? null : field("Group", input("group", {required: true})),
+    field("Id", input("id", {placeholder: "automatic"})),
+    field("Topic", select("topics", topics, subscribed[0] ?? topics[0])),
+    field("Processing time (ms)", input("processing_ms", {type: "number", min: 0, value: 100})),
+    field("Failure rate", input("failure_rate", {type: "number", min: 0, max: 1, step: 0.05, value: 0})),
+    field("Commit", select("commit", ["after", "before", "auto"], "after")),
+  ], "Add consumer", (f, node) => {
+    const cmd = prune({type: "consumer.add", group: group || f.group.value, id: f.id.value || undefined, topics: [f.topics.value],
+      processing_ms: num(f.processing_ms.value), commit: f.commit.value});
+    const rate = num(f.failure_rate.value);
+    if (rate) cmd.failure_rate = rate;
+    send(cmd, node);
+  });
+}
+
+function producerForm(tune) {
+  const p = tune ? model.producers.get(tune) : null;
+  const keys = p?.keys || {};
+  return form(p ? `Tune ${p.id}` : "Start a producer", [
+    field("Id", input("id", {required: true, value: p?.id ?? `producer-${model.producers.size + 1}`, readonly: p ? true : null})),
+    field("Topic", select("topic", [...model.topics.keys()], p?.topic)),
+    field("Rate (records/s)", input("rate_per_s", {type: "number", min: 0.001, step: "any", value: p?.rate_per_s ?? 2})),
+    field("Keys", select("kind", ["sequence", "uniform", "hot", "null"], keys.kind ?? "sequence"), "sequence: order-1, order-2…; null: no key"),
+    field("Key prefix", input("prefix", {value: keys.prefix ?? "order-"})),
+    field("Acks", select("acks", ["all", "1", "0"], p?.acks ?? "all")),
+  ], p ? "Apply" : "Start", async (f, node) => {
+    const keySpec = f.kind.value === "null" ? {kind: "null"} : {kind: f.kind.value, prefix: f.prefix.value};
+    const cmd = {type: "producer.add", id: f.id.value, topic: f.topic.value, rate_per_s: Number(f.rate_per_s.value), keys: keySpec, acks: f.acks.value};
+    // No tune command in the contract: a tune is a stop and a start under the same id.
+    if (p && !(await send({type: "producer.remove", id: p.id}, node))) return;
+    send(cmd, node, p ? "tuned" : "started");
+  });
+}
+
+function topicForm() {
+  return form("Create a topic", [
+    field("Name", input("name", {required: true, pattern: "[a-zA-Z0-9._\\-]{1,249}"})),
+    field("Partitions", input("partitions", {type: "number", min: 1, value: 3})),
+    field("Replication factor", input("replication_factor", {type: "number", min: 1, value: Math.min(3, model.brokers.size || 1)})),
+    field("min.insync.replicas", input("min_isr", {type: "number", min: 1, value: 1})),
+  ], "Create", (f, node) => send({type: "topic.create", name: f.name.value, partitions: Number(f.partitions.value),
+    replication_factor: Number(f.replication_factor.value), config: {"min.insync.replicas": Number(f.min_isr.value)}}, node));
+}
+
+function openForm(kind, opts, from) {
+  inspecting = {kind: "form", id: kind};
+  opener = from;
+  drawer.hidden = false;
+  const titles = {"consumer.add": "Add a consumer", "producer.add": opts.tune ? "Tune a producer" : "Start a producer",
+    "topic.create": "Create a topic", "group.configure": opts.group ? `Configure ${opts.group}` : "Configure a group"};
+  $("#inspector-title").textContent = titles[kind];
+  $("#inspector-facts").replaceChildren();
+  const built = {"consumer.add": () => consumerAddForm(opts.group), "producer.add": () => producerForm(opts.tune),
+    "topic.create": topicForm, "group.configure": () => groupConfigForm(opts.group, !opts.group)}[kind]();
+  $("#inspector-forms").replaceChildren(built);
+  const first = built.querySelector("input:not([readonly]), select");
+  (first || $("#inspector-title")).focus();
+}
+
+// --- narration -----------------------------------------------------------------------------------
+function watchSelector(w) {
+  if (!w) return null;
+  if (typeof w === "string") {
+    if (w.startsWith("[") || w.startsWith(".") || w.startsWith("#")) return w;
+    const [kind, rest] = w.split(":");
+    return watchSelector({[kind]: rest});
+  }
+  const parts = [];
+  if (w.record) parts.push(`[data-record="${cssEsc(w.record)}"]`);
+  if (w.consumer) parts.push(`${w.group ? `[data-group="${cssEsc(w.group)}"] ` : ""}[data-consumer="${cssEsc(w.consumer)}"]`);
+  else if (w.group) parts.push(`[data-group="${cssEsc(w.group)}"]`);
+  if (w.topic != null && w.partition != null) parts.push(`.lane[data-topic="${cssEsc(w.topic)}"][data-partition="${w.partition}"][data-role="leader"]`);
+  else if (w.topic != null) parts.push(`.lane[data-topic="${cssEsc(w.topic)}"][data-role="leader"]`);
+  if (w.partition != null && w.topic == null && typeof w.partition === "string") {
+    const [t, p] = splitTp(w.partition);
+    parts.push(`.lane[data-topic="${cssEsc(t)}"][data-partition="${p}"][data-role="leader"]`);
+  }
+  if (w.broker != null) parts.push(`[data-broker="${w.broker}"]`);
+  if (w.producer) parts.push(`[data-producer="${cssEsc(w.producer)}"]`);
+  return parts.join(", ") || null;
+}
+
+function renderNarration() {
+  const steps = scenario.steps || [];
+  const panel = $("#narration");
+  panel.hidden = !steps.length;
+  if (!steps.length) return;
+  const i = Math.max(0, Math.min(narrationStep, steps.length - 1));
+  const s = steps[i] || {};
+  $("#narration-count").textContent = `Step ${i + 1} of ${steps.length}`;
+  $("#narration-title").textContent = s.title || "";
+  $("#narration-text").textContent = s.text || s.body || s.narration || s.say || "";
+  const next = steps[i + 1];
+  const cmds = next && next.commands && next.commands.length ? next.commands : null;
+  const hint = $("#narration-commands");
+  hint.hidden = !cmds;
+  hint.textContent = cmds ? `Next also runs: ${cmds.map(describeCommand).join("; ")}` : "";
+  $("#narration-back").disabled = i === 0;
+  $("#narration-next").disabled = i >= steps.length - 1;
+  renderer.setWatch(watchSelector(s.watch));
+}
+
+function describeCommand(c) {
+  if (c.type === "produce") return `produce ${c.key != null ? `key ${c.key}` : "a record"} to ${c.topic}`;
+  const who = c.broker ?? c.id ?? c.group ?? c.name ?? c.topic ?? "";
+  return `${c.type} ${who}`.trim();
+}
+
+async function narrate(to) {
+  const steps = scenario.steps || [];
+  if (to < 0 || to >= steps.length) return;
+  try {
+    await socket.narrate(to);
+    narrationStep = to;
+    renderNarration();
+  } catch (err) {
+    showError(err);
+  }
+}
+$("#narration-back").addEventListener("click", () => narrate(narrationStep - 1));
+$("#narration-next").addEventListener("click", () => narrate(narrationStep + 1));
+
+// --- event log and announcements -----------------------------------------------------------------
+const logList = $("#log-list");
+const logFilter = $("#log-filter");
+const logRecords = $("#log-records");
+let logQueue = [];
+let logAt = 0;
+
+function describe(e) {
+  const rec = e.topic != null && e.offset != null ? `${e.topic}/${e.partition}@${e.offset}` : "";
+  switch (e.type) {
+    case "record.produced": return `produced ${rec} key=${e.key ?? "∅"} on broker ${e.leader}`;
+    case "record.replicated": return `broker ${e.broker} copied ${e.count ?? 1} of ${e.topic}/${e.partition} from offset ${e.offset}`;
+    case "record.acked": return `acked ${rec}`;
+    case "record.delivered": return `${e.group}: ${rec} delivered to ${e.consumer} (attempt ${e.attempt ?? 1})`;
+    case "record.processed": return `${e.group}: ${rec} processed by ${e.consumer}`;
+    case "record.failed": return `${e.group}: ${rec} failed on ${e.consumer}`;
+    case "record.retry_scheduled": return `${e.group}: ${rec} will be retried`;
+    case "record.timed_out": return `${e.group}: ${rec} timed out (${e.kind})`;
+    case "record.dead_lettered": return `${e.group}: ${rec} dead-lettered to ${e.dead_letter_topic}`;
+    case "record.lost": return `LOST ${rec}: ${e.reason}`;
+    case "offset.committed": return `${e.group}: committed ${e.topic}/${e.partition} at ${e.offset}`;
+    case "partition.high_watermark": return `${e.topic}/${e.partition} high watermark ${e.high_watermark}`;
+    case "partition.leader_elected": return `${e.topic}/${e.partition}: leader is now ${e.leader == null ? "none" : `broker ${e.leader}`} (epoch ${e.epoch})${e.unclean ? ", unclean" : ""}`;
+    case "partition.isr_changed": return `${e.topic}/${e.partition}: ISR [${(e.isr || []).join(", ")}]`;
+    case "partition.assigned": return `${e.group}: ${e.consumer} gets ${(e.partitions || []).map((x) => x.join("/")).join(", ")}`;
+    case "partition.revoked": return `${e.group}: ${e.consumer} gives up ${(e.partitions || []).map((x) => x.join("/")).join(", ")}`;
+    case "group.state_changed": return `${e.group}: ${e.from} → ${e.to}`;
+    case "group.member_joined": return `${e.group}: ${e.consumer} joined`;
+    case "group.member_left": return `${e.group}: ${e.consumer} left`;
+    case "group.member_expired": return `${e.group}: ${e.consumer} expired (session timeout)`;
+    case "consumer.crashed": return `${e.group}: ${e.consumer} crashed`;
+    case "broker.stopped": return `broker ${e.broker} stopped${e.mode ? ` (${e.mode})` : ""}`;
+    case "broker.started": return `broker ${e.broker} started`;
+    case "broker.session_expired": return `broker ${e.broker}'s ZooKeeper session expired: the controller treats it as gone`;
+    case "partition.offline": return `${e.topic}/${e.partition} is OFFLINE: ${e.reason || "no leader"}`;
+    case "replica.truncated": return `broker ${e.broker} truncated ${e.topic}/${e.partition} to offset ${e.offset} (${e.reason || ""})`;
+    case "consumer.hung": return `${e.group}: ${e.consumer} hung while processing`;
+    case "controller.elected": return `controller is broker ${e.broker} (epoch ${e.epoch})`;
+    case "produce.failed": return `produce to ${e.topic} failed: ${e.error}`;
+    case "topic.created": return `topic ${e.topic} created (${e.partitions} partitions)`;
+    default: {
+      const bits = ["group", "consumer", "topic", "partition", "broker", "path", "producer"].filter((k) => e[k] != null).map((k) => `${k}=${e[k]}`);
+      return bits.join(" ");
+    }
+  }
+}
+
+function describeAggregate(a) {
+  const where = a.topic != null ? ` on ${a.topic}/${a.partition}` : "";
+  const who = a.group != null ? `${a.group}: ` : "";
+  const range = a.first_offset != null ? `, offsets ${a.first_offset}–${a.last_offset}` : "";
+  return `${who}${a.count.toLocaleString("en-US")} × ${a.type}${where}${range} (counted, not drawn)`;
+}
+
+function logEvent(e) {
+  logLine(describe(e), RECORD_TYPES.test(e.type) ? "record" : /lost|failed|dead|stopped|crash|expired|offline|hung|truncated/.test(e.type) ? "warning" : "event", e.type, e.t_ms);
+  if (!RECORD_TYPES.test(e.type)) announceEvent(e);
+}
+
+function logLine(text, cls, type = "", t_ms = null) {
+  logQueue.push({text, cls, type, t: t_ms ?? model.nowMs});
+  if (logQueue.length > LOG_LIMIT * 2) logQueue = logQueue.slice(-LOG_LIMIT);
+}
+
+function visible(entry) {
+  if (entry.cls === "record" && !logRecords.checked) return false;
+  const q = logFilter.value.trim().toLowerCase();
+  return !q || entry.text.toLowerCase().includes(q) || entry.type.includes(q);
+}
+
+// The log's DOM is touched at most four times a second, whatever the event rate.
+function flushLog(now) {
+  if (!logQueue.length || now - logAt < 250) return;
+  logAt = now;
+  const atBottom = logList.scrollHeight - logList.scrollTop - logList.clientHeight < 30;
+  const frag = document.createDocumentFragment();
+  for (const entry of logQueue.slice(-LOG_LIMIT)) {
+    const li = el("li", {class: entry.cls, "data-type": entry.type}, el("span", {class: "num muted", text: formatClock(entry.t)}),
+      document.createTextNode(` ${entry.type ? `${entry.type}  ` : ""}${entry.text}`));
+    li._entry = entry;
+    li.hidden = !visible(entry);
+    frag.append(li);
+  }
+  logQueue = [];
+  logList.append(frag);
+  while (logList.childElementCount > LOG_LIMIT) logList.firstElementChild.remove();
+  if (atBottom) logList.scrollTop = logList.scrollHeight;
+  $("#log-count").textContent = `${logList.childElementCount}`;
+}
+
+function refilter() {
+  for (const li of logList.children) li.hidden = !visible(li._entry);
+}
+logFilter.addEventListener("input", refilter);
+logRecords.addEventListener("change", refilter);
+$("#log-toggle").addEventListener("click", () => {
+  const open = $("#log").classList.toggle("open");
+  $("#log-toggle").setAttribute("aria-expanded", String(open));
+});
+
+// A screen reader hears the important changes, at most one message every two seconds, never
+// a record-by-record stream.
+const IMPORTANT = /^(broker\.|controller\.|partition\.(leader_elected|offline)|consumer\.hung|group\.state_changed|group\.rebalance_completed|record\.(lost|dead_lettered|timed_out)|produce\.failed|consumer\.crashed|group\.member_(expired|left|joined))/;
+let announceQueue = [];
+let announceAt = 0;
+function announceEvent(e) {
+  if (!IMPORTANT.test(e.type)) return;
+  if (e.type === "group.state_changed" && e.to !== "Stable" && e.to !== "PreparingRebalance") return;
+  announce(describe(e));
+}
+function announce(text, urgent = false) {
+  announceQueue.push(text);
+  if (announceQueue.length > 20) announceQueue = announceQueue.slice(-20);
+  if (urgent) announceAt = 0;
+}
+setInterval(() => {
+  const now = performance.now();
+  if (!announceQueue.length || now - announceAt < 2000) return;
+  announceAt = now;
+  const shown = announceQueue.slice(0, 3);
+  const more = announceQueue.length - shown.length;
+  $("#announcer").textContent = `${shown.join(". ")}${more > 0 ? `. And ${more} more changes.` : "."}`;
+  announceQueue = [];
+}, 500);
+
+syncTimeControls();
+renderNarration();
+// For tests and the console: the page's state, read-only by convention.
+window.playground = {model, renderer, clock, socket};

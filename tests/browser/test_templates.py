@@ -1,0 +1,42 @@
+"""The page's templates as Django renders them (no browser): the gallery, the 404 page, and the
+room frame's hooks the modules need."""
+
+import json
+
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.utils.html import escape
+
+from broker_core.scenarios import list_builtins
+
+
+def test_home_is_a_gallery_of_every_built_in_scenario(client):
+    html = client.get("/").content.decode()
+    for item in list_builtins():
+        card = html[html.index(f'data-scenario="{item["name"]}"'):]
+        card = card[:card.index("</li>")]
+        assert f'href="/s/{item["name"]}"' in card
+        assert "What it teaches" in card
+        # Django escapes what the scenario says; compare against the escaped text.
+        assert escape(item["teaches"]) in card
+
+
+def test_the_404_page_links_back_to_the_gallery(client):
+    response = client.get("/r/0123456789")
+    assert response.status_code == 404
+    assert 'href="/"' in response.content.decode()
+
+
+def test_the_room_frame_carries_bootstrap_and_every_mount_point():
+    scenario = {"name": "x", "title": "<i>T</i>", "description": "", "teaches": "", "steps": []}
+    bootstrap = {"room_id": "abc", "ws_path": "/ws/rooms/abc/", "scenario": scenario}
+    html = render_to_string("playground/room.html", {**bootstrap, "bootstrap": bootstrap},
+                            request=RequestFactory().get("/r/abc"))
+    start = html.index('<script id="room-bootstrap" type="application/json">')
+    assert json.loads(html[html.index(">", start) + 1:html.index("</script>", start)]) == bootstrap
+    assert "<i>T</i>" not in html and "&lt;i&gt;T&lt;/i&gt;" in html
+    for mount in ("clock", "play", "step", "speed", "producers", "controller", "brokers",
+                  "side-topics", "groups", "legend", "inspector", "log-list", "announcer",
+                  "flights", "narration", "produce-form", "shortcuts"):
+        assert f'id="{mount}"' in html, mount
+    assert 'src="/static/playground/ui.js"' in html and 'type="module"' in html
