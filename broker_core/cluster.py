@@ -394,10 +394,22 @@ class Cluster(Replication):
                 timer.cancel()
             if part.retention_timer is not None:
                 part.retention_timer.cancel()
+            if part.isr_timer is not None:
+                part.isr_timer.cancel()
         for gid in sorted(self.groups):
             self.groups[gid].forget_partitions(topic.partitions)
         del self.topics[name]
         self.event("topic.deleted", topic=name)
+        # Records waiting to be retried to it fail now; they must never reach a new topic
+        # that takes the same name.
+        for key in [k for k in self.retrying if k[1] == name]:
+            batch = self.retrying.pop(key)
+            if batch.timer is not None:
+                batch.timer.cancel()
+            self.event("produce.failed", topic=name, partition=batch.partition,
+                       producer=batch.producer, error="UNKNOWN_TOPIC_OR_PARTITION",
+                       count=len(batch.records), retriable=False, will_retry=False,
+                       message="the topic was deleted while records waited to be retried")
         for part in topic.partitions:
             self._zk_delete(f"/brokers/topics/{name}/partitions/{part.index}/state")
         self._zk_delete(f"/brokers/topics/{name}")
@@ -697,15 +709,8 @@ class Cluster(Replication):
     def _retry(self, batch) -> None:
         batch.timer = None
         now = self.clock.now_ms
-        topic = self.topics.get(batch.topic)
+        topic = self.topics[batch.topic]  # deleting a topic fails its batches at once
         key = (batch.producer, batch.topic, batch.partition, batch.acks)
-        if topic is None:
-            del self.retrying[key]
-            self.event("produce.failed", topic=batch.topic, partition=batch.partition,
-                       producer=batch.producer, error="UNKNOWN_TOPIC_OR_PARTITION",
-                       count=len(batch.records), retriable=False, will_retry=False,
-                       message="the topic was deleted while records waited to be retried")
-            return
         part = topic.partitions[batch.partition]
         timeout = self.config["delivery.timeout.ms"]
         expired = [p for p in batch.records if now - p[6] >= timeout]

@@ -17,6 +17,7 @@ from channels.security.websocket import (  # noqa: E402
     OriginValidator,
 )
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
@@ -30,4 +31,8 @@ def websocket_app():
     return AllowedHostsOriginValidator(router)
 
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app()})
+# The page's CSS and ES modules come from the same server, with or without DEBUG: no build
+# step and no second host. (A deployment behind a CDN or WhiteNoise would take this over.)
+application = ProtocolTypeRouter(
+    {"http": ASGIStaticFilesHandler(django_asgi_app), "websocket": websocket_app()}
+)

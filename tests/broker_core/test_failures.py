@@ -285,3 +285,17 @@ def test_failures_replay_byte_for_byte():
     cluster = rec.cluster
     _, events = replay(cluster.seed, 3, cluster.command_log, until_ms=cluster.now_ms)
     assert digest(events) == digest(rec.events)
+
+
+def test_records_waiting_for_a_retry_fail_when_their_topic_is_deleted():
+    rec = rf3(partitions=3)
+    for b in part(rec).follower_ids():
+        rec.apply({"type": "broker.stop", "broker": b, "mode": "clean"})
+    rec.apply({"type": "produce", "topic": "t", "value": "v", "partition": 2})
+    rec.apply({"type": "topic.delete", "name": "t"})
+    rec.apply({"type": "topic.create", "name": "t", "partitions": 1})
+    rec.advance(5_000)
+    final = rec.of_type("produce.failed")[-1]
+    assert (final["error"], final["will_retry"], final["t_ms"]) == (
+        "UNKNOWN_TOPIC_OR_PARTITION", False, 0)
+    assert rec.of_type("record.produced") == [] and rec.cluster.retrying == {}
