@@ -176,7 +176,7 @@ class Cluster(Replication):
         self.producers: dict[str, ProducerWorkload] = {}
         self.command_log: list[dict] = []
         self.brokers = {b: {"id": b, "up": True, "registered": True,
-                            "replica_fetch_delay_ms": 0} for b in range(1, brokers + 1)}
+                            "replica_fetch_delay_ms": None} for b in range(1, brokers + 1)}
         self.zk: dict[str, object] = {}
         self.controller: int | None = None
         self.controller_epoch = 0
@@ -601,7 +601,7 @@ class Cluster(Replication):
                       "topic": topic_name, "partition": partition, "offset": offset,
                       "producer": producer, "acks": acks})
             elif acks == "all":
-                part.awaiting_ack.append((offset, producer, idempotent, retries, now))
+                part.awaiting_ack.append((offset, producer, idempotent, retries, now, why))
             touched[part] = single
         self.seq = seq
         for part, single in touched.items():
@@ -665,13 +665,19 @@ class Cluster(Replication):
         if will_retry:
             self._queue_retry(part, producer, [pending])
 
-    def _queue_retry(self, part, producer: str, pending: list) -> None:
+    def _queue_retry(self, part, producer: str, pending: list, first: bool = False) -> None:
+        """Queue records to be sent again; `first` puts them ahead of those already waiting
+        (records that were written and await an acknowledgement were sent before any record
+        still waiting, so this keeps the producer's order)."""
         key = (producer, part.topic.name, part.index, pending[0][3])
         batch = self.retrying.get(key)
         if batch is None:
             batch = self.retrying[key] = _RetryBatch(producer, part.topic.name, part.index,
                                                      pending[0][3])
-        batch.records.extend(pending)
+        if first:
+            batch.records[:0] = pending
+        else:
+            batch.records.extend(pending)
         if batch.timer is None:
             self._schedule_retry(batch)
 
@@ -690,10 +696,10 @@ class Cluster(Replication):
     def _retry_entries(self, part, entries: list, error: str) -> None:
         log = part.leader_log
         by_producer: dict[str, list] = {}
-        for offset, producer, idempotent, retries, first_ms in entries:
+        for offset, producer, idempotent, retries, first_ms, why in entries:
             i = offset - log.base
             pending = (log.keys[i], log.values[i], log.headers.get(offset), "all", idempotent,
-                       retries, first_ms, offset, log.epoch_at(offset), None)
+                       retries, first_ms, offset, log.epoch_at(offset), why)
             by_producer.setdefault(producer, []).append(pending)
         for producer, pending in by_producer.items():
             again = [p for p in pending if p[5] > 0]
@@ -704,7 +710,7 @@ class Cluster(Replication):
                        message="not acknowledged: the producer sends again" if again else
                                "not acknowledged, and retries are exhausted")
             if again:
-                self._queue_retry(part, producer, again)
+                self._queue_retry(part, producer, again, first=True)
 
     def _retry(self, batch) -> None:
         batch.timer = None
@@ -781,7 +787,7 @@ class Cluster(Replication):
                                producer=producer, acks=acks)
                 else:
                     self._await_ack(part, (offset, producer, idempotent, retries - 1,
-                                           first_ms))
+                                           first_ms, why))
                 continue
             size = record_size(key, value, headers)
             new = log.append(key, value, headers, now, size, part.leader_epoch, ACKS_CODE[acks])
@@ -802,7 +808,7 @@ class Cluster(Replication):
                 self.event("record.acked", topic=name, partition=index, offset=new,
                            producer=producer, acks=acks)
             elif acks == "all":
-                self._await_ack(part, (new, producer, idempotent, retries - 1, first_ms))
+                self._await_ack(part, (new, producer, idempotent, retries - 1, first_ms, why))
         if appended:
             if len(part.replicas) > 1:
                 self._schedule_follower_fetches(part)

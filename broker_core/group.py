@@ -92,6 +92,10 @@ GROUP_DEFAULTS = {
 }
 
 
+_RETENTION = "deleted by retention"
+_TRUNCATED = "truncated"
+
+
 def _tp(part) -> list:
     return [part.topic.name, part.index]
 
@@ -186,15 +190,20 @@ class Member:
             cluster.stint_seq += 1
             stint = self.stints[part] = cluster.stint_seq
             position, reset_from = group.start_position(part)
-            if reset_from is not None:
-                group.announce_reset(self, part, reset_from, position)
             in_flight = self.in_flight
-            if in_flight is not None and in_flight[0] is part:
+            committed = group.committed.get(part)
+            if (in_flight is not None and in_flight[0] is part
+                    and (committed is None or committed <= in_flight[1])):
                 # Given back a partition whose record it is still processing (an eager
                 # rebalance that changed nothing for it): carry on after that record, whose
-                # commit now belongs to this ownership.
+                # commit now belongs to this ownership. Not if another owner committed past
+                # it meanwhile: then its commit fails, and the committed offset never goes
+                # back.
                 position = max(position, in_flight[1] + 1)
                 self.in_flight = (part, in_flight[1], stint)
+            if reset_from is not None:
+                group.announce_reset(self, part, reset_from, position,
+                                     _TRUNCATED if reset_from > position else _RETENTION)
             self.positions[part] = position
             part.watchers.append(self)
         self.owned = _sorted_parts(self.owned)
@@ -890,41 +899,56 @@ class Group:
 
     def start_position(self, part) -> tuple[int, int | None]:
         """Where an owner starts reading `part`, and the committed offset it had to abandon
-        (None unless retention deleted the committed position: Kafka's OFFSET_OUT_OF_RANGE,
-        answered by auto.offset.reset)."""
+        (None unless that offset is gone: deleted by retention, Kafka's OFFSET_OUT_OF_RANGE
+        answered by auto.offset.reset; or beyond a log a leader change cut back, where the
+        consumer goes on from the new log end, KIP-320)."""
         committed = self.committed.get(part)
         log = part.leader_log
-        earliest = self.config["auto_offset_reset"] == "earliest"
-        if committed is not None and log.start_offset <= committed <= log.end_offset:
+        if committed is not None and committed > log.end_offset:
+            return log.end_offset, committed
+        if committed is not None and log.start_offset <= committed:
             return committed, None
+        earliest = self.config["auto_offset_reset"] == "earliest"
         position = log.start_offset if earliest else part.high_watermark
         return position, committed
 
-    def out_of_range(self, member: Member, part, position: int,
-                     why: str = "deleted by retention") -> None:
-        """The position fell below the log start (retention deleted it) or beyond the log end
-        (an unclean election truncated it): auto.offset.reset."""
+    def out_of_range(self, member: Member, part, position: int) -> None:
+        """The position fell below the log start (retention deleted it): auto.offset.reset."""
         to = part.leader_log.start_offset if self.config["auto_offset_reset"] == "earliest" \
             else part.high_watermark
         member.positions[part] = to
-        self.announce_reset(member, part, position, to, why)
+        self.announce_reset(member, part, position, to)
 
     def log_truncated(self, part) -> None:
-        """A new leader's log ends before what some members already read."""
+        """A new leader's log ends before what some members already read. Since KIP-320 a
+        consumer detects this by leader epoch and goes on from where the logs part ways (the
+        new log end), not from auto.offset.reset; a record in hand that no longer exists has
+        no outcome to report."""
         end = part.leader_log.end_offset
         for mid in sorted(self.members):
             member = self.members[mid]
-            position = member.positions.get(part)
-            if position is not None and position > end and not member.crashed:
-                self.out_of_range(member, part, position, "beyond the new leader's log end")
+            if member.crashed or part not in member.positions:
+                continue
+            in_flight = member.in_flight
+            if in_flight is not None and in_flight[0] is part and in_flight[1] >= end:
+                member.abandon("the record was truncated away by a leader change")
+                member.wake()
+            position = member.positions[part]
+            if position > end:
+                member.positions[part] = end
+                self.announce_reset(member, part, position, end, _TRUNCATED)
 
     def announce_reset(self, member: Member, part, previous: int, to: int,
                        why: str = "deleted by retention") -> None:
-        policy = self.config["auto_offset_reset"]
+        if why == _TRUNCATED:
+            reason = ("beyond the log end: a leader change truncated the log; the consumer "
+                      "goes on from the new log end (KIP-320)")
+        else:
+            reason = (f"offset out of range ({why}); "
+                      f"auto.offset.reset={self.config['auto_offset_reset']}")
         self.cluster.event("offset.reset", group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
-                           previous=previous, reason=f"offset out of range ({why}); "
-                                                     f"auto.offset.reset={policy}")
+                           previous=previous, reason=reason)
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
         self.committed[part] = offset

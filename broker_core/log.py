@@ -82,9 +82,14 @@ class Log:
         """Append other's records [start, end) (a follower fetching from its leader)."""
         assert other.start_offset <= start == self.end_offset, (start, other.start_offset)
         lo, hi = start - other.base, end - other.base
-        for epoch, first in other.epochs:
-            if first < end and epoch != self.epoch:
-                # the first offset of this epoch that this copy holds
+        entries = other.epochs
+        for i, (epoch, first) in enumerate(entries):
+            if first >= end:
+                break
+            following = entries[i + 1][1] if i + 1 < len(entries) else end
+            if following > start and epoch > self.epoch:
+                # An epoch with records in the copied range: it begins here at the first
+                # offset of it this copy holds. The list stays strictly increasing.
                 self.epochs.append((epoch, max(first, start)))
                 self.epoch = epoch
         self.keys.extend(other.keys[lo:hi])

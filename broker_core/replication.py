@@ -74,7 +74,7 @@ class Replication:
                     if target is not None:
                         self._elect(part, target, unclean=False,
                                     reason=f"controlled shutdown of broker {b}")
-                elif b in part.isr and len(part.isr) > 1:
+                if part.leader != b and b in part.isr and len(part.isr) > 1:
                     self._set_isr(part, [r for r in part.isr if r != b],
                                   f"broker {b} is shutting down")
         self._go_down(b)
@@ -156,7 +156,10 @@ class Replication:
     def _broker_configure(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "broker", "replica_fetch_delay_ms"}))
         b = self._broker_arg(c)
-        delay = v.integer(c, "replica_fetch_delay_ms", minimum=0, maximum=3_600_000)
+        if "replica_fetch_delay_ms" in c and c["replica_fetch_delay_ms"] is None:
+            delay = None  # back to the cluster's replica.fetch.delay.ms
+        else:
+            delay = v.integer(c, "replica_fetch_delay_ms", minimum=0, maximum=3_600_000)
         self.brokers[b]["replica_fetch_delay_ms"] = delay
         self.event("broker.configured", broker=b, replica_fetch_delay_ms=delay)
 
@@ -335,34 +338,40 @@ class Replication:
 
     # -- preferred leaders --------------------------------------------------------------------
 
+    def _preferred_moves(self) -> list:
+        """The partitions Kafka's auto.leader.rebalance would hand back now: those of a broker
+        whose share of partitions led by someone else exceeds
+        leader.imbalance.per.broker.percentage, where that broker is alive and in the ISR."""
+        limit = self.config["leader.imbalance.per.broker.percentage"] / 100
+        by_broker: dict[int, list] = {}
+        for part in self._partitions():
+            by_broker.setdefault(part.replicas[0], []).append(part)
+        moves = []
+        for b in sorted(by_broker):
+            parts = by_broker[b]
+            away = [p for p in parts if p.leader != b]
+            if not away or len(away) / len(parts) <= limit:
+                continue
+            if not (self._alive(b) and self.brokers[b]["up"]):
+                continue
+            moves += [(p, b) for p in away if b in p.isr]
+        return moves
+
     def _schedule_preferred_check(self) -> None:
-        if self._preferred_timer is not None:
-            return
-        if not any(p.leader != p.replicas[0] for p in self._partitions()):
+        """Only while the check would move something, so idle time stays free."""
+        if self._preferred_timer is not None or not self._preferred_moves():
             return
         interval = self.config["leader.imbalance.check.interval.seconds"] * 1000
         self._preferred_timer = self.clock.at(next_tick(self.clock.now_ms, interval),
                                               self._preferred_check)
 
     def _preferred_check(self, _) -> None:
-        """Kafka's auto.leader.rebalance: a broker whose share of partitions led by someone
-        else exceeds leader.imbalance.per.broker.percentage gets its leaderships back, where
-        it is alive and in the ISR."""
         self._preferred_timer = None
         if self._controller_working():
-            limit = self.config["leader.imbalance.per.broker.percentage"] / 100
-            by_broker: dict[int, list] = {}
-            for part in self._partitions():
-                by_broker.setdefault(part.replicas[0], []).append(part)
-            for b in sorted(by_broker):
-                parts = by_broker[b]
-                away = [p for p in parts if p.leader != b]
-                if not away or len(away) / len(parts) <= limit:
-                    continue
-                for part in away:
-                    if b in part.isr and self._alive(b) and self.brokers[b]["up"]:
-                        self._elect(part, b, unclean=False, reason="preferred leader election "
-                                    "(auto.leader.rebalance.enable)")
+            for part, b in self._preferred_moves():
+                if part.leader != b and b in part.isr:
+                    self._elect(part, b, unclean=False, reason="preferred leader election "
+                                "(auto.leader.rebalance.enable)")
         self._schedule_preferred_check()
 
     def _elect_preferred(self, c: dict) -> None:
@@ -439,8 +448,9 @@ class Replication:
                 if broker in part.isr:
                     self._schedule_isr_check(part)
         part.last_fetch[broker] = (now, leader_end)
-        delay = self.brokers[broker].get("replica_fetch_delay_ms") or \
-            self.config["replica.fetch.delay.ms"]
+        delay = self.brokers[broker]["replica_fetch_delay_ms"]
+        if delay is None:
+            delay = self.config["replica.fetch.delay.ms"]
         arg = (part, broker, leader_end, part.leader_epoch)
         if delay:
             part.fetch_timers[broker] = self.clock.at(now + delay, self._fetch_response, arg)
@@ -472,6 +482,7 @@ class Replication:
                 and log.end_offset >= part.epoch_start_offset()):
             self._set_isr(part, part.isr + [broker],
                           f"broker {broker} caught up with the high watermark")
+            self._schedule_preferred_check()
         self._update_high_watermark(part)
         self._schedule_follower_fetches(part)
 

@@ -49,8 +49,9 @@ class Partition:
         self.leader_log = self.logs[self.leader]
         self.leader_log.start_epoch(0)
         self.high_watermark = 0
-        # acks=all records waiting for the high watermark: (offset, producer id), in order
-        self.awaiting_ack: list[tuple[int, str]] = []
+        # acks=all records waiting for the high watermark
+        # (offset, producer, idempotent, retries left, first sent at, why), by offset
+        self.awaiting_ack: list[tuple] = []
         # consumers (group members) that own this partition and want to hear of new data
         self.watchers: list = []
         self.fetch_timers: dict = {}

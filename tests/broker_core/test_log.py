@@ -126,3 +126,14 @@ def test_a_new_epoch_that_wrote_nothing_is_replaced_not_kept():
     log.start_epoch(1)
     log.start_epoch(2)
     assert log.epochs == [(0, 0), (2, 1)]
+
+
+def test_followers_keep_one_epoch_entry_per_leader_epoch_however_often_they_fetch():
+    leader = _log_with([(0, "a"), (1, "b"), (2, "c")])
+    follower = Log()
+    for end in (1, 2, 2, 3):
+        follower.copy_from(leader, follower.end_offset, end)
+    leader.append(None, "d", None, 0, 1, 2)
+    for _ in range(5):
+        follower.copy_from(leader, follower.end_offset, leader.end_offset)
+    assert follower.epochs == leader.epochs == [(0, 0), (1, 1), (2, 2)]
