@@ -495,6 +495,9 @@ class Cluster(Replication):
         if len(headers) > MAX_HEADERS:
             raise CommandError("headers", f"at most {MAX_HEADERS} headers")
         for name, value in headers.items():
+            if not isinstance(name, str) or not name or len(name) > 1_000:
+                raise CommandError("headers", f"header names must be non-empty strings of at "
+                                   f"most 1,000 characters, not {name!r}")
             if value is not None and not isinstance(value, str):
                 raise CommandError(f"headers.{name}", "a header value must be a string or null")
         return dict(headers) or None

@@ -100,6 +100,8 @@ def test_names_that_differ_only_in_dot_and_underscore_collide():
      "config.retention.bytes"),
     ({"type": "nonsense"}, "type"),
     ({"type": []}, "type"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "headers": {1: "x"}}, "headers"),
+    ({"type": "produce", "topic": "order-placed", "value": "v", "headers": {"": "x"}}, "headers"),
     ({"type": {"a": 1}}, "type"),
     ({"type": "broker.stop", "broker": 9}, "broker"),
     ({"type": "broker.stop", "broker": 1, "mode": "gently"}, "mode"),
