@@ -105,9 +105,6 @@ COMMAND_TYPES = {
 }
 
 # Command types that are planned but refused, with the reason, until they are modelled.
-_LATER: dict[str, str] = {}
-
-
 def _acks(c: dict) -> str:
     acks = v.choice(c, "acks", ("0", "1", "all", "-1"), default="all")
     return "all" if acks == "-1" else acks  # Kafka spells acks=all also as -1
@@ -215,8 +212,6 @@ class Cluster(Replication):
         kind = command.get("type")
         handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            if isinstance(kind, str) and kind in _LATER:
-                raise CommandError("type", f"{kind!r} is not modelled yet: {_LATER[kind]}")
             known = ", ".join(COMMAND_TYPES)
             raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
         handler(command)
