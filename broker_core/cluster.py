@@ -37,8 +37,10 @@ from .delivery import (
     H_PARTITION,
     H_TOPIC,
     MAX_SOURCE_NAME,
+    dead_letter_topic_name,
     parse_behaviour,
     read_config,
+    retry_topic_name,
     retry_topics,
 )
 from .errors import CommandError
@@ -1004,11 +1006,16 @@ class Cluster(Replication):
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
         config = self._group_config(c, group.config if group else GROUP_DEFAULTS)
-        for mid, member in (group.members.items() if group else ()):
-            if config["dead_letter_topic"] in member.declared:
+        members = group.members if group else {}
+        dead_letters = config["dead_letter_topic"]
+        for mid, member in members.items():
+            if dead_letters in member.declared or dead_letters in retry_topics(config,
+                                                                               member.declared):
                 raise CommandError("dead_letter_topic", f"consumer {mid!r} reads "
-                                   f"{config['dead_letter_topic']!r}; a group cannot consume "
-                                   "its own dead letters")
+                                   f"{dead_letters!r} (directly or as a retry topic); a group "
+                                   "cannot consume its own dead letters")
+        self._check_forward_cycles("dead_letter_topic", gid, config,
+                                   [m.declared for m in members.values()])
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -1071,7 +1078,11 @@ class Cluster(Replication):
                                    f"{MAX_SOURCE_NAME} characters, leaving room for its "
                                    "-retry-N and -dlt topics")
         behaviour = parse_behaviour(c)
-        self._check_loops(topics, behaviour, (group.config if group else GROUP_DEFAULTS))
+        config = group.config if group else GROUP_DEFAULTS
+        self._check_loops(topics, behaviour, config)
+        self._check_forward_cycles("topics", gid, config,
+                                   [m.declared for m in (group.members.values() if group
+                                                         else ())] + [topics])
         commit = v.choice(c, "commit", ("after", "before", "auto"), default="after")
         if group is None:
             group = self.groups[gid] = Group(self, gid, dict(GROUP_DEFAULTS))
@@ -1103,6 +1114,62 @@ class Cluster(Replication):
             raise CommandError(f"topics[{topics.index(dead_letters)}]", f"{dead_letters!r} is "
                                "the group's dead_letter_topic; a group cannot consume its own "
                                "dead letters")
+        retry = retry_topics(config, topics)
+        if dead_letters in retry:
+            source = retry[dead_letters][0]
+            raise CommandError(f"topics[{topics.index(source)}]", f"{source!r} has the retry "
+                               f"topic {dead_letters!r}, which is the group's "
+                               "dead_letter_topic; a group cannot consume its own dead letters")
+
+    def _check_forward_cycles(self, field: str, gid: str, config: dict,
+                              subscriptions: list[list[str]]) -> None:
+        """Refuse a delivery policy under which forwards (retry topics, dead letters) could go
+        round a cycle of topics that groups consume: with zero processing time a failing
+        record would go round it at one virtual instant for ever. Default names cannot close
+        a cycle on their own (each forward makes the name longer); named dead-letter topics
+        across groups can (group A dead-letters t into u, group B reads u and dead-letters
+        into t)."""
+        edges: dict[str, set] = {}
+        groups = {g: (grp.config, [m.declared for m in grp.members.values()])
+                  for g, grp in self.groups.items()}
+        groups[gid] = (config, subscriptions)
+        for conf, subs in groups.values():
+            for declared in subs:
+                retry = retry_topics(conf, declared)
+                for name in declared:
+                    edges.setdefault(name, set()).add(dead_letter_topic_name(conf, name))
+                    if retry:
+                        edges[name].add(retry_topic_name(name, 1))
+                for name, (source, index) in retry.items():
+                    out = edges.setdefault(name, set())
+                    out.add(dead_letter_topic_name(conf, source))
+                    if index + 1 < conf["max_attempts"]:
+                        out.add(retry_topic_name(source, index + 1))
+        # Iterative depth-first search in sorted order, so the cycle reported is deterministic.
+        state: dict[str, int] = {}
+        for start in sorted(edges):
+            if start in state:
+                continue
+            path = [start]
+            stack = [iter(sorted(edges.get(start, ())))]
+            state[start] = 1
+            while stack:
+                nxt = next(stack[-1], None)
+                if nxt is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                    continue
+                seen = state.get(nxt)
+                if seen == 1:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    raise CommandError(field, "failing records would be forwarded round "
+                                       f"{' -> '.join(repr(t) for t in cycle)} for ever (each "
+                                       "is consumed by a group that forwards to the next); "
+                                       "name another dead_letter_topic")
+                if seen is None:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append(iter(sorted(edges.get(nxt, ()))))
 
     def _consumer_hang(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "id", "hangs"}))

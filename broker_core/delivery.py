@@ -226,12 +226,16 @@ def headers_for(source: dict, group: str, error: str, attempts: int,
     return headers
 
 
-def original_of(topic: str, partition: int, offset: int, record: dict) -> dict:
-    """The first record this one stands for: itself, or the one named in its kafka_dlt-*
-    headers when it was forwarded to a retry topic."""
+def original_of(topic: str, partition: int, offset: int, record: dict,
+                main_topic: str | None = None) -> dict:
+    """The first record this one stands for. Headers are followed only for a record in one of
+    the group's own retry topics (`main_topic` names its main topic): anywhere else a
+    ``kafka_dlt-*`` header is just data someone wrote (a DLT read by another group, a user's
+    produce), and the record stands for itself, as Spring names a DLT after the consumed
+    record's topic."""
     headers = record["headers"] or {}
-    if H_TOPIC in headers:
-        return {"topic": headers[H_TOPIC], "partition": int(headers[H_PARTITION]),
+    if main_topic is not None and H_TOPIC in headers:
+        return {"topic": main_topic, "partition": int(headers[H_PARTITION]),
                 "offset": int(headers[H_OFFSET]), "timestamp_ms": int(headers[H_TIMESTAMP]),
                 "headers": headers}
     return {"topic": topic, "partition": partition, "offset": offset,

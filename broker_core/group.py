@@ -383,7 +383,7 @@ class Member:
             group.commit_offset(self, part, offset + 1)
         limit = config["message_timeout_ms"]
         if limit is not None:
-            original = original_of(part.topic.name, part.index, offset, self.record)
+            original = self._original()
             age = now - original["timestamp_ms"]
             if age >= limit:
                 self._emit("record.timed_out", {**self._fields(part, offset), "kind": "message",
@@ -523,16 +523,26 @@ class Member:
         self._attempt(part, offset, stint, self.attempt + 1, first=False)
         self.pump()
 
+    def _main_topic(self, part) -> str:
+        """The topic a record in hand belongs to for naming its retry and dead-letter topics:
+        its own, or for one of the group's retry topics, that retry topic's main topic. Known
+        from the subscription, never from headers a user could have written."""
+        name = part.topic.name
+        source = self.retry_topics.get(name)
+        return name if source is None else source[0]
+
     def _original(self) -> dict:
         part, offset, _ = self.in_flight
-        return original_of(part.topic.name, part.index, offset, self.record)
+        source = self.retry_topics.get(part.topic.name)
+        return original_of(part.topic.name, part.index, offset, self.record,
+                           None if source is None else source[0])
 
     def _publish(self, topic_name: str, original: dict, headers: dict):
         """Send the record in hand to a retry or dead-letter topic, same partition as the
         original; return (partition, offset), or None when the send failed."""
         part, offset, _ = self.in_flight
         cluster = self.cluster
-        source = cluster.topics.get(original["topic"]) or part.topic
+        source = cluster.topics.get(self._main_topic(part)) or part.topic
         topic = cluster.delivery_topic(topic_name, source)
         if topic is None:
             return None
@@ -570,7 +580,7 @@ class Member:
         original = self._original()
         now = self.cluster.clock.now_ms
         due = now + delay
-        name = retry_topic_name(original["topic"], attempt)
+        name = retry_topic_name(self._main_topic(part), attempt)
         headers = headers_for(original, self.group.id, error, attempt + 1, due_ms=due)
         written = self._publish(name, original, headers)
         if written is None:
@@ -586,7 +596,7 @@ class Member:
     def _dead_letter(self, attempts: int, reason: str, error: str) -> None:
         part, offset, stint = self.in_flight
         original = self._original()
-        name = dead_letter_topic_name(self.group.config, original["topic"])
+        name = dead_letter_topic_name(self.group.config, self._main_topic(part))
         headers = headers_for(original, self.group.id, error, attempts)
         written = self._publish(name, original, headers)
         if written is None:

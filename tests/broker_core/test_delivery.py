@@ -526,3 +526,119 @@ def test_a_dead_letter_waits_while_its_partition_is_offline_and_is_published_onc
     assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
     assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
     assert rec.unresolved() == []
+
+
+# -- dead letters never loop ----------------------------------------------------------------------
+
+class _Hang(Exception):
+    pass
+
+
+def _bounded(seconds, run):
+    """Run `run()`, failing instead of hanging if it spins at one virtual instant."""
+    import signal
+
+    def on_alarm(*_):
+        raise _Hang(f"still running after {seconds} s of wall time")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        return run()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_record_read_from_a_dlt_is_dead_lettered_after_its_own_topic_not_its_headers():
+    # The group reads t and t-dlt: t's dead letter lands in t-dlt, fails there too, and goes
+    # to t-dlt-dlt (named after the topic it was consumed from), not back into t-dlt.
+    rec = DeliveryRecorder(cluster_with_topic(name="t", partitions=1, brokers=1))
+    rec.apply({"type": "consumer.add", "group": "g", "topics": ["t", "t-dlt"],
+               "failure_rate": 1})
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.advance(5_000)
+    produce(rec, "k")
+    _bounded(10, lambda: rec.advance(1_000))
+    dead = [(e["topic"], e["dead_letter_topic"]) for e in rec.of_type("record.dead_lettered")]
+    assert dead == [("t", "t-dlt"), ("t-dlt", "t-dlt-dlt")]
+    assert rec.unresolved() == []
+
+
+def test_a_user_record_with_dlt_headers_is_dead_lettered_after_the_topic_it_was_read_from():
+    rec = started(group_config={"max_attempts": 1}, failure_rate=1)
+    rec.apply({"type": "produce", "topic": "t", "value": "v",
+               "headers": {"kafka_dlt-original-topic": "elsewhere",
+                           "kafka_dlt-original-partition": "0",
+                           "kafka_dlt-original-offset": "5",
+                           "kafka_dlt-original-timestamp": "0"}})
+    rec.advance(1_000)
+    (dead,) = rec.of_type("record.dead_lettered")
+    assert dead["dead_letter_topic"] == "t-dlt" and "original" not in dead
+    assert "elsewhere" not in rec.cluster.topics
+
+
+def test_a_dead_letter_topic_that_is_one_of_the_groups_retry_topics_is_refused():
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "group.configure", "group": "g", "retry_mode": "topics", "max_attempts": 2,
+             "retry_backoff_ms": 0, "dead_letter_topic": "t-retry-1"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1})
+    assert refused.value.field == "topics[0]" and "t-retry-1" in str(refused.value)
+    c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": None})
+    c.apply({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": "t-retry-1"})
+    assert refused.value.field == "dead_letter_topic"
+    assert c.groups["g"].config["dead_letter_topic"] is None
+
+
+def test_dead_letter_topics_that_close_a_cycle_across_groups_are_refused():
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "u"})
+    c.apply({"type": "group.configure", "group": "a", "max_attempts": 1,
+             "dead_letter_topic": "u"})
+    c.apply({"type": "consumer.add", "group": "a", "topics": ["t"], "failure_rate": 1})
+    c.apply({"type": "group.configure", "group": "b", "max_attempts": 1,
+             "dead_letter_topic": "t"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "b", "topics": ["u"], "failure_rate": 1})
+    assert refused.value.field == "topics" and "'t' -> 'u' -> 't'" in str(refused.value)
+    assert "b" not in {g for g, grp in c.groups.items() if grp.members}
+
+
+@pytest.mark.parametrize("route", ["default name", "named", "retry topic", "two groups"])
+def test_a_group_consuming_its_own_dead_letters_by_any_route_is_refused_or_terminates(route):
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "u"})
+    fast = {"max_attempts": 2, "retry_backoff_ms": 0}
+    commands = {
+        "default name": [{"type": "group.configure", "group": "g", **fast},
+                         {"type": "consumer.add", "group": "g", "topics": ["t", "t-dlt"],
+                          "failure_rate": 1}],
+        "named": [{"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1},
+                  {"type": "group.configure", "group": "g", **fast, "dead_letter_topic": "t"}],
+        "retry topic": [{"type": "consumer.add", "group": "g", "topics": ["t"],
+                         "failure_rate": 1},
+                        {"type": "group.configure", "group": "g", **fast,
+                         "retry_mode": "topics", "dead_letter_topic": "t-retry-1"}],
+        "two groups": [{"type": "group.configure", "group": "g", **fast,
+                        "dead_letter_topic": "u"},
+                       {"type": "consumer.add", "group": "g", "topics": ["t"],
+                        "failure_rate": 1},
+                       {"type": "consumer.add", "group": "h", "topics": ["u"],
+                        "failure_rate": 1},
+                       {"type": "group.configure", "group": "h", **fast,
+                        "dead_letter_topic": "t"}],
+    }[route]
+    refused = False
+    for command in commands:
+        try:
+            c.apply(command)
+        except CommandError:
+            refused = True
+    c.advance(5_000)
+    events = _bounded(10, lambda: c.apply({"type": "produce", "topic": "t", "value": "v"})
+                      + c.advance(60_000))
+    assert refused or route == "default name"
+    assert len(of_type(events, "record.dead_lettered")) <= 4
