@@ -38,6 +38,7 @@ from .delivery import (
     H_TOPIC,
     MAX_SOURCE_NAME,
     dead_letter_topic_name,
+    header_int,
     parse_behaviour,
     read_config,
     retry_topic_name,
@@ -1210,14 +1211,28 @@ class Cluster(Replication):
         self.event("dead_letter.replay_started", topic=topic.name, partition=partition,
                    from_offset=first, to_offset=last, records=len(picked))
         replayed = skipped = 0
+        reasons: dict[str, int] = {}   # why records were skipped -> how many
         for part, offset, record in picked:
             headers = record["headers"] or {}
-            if H_TOPIC not in headers:
+            why = None
+            target = headers.get(H_TOPIC)
+            to_partition = header_int(headers, H_PARTITION)
+            if target is None:
+                why = "no kafka_dlt-original-topic header"
+            elif to_partition is None:
+                why = "kafka_dlt-original-partition is missing or not a partition number"
+            else:
+                try:
+                    validate_topic_name(target)
+                except CommandError:
+                    why = "kafka_dlt-original-topic is not a topic name"
+            if why is not None:
+                # Anyone can produce into a DLT: a record whose headers the delivery layer
+                # did not write is left where it is, and said so.
                 skipped += 1
+                reasons[why] = reasons.get(why, 0) + 1
                 continue
-            target = headers[H_TOPIC]
             dest = self.topics.get(target)
-            to_partition = int(headers[H_PARTITION])
             if dest is not None and to_partition >= len(dest.partitions):
                 # Deleted and created again with fewer partitions: the partitioner chooses.
                 to_partition = None
@@ -1229,10 +1244,13 @@ class Cluster(Replication):
                                    retries=0, cause=cause)
             if written is None:
                 skipped += 1
+                why = "the republish failed (see produce.failed)"
+                reasons[why] = reasons.get(why, 0) + 1
             else:
                 replayed += 1
         self.event("dead_letter.replayed", topic=topic.name, partition=partition,
-                   from_offset=first, to_offset=last, replayed=replayed, skipped=skipped)
+                   from_offset=first, to_offset=last, replayed=replayed, skipped=skipped,
+                   skipped_reasons=reasons)
 
     def _member(self, c: dict, verb: str) -> tuple[Group, Member]:
         v.check_fields(c, frozenset({"type", "group", "id"}))

@@ -53,10 +53,11 @@ from .assignors import ASSIGNORS, PROTOCOL, Subscription
 from .clock import last_tick, next_tick
 from .delivery import (
     DELIVERY_DEFAULTS,
-    H_ATTEMPTS,
     H_DUE,
+    MAX_BACKOFF_MS,
     backoff_ms,
     dead_letter_topic_name,
+    header_int,
     headers_for,
     original_of,
     render,
@@ -258,8 +259,14 @@ class Member:
         """Whether a retry topic partition's next record may be processed now; if not, come
         back when it may (Spring pauses the partition until then)."""
         offset = self.positions[part]
-        headers = part.leader_log.headers.get(offset)
-        due = int(headers.get(H_DUE, 0)) if headers else 0
+        log = part.leader_log
+        headers = log.headers.get(offset)
+        due = header_int(headers, H_DUE) if headers else None
+        if due is None:
+            due = 0  # not written by a retry forward: nothing to wait for
+        else:
+            # A user may write any due time; none the model writes lies further out.
+            due = min(due, log.timestamps[offset - log.base] + MAX_BACKOFF_MS)
         clock = self.cluster.clock
         if due <= clock.now_ms:
             return True
@@ -363,9 +370,10 @@ class Member:
         headers = log.headers.get(offset)
         self.record = {"key": log.keys[i], "value": log.values[i],
                        "timestamp_ms": log.timestamps[i], "headers": headers}
-        attempt = 1
-        if headers and part.topic.name in self.retry_topics and H_ATTEMPTS in headers:
-            attempt = int(headers[H_ATTEMPTS])
+        # Retry topic n holds attempt n + 1 (the forward that wrote it says so in
+        # retry_topic-attempts too, but a user may write that header; the topic cannot lie).
+        retry = self.retry_topics.get(part.topic.name)
+        attempt = 1 if retry is None else retry[1] + 1
         self._attempt(part, offset, stint, attempt, first=True)
 
     def _attempt(self, part, offset: int, stint: int, attempt: int, first: bool) -> None:

@@ -642,3 +642,79 @@ def test_a_group_consuming_its_own_dead_letters_by_any_route_is_refused_or_termi
                       + c.advance(60_000))
     assert refused or route == "default name"
     assert len(of_type(events, "record.dead_lettered")) <= 4
+
+
+# -- headers anyone can write are never trusted -------------------------------------------------
+
+BAD_DLT_HEADERS = [
+    {"kafka_dlt-original-topic": "t"},
+    {"kafka_dlt-original-topic": "t", "kafka_dlt-original-partition": "x",
+     "kafka_dlt-original-offset": "0", "kafka_dlt-original-timestamp": "0"},
+    {"kafka_dlt-original-topic": "t", "kafka_dlt-original-partition": "-1",
+     "kafka_dlt-original-offset": "1e3", "kafka_dlt-original-timestamp": None,
+     "retry_topic-attempts": "zero", "retry_topic-backoff-timestamp": "9" * 5000},
+]
+
+
+@pytest.mark.parametrize("headers", BAD_DLT_HEADERS)
+@pytest.mark.parametrize("into", ["t", "t-retry-1"])
+def test_malformed_delivery_headers_never_crash_the_model(headers, into):
+    rec = started(group_config={"retry_mode": "topics", "max_attempts": 2,
+                                "retry_backoff_ms": 10, "message_timeout_ms": 60_000},
+                  failure_rate=1)
+    rec.apply({"type": "produce", "topic": into, "value": "v", "headers": headers})
+    rec.advance(10_000)
+    (dead,) = rec.of_type("record.dead_lettered")
+    # Read from its own retry topic or not, a record whose headers the model did not write
+    # stands for itself; the retry topic alone says which attempt it is and where it goes.
+    assert dead["dead_letter_topic"] == "t-dlt"
+    assert [e["attempt"] for e in rec.of_type("record.delivered")] == (
+        [1, 2] if into == "t" else [2])
+    assert rec.unresolved() == []
+
+
+def test_a_retry_record_whose_due_header_is_far_off_waits_at_most_the_longest_back_off():
+    rec = started(group_config={"retry_mode": "topics", "max_attempts": 2})
+    rec.apply({"type": "produce", "topic": "t-retry-1", "value": "v",
+               "headers": {"retry_topic-backoff-timestamp": str(10**17)}})
+    rec.advance(DAY_MS + 1_000)
+    assert [e["topic"] for e in rec.of_type("record.processed")] == ["t-retry-1"]
+
+
+def test_dead_letter_replay_skips_records_with_foreign_headers_and_says_why():
+    c = cluster_with_topic(name="t", partitions=2, brokers=1)
+    c.apply({"type": "topic.create", "name": "d"})
+    for p in ("x", "-1", "1"):
+        c.apply({"type": "produce", "topic": "d", "value": f"v{p}",
+                 "headers": {"kafka_dlt-original-topic": "t",
+                             "kafka_dlt-original-partition": p}})
+    c.apply({"type": "produce", "topic": "d", "value": "v",
+             "headers": {"kafka_dlt-original-topic": "no/such",
+                         "kafka_dlt-original-partition": "0"}})
+    c.advance(1)
+    events = c.apply({"type": "dead_letter.replay", "topic": "d"})
+    written = [(e["topic"], e["partition"], e["value"]) for e in of_type(events,
+                                                                        "record.produced")]
+    assert written == [("t", 1, "v1")]
+    (done,) = of_type(events, "dead_letter.replayed")
+    assert (done["replayed"], done["skipped"]) == (1, 3)
+    assert done["skipped_reasons"] == {
+        "kafka_dlt-original-partition is missing or not a partition number": 2,
+        "kafka_dlt-original-topic is not a topic name": 1}
+
+
+def test_the_cli_runs_a_scenario_with_malformed_dlt_headers_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    scenario = {"brokers": 1, "timeline": [
+        {"at_ms": 0, "command": {"type": "topic.create", "name": "d"}},
+        {"at_ms": 0, "command": {"type": "produce", "topic": "d", "value": "v",
+                                 "headers": {"kafka_dlt-original-topic": "d",
+                                             "kafka_dlt-original-partition": "zero"}}},
+        {"at_ms": 10, "command": {"type": "dead_letter.replay", "topic": "d"}}]}
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    run = subprocess.run([sys.executable, "-m", "broker_core", "run", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in run.stderr
+    assert run.returncode in (0, 2)
