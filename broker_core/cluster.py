@@ -1017,6 +1017,8 @@ class Cluster(Replication):
                                    "cannot consume its own dead letters")
         self._check_forward_cycles("dead_letter_topic", gid, config,
                                    [m.declared for m in members.values()])
+        if group is not None:
+            self._check_stranded_retries(c, group, config)
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -1030,6 +1032,42 @@ class Cluster(Replication):
             group.resubscribe()
         if "assignor" in changed and group.members:
             group.prepare(f"assignor changed to {config['assignor']}")
+
+    def _check_stranded_retries(self, c: dict, group: Group, config: dict) -> None:
+        """Refuse a retry_mode or max_attempts change that would unsubscribe the group from
+        retry topics still holding records it has not finished: nothing would ever process
+        or dead-letter them. (Refusing, rather than reading on until they drain, keeps the
+        subscription a function of the config, as a Spring listener's retry topics are.)"""
+        old, new = set(), set()
+        for member in group.members.values():
+            old.update(retry_topics(group.config, member.declared))
+            new.update(retry_topics(config, member.declared))
+        in_hand = {m.in_flight[0] for m in group.members.values() if m.in_flight is not None}
+        waiting = {}
+        for name in sorted(old - new):
+            topic = self.topics.get(name)
+            if topic is None:
+                continue
+            count = 0
+            for part in topic.partitions:
+                log = part.leader_log
+                done = group.committed.get(part, log.start_offset)
+                for member in group.members.values():
+                    dirty = member.dirty.get(part)
+                    if dirty is not None:
+                        done = max(done, dirty[0])
+                count += max(0, log.end_offset - max(done, log.start_offset))
+                if part in in_hand and count == 0:
+                    count = 1
+            if count:
+                waiting[name] = count
+        if waiting:
+            field = "retry_mode" if "retry_mode" in c else "max_attempts"
+            listed = ", ".join(f"{name!r} ({n:,})" for name, n in waiting.items())
+            raise CommandError(field, f"the group would stop reading retry topics that still "
+                               f"hold records it has not finished: {listed}; change it once "
+                               "they have drained (or delete those topics to give the records "
+                               "up)")
 
     def _create_retry_topics(self, config: dict, topics: list[str]) -> None:
         """Spring creates a listener's retry topics when the listener starts, so the first

@@ -718,3 +718,38 @@ def test_the_cli_runs_a_scenario_with_malformed_dlt_headers_without_a_traceback(
                          capture_output=True, text=True, timeout=60)
     assert "Traceback" not in run.stderr
     assert run.returncode in (0, 2)
+
+
+# -- records waiting in retry topics are never stranded -----------------------------------------
+
+@pytest.mark.parametrize("change", [{"retry_mode": "blocking"}, {"max_attempts": 1}])
+def test_leaving_retry_topics_that_still_hold_records_is_refused_until_they_drain(change):
+    rec = started(group_config={"retry_mode": "topics", "retry_backoff_ms": 60_000},
+                  fail_keys=["bad"])
+    produce(rec, "bad")
+    rec.advance(1_000)  # forwarded to t-retry-1, due in 60 s
+    before = dict(rec.cluster.groups["g"].config)
+    with pytest.raises(CommandError) as refused:
+        rec.apply({"type": "group.configure", "group": "g", **change})
+    assert refused.value.field == next(iter(change)) and "'t-retry-1' (1)" in str(refused.value)
+    assert rec.cluster.groups["g"].config == before
+    rec.advance(DAY_MS)  # the record goes on: t-retry-1, t-retry-2, then the DLT
+    assert [e["topic"] for e in rec.of_type("record.dead_lettered")] == ["t-retry-2"]
+    rec.apply({"type": "group.configure", "group": "g", **change})
+    assert rec.cluster.groups["g"].members["c1"].topics == ["t"]
+    assert rec.unresolved() == []
+
+
+def test_the_checker_follows_a_record_into_its_retry_topic():
+    # A retry copy that nobody reads (its retry topic dropped from the subscription behind the
+    # model's back) leaves the original unfinished, whatever the source partition committed.
+    rec = started(group_config={"retry_mode": "topics", "retry_backoff_ms": 60_000},
+                  fail_keys=["bad"])
+    produce(rec, "bad")
+    rec.advance(1_000)
+    group = rec.cluster.groups["g"]
+    group.config["retry_mode"] = "blocking"
+    group.resubscribe()
+    rec.advance(DAY_MS)
+    assert rec.unresolved() == ["g: t/0 offset 0 was forwarded to t-retry-1/0 offset 0, which "
+                                "was never processed, dead-lettered or announced expired"]
