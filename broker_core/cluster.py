@@ -1019,6 +1019,13 @@ class Cluster(Replication):
                                    [m.declared for m in members.values()])
         if group is not None:
             self._check_stranded_retries(c, group, config)
+            naming = ("dead_letter_topic", "retry_mode", "max_attempts")
+            if any(config[k] != group.config[k] for k in naming):
+                retry_field = "retry_mode" if "retry_mode" in c else "max_attempts"
+                for member in members.values():
+                    self._check_delivery_names(
+                        lambda kind, i: ("dead_letter_topic" if kind == "dead_letter"
+                                         else retry_field), config, member.declared)
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -1078,21 +1085,46 @@ class Cluster(Replication):
             if source is not None:
                 self.delivery_topic(name, source)
 
-    def delivery_topic(self, name: str, source: Topic) -> Topic | None:
+    def delivery_topic(self, name: str, source: Topic):
         """The retry or dead-letter topic `name`, created on first use like the source: same
-        partition count, replication factor min(source's, live brokers). None if it cannot be
-        created (the name collides with another topic's)."""
+        partition count, replication factor min(source's, live brokers). Returns (topic,
+        None), or (None, why) when it cannot be created: `why.permanent` when the name
+        collides with another topic's (that never heals), else not (no live broker now)."""
         topic = self.topics.get(name)
         if topic is not None:
-            return topic
+            return topic, None
         rf = max(1, min(source.replication_factor, len(self.live_brokers())))
         try:
             # An internal consequence, not a command: replay recreates it the same way.
             self._topic_create({"type": "topic.create", "name": name,
                                 "partitions": len(source.partitions), "replication_factor": rf})
-        except CommandError:
-            return None
-        return self.topics[name]
+        except CommandError as refused:
+            return None, _CreateFailure(self._collides(name) is not None, refused.message)
+        return self.topics[name], None
+
+    def _collides(self, name: str) -> str | None:
+        """The existing topic `name` may not sit beside ('.' and '_' count the same)."""
+        key = collision_key(name)
+        for other in self.topics:
+            if other != name and collision_key(other) == key:
+                return other
+        return None
+
+    def _check_delivery_names(self, field, config: dict, topics: list[str]) -> None:
+        """Refuse up front a retry or dead-letter topic that could never be created: its name
+        collides with an existing topic's. (One created later still fails at run time, with
+        produce.failed and record.dropped.) `field` maps a name's kind to the field named."""
+        for i, name in enumerate(topics):
+            wanted = [("dead_letter", dead_letter_topic_name(config, name))]
+            wanted += [("retry", r) for r in sorted(retry_topics(config, [name]))]
+            for kind, derived in wanted:
+                if derived in self.topics:
+                    continue
+                other = self._collides(derived)
+                if other is not None:
+                    raise CommandError(field(kind, i), f"{kind.replace('_', '-')} topic "
+                                       f"{derived!r} would collide with existing topic "
+                                       f"{other!r} ('.' and '_' count as the same)")
 
     def _get_group(self, c: dict) -> Group:
         gid = v.identifier(c, "group", what="group id")
@@ -1119,6 +1151,7 @@ class Cluster(Replication):
         behaviour = parse_behaviour(c)
         config = group.config if group else GROUP_DEFAULTS
         self._check_loops(topics, behaviour, config)
+        self._check_delivery_names(lambda kind, i: f"topics[{i}]", config, topics)
         self._check_forward_cycles("topics", gid, config,
                                    [m.declared for m in (group.members.values() if group
                                                          else ())] + [topics])
@@ -1340,6 +1373,14 @@ class Cluster(Replication):
         group.transition("Dead")
         del self.groups[group.id]
         self.event("group.deleted", group=group.id)
+
+
+class _CreateFailure:
+    __slots__ = ("permanent", "message")
+
+    def __init__(self, permanent: bool, message: str):
+        self.permanent = permanent
+        self.message = message
 
 
 __all__ = ["COMMAND_TYPES", "Cluster", "CommandError"]

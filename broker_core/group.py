@@ -80,6 +80,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 AUTO_COMMIT_INTERVAL_MS = 5_000
+HOLD_MAX_MS = 3_600_000  # the longest wait between tries of a forward that keeps failing
+PERMANENT = "permanent"  # _publish: the target topic can never be created
 MAX_POLL_RECORDS = 500
 REBALANCE_TIMEOUT_MS = 300_000  # max.poll.interval.ms, which also bounds the initial delay
 
@@ -551,9 +553,19 @@ class Member:
         part, offset, _ = self.in_flight
         cluster = self.cluster
         source = cluster.topics.get(self._main_topic(part)) or part.topic
-        topic = cluster.delivery_topic(topic_name, source)
+        topic, why = cluster.delivery_topic(topic_name, source)
         if topic is None:
-            return None
+            # Kafka's admin client would answer the CreateTopics request with this error; a
+            # name collision never heals, so the caller gives up rather than waiting.
+            cluster.event("produce.failed", topic=topic_name, partition=None,
+                          key=self.record["key"], value=self.record["value"],
+                          producer=f"{self.group.id}/{self.id}", acks="all",
+                          error="INVALID_TOPIC_EXCEPTION" if why.permanent
+                          else "LEADER_NOT_AVAILABLE", retriable=not why.permanent,
+                          message=f"cannot create {topic_name!r}: {why.message}",
+                          cause={"topic": part.topic.name, "partition": part.index,
+                                 "offset": offset, "group": self.group.id})
+            return PERMANENT if why.permanent else None
         partition = original["partition"] % len(topic.partitions)
         cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
                  "group": self.group.id}
@@ -564,22 +576,28 @@ class Member:
         return None if written is None else (partition, written)
 
     def _hold(self, retry: tuple) -> None:
-        """A forward failed (the produce.failed says why): keep the record and try again
-        after the longest back-off, as Spring's error handler seeks back and redelivers."""
+        """A forward failed for now (the produce.failed says why: an offline partition, too
+        few in-sync replicas): keep the record and try again, as Spring's error handler seeks
+        back and redelivers. The first wait is the longest back-off (at least 1 s); each
+        further failure of the same forward doubles it, up to HOLD_MAX_MS, so a DLT offline
+        for days costs a few clock actions a day, not one every 30 s."""
+        previous = self.pending[2] if self.pending is not None else 0
+        first = max(self.group.config["retry_backoff_max_ms"], 1_000)
+        wait = min(max(first, previous * 2), max(first, HOLD_MAX_MS))
         self.phase = "publish"
-        self.pending = retry
-        wait = max(self.group.config["retry_backoff_max_ms"], 1_000)
+        self.pending = (*retry, wait)
         self.timer = self.cluster.clock.at(self.cluster.clock.now_ms + wait, self._republish)
 
     def _republish(self, _) -> None:
         self.timer = None
-        kind, args = self.pending
-        self.pending = None
+        kind, args, _wait = self.pending
         self.phase = "processing"
         if kind == "retry":
             self._forward_retry(*args)
         else:
             self._dead_letter(*args)
+        if self.phase != "publish":
+            self.pending = None
         self.pump()
 
     def _forward_retry(self, error: str, delay: int) -> None:
@@ -593,6 +611,11 @@ class Member:
         written = self._publish(name, original, headers)
         if written is None:
             self._hold(("retry", (error, delay)))
+            return
+        if written is PERMANENT:
+            # The retry topic can never exist: what is left is the dead-letter topic.
+            self._dead_letter(attempt, "max_attempts", f"{error}; retry topic {name!r} "
+                              "cannot be created")
             return
         self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
                            attempt=attempt + 1, delay_ms=delay, due_ms=due, retry_topic=name,
@@ -609,6 +632,19 @@ class Member:
         written = self._publish(name, original, headers)
         if written is None:
             self._hold(("dead_letter", (attempts, reason, error)))
+            return
+        if written is PERMANENT:
+            # Holding the record would stall its partition for ever: announce that it is
+            # given up (the DeliveryChecker counts record.dropped as an announced end) and
+            # commit past it.
+            self.cluster.event("record.dropped", **self._fields(part, offset),
+                               attempts=attempts, reason=reason, error=error,
+                               dead_letter_topic=name,
+                               why=f"the dead-letter topic {name!r} cannot be created (see "
+                                   "produce.failed)")
+            self.in_flight = None
+            self.phase = None
+            self._commit_past(part, offset, stint)
             return
         fields = self._fields(part, offset)
         if original["topic"] != part.topic.name:

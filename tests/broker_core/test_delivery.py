@@ -753,3 +753,74 @@ def test_the_checker_follows_a_record_into_its_retry_topic():
     rec.advance(DAY_MS)
     assert rec.unresolved() == ["g: t/0 offset 0 was forwarded to t-retry-1/0 offset 0, which "
                                 "was never processed, dead-lettered or announced expired"]
+
+
+# -- a dead-letter topic that cannot be created fails visibly -------------------------------------
+
+def test_a_dead_letter_topic_whose_name_would_collide_is_refused_when_the_consumer_joins():
+    c = Cluster(seed=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "a.b"})
+    c.apply({"type": "topic.create", "name": "a_b-dlt"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"]})
+    assert refused.value.field == "topics[0]" and "'a_b-dlt'" in str(refused.value)
+    c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": "errors"})
+    c.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"]})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": None})
+    assert refused.value.field == "dead_letter_topic"
+    c.apply({"type": "topic.create", "name": "a_b-retry-1"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "retry_mode": "topics"})
+    assert refused.value.field == "retry_mode"
+
+
+def test_a_dead_letter_topic_that_became_impossible_drops_the_record_visibly_and_moves_on():
+    rec = DeliveryRecorder(Cluster(seed=1, brokers=1))
+    rec.apply({"type": "topic.create", "name": "a.b"})
+    rec.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"], "fail_keys": ["bad"]})
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.advance(5_000)
+    rec.apply({"type": "topic.create", "name": "a_b-dlt"})  # after the consumer joined
+    rec.apply({"type": "produce", "topic": "a.b", "key": "bad", "value": "v"})
+    rec.apply({"type": "produce", "topic": "a.b", "key": "good", "value": "v2"})
+    rec.advance(1_000)
+    (failed,) = [e for e in rec.of_type("produce.failed") if e["topic"] == "a.b-dlt"]
+    assert (failed["error"], failed["retriable"]) == ("INVALID_TOPIC_EXCEPTION", False)
+    assert "a_b-dlt" in failed["message"] and failed["cause"]["offset"] == 0
+    (dropped,) = rec.of_type("record.dropped")
+    assert (dropped["offset"], dropped["dead_letter_topic"]) == (0, "a.b-dlt")
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
+    assert rec.cluster.snapshot()["groups"]["g"]["lag"][0]["lag"] == 0
+    before = rec.cluster.clock.actions_run
+    rec.advance(DAY_MS)
+    assert rec.cluster.clock.actions_run - before <= 5
+    assert rec.unresolved() == []
+
+
+def test_a_dead_letter_held_for_an_offline_dlt_costs_a_few_clock_actions_a_day():
+    rec = DeliveryRecorder(cluster_with_topic(name="t", partitions=1, rf=1, brokers=2))
+    rec.apply({"type": "topic.create", "name": "t-dlt", "partitions": 1,
+               "replication_factor": 1})
+    leader = rec.cluster.snapshot()["topics"]["t-dlt"]["partitions"][0]["leader"]
+    other = 3 - leader
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"],
+               "fail_keys": ["bad"]})
+    rec.advance(3_000)
+    rec.apply({"type": "broker.stop", "broker": leader, "mode": "clean"})
+    rec.advance(60_000)
+    baseline = Cluster(seed=7, brokers=2)  # the same outage with nobody holding a record
+    baseline.apply({"type": "broker.stop", "broker": other, "mode": "clean"})
+    baseline.advance(60_000)
+    held_before, idle_before = rec.cluster.clock.actions_run, baseline.clock.actions_run
+    rec.apply({"type": "produce", "topic": "t", "key": "bad", "value": "v", "partition": 0})
+    rec.advance(DAY_MS)
+    baseline.advance(DAY_MS)
+    extra = ((rec.cluster.clock.actions_run - held_before)
+             - (baseline.clock.actions_run - idle_before))
+    tries = [e for e in rec.of_type("produce.failed") if e["topic"] == "t-dlt"]
+    assert extra <= 40 and len(tries) <= 40
+    rec.apply({"type": "broker.start", "broker": leader})
+    rec.advance(3_600_000)  # the next try comes within the longest wait, an hour
+    assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
