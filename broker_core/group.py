@@ -143,7 +143,7 @@ class Member:
         self.record = None               # the record in hand: key, value, timestamp, headers
         self.started_ms = 0              # when the attempt in hand was delivered
         self.error = None                # how the attempt in hand will end (None: success)
-        self.pending = None              # a forward to a retry/dead-letter topic to try again
+        self.pending = None              # (kind, args, last wait): a forward to try again
         self.timer = None                # the attempt finishes / times out / is retried
         self.wake_timer = None
         self.due_timer = None            # a retry topic's head record comes due
