@@ -37,8 +37,11 @@ from .delivery import (
     H_PARTITION,
     H_TOPIC,
     MAX_SOURCE_NAME,
+    dead_letter_topic_name,
+    header_int,
     parse_behaviour,
     read_config,
+    retry_topic_name,
     retry_topics,
 )
 from .errors import CommandError
@@ -1008,11 +1011,25 @@ class Cluster(Replication):
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
         config = self._group_config(c, group.config if group else GROUP_DEFAULTS)
-        for mid, member in (group.members.items() if group else ()):
-            if config["dead_letter_topic"] in member.declared:
+        members = group.members if group else {}
+        dead_letters = config["dead_letter_topic"]
+        for mid, member in members.items():
+            if dead_letters in member.declared or dead_letters in retry_topics(config,
+                                                                               member.declared):
                 raise CommandError("dead_letter_topic", f"consumer {mid!r} reads "
-                                   f"{config['dead_letter_topic']!r}; a group cannot consume "
-                                   "its own dead letters")
+                                   f"{dead_letters!r} (directly or as a retry topic); a group "
+                                   "cannot consume its own dead letters")
+        self._check_forward_cycles("dead_letter_topic", gid, config,
+                                   [m.declared for m in members.values()])
+        if group is not None:
+            self._check_stranded_retries(c, group, config)
+            naming = ("dead_letter_topic", "retry_mode", "max_attempts")
+            if any(config[k] != group.config[k] for k in naming):
+                retry_field = "retry_mode" if "retry_mode" in c else "max_attempts"
+                for member in members.values():
+                    self._check_delivery_names(
+                        lambda kind, i: ("dead_letter_topic" if kind == "dead_letter"
+                                         else retry_field), config, member.declared)
         if group is None:
             group = self.groups[gid] = Group(self, gid, config)
             self.event("group.created", group=gid, config=dict(config))
@@ -1027,6 +1044,42 @@ class Cluster(Replication):
         if "assignor" in changed and group.members:
             group.prepare(f"assignor changed to {config['assignor']}")
 
+    def _check_stranded_retries(self, c: dict, group: Group, config: dict) -> None:
+        """Refuse a retry_mode or max_attempts change that would unsubscribe the group from
+        retry topics still holding records it has not finished: nothing would ever process
+        or dead-letter them. (Refusing, rather than reading on until they drain, keeps the
+        subscription a function of the config, as a Spring listener's retry topics are.)"""
+        old, new = set(), set()
+        for member in group.members.values():
+            old.update(retry_topics(group.config, member.declared))
+            new.update(retry_topics(config, member.declared))
+        in_hand = {m.in_flight[0] for m in group.members.values() if m.in_flight is not None}
+        waiting = {}
+        for name in sorted(old - new):
+            topic = self.topics.get(name)
+            if topic is None:
+                continue
+            count = 0
+            for part in topic.partitions:
+                log = part.leader_log
+                done = group.committed.get(part, log.start_offset)
+                for member in group.members.values():
+                    dirty = member.dirty.get(part)
+                    if dirty is not None:
+                        done = max(done, dirty[0])
+                count += max(0, log.end_offset - max(done, log.start_offset))
+                if part in in_hand and count == 0:
+                    count = 1
+            if count:
+                waiting[name] = count
+        if waiting:
+            field = "retry_mode" if "retry_mode" in c else "max_attempts"
+            listed = ", ".join(f"{name!r} ({n:,})" for name, n in waiting.items())
+            raise CommandError(field, f"the group would stop reading retry topics that still "
+                               f"hold records it has not finished: {listed}; change it once "
+                               "they have drained (or delete those topics to give the records "
+                               "up)")
+
     def _create_retry_topics(self, config: dict, topics: list[str]) -> None:
         """Spring creates a listener's retry topics when the listener starts, so the first
         failure does not have to wait for new topics (and here, a rebalance)."""
@@ -1036,21 +1089,46 @@ class Cluster(Replication):
             if source is not None:
                 self.delivery_topic(name, source)
 
-    def delivery_topic(self, name: str, source: Topic) -> Topic | None:
+    def delivery_topic(self, name: str, source: Topic):
         """The retry or dead-letter topic `name`, created on first use like the source: same
-        partition count, replication factor min(source's, live brokers). None if it cannot be
-        created (the name collides with another topic's)."""
+        partition count, replication factor min(source's, live brokers). Returns (topic,
+        None), or (None, why) when it cannot be created: `why.permanent` when the name
+        collides with another topic's (that never heals), else not (no live broker now)."""
         topic = self.topics.get(name)
         if topic is not None:
-            return topic
+            return topic, None
         rf = max(1, min(source.replication_factor, len(self.live_brokers())))
         try:
             # An internal consequence, not a command: replay recreates it the same way.
             self._topic_create({"type": "topic.create", "name": name,
                                 "partitions": len(source.partitions), "replication_factor": rf})
-        except CommandError:
-            return None
-        return self.topics[name]
+        except CommandError as refused:
+            return None, _CreateFailure(self._collides(name) is not None, refused.message)
+        return self.topics[name], None
+
+    def _collides(self, name: str) -> str | None:
+        """The existing topic `name` may not sit beside ('.' and '_' count the same)."""
+        key = collision_key(name)
+        for other in self.topics:
+            if other != name and collision_key(other) == key:
+                return other
+        return None
+
+    def _check_delivery_names(self, field, config: dict, topics: list[str]) -> None:
+        """Refuse up front a retry or dead-letter topic that could never be created: its name
+        collides with an existing topic's. (One created later still fails at run time, with
+        produce.failed and record.dropped.) `field` maps a name's kind to the field named."""
+        for i, name in enumerate(topics):
+            wanted = [("dead_letter", dead_letter_topic_name(config, name))]
+            wanted += [("retry", r) for r in sorted(retry_topics(config, [name]))]
+            for kind, derived in wanted:
+                if derived in self.topics:
+                    continue
+                other = self._collides(derived)
+                if other is not None:
+                    raise CommandError(field(kind, i), f"{kind.replace('_', '-')} topic "
+                                       f"{derived!r} would collide with existing topic "
+                                       f"{other!r} ('.' and '_' count as the same)")
 
     def _get_group(self, c: dict) -> Group:
         gid = v.identifier(c, "group", what="group id")
@@ -1075,7 +1153,12 @@ class Cluster(Replication):
                                    f"{MAX_SOURCE_NAME} characters, leaving room for its "
                                    "-retry-N and -dlt topics")
         behaviour = parse_behaviour(c)
-        self._check_loops(topics, behaviour, (group.config if group else GROUP_DEFAULTS))
+        config = group.config if group else GROUP_DEFAULTS
+        self._check_loops(topics, behaviour, config)
+        self._check_delivery_names(lambda kind, i: f"topics[{i}]", config, topics)
+        self._check_forward_cycles("topics", gid, config,
+                                   [m.declared for m in (group.members.values() if group
+                                                         else ())] + [topics])
         commit = v.choice(c, "commit", ("after", "before", "auto"), default="after")
         if group is None:
             group = self.groups[gid] = Group(self, gid, dict(GROUP_DEFAULTS))
@@ -1107,6 +1190,62 @@ class Cluster(Replication):
             raise CommandError(f"topics[{topics.index(dead_letters)}]", f"{dead_letters!r} is "
                                "the group's dead_letter_topic; a group cannot consume its own "
                                "dead letters")
+        retry = retry_topics(config, topics)
+        if dead_letters in retry:
+            source = retry[dead_letters][0]
+            raise CommandError(f"topics[{topics.index(source)}]", f"{source!r} has the retry "
+                               f"topic {dead_letters!r}, which is the group's "
+                               "dead_letter_topic; a group cannot consume its own dead letters")
+
+    def _check_forward_cycles(self, field: str, gid: str, config: dict,
+                              subscriptions: list[list[str]]) -> None:
+        """Refuse a delivery policy under which forwards (retry topics, dead letters) could go
+        round a cycle of topics that groups consume: with zero processing time a failing
+        record would go round it at one virtual instant for ever. Default names cannot close
+        a cycle on their own (each forward makes the name longer); named dead-letter topics
+        across groups can (group A dead-letters t into u, group B reads u and dead-letters
+        into t)."""
+        edges: dict[str, set] = {}
+        groups = {g: (grp.config, [m.declared for m in grp.members.values()])
+                  for g, grp in self.groups.items()}
+        groups[gid] = (config, subscriptions)
+        for conf, subs in groups.values():
+            for declared in subs:
+                retry = retry_topics(conf, declared)
+                for name in declared:
+                    edges.setdefault(name, set()).add(dead_letter_topic_name(conf, name))
+                    if retry:
+                        edges[name].add(retry_topic_name(name, 1))
+                for name, (source, index) in retry.items():
+                    out = edges.setdefault(name, set())
+                    out.add(dead_letter_topic_name(conf, source))
+                    if index + 1 < conf["max_attempts"]:
+                        out.add(retry_topic_name(source, index + 1))
+        # Iterative depth-first search in sorted order, so the cycle reported is deterministic.
+        state: dict[str, int] = {}
+        for start in sorted(edges):
+            if start in state:
+                continue
+            path = [start]
+            stack = [iter(sorted(edges.get(start, ())))]
+            state[start] = 1
+            while stack:
+                nxt = next(stack[-1], None)
+                if nxt is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                    continue
+                seen = state.get(nxt)
+                if seen == 1:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    raise CommandError(field, "failing records would be forwarded round "
+                                       f"{' -> '.join(repr(t) for t in cycle)} for ever (each "
+                                       "is consumed by a group that forwards to the next); "
+                                       "name another dead_letter_topic")
+                if seen is None:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append(iter(sorted(edges.get(nxt, ()))))
 
     def _consumer_hang(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "id", "hangs"}))
@@ -1147,14 +1286,28 @@ class Cluster(Replication):
         self.event("dead_letter.replay_started", topic=topic.name, partition=partition,
                    from_offset=first, to_offset=last, records=len(picked))
         replayed = skipped = 0
+        reasons: dict[str, int] = {}   # why records were skipped -> how many
         for part, offset, record in picked:
             headers = record["headers"] or {}
-            if H_TOPIC not in headers:
+            why = None
+            target = headers.get(H_TOPIC)
+            to_partition = header_int(headers, H_PARTITION)
+            if target is None:
+                why = "no kafka_dlt-original-topic header"
+            elif to_partition is None:
+                why = "kafka_dlt-original-partition is missing or not a partition number"
+            else:
+                try:
+                    validate_topic_name(target)
+                except CommandError:
+                    why = "kafka_dlt-original-topic is not a topic name"
+            if why is not None:
+                # Anyone can produce into a DLT: a record whose headers the delivery layer
+                # did not write is left where it is, and said so.
                 skipped += 1
+                reasons[why] = reasons.get(why, 0) + 1
                 continue
-            target = headers[H_TOPIC]
             dest = self.topics.get(target)
-            to_partition = int(headers[H_PARTITION])
             if dest is not None and to_partition >= len(dest.partitions):
                 # Deleted and created again with fewer partitions: the partitioner chooses.
                 to_partition = None
@@ -1166,10 +1319,13 @@ class Cluster(Replication):
                                    retries=0, cause=cause)
             if written is None:
                 skipped += 1
+                why = "the republish failed (see produce.failed)"
+                reasons[why] = reasons.get(why, 0) + 1
             else:
                 replayed += 1
         self.event("dead_letter.replayed", topic=topic.name, partition=partition,
-                   from_offset=first, to_offset=last, replayed=replayed, skipped=skipped)
+                   from_offset=first, to_offset=last, replayed=replayed, skipped=skipped,
+                   skipped_reasons=reasons)
 
     def _member(self, c: dict, verb: str) -> tuple[Group, Member]:
         v.check_fields(c, frozenset({"type", "group", "id"}))
@@ -1221,6 +1377,14 @@ class Cluster(Replication):
         group.transition("Dead")
         del self.groups[group.id]
         self.event("group.deleted", group=group.id)
+
+
+class _CreateFailure:
+    __slots__ = ("permanent", "message")
+
+    def __init__(self, permanent: bool, message: str):
+        self.permanent = permanent
+        self.message = message
 
 
 __all__ = ["COMMAND_TYPES", "Cluster", "CommandError"]

@@ -226,13 +226,31 @@ def headers_for(source: dict, group: str, error: str, attempts: int,
     return headers
 
 
-def original_of(topic: str, partition: int, offset: int, record: dict) -> dict:
-    """The first record this one stands for: itself, or the one named in its kafka_dlt-*
-    headers when it was forwarded to a retry topic."""
+_HEADER_INT = re.compile(r"[0-9]{1,18}")
+MAX_BACKOFF_MS = 86_400_000  # the largest retry_backoff_max_ms: no due time lies further out
+
+
+def header_int(headers: dict | None, name: str) -> int | None:
+    """A non-negative integer header as the delivery layer writes it, or None when it is
+    missing or malformed: anyone may produce any header, so a bad one means "not ours"."""
+    raw = (headers or {}).get(name)
+    if isinstance(raw, str) and _HEADER_INT.fullmatch(raw):
+        return int(raw)
+    return None
+
+
+def original_of(topic: str, partition: int, offset: int, record: dict,
+                main_topic: str | None = None) -> dict:
+    """The first record this one stands for. Headers are followed only for a record in one of
+    the group's own retry topics (`main_topic` names its main topic), and only when they are
+    well formed: anywhere else a ``kafka_dlt-*`` header is just data someone wrote (a DLT read
+    by another group, a user's produce), and the record stands for itself, as Spring names a
+    DLT after the consumed record's topic."""
     headers = record["headers"] or {}
-    if H_TOPIC in headers:
-        return {"topic": headers[H_TOPIC], "partition": int(headers[H_PARTITION]),
-                "offset": int(headers[H_OFFSET]), "timestamp_ms": int(headers[H_TIMESTAMP]),
-                "headers": headers}
+    if main_topic is not None and H_TOPIC in headers:
+        at = [header_int(headers, h) for h in (H_PARTITION, H_OFFSET, H_TIMESTAMP)]
+        if None not in at:
+            return {"topic": main_topic, "partition": at[0], "offset": at[1],
+                    "timestamp_ms": at[2], "headers": headers}
     return {"topic": topic, "partition": partition, "offset": offset,
             "timestamp_ms": record["timestamp_ms"], "headers": record["headers"]}

@@ -53,10 +53,11 @@ from .assignors import ASSIGNORS, PROTOCOL, Subscription
 from .clock import last_tick, next_tick
 from .delivery import (
     DELIVERY_DEFAULTS,
-    H_ATTEMPTS,
     H_DUE,
+    MAX_BACKOFF_MS,
     backoff_ms,
     dead_letter_topic_name,
+    header_int,
     headers_for,
     original_of,
     render,
@@ -79,6 +80,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 AUTO_COMMIT_INTERVAL_MS = 5_000
+HOLD_MAX_MS = 3_600_000  # the longest wait between tries of a forward that keeps failing
+PERMANENT = "permanent"  # _publish: the target topic can never be created
 MAX_POLL_RECORDS = 500
 REBALANCE_TIMEOUT_MS = 300_000  # max.poll.interval.ms, which also bounds the initial delay
 
@@ -144,7 +147,7 @@ class Member:
         self.record = None               # the record in hand: key, value, timestamp, headers
         self.started_ms = 0              # when the attempt in hand was delivered
         self.error = None                # how the attempt in hand will end (None: success)
-        self.pending = None              # a forward to a retry/dead-letter topic to try again
+        self.pending = None              # (kind, args, last wait): a forward to try again
         self.timer = None                # the attempt finishes / times out / is retried
         self.wake_timer = None
         self.due_timer = None            # a retry topic's head record comes due
@@ -267,8 +270,14 @@ class Member:
         """Whether a retry topic partition's next record may be processed now; if not, come
         back when it may (Spring pauses the partition until then)."""
         offset = self.positions[part]
-        headers = part.leader_log.headers.get(offset)
-        due = int(headers.get(H_DUE, 0)) if headers else 0
+        log = part.leader_log
+        headers = log.headers.get(offset)
+        due = header_int(headers, H_DUE) if headers else None
+        if due is None:
+            due = 0  # not written by a retry forward: nothing to wait for
+        else:
+            # A user may write any due time; none the model writes lies further out.
+            due = min(due, log.timestamps[offset - log.base] + MAX_BACKOFF_MS)
         clock = self.cluster.clock
         if due <= clock.now_ms:
             return True
@@ -372,9 +381,10 @@ class Member:
         headers = log.headers.get(offset)
         self.record = {"key": log.keys[i], "value": log.values[i],
                        "timestamp_ms": log.timestamps[i], "headers": headers}
-        attempt = 1
-        if headers and part.topic.name in self.retry_topics and H_ATTEMPTS in headers:
-            attempt = int(headers[H_ATTEMPTS])
+        # Retry topic n holds attempt n + 1 (the forward that wrote it says so in
+        # retry_topic-attempts too, but a user may write that header; the topic cannot lie).
+        retry = self.retry_topics.get(part.topic.name)
+        attempt = 1 if retry is None else retry[1] + 1
         self._attempt(part, offset, stint, attempt, first=True)
 
     def _attempt(self, part, offset: int, stint: int, attempt: int, first: bool) -> None:
@@ -392,7 +402,7 @@ class Member:
             group.commit_offset(self, part, offset + 1)
         limit = config["message_timeout_ms"]
         if limit is not None:
-            original = original_of(part.topic.name, part.index, offset, self.record)
+            original = self._original()
             age = now - original["timestamp_ms"]
             if age >= limit:
                 self._emit("record.timed_out", {**self._fields(part, offset), "kind": "message",
@@ -532,19 +542,39 @@ class Member:
         self._attempt(part, offset, stint, self.attempt + 1, first=False)
         self.pump()
 
+    def _main_topic(self, part) -> str:
+        """The topic a record in hand belongs to for naming its retry and dead-letter topics:
+        its own, or for one of the group's retry topics, that retry topic's main topic. Known
+        from the subscription, never from headers a user could have written."""
+        name = part.topic.name
+        source = self.retry_topics.get(name)
+        return name if source is None else source[0]
+
     def _original(self) -> dict:
         part, offset, _ = self.in_flight
-        return original_of(part.topic.name, part.index, offset, self.record)
+        source = self.retry_topics.get(part.topic.name)
+        return original_of(part.topic.name, part.index, offset, self.record,
+                           None if source is None else source[0])
 
     def _publish(self, topic_name: str, original: dict, headers: dict):
         """Send the record in hand to a retry or dead-letter topic, same partition as the
         original; return (partition, offset), or None when the send failed."""
         part, offset, _ = self.in_flight
         cluster = self.cluster
-        source = cluster.topics.get(original["topic"]) or part.topic
-        topic = cluster.delivery_topic(topic_name, source)
+        source = cluster.topics.get(self._main_topic(part)) or part.topic
+        topic, why = cluster.delivery_topic(topic_name, source)
         if topic is None:
-            return None
+            # Kafka's admin client would answer the CreateTopics request with this error; a
+            # name collision never heals, so the caller gives up rather than waiting.
+            cluster.event("produce.failed", topic=topic_name, partition=None,
+                          key=self.record["key"], value=self.record["value"],
+                          producer=f"{self.group.id}/{self.id}", acks="all",
+                          error="INVALID_TOPIC_EXCEPTION" if why.permanent
+                          else "LEADER_NOT_AVAILABLE", retriable=not why.permanent,
+                          message=f"cannot create {topic_name!r}: {why.message}",
+                          cause={"topic": part.topic.name, "partition": part.index,
+                                 "offset": offset, "group": self.group.id})
+            return PERMANENT if why.permanent else None
         partition = original["partition"] % len(topic.partitions)
         cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
                  "group": self.group.id}
@@ -555,22 +585,28 @@ class Member:
         return None if written is None else (partition, written)
 
     def _hold(self, retry: tuple) -> None:
-        """A forward failed (the produce.failed says why): keep the record and try again
-        after the longest back-off, as Spring's error handler seeks back and redelivers."""
+        """A forward failed for now (the produce.failed says why: an offline partition, too
+        few in-sync replicas): keep the record and try again, as Spring's error handler seeks
+        back and redelivers. The first wait is the longest back-off (at least 1 s); each
+        further failure of the same forward doubles it, up to HOLD_MAX_MS, so a DLT offline
+        for days costs a few clock actions a day, not one every 30 s."""
+        previous = self.pending[2] if self.pending is not None else 0
+        first = max(self.group.config["retry_backoff_max_ms"], 1_000)
+        wait = min(max(first, previous * 2), max(first, HOLD_MAX_MS))
         self.phase = "publish"
-        self.pending = retry
-        wait = max(self.group.config["retry_backoff_max_ms"], 1_000)
+        self.pending = (*retry, wait)
         self.timer = self.cluster.clock.at(self.cluster.clock.now_ms + wait, self._republish)
 
     def _republish(self, _) -> None:
         self.timer = None
-        kind, args = self.pending
-        self.pending = None
+        kind, args, _wait = self.pending
         self.phase = "processing"
         if kind == "retry":
             self._forward_retry(*args)
         else:
             self._dead_letter(*args)
+        if self.phase != "publish":
+            self.pending = None
         self.pump()
 
     def _forward_retry(self, error: str, delay: int) -> None:
@@ -579,11 +615,16 @@ class Member:
         original = self._original()
         now = self.cluster.clock.now_ms
         due = now + delay
-        name = retry_topic_name(original["topic"], attempt)
+        name = retry_topic_name(self._main_topic(part), attempt)
         headers = headers_for(original, self.group.id, error, attempt + 1, due_ms=due)
         written = self._publish(name, original, headers)
         if written is None:
             self._hold(("retry", (error, delay)))
+            return
+        if written is PERMANENT:
+            # The retry topic can never exist: what is left is the dead-letter topic.
+            self._dead_letter(attempt, "max_attempts", f"{error}; retry topic {name!r} "
+                              "cannot be created")
             return
         self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
                            attempt=attempt + 1, delay_ms=delay, due_ms=due, retry_topic=name,
@@ -595,11 +636,24 @@ class Member:
     def _dead_letter(self, attempts: int, reason: str, error: str) -> None:
         part, offset, stint = self.in_flight
         original = self._original()
-        name = dead_letter_topic_name(self.group.config, original["topic"])
+        name = dead_letter_topic_name(self.group.config, self._main_topic(part))
         headers = headers_for(original, self.group.id, error, attempts)
         written = self._publish(name, original, headers)
         if written is None:
             self._hold(("dead_letter", (attempts, reason, error)))
+            return
+        if written is PERMANENT:
+            # Holding the record would stall its partition for ever: announce that it is
+            # given up (the DeliveryChecker counts record.dropped as an announced end) and
+            # commit past it.
+            self.cluster.event("record.dropped", **self._fields(part, offset),
+                               attempts=attempts, reason=reason, error=error,
+                               dead_letter_topic=name,
+                               why=f"the dead-letter topic {name!r} cannot be created (see "
+                                   "produce.failed)")
+            self.in_flight = None
+            self.phase = None
+            self._commit_past(part, offset, stint)
             return
         fields = self._fields(part, offset)
         if original["topic"] != part.topic.name:

@@ -526,3 +526,301 @@ def test_a_dead_letter_waits_while_its_partition_is_offline_and_is_published_onc
     assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
     assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
     assert rec.unresolved() == []
+
+
+# -- dead letters never loop ----------------------------------------------------------------------
+
+class _Hang(Exception):
+    pass
+
+
+def _bounded(seconds, run):
+    """Run `run()`, failing instead of hanging if it spins at one virtual instant."""
+    import signal
+
+    def on_alarm(*_):
+        raise _Hang(f"still running after {seconds} s of wall time")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        return run()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_record_read_from_a_dlt_is_dead_lettered_after_its_own_topic_not_its_headers():
+    # The group reads t and t-dlt: t's dead letter lands in t-dlt, fails there too, and goes
+    # to t-dlt-dlt (named after the topic it was consumed from), not back into t-dlt.
+    rec = DeliveryRecorder(cluster_with_topic(name="t", partitions=1, brokers=1))
+    rec.apply({"type": "consumer.add", "group": "g", "topics": ["t", "t-dlt"],
+               "failure_rate": 1})
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.advance(5_000)
+    produce(rec, "k")
+    _bounded(10, lambda: rec.advance(1_000))
+    dead = [(e["topic"], e["dead_letter_topic"]) for e in rec.of_type("record.dead_lettered")]
+    assert dead == [("t", "t-dlt"), ("t-dlt", "t-dlt-dlt")]
+    assert rec.unresolved() == []
+
+
+def test_a_user_record_with_dlt_headers_is_dead_lettered_after_the_topic_it_was_read_from():
+    rec = started(group_config={"max_attempts": 1}, failure_rate=1)
+    rec.apply({"type": "produce", "topic": "t", "value": "v",
+               "headers": {"kafka_dlt-original-topic": "elsewhere",
+                           "kafka_dlt-original-partition": "0",
+                           "kafka_dlt-original-offset": "5",
+                           "kafka_dlt-original-timestamp": "0"}})
+    rec.advance(1_000)
+    (dead,) = rec.of_type("record.dead_lettered")
+    assert dead["dead_letter_topic"] == "t-dlt" and "original" not in dead
+    assert "elsewhere" not in rec.cluster.topics
+
+
+def test_a_dead_letter_topic_that_is_one_of_the_groups_retry_topics_is_refused():
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "group.configure", "group": "g", "retry_mode": "topics", "max_attempts": 2,
+             "retry_backoff_ms": 0, "dead_letter_topic": "t-retry-1"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1})
+    assert refused.value.field == "topics[0]" and "t-retry-1" in str(refused.value)
+    c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": None})
+    c.apply({"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": "t-retry-1"})
+    assert refused.value.field == "dead_letter_topic"
+    assert c.groups["g"].config["dead_letter_topic"] is None
+
+
+def test_dead_letter_topics_that_close_a_cycle_across_groups_are_refused():
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "u"})
+    c.apply({"type": "group.configure", "group": "a", "max_attempts": 1,
+             "dead_letter_topic": "u"})
+    c.apply({"type": "consumer.add", "group": "a", "topics": ["t"], "failure_rate": 1})
+    c.apply({"type": "group.configure", "group": "b", "max_attempts": 1,
+             "dead_letter_topic": "t"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "b", "topics": ["u"], "failure_rate": 1})
+    assert refused.value.field == "topics" and "'t' -> 'u' -> 't'" in str(refused.value)
+    assert "b" not in {g for g, grp in c.groups.items() if grp.members}
+
+
+@pytest.mark.parametrize("route", ["default name", "named", "retry topic", "two groups"])
+def test_a_group_consuming_its_own_dead_letters_by_any_route_is_refused_or_terminates(route):
+    c = cluster_with_topic(name="t", partitions=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "u"})
+    fast = {"max_attempts": 2, "retry_backoff_ms": 0}
+    commands = {
+        "default name": [{"type": "group.configure", "group": "g", **fast},
+                         {"type": "consumer.add", "group": "g", "topics": ["t", "t-dlt"],
+                          "failure_rate": 1}],
+        "named": [{"type": "consumer.add", "group": "g", "topics": ["t"], "failure_rate": 1},
+                  {"type": "group.configure", "group": "g", **fast, "dead_letter_topic": "t"}],
+        "retry topic": [{"type": "consumer.add", "group": "g", "topics": ["t"],
+                         "failure_rate": 1},
+                        {"type": "group.configure", "group": "g", **fast,
+                         "retry_mode": "topics", "dead_letter_topic": "t-retry-1"}],
+        "two groups": [{"type": "group.configure", "group": "g", **fast,
+                        "dead_letter_topic": "u"},
+                       {"type": "consumer.add", "group": "g", "topics": ["t"],
+                        "failure_rate": 1},
+                       {"type": "consumer.add", "group": "h", "topics": ["u"],
+                        "failure_rate": 1},
+                       {"type": "group.configure", "group": "h", **fast,
+                        "dead_letter_topic": "t"}],
+    }[route]
+    refused = False
+    for command in commands:
+        try:
+            c.apply(command)
+        except CommandError:
+            refused = True
+    c.advance(5_000)
+    events = _bounded(10, lambda: c.apply({"type": "produce", "topic": "t", "value": "v"})
+                      + c.advance(60_000))
+    assert refused or route == "default name"
+    assert len(of_type(events, "record.dead_lettered")) <= 4
+
+
+# -- headers anyone can write are never trusted -------------------------------------------------
+
+BAD_DLT_HEADERS = [
+    {"kafka_dlt-original-topic": "t"},
+    {"kafka_dlt-original-topic": "t", "kafka_dlt-original-partition": "x",
+     "kafka_dlt-original-offset": "0", "kafka_dlt-original-timestamp": "0"},
+    {"kafka_dlt-original-topic": "t", "kafka_dlt-original-partition": "-1",
+     "kafka_dlt-original-offset": "1e3", "kafka_dlt-original-timestamp": None,
+     "retry_topic-attempts": "zero", "retry_topic-backoff-timestamp": "9" * 5000},
+]
+
+
+@pytest.mark.parametrize("headers", BAD_DLT_HEADERS)
+@pytest.mark.parametrize("into", ["t", "t-retry-1"])
+def test_malformed_delivery_headers_never_crash_the_model(headers, into):
+    rec = started(group_config={"retry_mode": "topics", "max_attempts": 2,
+                                "retry_backoff_ms": 10, "message_timeout_ms": 60_000},
+                  failure_rate=1)
+    rec.apply({"type": "produce", "topic": into, "value": "v", "headers": headers})
+    rec.advance(10_000)
+    (dead,) = rec.of_type("record.dead_lettered")
+    # Read from its own retry topic or not, a record whose headers the model did not write
+    # stands for itself; the retry topic alone says which attempt it is and where it goes.
+    assert dead["dead_letter_topic"] == "t-dlt"
+    assert [e["attempt"] for e in rec.of_type("record.delivered")] == (
+        [1, 2] if into == "t" else [2])
+    assert rec.unresolved() == []
+
+
+def test_a_retry_record_whose_due_header_is_far_off_waits_at_most_the_longest_back_off():
+    rec = started(group_config={"retry_mode": "topics", "max_attempts": 2})
+    rec.apply({"type": "produce", "topic": "t-retry-1", "value": "v",
+               "headers": {"retry_topic-backoff-timestamp": str(10**17)}})
+    rec.advance(DAY_MS + 1_000)
+    assert [e["topic"] for e in rec.of_type("record.processed")] == ["t-retry-1"]
+
+
+def test_dead_letter_replay_skips_records_with_foreign_headers_and_says_why():
+    c = cluster_with_topic(name="t", partitions=2, brokers=1)
+    c.apply({"type": "topic.create", "name": "d"})
+    for p in ("x", "-1", "1"):
+        c.apply({"type": "produce", "topic": "d", "value": f"v{p}",
+                 "headers": {"kafka_dlt-original-topic": "t",
+                             "kafka_dlt-original-partition": p}})
+    c.apply({"type": "produce", "topic": "d", "value": "v",
+             "headers": {"kafka_dlt-original-topic": "no/such",
+                         "kafka_dlt-original-partition": "0"}})
+    c.advance(1)
+    events = c.apply({"type": "dead_letter.replay", "topic": "d"})
+    written = [(e["topic"], e["partition"], e["value"]) for e in of_type(events,
+                                                                        "record.produced")]
+    assert written == [("t", 1, "v1")]
+    (done,) = of_type(events, "dead_letter.replayed")
+    assert (done["replayed"], done["skipped"]) == (1, 3)
+    assert done["skipped_reasons"] == {
+        "kafka_dlt-original-partition is missing or not a partition number": 2,
+        "kafka_dlt-original-topic is not a topic name": 1}
+
+
+def test_the_cli_runs_a_scenario_with_malformed_dlt_headers_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    scenario = {"brokers": 1, "timeline": [
+        {"at_ms": 0, "command": {"type": "topic.create", "name": "d"}},
+        {"at_ms": 0, "command": {"type": "produce", "topic": "d", "value": "v",
+                                 "headers": {"kafka_dlt-original-topic": "d",
+                                             "kafka_dlt-original-partition": "zero"}}},
+        {"at_ms": 10, "command": {"type": "dead_letter.replay", "topic": "d"}}]}
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    run = subprocess.run([sys.executable, "-m", "broker_core", "run", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in run.stderr
+    assert run.returncode in (0, 2)
+
+
+# -- records waiting in retry topics are never stranded -----------------------------------------
+
+@pytest.mark.parametrize("change", [{"retry_mode": "blocking"}, {"max_attempts": 1}])
+def test_leaving_retry_topics_that_still_hold_records_is_refused_until_they_drain(change):
+    rec = started(group_config={"retry_mode": "topics", "retry_backoff_ms": 60_000},
+                  fail_keys=["bad"])
+    produce(rec, "bad")
+    rec.advance(1_000)  # forwarded to t-retry-1, due in 60 s
+    before = dict(rec.cluster.groups["g"].config)
+    with pytest.raises(CommandError) as refused:
+        rec.apply({"type": "group.configure", "group": "g", **change})
+    assert refused.value.field == next(iter(change)) and "'t-retry-1' (1)" in str(refused.value)
+    assert rec.cluster.groups["g"].config == before
+    rec.advance(DAY_MS)  # the record goes on: t-retry-1, t-retry-2, then the DLT
+    assert [e["topic"] for e in rec.of_type("record.dead_lettered")] == ["t-retry-2"]
+    rec.apply({"type": "group.configure", "group": "g", **change})
+    assert rec.cluster.groups["g"].members["c1"].topics == ["t"]
+    assert rec.unresolved() == []
+
+
+def test_the_checker_follows_a_record_into_its_retry_topic():
+    # A retry copy that nobody reads (its retry topic dropped from the subscription behind the
+    # model's back) leaves the original unfinished, whatever the source partition committed.
+    rec = started(group_config={"retry_mode": "topics", "retry_backoff_ms": 60_000},
+                  fail_keys=["bad"])
+    produce(rec, "bad")
+    rec.advance(1_000)
+    group = rec.cluster.groups["g"]
+    group.config["retry_mode"] = "blocking"
+    group.resubscribe()
+    rec.advance(DAY_MS)
+    assert rec.unresolved() == ["g: t/0 offset 0 was forwarded to t-retry-1/0 offset 0, which "
+                                "was never processed, dead-lettered or announced expired"]
+
+
+# -- a dead-letter topic that cannot be created fails visibly -------------------------------------
+
+def test_a_dead_letter_topic_whose_name_would_collide_is_refused_when_the_consumer_joins():
+    c = Cluster(seed=1, brokers=1)
+    c.apply({"type": "topic.create", "name": "a.b"})
+    c.apply({"type": "topic.create", "name": "a_b-dlt"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"]})
+    assert refused.value.field == "topics[0]" and "'a_b-dlt'" in str(refused.value)
+    c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": "errors"})
+    c.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"]})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "dead_letter_topic": None})
+    assert refused.value.field == "dead_letter_topic"
+    c.apply({"type": "topic.create", "name": "a_b-retry-1"})
+    with pytest.raises(CommandError) as refused:
+        c.apply({"type": "group.configure", "group": "g", "retry_mode": "topics"})
+    assert refused.value.field == "retry_mode"
+
+
+def test_a_dead_letter_topic_that_became_impossible_drops_the_record_visibly_and_moves_on():
+    rec = DeliveryRecorder(Cluster(seed=1, brokers=1))
+    rec.apply({"type": "topic.create", "name": "a.b"})
+    rec.apply({"type": "consumer.add", "group": "g", "topics": ["a.b"], "fail_keys": ["bad"]})
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.advance(5_000)
+    rec.apply({"type": "topic.create", "name": "a_b-dlt"})  # after the consumer joined
+    rec.apply({"type": "produce", "topic": "a.b", "key": "bad", "value": "v"})
+    rec.apply({"type": "produce", "topic": "a.b", "key": "good", "value": "v2"})
+    rec.advance(1_000)
+    (failed,) = [e for e in rec.of_type("produce.failed") if e["topic"] == "a.b-dlt"]
+    assert (failed["error"], failed["retriable"]) == ("INVALID_TOPIC_EXCEPTION", False)
+    assert "a_b-dlt" in failed["message"] and failed["cause"]["offset"] == 0
+    (dropped,) = rec.of_type("record.dropped")
+    assert (dropped["offset"], dropped["dead_letter_topic"]) == (0, "a.b-dlt")
+    assert [e["offset"] for e in rec.of_type("record.processed")] == [1]
+    assert rec.cluster.snapshot()["groups"]["g"]["lag"][0]["lag"] == 0
+    before = rec.cluster.clock.actions_run
+    rec.advance(DAY_MS)
+    assert rec.cluster.clock.actions_run - before <= 5
+    assert rec.unresolved() == []
+
+
+def test_a_dead_letter_held_for_an_offline_dlt_costs_a_few_clock_actions_a_day():
+    rec = DeliveryRecorder(cluster_with_topic(name="t", partitions=1, rf=1, brokers=2))
+    rec.apply({"type": "topic.create", "name": "t-dlt", "partitions": 1,
+               "replication_factor": 1})
+    leader = rec.cluster.snapshot()["topics"]["t-dlt"]["partitions"][0]["leader"]
+    other = 3 - leader
+    rec.apply({"type": "group.configure", "group": "g", "max_attempts": 1})
+    rec.apply({"type": "consumer.add", "group": "g", "id": "c1", "topics": ["t"],
+               "fail_keys": ["bad"]})
+    rec.advance(3_000)
+    rec.apply({"type": "broker.stop", "broker": leader, "mode": "clean"})
+    rec.advance(60_000)
+    baseline = Cluster(seed=7, brokers=2)  # the same outage with nobody holding a record
+    baseline.apply({"type": "broker.stop", "broker": other, "mode": "clean"})
+    baseline.advance(60_000)
+    held_before, idle_before = rec.cluster.clock.actions_run, baseline.clock.actions_run
+    rec.apply({"type": "produce", "topic": "t", "key": "bad", "value": "v", "partition": 0})
+    rec.advance(DAY_MS)
+    baseline.advance(DAY_MS)
+    extra = ((rec.cluster.clock.actions_run - held_before)
+             - (baseline.clock.actions_run - idle_before))
+    tries = [e for e in rec.of_type("produce.failed") if e["topic"] == "t-dlt"]
+    assert extra <= 40 and len(tries) <= 40
+    rec.apply({"type": "broker.start", "broker": leader})
+    rec.advance(3_600_000)  # the next try comes within the longest wait, an hour
+    assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
