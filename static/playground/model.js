@@ -364,6 +364,22 @@ const HANDLERS = {
     trailEvent(m, e, {what: "lost", text: `lost: ${e.reason || "truncated"}`, level: "red"});
     return [{kind: "alert", level: "red", text: `record ${recordId(e.topic, e.partition, e.offset)} lost`}];
   },
+  "record.truncated"(m, e) {
+    trailEvent(m, e, {what: "truncated", level: "amber",
+      text: e.will_retry ? "cut by a leader change before it was acknowledged; the producer sends it again"
+        : "cut by a leader change; it was never acknowledged"});
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+  },
+  "record.deduplicated"(m, e) {
+    trailEvent(m, e, {what: "deduplicated",
+      text: `${e.producer}: retry recognised by the idempotent producer's sequence number; no second copy`});
+    return [];
+  },
+  "record.abandoned"(m, e) {
+    trailEvent(m, e, {what: "abandoned", group: e.group, level: "amber",
+      text: `${e.group}: ${e.consumer} let it go (${e.reason})`});
+    return [];
+  },
   "record.expired"(m, e) {
     const part = m.partition(e.topic, e.partition);
     if (part) part.logStart = Math.max(part.logStart, (e.offset ?? e.first_offset ?? 0) + (e.count ?? 1));
