@@ -258,15 +258,6 @@ class DeliveryChecker(EventChecker):
             self.forwarded[key] = (group, e["retry_topic"], e["retry_partition"],
                                    e["retry_offset"])
             self.in_hand.pop((group, e["consumer"]), None)
-        elif kind == "produce.failed" and "offsets" in e and self.forwarded:
-            # A forward written but never acknowledged, truncated away, and not retried
-            # (delivery-layer sends use retries=0): announced, so forgiven like record.lost.
-            # The delivery layer commits the source before the ack (a known gap, see
-            # ARCHITECTURE.md), so this is where such a copy ends.
-            gone = {(e["topic"], e["partition"], o) for o in e["offsets"]}
-            for key, copy in self.forwarded.items():
-                if copy is not None and copy[1:] in gone:
-                    self.forwarded[key] = None
         elif kind == "record.abandoned" or (kind == "record.failed" and e.get("revoked")):
             self.in_hand.pop((group, e["consumer"]), None)
         elif kind == "record.expired":

@@ -185,6 +185,8 @@ class Cluster(Replication):
         self._preferred_timer = None
         # (producer, topic, partition, acks) -> _RetryBatch: records waiting to be sent again
         self.retrying: dict = {}
+        # (topic, partition, offset) -> AckWaiter: a consumer waiting for what it sent
+        self.ack_waiters: dict = {}
         self._topic_ids = 0
         self._placement_rng = _derive_rng(seed, "placement")
         self._partitioners: dict[str, StickyPartitioner] = {}
@@ -398,6 +400,8 @@ class Cluster(Replication):
             self.groups[gid].forget_partitions(topic.partitions)
         del self.topics[name]
         self.event("topic.deleted", topic=name)
+        for key in [k for k in self.ack_waiters if k[0] == name]:
+            self.ack_waiters.pop(key).failed("UNKNOWN_TOPIC_OR_PARTITION")
         # Records waiting to be retried to it fail now; they must never reach a new topic
         # that takes the same name.
         for key in [k for k in self.retrying if k[1] == name]:
@@ -502,14 +506,17 @@ class Cluster(Replication):
 
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
                 acks: str = "all", producer: str = "console", idempotent: bool | None = None,
-                retries: int = UNLIMITED_RETRIES, cause: dict | None = None) -> int | None:
+                retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
+                waiter=None) -> int | None:
         """Append one record as a producer would; returns its offset, or None if it failed."""
         return self.produce_batch(topic_name, [(key, value, headers, partition)], acks,
-                                  producer, idempotent=idempotent, retries=retries, cause=cause)
+                                  producer, idempotent=idempotent, retries=retries, cause=cause,
+                                  waiter=waiter)
 
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
                       hashes: dict | None = None, idempotent: bool | None = None,
-                      retries: int = UNLIMITED_RETRIES, cause: dict | None = None):
+                      retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
+                      waiter=None):
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return the last offset written (None if the last failed).
 
@@ -603,6 +610,8 @@ class Cluster(Replication):
                       "producer": producer, "acks": acks})
             elif acks == "all":
                 part.awaiting_ack.append((offset, producer, idempotent, retries, now, why))
+                if waiter is not None:
+                    waiter.add((topic_name, partition, offset))
             touched[part] = single
         self.seq = seq
         for part, single in touched.items():
@@ -702,6 +711,12 @@ class Cluster(Replication):
             pending = (log.keys[i], log.values[i], log.headers.get(offset), "all", idempotent,
                        retries, first_ms, offset, log.epoch_at(offset), why)
             by_producer.setdefault(producer, []).append(pending)
+        if self.ack_waiters:
+            name = part.topic.name
+            for entry in entries:
+                waiter = self.ack_waiters.pop((name, part.index, entry[0]), None)
+                if waiter is not None:
+                    waiter.failed(error)
         for producer, pending in by_producer.items():
             again = [p for p in pending if p[5] > 0]
             self.event("produce.failed", topic=part.topic.name, partition=part.index,

@@ -64,6 +64,7 @@ from .delivery import (
     retry_topic_name,
     retry_topics,
 )
+from .replication import AckWaiter
 
 EMPTY = "Empty"
 PREPARING = "PreparingRebalance"
@@ -113,8 +114,8 @@ class Member:
                  "owned_generation", "in_flight", "timer", "wake_timer", "rejoin_timer",
                  "expiry_timer", "commit_timer", "dirty", "rr", "current", "batch_left",
                  "declared", "retry_topics", "behaviour", "hangs", "plain", "attempt", "phase",
-                 "record", "started_ms", "error", "due_timer", "processing_rng", "failure_rng",
-                 "pending")
+                 "waiter", "record", "started_ms", "error", "due_timer", "processing_rng",
+                 "failure_rng", "pending")
 
     def __init__(self, group: "Group", member_id: str, topics: list[str], behaviour: dict,
                  commit: str, now_ms: int):
@@ -143,7 +144,8 @@ class Member:
         self.owned_generation = -1
         self.in_flight = None            # (Partition, offset, stint) in hand
         self.attempt = 0                 # of the record in hand
-        self.phase = None                # "processing", "backoff" or "publish" (see _fail)
+        self.phase = None                # "processing", "backoff", "publish" or "acks"
+        self.waiter = None               # AckWaiter while the sends it made are unacknowledged
         self.record = None               # the record in hand: key, value, timestamp, headers
         self.started_ms = 0              # when the attempt in hand was delivered
         self.error = None                # how the attempt in hand will end (None: success)
@@ -228,6 +230,9 @@ class Member:
                 part.watchers.remove(self)
 
     def cancel_timers(self) -> None:
+        if self.waiter is not None:
+            self.waiter.cancel()
+            self.waiter = None
         for name in ("timer", "wake_timer", "due_timer", "rejoin_timer", "expiry_timer",
                      "commit_timer"):
             timer = getattr(self, name)
@@ -459,17 +464,52 @@ class Member:
     def _succeed(self) -> None:
         part, offset, stint = self.in_flight
         if self.behaviour["emits"]:
-            failed = self._emit_outputs(part, offset)
+            waiter = AckWaiter(self.cluster)
+            failed = self._emit_outputs(part, offset, waiter)
             if failed is not None:
+                waiter.cancel()
                 self._fail(failed)
                 return
+            self._after_acks(waiter, self._processed_ok, lambda error: self._fail(
+                f"a record it sent was not acknowledged: {error}"))
+            return
+        self._processed_ok()
+
+    def _after_acks(self, waiter, on_ok, on_error) -> None:
+        """Go on with `on_ok` once every record the consumer sent for the record in hand is
+        acknowledged (at once when acks came at append), or `on_error(kafka_error)` if one is
+        not: Spring waits for a send's result before it counts the record done and commits,
+        so a send a leader change cuts away fails the attempt instead of vanishing after the
+        commit."""
+        if not waiter.keys:
+            on_ok()
+            return
+        member = self
+
+        def answered(error) -> None:
+            if member.waiter is not waiter:
+                return  # the record in hand was let go meanwhile
+            member.waiter = None
+            member.phase = "processing"
+            if error is None:
+                on_ok()
+            else:
+                on_error(error)
+            member.pump()
+
+        waiter.callback = answered
+        self.waiter = waiter
+        self.phase = "acks"
+
+    def _processed_ok(self) -> None:
+        part, offset, stint = self.in_flight
         self.in_flight = None
         self.phase = None
         self.cluster.event("record.processed", **self._fields(part, offset),
                            attempt=self.attempt)
         self._commit_past(part, offset, stint)
 
-    def _emit_outputs(self, part, offset: int) -> str | None:
+    def _emit_outputs(self, part, offset: int, waiter) -> str | None:
         """What the consumer's code sends while it processes the record: real records, before
         it reports the record processed, each naming the record that caused it. A failed send
         fails the attempt, as an exception from KafkaTemplate.send fails a Spring listener: the
@@ -489,7 +529,7 @@ class Member:
                 seq = cluster.seq
                 # retries=0: the delivery policy, not the producer, retries a failed send.
                 if cluster.produce(out["topic"], value, key=key, acks="all", producer=producer,
-                                   retries=0, cause=cause) is None:
+                                   retries=0, cause=cause, waiter=waiter) is None:
                     error = next((e.get("error") for e in reversed(cluster.events)
                                   if e["type"] == "produce.failed" and e["seq"] > seq), "failed")
                     return f"sending to {out['topic']!r} failed: {error}"
@@ -556,7 +596,7 @@ class Member:
         return original_of(part.topic.name, part.index, offset, self.record,
                            None if source is None else source[0])
 
-    def _publish(self, topic_name: str, original: dict, headers: dict):
+    def _publish(self, topic_name: str, original: dict, headers: dict, waiter):
         """Send the record in hand to a retry or dead-letter topic, same partition as the
         original; return (partition, offset), or None when the send failed."""
         part, offset, _ = self.in_flight
@@ -581,7 +621,7 @@ class Member:
         written = cluster.produce(topic_name, self.record["value"], key=self.record["key"],
                                   headers=headers, partition=partition, acks="all",
                                   producer=f"{self.group.id}/{self.id}", retries=0,
-                                  cause=cause)
+                                  cause=cause, waiter=waiter)
         return None if written is None else (partition, written)
 
     def _hold(self, retry: tuple) -> None:
@@ -617,32 +657,43 @@ class Member:
         due = now + delay
         name = retry_topic_name(self._main_topic(part), attempt)
         headers = headers_for(original, self.group.id, error, attempt + 1, due_ms=due)
-        written = self._publish(name, original, headers)
+        waiter = AckWaiter(self.cluster)
+        written = self._publish(name, original, headers, waiter)
         if written is None:
+            waiter.cancel()
             self._hold(("retry", (error, delay)))
             return
         if written is PERMANENT:
+            waiter.cancel()
             # The retry topic can never exist: what is left is the dead-letter topic.
             self._dead_letter(attempt, "max_attempts", f"{error}; retry topic {name!r} "
                               "cannot be created")
             return
-        self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
-                           attempt=attempt + 1, delay_ms=delay, due_ms=due, retry_topic=name,
-                           retry_partition=written[0], retry_offset=written[1])
-        self.in_flight = None
-        self.phase = None
-        self._commit_past(part, offset, stint)
+
+        def forwarded() -> None:
+            self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
+                               attempt=attempt + 1, delay_ms=delay, due_ms=due,
+                               retry_topic=name, retry_partition=written[0],
+                               retry_offset=written[1])
+            self.in_flight = None
+            self.phase = None
+            self._commit_past(part, offset, stint)
+
+        self._after_acks(waiter, forwarded, lambda _: self._hold(("retry", (error, delay))))
 
     def _dead_letter(self, attempts: int, reason: str, error: str) -> None:
         part, offset, stint = self.in_flight
         original = self._original()
         name = dead_letter_topic_name(self.group.config, self._main_topic(part))
         headers = headers_for(original, self.group.id, error, attempts)
-        written = self._publish(name, original, headers)
+        waiter = AckWaiter(self.cluster)
+        written = self._publish(name, original, headers, waiter)
         if written is None:
+            waiter.cancel()
             self._hold(("dead_letter", (attempts, reason, error)))
             return
         if written is PERMANENT:
+            waiter.cancel()
             # Holding the record would stall its partition for ever: announce that it is
             # given up (the DeliveryChecker counts record.dropped as an announced end) and
             # commit past it.
@@ -660,12 +711,18 @@ class Member:
             fields["original"] = {"topic": original["topic"],
                                   "partition": original["partition"],
                                   "offset": original["offset"]}
-        self.cluster.event("record.dead_lettered", **fields, attempts=attempts, reason=reason,
-                           error=error, dead_letter_topic=name,
-                           dead_letter_partition=written[0], dead_letter_offset=written[1])
-        self.in_flight = None
-        self.phase = None
-        self._commit_past(part, offset, stint)
+
+        def dead_lettered() -> None:
+            self.cluster.event("record.dead_lettered", **fields, attempts=attempts,
+                               reason=reason, error=error, dead_letter_topic=name,
+                               dead_letter_partition=written[0],
+                               dead_letter_offset=written[1])
+            self.in_flight = None
+            self.phase = None
+            self._commit_past(part, offset, stint)
+
+        self._after_acks(waiter, dead_lettered,
+                         lambda _: self._hold(("dead_letter", (attempts, reason, error))))
 
     def abandon(self, reason: str) -> None:
         """Drop the record in hand without an outcome (its partition moved while it waited)."""
@@ -673,6 +730,9 @@ class Member:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.waiter is not None:
+            self.waiter.cancel()
+            self.waiter = None
         self.cluster.event("record.abandoned", **self._fields(part, offset),
                            attempt=self.attempt, phase=self.phase,
                            reason=f"{reason}; the next owner starts again from the committed "

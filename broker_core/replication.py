@@ -39,6 +39,52 @@ from .clock import next_tick
 from .errors import CommandError
 
 
+class AckWaiter:
+    """A consumer inside the model waiting for the records it sent (pipeline outputs, retry and
+    dead-letter forwards) to be acknowledged, as Spring waits for a send's result before it
+    counts the record done and commits. `callback(error)` runs once, at the same virtual
+    instant but never inside the acknowledging code: error is None when every record was
+    acknowledged, else the Kafka error of the first that was not."""
+
+    __slots__ = ("cluster", "keys", "callback", "done")
+
+    def __init__(self, cluster, callback=None):
+        self.cluster = cluster
+        self.keys: set = set()
+        self.callback = callback
+        self.done = False
+
+    def add(self, key: tuple) -> None:
+        self.keys.add(key)
+        self.cluster.ack_waiters[key] = self
+
+    def acked(self, key: tuple) -> None:
+        self.keys.discard(key)
+        if not self.keys and not self.done:
+            self._finish(None)
+
+    def failed(self, error: str) -> None:
+        if not self.done:
+            self._finish(error)
+
+    def cancel(self) -> None:
+        self.done = True
+        self._forget()
+
+    def _forget(self) -> None:
+        waiters = self.cluster.ack_waiters
+        for key in self.keys:
+            if waiters.get(key) is self:
+                del waiters[key]
+        self.keys.clear()
+
+    def _finish(self, error) -> None:
+        self.done = True
+        self._forget()
+        clock = self.cluster.clock
+        clock.at(clock.now_ms, self.callback, error)
+
+
 class Replication:
     """The replication and controller half of `Cluster` (a mixin: it shares the cluster's
     state, clock and event stream)."""
@@ -287,7 +333,7 @@ class Replication:
         if start >= old_log.end_offset:
             return
         hw = part.high_watermark
-        pending = {entry[0] for entry in part.awaiting_ack}
+        retries = {entry[0]: entry[3] for entry in part.awaiting_ack}
         name, index = part.topic.name, part.index
         for offset in range(start, old_log.end_offset):
             code = old_log.acks[offset - old_log.base]
@@ -298,12 +344,14 @@ class Replication:
                            key=rec["key"], value=rec["value"], acks="1" if code == 1 else "all",
                            reason=f"acknowledged, but the new leader never had it ({reason})")
             else:
+                waiting = offset in retries
+                will_retry = retries.get(offset, 0) > 0
                 self.event("record.truncated", topic=name, partition=index, offset=offset,
                            key=rec["key"], value=rec["value"],
-                           acks={0: "0", 1: "1", 2: "all"}[code],
-                           will_retry=offset in pending,
-                           reason="never acknowledged; the producer retries it" if
-                           offset in pending else "never acknowledged (acks=0)")
+                           acks={0: "0", 1: "1", 2: "all"}[code], will_retry=will_retry,
+                           reason="never acknowledged; the producer retries it" if will_retry
+                           else "never acknowledged; the sender is told it failed" if waiting
+                           else "never acknowledged (acks=0)")
 
     def _truncate_follower(self, part, b: int, reason: str) -> None:
         log = part.logs[b]
@@ -539,6 +587,7 @@ class Replication:
         failed = []
         name, index, now = part.topic.name, part.index, self.clock.now_ms
         emit = self.events.append
+        waiters = self.ack_waiters
         seq = self.seq
         while done < len(waiting) and waiting[done][0] < hw:
             entry = waiting[done]
@@ -549,6 +598,10 @@ class Replication:
                 emit({"seq": seq, "t_ms": now, "type": "record.acked", "topic": name,
                       "partition": index, "offset": entry[0], "producer": entry[1],
                       "acks": "all"})
+                if waiters:
+                    waiter = waiters.pop((name, index, entry[0]), None)
+                    if waiter is not None:
+                        waiter.acked((name, index, entry[0]))
             done += 1
         self.seq = seq
         if done:

@@ -265,3 +265,35 @@ def test_the_chaos_runs_exercise_what_they_claim():
                  "timed_out:processing", "retry_topic", "consumer.hung",
                  "group.member_expired", "partition.revoked", "broker.stopped"):
         assert kind in kinds, kind
+
+
+def test_an_output_cut_away_before_its_acknowledgement_is_sent_again_not_lost():
+    # Spring waits for a send's result before it commits the source record; so does the model.
+    c = Cluster(seed=1, brokers=2)
+    events = c.apply({"type": "topic.create", "name": "in"})
+    events += c.apply({"type": "topic.create", "name": "out", "replication_factor": 2})
+    events += c.advance(1_000)
+    part = c.topics["out"].partitions[0]
+    leader = part.leader
+    follower = next(b for b in part.replicas if b != leader)
+    events += c.apply({"type": "broker.configure", "broker": follower,
+                       "replica_fetch_delay_ms": 60_000})
+    events += c.apply({"type": "consumer.add", "group": "g", "topics": ["in"],
+                       "processing_ms": 10, "emits": [{"topic": "out"}]})
+    events += c.advance(5_000)
+    events += c.apply({"type": "produce", "topic": "in", "value": "order-1"})
+    events += c.advance(20)
+    assert c.groups["g"].committed.get(c.topics["in"].partitions[0]) is None  # waits for acks
+    events += c.apply({"type": "broker.stop", "broker": leader, "mode": "crash"})
+    events += c.advance(30_000)
+    events += c.apply({"type": "broker.start", "broker": leader})
+    events += c.advance(120_000)
+    truncated = [e for e in events if e["type"] == "record.truncated"]
+    assert [(e["value"], e["will_retry"]) for e in truncated] == [("order-1", False)]
+    log = c.topics["out"].partitions[0].leader_log
+    assert log.values[log.start_offset - log.base:] == ["order-1"]
+    processed = [e for e in events if e["type"] == "record.processed" and e["topic"] == "in"]
+    acked = [e for e in events if e["type"] == "record.acked" and e["topic"] == "out"]
+    assert len(processed) == 1 and processed[0]["seq"] > acked[-1]["seq"]
+    failed = [e for e in events if e["type"] == "record.failed"]
+    assert failed and "not acknowledged" in failed[0]["error"]
