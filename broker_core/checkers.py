@@ -8,9 +8,14 @@ serve unit tests, Hypothesis runs, seeded soak runs and, later, replays of share
    partition's current owner in a group is delivered its records; within one ownership (from
    `partition.assigned` to `partition.revoked`) deliveries go up by exactly one, except where an
    `offset.reset` moves the position. A new owner starts wherever the group's committed offset
-   says, which may repeat records (at-least-once), never skip them silently.
+   says, which may repeat records (at-least-once), never skip them silently. A leader change
+   restarts the offsets at the new leader's log end.
 2. `check_ownership`: in a Stable group every subscribed partition has exactly one owner, the
    owner subscribes to its topic, and (with ``require_live``) the owner has not crashed.
+3. Lives in `faults.py`: `AckedRecordChecker`, every acknowledged record consumed or announced
+   lost, over seeded fault schedules.
+4. `DeliveryChecker` (below): every record processed, dead-lettered or announced gone, for
+   every group, through retries, retry topics and timeouts.
 5. `replay` and `digest`: the same seed, brokers and command log give the same event stream,
    byte for byte.
 """
