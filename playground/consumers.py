@@ -114,8 +114,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
-            await self._error("message", "is not valid JSON")
+        except (ValueError, RecursionError):  # "[[[[…" under the size limit is too deep
+            await self._error("message", "is not valid JSON (or nested too deeply)")
             return
         try:
             reply = await self.rooms.handle(self.room_id, message, self._actor())

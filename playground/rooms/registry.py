@@ -126,7 +126,9 @@ class Rooms:
             self._make_space()
             # Replay is pure CPU work on a private cluster: a thread keeps the loop serving.
             room = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
-            del self.sleeping[room_id]
+            # Another room going to sleep meanwhile may have pushed this recording out of
+            # `sleeping`; the replayed room is what counts now.
+            self.sleeping.pop(room_id, None)
             self.awake[room_id] = room
             future.set_result(room)
         except BaseException as e:
@@ -155,7 +157,14 @@ class Rooms:
         return {**recording["meta"], "steps": list(recording["spec"].get("steps") or [])}
 
     async def attach(self, room_id: str, channel: str) -> None:
-        room = await self.wake(room_id)
+        for _ in range(3):
+            room = await self.wake(room_id)
+            # Waking awaits (the replay, the notice); a room created meanwhile may have put
+            # this one back to sleep before it had a viewer. Only the awake object counts.
+            if self.awake.get(room_id) is room:
+                break
+        else:
+            raise RoomsFull(f"all {self.max_rooms} rooms of this server are in use")
         if not room.viewers:
             # Time stands still while nobody watches; it resumes from here, without a jump.
             room.pacer.rebase(self.clock(), room.cluster.now_ms)

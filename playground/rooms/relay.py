@@ -27,29 +27,35 @@ class Relay:
         self.layer = layer
         self.viewers: dict[str, set] = {}
         self._pumps: dict[str, tuple[str, asyncio.Task]] = {}
+        # Joining and leaving await the layer (a Redis round trip): without this, two viewers
+        # arriving together would each start a pump, and every frame would reach them twice.
+        self._lock = asyncio.Lock()
 
     async def join(self, group: str, viewer) -> None:
         """Deliver `group`'s messages to `viewer.deliver(message)` from now on."""
-        members = self.viewers.setdefault(group, set())
-        members.add(viewer)
-        if group not in self._pumps:
-            # The default prefix: channels_redis receives for one process-local prefix at a time.
-            channel = await self.layer.new_channel()
-            await self.layer.group_add(group, channel)
-            task = asyncio.get_running_loop().create_task(self._pump(group, channel))
-            self._pumps[group] = (channel, task)
+        async with self._lock:
+            members = self.viewers.setdefault(group, set())
+            members.add(viewer)
+            if group not in self._pumps:
+                # The default prefix: channels_redis receives for one process-local prefix at
+                # a time.
+                channel = await self.layer.new_channel()
+                await self.layer.group_add(group, channel)
+                task = asyncio.get_running_loop().create_task(self._pump(group, channel))
+                self._pumps[group] = (channel, task)
 
     async def leave(self, group: str, viewer) -> None:
-        members = self.viewers.get(group)
-        if members is None:
-            return
-        members.discard(viewer)
-        if members:
-            return
-        del self.viewers[group]
-        channel, task = self._pumps.pop(group)
-        task.cancel()
-        await self.layer.group_discard(group, channel)
+        async with self._lock:
+            members = self.viewers.get(group)
+            if members is None:
+                return
+            members.discard(viewer)
+            if members:
+                return
+            del self.viewers[group]
+            channel, task = self._pumps.pop(group)
+            task.cancel()
+            await self.layer.group_discard(group, channel)
 
     async def _pump(self, group: str, channel: str) -> None:
         renewed_s = time.monotonic()

@@ -17,6 +17,7 @@ snapshot is taken only right after a flush, so "snapshot at S, then frames from 
 
 import copy
 import json
+import logging
 import time
 
 from broker_core import CommandError
@@ -26,12 +27,17 @@ from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
 from .messages import MAX_MESSAGE_BYTES, ProtocolError
 from .pacing import SPEED_MAX, SPEED_MIN, Pacer
 
+log = logging.getLogger(__name__)
+
 TICK_S = 0.05  # frames at most ~20 a second
 TICK_CPU_BUDGET_S = 0.025  # model work per tick; the rest of the tick is the process's
 SLICE_TARGET_EVENTS = 2_000  # advance in virtual slices that make about this many events
 IDLE_FRAME_S = 1.0  # while playing with nothing happening, a clock-only frame this often
 BUDGET_REASON = "retained.records.max"
 MAX_NOTICES = 20
+# A room is its recording, and the recording keeps every command (values included) for as
+# long as the room exists, awake or asleep; this bounds it, whatever the record budget.
+LOG_BYTES_MAX = 1_500_000
 BUDGET_NOTICE_EVERY_S = 30.0
 
 
@@ -79,6 +85,8 @@ class Room:
         self.last_frame_s = float("-inf")
         self.clock_dirty = False
         self.budget_noticed_s = float("-inf")
+        self.failure_noticed_s = float("-inf")
+        self.log_bytes = 0  # the size of the commands in the recording (LOG_BYTES_MAX)
         self.behind = False
         self.slice_ms = 1_000
         self.frames_sent = 0
@@ -112,6 +120,7 @@ class Room:
             cluster.advance_to(entry["at_ms"])
             cluster.apply(entry["command"])
         cluster.advance_to(recording["now_ms"])
+        room.log_bytes = sum(len(_dumps(entry["command"])) for entry in recording["log"])
         if cluster.seq != recording["seq"]:
             raise RuntimeError(f"room {room.id} replayed to seq {cluster.seq}, "
                                f"recorded {recording['seq']}")
@@ -141,15 +150,18 @@ class Room:
         return list(getattr(self.cluster, "steps", None) or [])
 
     async def snapshot_text(self) -> tuple[str, int]:
-        # Flush first: what is pending is already in the state, so it must not come again.
-        await self.flush(force=False)
+        # State and seq are read together, before any await: a command landing while the
+        # flush below waits on the layer must not put events in the state that the seq says
+        # are still to come. The flush sends what is pending; this viewer drops it (covered).
         state = self.cluster.snapshot()
-        message = {"type": "snapshot", "seq": self.sent_seq, "state": state,
+        seq = self.cluster.seq
+        message = {"type": "snapshot", "seq": seq, "state": state,
                    "room": {"id": self.id, "scenario": self.scenario(),
                             "clock": self.clock_state(), "narration_step": self.narration_step,
                             "viewers": len(self.viewers), "limits": self.limits(state),
                             "notices": list(self.notices)}}
-        return _dumps(message), self.sent_seq
+        await self.flush(force=False)
+        return _dumps(message), seq
 
     async def notice(self, level: str, message: str) -> None:
         notice = {"type": "notice", "level": level, "message": message,
@@ -199,7 +211,17 @@ class Room:
 
     async def tick(self) -> None:
         wall_s = self.clock()
-        self.advance(wall_s)
+        try:
+            self.advance(wall_s)
+        except Exception as e:
+            # A model bug. The room goes on (the registry logs it and ticks again), but the
+            # viewers are told, once in a while: whatever was due when it failed is lost.
+            if wall_s - self.failure_noticed_s >= BUDGET_NOTICE_EVERY_S:
+                self.failure_noticed_s = wall_s
+                await self.notice("warning", "The model failed while running this room "
+                                  f"({type(e).__name__}); it goes on, but something that was "
+                                  "due may have stopped. This is a bug; please report it.")
+            raise
         await self.flush(force=False, wall_s=wall_s)
 
     async def flush(self, force: bool = False, wall_s: float | None = None) -> None:
@@ -254,22 +276,37 @@ class Room:
                 self._control(msg)
         except ProtocolError as e:
             return {"text": _dumps(e.reply()), "snapshot_seq": None}
+        except Exception as e:
+            # A model bug, not bad input: the sender hears of it, the room and socket go on.
+            log.exception("room %s: handling %r failed", self.id, message)
+            request_id = message.get("request_id") if isinstance(message, dict) else None
+            error = ProtocolError("command", f"the model failed on this message "
+                                  f"({type(e).__name__}); this is a bug, and the room goes on",
+                                  request_id if isinstance(request_id, str) else None)
+            return {"text": _dumps(error.reply()), "snapshot_seq": None}
         return {"text": _dumps({"type": "ack", "request_id": msg["request_id"],
                                 "seq": self.cluster.seq}),
                 "snapshot_seq": None}
 
     def _apply(self, command: dict) -> None:
+        size = len(_dumps(command))
+        if self.log_bytes + size > LOG_BYTES_MAX:
+            raise CommandError("command", f"this room's recording is full ({LOG_BYTES_MAX:,} "
+                               "bytes of commands); share it or open the scenario again "
+                               "to go on")
         # Catch up first: a command lands at the virtual time the viewers were shown.
         self.advance(self.clock())
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
         self.pending += self.cluster.apply(command)
+        self.log_bytes += size
 
     def _command(self, msg: dict) -> None:
         try:
             self._apply(msg["command"])
         except CommandError as e:
-            raise ProtocolError(f"command.{e.field}", e.message, msg["request_id"]) from None
+            field = "command" if e.field == "command" else f"command.{e.field}"
+            raise ProtocolError(field, e.message, msg["request_id"]) from None
 
     def _narrate(self, msg: dict) -> None:
         steps = self.steps()
