@@ -378,9 +378,7 @@ class Cluster(Replication):
         self._metadata_changed(name, "topic created")
 
     def _announce_partition(self, part) -> None:
-        self._zk_set(f"/brokers/topics/{part.topic.name}/partitions/{part.index}/state",
-                     {"leader": part.leader, "leader_epoch": part.leader_epoch,
-                      "isr": list(part.isr), "controller_epoch": self.controller_epoch})
+        self._write_partition_state(part)
         self.event("partition.leader_elected", topic=part.topic.name, partition=part.index,
                    leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
                    unclean=False, reason="new partition: preferred replica", log_end_offset=0)

@@ -196,7 +196,7 @@ class Replication:
             if part.leader is not None:
                 self._truncate_follower(part, b, "rejoining: truncate to the leader")
                 self._schedule_isr_check(part)
-                self._fetch_soon(part, b)
+                self._schedule_follower_fetches(part, rejoining=b)
         self._schedule_preferred_check()
 
     def _broker_configure(self, c: dict) -> None:
@@ -446,7 +446,10 @@ class Replication:
 
     # -- followers ----------------------------------------------------------------------------
 
-    def _schedule_follower_fetches(self, part) -> None:
+    def _schedule_follower_fetches(self, part, rejoining: int | None = None) -> None:
+        """A fetch at the next tick for each running follower that is behind; and for
+        `rejoining` (a broker just started) even with nothing to copy, because that first
+        fetch is what lets the leader put it back in the ISR."""
         if not part.online:
             return
         now = self.clock.now_ms
@@ -458,19 +461,15 @@ class Replication:
             if not self.brokers[broker]["up"]:
                 continue
             if part.logs[broker].end_offset >= end:
+                if broker == rejoining:
+                    part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch,
+                                                              (part, broker))
                 continue
             if part.caught_up.get(broker) is None:
                 # It had everything until this instant: from now on it is behind.
                 part.caught_up[broker] = now
                 if broker in part.isr:
                     self._schedule_isr_check(part)
-            part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch, (part, broker))
-
-    def _fetch_soon(self, part, broker: int) -> None:
-        """A follower's first fetch after it (re)starts, even with nothing to copy: that fetch
-        is what lets the leader put it back in the ISR."""
-        if part.online and broker not in part.fetch_timers and broker != part.leader:
-            due = next_tick(self.clock.now_ms, self.config["replica.fetch.interval.ms"])
             part.fetch_timers[broker] = self.clock.at(due, self._follower_fetch, (part, broker))
 
     def _follower_fetch(self, arg) -> None:
