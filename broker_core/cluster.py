@@ -268,7 +268,8 @@ class Cluster(Replication):
 
     # -- events -------------------------------------------------------------------------------
 
-    def event(self, kind: str, **fields) -> dict:
+    def event(self, kind: str, /, **fields) -> dict:
+        # Positional-only: an event may itself have a field named `kind` (record.timed_out).
         self.seq += 1
         event = {"seq": self.seq, "t_ms": self.clock.now_ms, "type": kind}
         event.update(fields)
@@ -612,16 +613,22 @@ class Cluster(Replication):
                     waiter.add((topic_name, partition, offset))
             touched[part] = single
         self.seq = seq
-        for part, single in touched.items():
+        self._after_appends(touched)
+        return offset
+
+    def _after_appends(self, touched: dict) -> None:
+        """What follows appends to some partitions (``{partition: whether the HW moved with
+        them}``), once per partition rather than once per record: followers fetch, readers
+        wake, retention and the room's record budget look again."""
+        for part, hw_moved in touched.items():
             if len(part.replicas) > 1:
                 self._schedule_follower_fetches(part)
-            if single:
+            if hw_moved:
                 for member in part.watchers:
                     member.wake()
             self._schedule_retention(part)
         if touched and self.config["retained.records.max"]:
             self._enforce_record_budget()
-        return offset
 
     def _sticky(self, producer: str) -> StickyPartitioner:
         sticky = self._partitioners.get(producer)
@@ -784,7 +791,7 @@ class Cluster(Replication):
         log = part.leader_log
         name, index = part.topic.name, part.index
         now = self.clock.now_ms
-        appended = False
+        touched = {}
         for key, value, headers, acks, idempotent, retries, first_ms, offset, epoch, why \
                 in sendable:
             written = (offset is not None and log.start_offset <= offset < log.end_offset
@@ -805,8 +812,8 @@ class Cluster(Replication):
                 continue
             size = record_size(key, value, headers)
             new = log.append(key, value, headers, now, size, part.leader_epoch, ACKS_CODE[acks])
-            appended = True
             single = len(part.isr) == 1
+            touched[part] = single
             if single:
                 part.high_watermark = new + 1
             fields = {"retry": {"attempt": attempt, "first_offset": offset}}
@@ -823,13 +830,7 @@ class Cluster(Replication):
                            producer=producer, acks=acks)
             elif acks == "all":
                 self._await_ack(part, (new, producer, idempotent, retries - 1, first_ms, why))
-        if appended:
-            if len(part.replicas) > 1:
-                self._schedule_follower_fetches(part)
-            if len(part.isr) == 1:
-                for member in part.watchers:
-                    member.wake()
-            self._schedule_retention(part)
+        self._after_appends(touched)
 
     @staticmethod
     def _await_ack(part, entry: tuple) -> None:

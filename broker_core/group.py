@@ -368,13 +368,6 @@ class Member:
 
     # -- one record, attempt by attempt (the delivery policy, see delivery.py) -----------------
 
-    def _emit(self, event_type: str, fields: dict) -> None:
-        # Cluster.event takes the type as `kind`, which record.timed_out needs as a field.
-        cluster = self.cluster
-        cluster.seq += 1
-        cluster.events.append({"seq": cluster.seq, "t_ms": cluster.clock.now_ms,
-                               "type": event_type, **fields})
-
     def _fields(self, part, offset: int) -> dict:
         return {"group": self.group.id, "consumer": self.id, "topic": part.topic.name,
                 "partition": part.index, "offset": offset}
@@ -410,9 +403,9 @@ class Member:
             original = self._original()
             age = now - original["timestamp_ms"]
             if age >= limit:
-                self._emit("record.timed_out", {**self._fields(part, offset), "kind": "message",
-                                                "attempt": attempt, "age_ms": age,
-                                                "message_timeout_ms": limit})
+                self.cluster.event("record.timed_out", **self._fields(part, offset),
+                                   kind="message", attempt=attempt, age_ms=age,
+                                   message_timeout_ms=limit)
                 self._dead_letter(attempt - 1, "message_timeout",
                                   f"message timeout: produced {age:,} ms ago, the limit is "
                                   f"{limit:,} ms")
@@ -454,10 +447,9 @@ class Member:
         self.timer = None
         part, offset, _stint = self.in_flight
         elapsed = self.cluster.clock.now_ms - self.started_ms
-        self._emit("record.timed_out", {**self._fields(part, offset), "kind": "processing",
-                                        "attempt": self.attempt,
-                                        "delivered_ms": self.started_ms,
-                                        "processing_timeout_ms": elapsed})
+        self.cluster.event("record.timed_out", **self._fields(part, offset), kind="processing",
+                           attempt=self.attempt, delivered_ms=self.started_ms,
+                           processing_timeout_ms=elapsed)
         self._fail(f"processing timed out after {elapsed:,} ms")
         self.pump()
 

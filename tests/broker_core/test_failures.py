@@ -402,3 +402,17 @@ def test_a_stopped_broker_costs_no_clock_actions_while_nothing_can_be_elected():
     # At most the one preferred-leader check already due (it finds broker 1 gone and stops);
     # before, the check ran every 300 s all day.
     assert rec.cluster.clock.actions_run - before <= 1
+
+
+def test_records_sent_again_count_against_the_retained_records_budget_too():
+    cluster = Cluster(seed=1, brokers=2, config={"retained.records.max": 2})
+    cluster.apply({"type": "topic.create", "name": "t", "replication_factor": 1})
+    leader = cluster.topics["t"].partitions[0].leader
+    cluster.apply({"type": "broker.stop", "broker": leader, "mode": "crash"})
+    for i in range(5):  # all wait for the leader, then go out together as retries
+        cluster.apply({"type": "produce", "topic": "t", "value": f"v{i}", "acks": "1",
+                       "idempotent": False})
+    cluster.apply({"type": "broker.start", "broker": leader})
+    events = cluster.advance(5_000)
+    assert len([e for e in events if e["type"] == "record.produced"]) == 5
+    assert len(cluster.topics["t"].partitions[0].leader_log) <= 2
