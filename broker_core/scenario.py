@@ -91,6 +91,15 @@ def path_key(path: str, key) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+def check_scenario_name(name, field: str = "name") -> str:
+    """A scenario's name, which is also its short link (``/s/<name>``): the rule the document
+    check applies, for code that names scenarios outside a document (a library, a form)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise CommandError(field, "a scenario name is 1-64 lowercase letters, digits and '-', "
+                           "starting with a letter or digit")
+    return name
+
+
 # -- reading text -----------------------------------------------------------------------------
 
 
@@ -304,9 +313,11 @@ def validate_scenario(doc) -> dict:
             e.add(path_key("$", key), f"unknown key; a scenario takes: {', '.join(TOP_LEVEL_KEYS)}")
     spec: dict = {}
     name = _string(e, doc, "name", "$", default="scenario", max_length=64)
-    if name != "scenario" and not _NAME.fullmatch(name):
-        e.add("$.name", "a scenario name is 1-64 lowercase letters, digits and '-', starting "
-              "with a letter or digit")
+    if name != "scenario":
+        try:
+            check_scenario_name(name)
+        except CommandError as err:
+            e.add("$.name", err.message)
     spec["name"] = name
     spec["title"] = _string(e, doc, "title", "$", default=name)
     spec["description"] = _string(e, doc, "description", "$", default="", max_length=5_000)
@@ -831,5 +842,5 @@ def _timeline_action(arg) -> None:
                       field=err.field, message=err.message, source="timeline")
 
 
-__all__ = ["ScenarioError", "build_cluster", "expand", "field_path", "parse_duration",
-           "parse_text", "validate_scenario"]
+__all__ = ["ScenarioError", "build_cluster", "check_scenario_name", "expand", "field_path",
+           "parse_duration", "parse_text", "validate_scenario"]

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "playground.apps.PlaygroundConfig",
+    "playground.library.apps.LibraryConfig",
 ]
 
 MIDDLEWARE = [

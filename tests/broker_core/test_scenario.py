@@ -306,3 +306,20 @@ def test_narration_steps_are_checked():
                                 "watch": {"topic": "t", "partition": 1},
                                 "commands": [{"type": "produce", "topic": "t", "value": "v"}]}
     assert good["steps"][1]["commands"] == [] and good["steps"][1]["text"] == ""
+
+
+def test_check_scenario_name_is_the_documents_name_rule():
+    from broker_core.errors import CommandError
+    from broker_core.scenario import check_scenario_name
+
+    assert check_scenario_name("amazon-orders") == "amazon-orders"
+    for bad in ("", "Amazon", "-x", "a_b", "a" * 65, 7, None):
+        with pytest.raises(CommandError) as caught:
+            check_scenario_name(bad, "slug")
+        assert caught.value.field == "slug"
+        # The document check says the same thing at $.name.
+        if isinstance(bad, str) and bad and len(bad) <= 64:
+            with pytest.raises(ScenarioError) as doc_error:
+                validate_scenario({"name": bad, "brokers": 1, "timeline": []})
+            assert doc_error.value.errors == [{"path": "$.name",
+                                               "message": caught.value.message}]

@@ -1,0 +1,321 @@
+"""What the rest of the site may ask of the scenario library (the contract in issue 5).
+
+- `lookup_scenario(slug)`: a stored scenario as ``{"slug", "title", "description", "teaches",
+  "spec", "seed", "builtin"}`` (spec: a broker_core scenario document), or None.
+- `gallery()`: the scenarios the home page lists, built-ins first.
+- `validate_document(obj)`: an import file (a parsed JSON value) checked completely; returns
+  it normalized or raises `DocumentError` whose ``errors`` are ``[(json_path, message)]``.
+- `slug_taken(slug)`: whether /s/<slug> already means something (a scenario or a recording:
+  one namespace).
+
+Documents (format version 1)::
+
+    {"format": "playground.scenario", "version": 1, "slug"?: str, "scenario": <spec>}
+    {"format": "playground.recording", "version": 1, "slug"?: str, "title"?: str,
+     "scenario": <spec>, "seed": int, "log": [{"at_ms": int, "command": {...}}, ...],
+     "end_ms": int}
+
+The scenario is judged by `broker_core.scenario.validate_scenario` (its paths are moved under
+``$.scenario``); a recording's log by broker_core itself, replayed on a scratch cluster (the
+first entry the model refuses is reported at ``$.log[i].command.<field>``; later entries depend
+on it, so checking stops there).
+"""
+
+import logging
+
+from django.apps import apps
+
+from broker_core.errors import CommandError
+from broker_core.scenario import (
+    MAX_TIME_MS,
+    ScenarioError,
+    check_scenario_name,
+    field_path,
+    validate_scenario,
+)
+
+log = logging.getLogger(__name__)
+
+SCENARIO_FORMAT = "playground.scenario"
+RECORDING_FORMAT = "playground.recording"
+VERSION = 1
+SCENARIO_KEYS = ("format", "version", "slug", "scenario")
+RECORDING_KEYS = ("format", "version", "slug", "title", "scenario", "seed", "log", "end_ms")
+MAX_LOG = 100_000
+# Checking a log replays it; a recording that makes the model do more than this much work
+# before its last command is refused rather than tying up a web worker. A room that was left
+# running at 100,000x could exceed it; such a recording is still shared by link, just not by file.
+MAX_REPLAY_EVENTS = 2_000_000
+REPLAY_CHUNK_MS = 60_000
+
+
+class DocumentError(ValueError):
+    """An import document that cannot be used; `errors` lists every problem found as
+    ``(json_path, message)``."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+
+
+def lookup_scenario(slug: str) -> dict | None:
+    from .models import Scenario
+
+    if not isinstance(slug, str):
+        return None
+    scenario = Scenario.objects.filter(slug=slug).first()
+    if scenario is None:
+        return None
+    return {"slug": scenario.slug, "title": scenario.title,
+            "description": scenario.description, "teaches": scenario.teaches,
+            "spec": scenario.to_spec(), "seed": scenario.seed, "builtin": scenario.builtin}
+
+
+def gallery() -> list[dict]:
+    """``[{"slug", "name", "title", "description", "teaches", "builtin", "url"}]``: the
+    built-ins in the lecture's order (broker_core's BUILTIN_NAMES), then the others, newest
+    last. ``name`` repeats the slug for templates written before the library."""
+    from broker_core.scenarios import BUILTIN_NAMES
+
+    from .models import Scenario
+
+    order = {name: i for i, name in enumerate(BUILTIN_NAMES)}
+    rows = Scenario.objects.only("slug", "title", "description", "teaches", "builtin",
+                                 "created", "id")
+    rows = sorted(rows, key=lambda s: (not s.builtin, order.get(s.slug, len(order)),
+                                       s.created, s.id))
+    return [{"slug": s.slug, "name": s.slug, "title": s.title, "description": s.description,
+             "teaches": s.teaches, "builtin": s.builtin, "url": f"/s/{s.slug}"} for s in rows]
+
+
+def slug_taken(slug: str) -> bool:
+    from .models import Scenario
+
+    if Scenario.objects.filter(slug=slug).exists():
+        return True
+    # The rooms app (H5b) stores recordings under the same /s/ namespace; the library works
+    # without it.
+    if not apps.is_installed("playground.rooms"):
+        return False
+    try:
+        Recording = apps.get_model("rooms", "Recording")
+    except LookupError:
+        return False
+    return Recording.objects.filter(slug=slug).exists()
+
+
+# -- checking a document ----------------------------------------------------------------------
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _under(path: str, prefix: str) -> str:
+    return prefix + path[1:]  # "$.topics[0]" under "$.scenario" -> "$.scenario.topics[0]"
+
+
+def _whole(errors, obj: dict, key: str, minimum: int, maximum: int):
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append((f"$.{key}", f"must be a whole number between {minimum:,} and "
+                       f"{maximum:,}, not {_kind(value)}"))
+        return None
+    if not minimum <= value <= maximum:
+        errors.append((f"$.{key}", f"must be between {minimum:,} and {maximum:,}, not "
+                       f"{value:,}"))
+        return None
+    return value
+
+
+def validate_document(obj, *, check_slug: bool = True) -> dict:
+    """Check an import document; return it normalized (the scenario as broker_core normalizes
+    it, ``slug`` filled in for a scenario) or raise DocumentError listing every error.
+
+    With `check_slug`, a slug already taken by a scenario or recording is an error at
+    ``$.slug`` (the site has one namespace under /s/)."""
+    errors: list[tuple[str, str]] = []
+    if not isinstance(obj, dict):
+        raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
+                              f"and \"scenario\", not {_kind(obj)}")])
+    fmt = obj.get("format")
+    if fmt not in (SCENARIO_FORMAT, RECORDING_FORMAT):
+        errors.append(("$.format", f"must be \"{SCENARIO_FORMAT}\" or \"{RECORDING_FORMAT}\""
+                       + ("" if fmt is None else f", not {_short(fmt)}")))
+    version = obj.get("version")
+    if isinstance(version, bool) or version != VERSION:
+        errors.append(("$.version", f"must be {VERSION} (this site reads version {VERSION} "
+                       f"documents), not {_short(version)}"))
+    allowed = RECORDING_KEYS if fmt == RECORDING_FORMAT else SCENARIO_KEYS
+    for key in obj:
+        if key not in allowed:
+            errors.append((_key_path(key), f"unknown key; a {fmt or 'document'} takes: "
+                           f"{', '.join(allowed)}"))
+    slug = obj.get("slug")
+    if slug is not None:
+        try:
+            check_scenario_name(slug, "slug")
+        except CommandError as e:
+            errors.append(("$.slug", e.message))
+            slug = None
+    spec = None
+    if "scenario" not in obj:
+        errors.append(("$.scenario", "is required: a scenario document (brokers, topics, "
+                       "groups, producers, timeline ...)"))
+    else:
+        try:
+            spec = validate_scenario(obj["scenario"])
+        except ScenarioError as e:
+            errors.extend((_under(err["path"], "$.scenario"), err["message"])
+                          for err in e.errors)
+    out = {"format": fmt, "version": VERSION}
+    if fmt == RECORDING_FORMAT:
+        out.update(_recording_fields(obj, errors))
+    if spec is not None and fmt == SCENARIO_FORMAT and slug is None and "slug" not in obj:
+        slug = spec["name"]
+    if check_slug and slug is not None and slug_taken(slug):
+        errors.append(("$.slug" if "slug" in obj else "$.scenario.name",
+                       f"/s/{slug} is taken already; give the document another \"slug\""))
+    if errors:
+        raise DocumentError(errors)
+    if fmt == SCENARIO_FORMAT:
+        spec["name"] = slug
+    out["slug"] = slug
+    out["scenario"] = spec
+    if fmt == RECORDING_FORMAT:
+        _check_log(out)
+    return out
+
+
+def _short(value) -> str:
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _key_path(key) -> str:
+    from broker_core.scenario import path_key
+
+    return path_key("$", key)
+
+
+def _recording_fields(obj: dict, errors: list) -> dict:
+    out = {}
+    title = obj.get("title")
+    if title is not None and (not isinstance(title, str) or len(title) > 200):
+        errors.append(("$.title", "must be a string of at most 200 characters"))
+    out["title"] = title if isinstance(title, str) else None
+    out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
+    end_ms = _whole(errors, obj, "end_ms", 0, MAX_TIME_MS)
+    out["end_ms"] = end_ms
+    entries = obj.get("log")
+    out["log"] = []
+    if not isinstance(entries, list):
+        errors.append(("$.log", "is required: a list of {\"at_ms\", \"command\"}"
+                       if entries is None else f"must be a list, not {_kind(entries)}"))
+        return out
+    if len(entries) > MAX_LOG:
+        errors.append(("$.log", f"may have at most {MAX_LOG:,} entries, not {len(entries):,}"))
+        return out
+    previous = 0
+    for i, entry in enumerate(entries):
+        path = f"$.log[{i}]"
+        if not isinstance(entry, dict):
+            errors.append((path, f"must be an object {{\"at_ms\", \"command\"}}, not "
+                           f"{_kind(entry)}"))
+            continue
+        for key in entry:
+            if key not in ("at_ms", "command"):
+                errors.append((f"{path}{_key_path(key)[1:]}", "unknown key; a log entry is "
+                               "{\"at_ms\", \"command\"}"))
+        at = entry.get("at_ms")
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= MAX_TIME_MS:
+            errors.append((f"{path}.at_ms", f"must be a whole number of ms between 0 and "
+                           f"{MAX_TIME_MS:,}, not {_short(at)}"))
+            at = None
+        elif at < previous:
+            errors.append((f"{path}.at_ms", f"must not be earlier than the entry before it "
+                           f"({previous:,} ms)"))
+        elif end_ms is not None and at > end_ms:
+            errors.append((f"{path}.at_ms", f"is after end_ms ({end_ms:,})"))
+        if at is not None:
+            previous = max(previous, at)
+        command = entry.get("command")
+        if not isinstance(command, dict):
+            errors.append((f"{path}.command", "is required: a command object with a \"type\""
+                           if command is None else f"must be an object, not {_kind(command)}"))
+        elif not isinstance(command.get("type"), str):
+            errors.append((f"{path}.command.type", "must be a string naming the command, "
+                           "such as \"produce\""))
+        out["log"].append({"at_ms": at, "command": command})
+    return out
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _advance(cluster, target_ms: int, budget: list) -> None:
+    """Run the scratch cluster to `target_ms`, counting the model's work (its events)."""
+    while cluster.now_ms < target_ms:
+        due = cluster.next_due_ms()
+        if due is None or due > target_ms:
+            budget[0] -= len(cluster.advance_to(target_ms))
+        else:
+            budget[0] -= len(cluster.advance_to(min(target_ms, max(due, cluster.now_ms
+                                                                   + REPLAY_CHUNK_MS))))
+        if budget[0] < 0:
+            raise _TooLong
+
+
+def _check_log(doc: dict) -> None:
+    """Replay the log on a scratch cluster as a room would; the first refused command is the
+    error (the rest depend on it)."""
+    from django.conf import settings
+
+    from broker_core import Cluster
+
+    try:
+        cluster = Cluster.from_scenario(doc["scenario"], seed=doc["seed"])
+    except (ScenarioError, CommandError) as e:  # a seed the spec accepts but the model not
+        raise DocumentError([("$.seed", str(e))]) from None
+    records_max = getattr(settings, "PLAYGROUND_ROOM_RECORDS_MAX", 0)
+    if records_max:
+        # As a room runs it (playground/rooms/room.py), so the replay expires the same records.
+        cluster.config["retained.records.max"] = records_max
+    budget = [MAX_REPLAY_EVENTS]
+    for i, entry in enumerate(doc["log"]):
+        path = f"$.log[{i}].command"
+        try:
+            _advance(cluster, entry["at_ms"], budget)
+            cluster.apply(entry["command"])
+        except CommandError as e:
+            raise DocumentError([(field_path(entry["command"], e.field, path), e.message)]) \
+                from None
+        except _TooLong:
+            raise DocumentError([(f"$.log[{i}].at_ms", f"replaying the recording up to here "
+                                  f"makes more than {MAX_REPLAY_EVENTS:,} events; too long to "
+                                  "check on upload")]) from None
+        except RecursionError:
+            raise DocumentError([(path, "nests too deeply")]) from None
+        except Exception as e:  # a model bug must not become a server error on upload
+            log.exception("the model failed replaying an uploaded recording at %s", path)
+            raise DocumentError([(path, f"the model failed on this command "
+                                  f"({type(e).__name__}); please report it")]) from None
+
+
+__all__ = ["DocumentError", "gallery", "lookup_scenario", "slug_taken", "validate_document"]
