@@ -64,3 +64,24 @@ def save_spec(spec: dict, *, slug: str, builtin: bool = False, forked_from=None,
     rows = mapping.rows_from_spec({**spec, "name": slug})
     return write_rows(rows, builtin=builtin, forked_from=forked_from, instance=instance,
                       models=models)
+
+
+def free_slug(base: str) -> str:
+    """`base`, or `base-2`, `base-3` ... : the first slug nothing under /s/ uses."""
+    from .api import slug_taken
+
+    base = base[:58].rstrip("-")
+    slug, n = base, 1
+    while slug_taken(slug):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def fork_scenario(scenario):
+    """An editable copy of `scenario` (rows as stored, so even a stale one copies), slug
+    "<slug>-copy" or the next free one, forked_from set."""
+    rows = read_rows(scenario)
+    slug = free_slug(f"{scenario.slug}-copy")
+    rows["scenario"] = {**rows["scenario"], "slug": slug}
+    return write_rows(rows, builtin=False, forked_from=scenario)

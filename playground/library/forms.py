@@ -1,0 +1,183 @@
+"""Admin forms that let broker_core judge the scenario, and put its messages at the fields.
+
+A field alone is checked by its column's validator (validators.py, which asks broker_core).
+What only the whole scenario can say (a replication factor larger than the brokers, a producer
+writing to a topic that is not there, a dead-letter topic a group also reads) is found by
+`broker_core.scenario.validate_scenario` on the document the forms would save, and each of its
+errors, a JSON path and a message, goes back to the form and field it came from
+(spec.locate): ``$.topics[2].name`` is the name field of the third topic row in the order the
+scenario will have.
+
+How the main form sees its inlines: the admin builds the inline formsets before it validates
+the main form (ModelAdmin._changeform_view), passing each one `registry`, a dict kept on the
+scenario instance (ScenarioAdmin.get_formset_kwargs). The main form's clean() then validates
+the formsets, builds the document and checks it. An error added to an inline form makes its
+formset invalid, so the admin saves nothing.
+"""
+
+import math
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from broker_core.assignors import ASSIGNORS
+from broker_core.delivery import RETRY_MODES
+from broker_core.scenario import ScenarioError, validate_scenario
+
+from . import spec as mapping
+from .api import slug_taken
+from .models import Group, Producer, Scenario, TimelineEntry, Topic
+
+PART_COLUMNS = {"topics": mapping.TOPIC_COLUMNS, "groups": mapping.GROUP_COLUMNS,
+                "producers": mapping.PRODUCER_COLUMNS, "timeline": mapping.TIMELINE_COLUMNS}
+PART_OF_MODEL = {Topic: "topics", Group: "groups", Producer: "producers",
+                 TimelineEntry: "timeline"}
+REGISTRY_ATTR = "_library_formsets"
+
+
+class ScenarioForm(forms.ModelForm):
+    class Meta:
+        model = Scenario
+        fields = ("slug", "title", "description", "teaches", "seed", "brokers", "duration_ms",
+                  "cluster_config", "steps", "figures")
+        widgets = {"description": forms.Textarea(attrs={"rows": 4}),
+                   "steps": forms.Textarea(attrs={"rows": 6}),
+                   "figures": forms.Textarea(attrs={"rows": 3}),
+                   "cluster_config": forms.Textarea(attrs={"rows": 2})}
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        # A recording may hold the slug (one namespace under /s/); another scenario holding
+        # it is the unique constraint's error, said once.
+        if slug != self.instance.slug and slug_taken(slug) and \
+                not Scenario.objects.filter(slug=slug).exists():
+            raise ValidationError(f"/s/{slug} is a shared recording already; pick another "
+                                  "slug")
+        return slug
+
+    def clean(self):
+        cleaned = super().clean()
+        formsets = getattr(self.instance, REGISTRY_ATTR, None)
+        if formsets is not None:
+            check_whole_scenario(self, formsets)
+        return cleaned
+
+
+class PartFormSet(forms.BaseInlineFormSet):
+    """An inline formset that registers itself with the scenario it belongs to."""
+
+    def __init__(self, *args, registry=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if registry is not None:
+            registry[PART_OF_MODEL[self.model]] = self
+
+
+class TopicForm(forms.ModelForm):
+    class Meta:
+        model = Topic
+        fields = ("position", *mapping.TOPIC_COLUMNS)
+
+
+class GroupForm(forms.ModelForm):
+    class Meta:
+        model = Group
+        fields = ("position", *mapping.GROUP_COLUMNS)
+        help_texts = {
+            "assignor": "One of: " + ", ".join(ASSIGNORS) + ". Empty: range.",
+            "retry_mode": "One of: " + ", ".join(RETRY_MODES) + ". Empty: blocking.",
+            "auto_offset_reset": "earliest or latest. Empty: earliest (the playground's "
+                                 "teaching default).",
+            "dead_letter_topic": "Empty: <topic>-dlt.",
+        }
+
+
+class ProducerForm(forms.ModelForm):
+    class Meta:
+        model = Producer
+        fields = ("position", *mapping.PRODUCER_COLUMNS)
+        help_texts = {"acks": "0, 1 or all. Empty: all.",
+                      "count": "Stop after this many records (or give stop_ms)."}
+
+
+class TimelineForm(forms.ModelForm):
+    class Meta:
+        model = TimelineEntry
+        fields = ("position", *mapping.TIMELINE_COLUMNS)
+        widgets = {"command": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+
+def _kept_forms(formset) -> list:
+    """The formset's forms that will be rows after saving, in the order the rows will have
+    (Part.Meta.ordering: position, empty last, then existing rows before new ones)."""
+    kept = []
+    for i, form in enumerate(formset.forms):
+        if formset.can_delete and formset._should_delete_form(form):
+            continue
+        if form.instance.pk is None and not form.has_changed():
+            continue  # an untouched blank row
+        position = form.cleaned_data.get("position")
+        kept.append(((position is None, position or 0,
+                      form.instance.pk if form.instance.pk is not None else math.inf, i),
+                     form))
+    kept.sort(key=lambda item: item[0])
+    return [form for _, form in kept]
+
+
+def _add(form, field, message: str) -> None:
+    if field is not None and field not in form.fields:
+        field = None
+    form.add_error(field, message)
+
+
+def check_whole_scenario(main_form, formsets: dict) -> None:
+    """Validate the scenario the forms describe with broker_core; put each error on its form
+    and field. Field errors come first: the whole is checked only when every field is fine."""
+    if main_form.errors:
+        return
+    valid = True
+    for formset in formsets.values():
+        valid = formset.is_valid() and valid
+    if not valid:
+        return
+    scenario = {c: main_form.cleaned_data.get(c, getattr(main_form.instance, c))
+                for c in mapping.SCENARIO_COLUMNS}
+    ordered = {part: _kept_forms(formsets[part]) if part in formsets else None
+               for part in PART_COLUMNS}
+    rows = {}
+    for part, columns in PART_COLUMNS.items():
+        if ordered[part] is None:
+            # Not on this page (an inline hidden by permissions): the stored rows stand.
+            from .store import read_rows
+
+            rows[part] = read_rows(main_form.instance)[part] if main_form.instance.pk else []
+            continue
+        rows[part] = [{c: f.cleaned_data.get(c) for c in columns} for f in ordered[part]]
+    doc = mapping.spec_from_rows(scenario, rows["topics"], rows["groups"], rows["producers"],
+                                 rows["timeline"])
+    try:
+        validate_scenario(doc)
+    except ScenarioError as e:
+        for err in e.errors:
+            _place(main_form, ordered, err["path"], err["message"])
+
+
+def _place(main_form, ordered: dict, path: str, message: str) -> None:
+    part, index, column = mapping.locate(path)
+    if part == "scenario":
+        rest = path[2:]  # "$.steps[1].watch" -> "steps[1].watch"
+        plain = column is not None and rest in (column, "name", "duration")
+        _add(main_form, column, message if plain else f"{rest or '$'}: {message}")
+        return
+    forms_of_part = ordered.get(part) or []
+    if index is None or index >= len(forms_of_part):
+        _add(main_form, None, f"{path[2:]}: {message}")
+        return
+    form = forms_of_part[index]
+    if column == "consumers":
+        column = ("consumer_list" if form.cleaned_data.get("consumer_list") is not None
+                  else "consumer_count")
+    # Deeper than the column (a consumer setting, an emit, a command's field): say where.
+    rest = path[len(f"$.{part}[{index}]"):].lstrip(".")
+    plain = column is not None and (rest == column or column in mapping.CONFIG_COLUMNS.values()
+                                    or (column == "producer_id" and rest == "id"))
+    _add(form, column, message if plain else f"{rest or part}: {message}")
