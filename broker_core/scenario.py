@@ -125,6 +125,15 @@ def _measure(value, errors: list) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
+def check_size(value) -> None:
+    """Raise ScenarioError if a parsed document (any JSON value) is too big or too deep to walk
+    safely: the limits `parse_text` applies, for documents that arrive already parsed."""
+    errors: list = []
+    _measure(value, errors)
+    if errors:
+        raise ScenarioError(errors)
+
+
 def _load_yaml(text: str):
     try:
         import yaml  # only scenario files need it; broker_core itself is standard library only
@@ -842,5 +851,5 @@ def _timeline_action(arg) -> None:
                       field=err.field, message=err.message, source="timeline")
 
 
-__all__ = ["ScenarioError", "build_cluster", "check_scenario_name", "expand", "field_path",
-           "parse_duration", "parse_text", "validate_scenario"]
+__all__ = ["ScenarioError", "build_cluster", "check_scenario_name", "check_size", "expand",
+           "field_path", "parse_duration", "parse_text", "validate_scenario"]

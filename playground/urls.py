@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from playground import views
+from playground.library import views as library_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("s/<slug:name>", views.open_scenario, name="scenario"),
+    path("s/<slug:slug>/export", library_views.export, name="scenario-export"),
+    path("import", library_views.import_document, name="import"),
     re_path(r"^r/(?P<room_id>[0-9a-f]{10})$", views.room_page, name="room"),
     path("admin/", admin.site.urls),
 ]

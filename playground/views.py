@@ -83,11 +83,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def gallery() -> list[dict]:
-    """The built-in scenarios as the gallery lists them: name, title, description, teaches, url."""
-    from broker_core.scenarios import list_builtins
+    """The library's scenarios as the gallery lists them, built-ins first (see
+    playground.library.api.gallery): slug (and name, the same), title, description, teaches,
+    builtin, url (/s/<slug>)."""
+    from playground.library.api import gallery as library_gallery
 
-    return [{**item, "url": reverse("scenario", args=[item["name"]])}
-            for item in list_builtins()]
+    return library_gallery()
 
 
 SCENARIO_META_KEYS = ("name", "title", "description", "teaches")

@@ -30,6 +30,7 @@ from broker_core.scenario import (
     MAX_TIME_MS,
     ScenarioError,
     check_scenario_name,
+    check_size,
     field_path,
     validate_scenario,
 )
@@ -145,6 +146,10 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     With `check_slug`, a slug already taken by a scenario or recording is an error at
     ``$.slug`` (the site has one namespace under /s/)."""
     errors: list[tuple[str, str]] = []
+    try:
+        check_size(obj)  # before anything walks it recursively
+    except ScenarioError as e:
+        raise DocumentError([(err["path"], err["message"]) for err in e.errors]) from None
     if not isinstance(obj, dict):
         raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
                               f"and \"scenario\", not {_kind(obj)}")])

@@ -323,3 +323,17 @@ def test_check_scenario_name_is_the_documents_name_rule():
                 validate_scenario({"name": bad, "brokers": 1, "timeline": []})
             assert doc_error.value.errors == [{"path": "$.name",
                                                "message": caught.value.message}]
+
+
+def test_check_size_applies_parse_texts_limits_to_parsed_values():
+    from broker_core.scenario import MAX_DEPTH, MAX_NODES, check_size
+
+    check_size({"a": [1, 2, {"b": None}]})
+    deep = []
+    for _ in range(MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(ScenarioError) as caught:
+        check_size({"x": deep})
+    assert caught.value.errors[0]["path"] == "$" and "deeper" in caught.value.errors[0]["message"]
+    with pytest.raises(ScenarioError):
+        check_size(list(range(MAX_NODES + 1)))

@@ -28,6 +28,7 @@ def room_template(settings, tmp_path):
                            "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
 
 
+@pytest.mark.django_db  # the gallery is the scenario library's rows
 def test_the_gallery_lists_every_built_in_with_its_link(client, registry):
     from broker_core.scenarios import BUILTIN_NAMES
 

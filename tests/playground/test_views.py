@@ -1,6 +1,11 @@
 # broker_core is imported inside the tests that need its catalogue, so a missing name fails
 # those tests, not the collection of this whole module.
+import pytest
+
 from playground.views import partition_demo
+
+# The home page's gallery is the scenario library's rows.
+pytestmark = pytest.mark.django_db
 
 # Where Kafka's default partitioner puts order-1 … order-6 on 3 partitions. Computed with
 # broker_core.partitioner, whose murmur2 is checked against Kafka's UtilsTest golden values

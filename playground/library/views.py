@@ -1,0 +1,118 @@
+"""Export (``/s/<slug>/export``) and import (``/import``) of scenario and recording documents.
+
+Import never answers with a server error for anything a visitor can send: text that is not
+JSON (or YAML), a document of the wrong shape, a scenario broker_core refuses, a recording whose
+log the model refuses part way: each is a list of (JSON path, message) on the form, status 400.
+
+Who may import what: a recording is reachable only through its own link, so anyone may import
+one (as anyone may share a room). A scenario joins the library everyone sees on the home page,
+so adding one takes a staff login, like the admin.
+"""
+
+import json
+
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError, parse_text
+
+from .api import RECORDING_FORMAT, SCENARIO_FORMAT, VERSION, DocumentError, validate_document
+from .models import Scenario
+from .store import save_spec
+
+MAX_UPLOAD_BYTES = 4 * MAX_TEXT_CHARS  # UTF-8 needs at most 4 bytes a character
+NOT_AN_OBJECT = ("a document is an object: {\"format\": \"playground.scenario\", "
+                 "\"version\": 1, \"scenario\": {...}}")
+
+
+def scenario_document(scenario: Scenario) -> dict:
+    return {"format": SCENARIO_FORMAT, "version": VERSION, "slug": scenario.slug,
+            "scenario": scenario.to_spec()}
+
+
+def _download(document: dict, slug: str) -> HttpResponse:
+    body = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return HttpResponse(body, content_type="application/json; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{slug}.json"'})
+
+
+def export(request: HttpRequest, slug: str) -> HttpResponse:
+    scenario = Scenario.objects.filter(slug=slug).first()
+    if scenario is not None:
+        return _download(scenario_document(scenario), slug)
+    try:  # recordings are the rooms app's (H5b); without it, only scenarios export
+        from playground.rooms.recordings import recording_document
+    except ImportError:
+        recording_document = None
+    document = recording_document(slug) if recording_document else None
+    if document is None:
+        raise Http404(f"no scenario or recording at /s/{slug}")
+    return _download(document, slug)
+
+
+def _read(request: HttpRequest) -> tuple[str | None, str | None, list]:
+    """(text, filename, errors) from the upload or the textarea."""
+    upload = request.FILES.get("file")
+    pasted = request.POST.get("text", "")
+    if upload is not None:
+        if upload.size > MAX_UPLOAD_BYTES:
+            return None, None, [("$", f"the file is {upload.size:,} bytes; at most "
+                                 f"{MAX_UPLOAD_BYTES:,}")]
+        try:
+            return upload.read().decode("utf-8-sig"), upload.name, []
+        except UnicodeDecodeError as e:
+            return None, None, [("$", f"the file is not UTF-8 text (byte {e.start})")]
+    if pasted.strip():
+        return pasted, None, []
+    return None, None, [("$", "choose a file or paste a document")]
+
+
+def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
+    if doc["format"] == SCENARIO_FORMAT:
+        if not (request.user.is_authenticated and request.user.is_staff):
+            return None, [("$.format", "adding a scenario to the library takes a staff login "
+                           "(/admin/); anyone may import a recording")]
+        try:
+            save_spec(doc["scenario"], slug=doc["slug"])
+        except IntegrityError:  # taken between the check and the save
+            return None, [("$.slug", f"/s/{doc['slug']} is taken already; give the document "
+                           "another \"slug\"")]
+        return doc["slug"], []
+    try:
+        from playground.rooms.recordings import save_recording
+    except ImportError:
+        return None, [("$.format", f"this server cannot store recordings yet; "
+                       f"\"{RECORDING_FORMAT}\" documents are refused")]
+    try:
+        return save_recording(doc), []
+    except DocumentError as e:
+        return None, e.errors
+    except ValueError as e:  # the rooms app's own refusal, in its words
+        return None, [("$", str(e))]
+
+
+def import_document(request: HttpRequest) -> HttpResponse:
+    errors: list = []
+    pasted = ""
+    if request.method == "POST":
+        pasted = request.POST.get("text", "")[:MAX_TEXT_CHARS]
+        text, filename, errors = _read(request)
+        doc = None
+        if not errors:
+            try:
+                doc = validate_document(parse_text(text, filename))
+            except ScenarioError as e:  # text that is not a JSON (or YAML) object
+                errors = [(err["path"], NOT_AN_OBJECT if err["path"] == "$" and
+                           err["message"].startswith("a scenario is an object") else
+                           err["message"]) for err in e.errors]
+            except DocumentError as e:
+                errors = e.errors
+        if doc is not None:
+            slug, errors = _save(request, doc)
+            if not errors:
+                return HttpResponseRedirect(f"/s/{slug}")
+    elif request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    return render(request, "library/import.html", {"errors": errors, "text": pasted},
+                  status=400 if errors else 200)
