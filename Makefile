@@ -13,7 +13,8 @@ PORT ?= 8000
 .PHONY: help run test lint pytest bench clean distclean venv
 
 help:
-	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates)"
+	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates,"
+	@echo "             loads the built-in scenarios)"
 	@echo "make test    ruff check + the whole pytest suite"
 	@echo "make lint    ruff check only"
 	@echo "make bench   run every bench/*.py and print its figures"
@@ -36,6 +37,8 @@ venv: $(STAMP)
 run: export DJANGO_DEBUG ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	@# Built-ins follow their files in broker_core/scenarios/ (idempotent: unchanged, untouched).
+	$(BIN)/python manage.py load_scenarios
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: $(STAMP)
