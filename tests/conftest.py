@@ -108,17 +108,11 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def daphne_url(tmp_path_factory):
-    """Base URL of a real Daphne serving playground.asgi:application, as `make run` does.
-
-    Uses its own SQLite file, migrated first, so it never touches the developer's db.sqlite3.
-    """
-    bin_dir = Path(sys.executable).parent
-    daphne = bin_dir / "daphne"
-    if not daphne.exists():
-        pytest.fail(f"{daphne} not found: run the suite with the virtualenv's python")
+def daphne_env(tmp_path_factory):
+    """The environment the test Daphne runs in, with its own migrated SQLite file (never the
+    developer's db.sqlite3). Tests that need rows in that database (a staff user) run
+    `manage.py` with this environment."""
     workdir = tmp_path_factory.mktemp("daphne")
-    log = workdir / "daphne.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "playground.settings",
@@ -133,6 +127,18 @@ def daphne_url(tmp_path_factory):
         check=True,
         capture_output=True,
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+def daphne_url(daphne_env, tmp_path_factory):
+    """Base URL of a real Daphne serving playground.asgi:application, as `make run` does."""
+    bin_dir = Path(sys.executable).parent
+    daphne = bin_dir / "daphne"
+    if not daphne.exists():
+        pytest.fail(f"{daphne} not found: run the suite with the virtualenv's python")
+    env = daphne_env
+    log = tmp_path_factory.mktemp("daphne-log") / "daphne.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:

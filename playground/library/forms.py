@@ -41,6 +41,7 @@ class ScenarioForm(forms.ModelForm):
         fields = ("slug", "title", "description", "teaches", "seed", "brokers", "duration_ms",
                   "cluster_config", "steps", "figures")
         widgets = {"description": forms.Textarea(attrs={"rows": 4}),
+                   "seed": forms.TextInput(attrs={"size": 20}),
                    "steps": forms.Textarea(attrs={"rows": 6}),
                    "figures": forms.Textarea(attrs={"rows": 3}),
                    "cluster_config": forms.Textarea(attrs={"rows": 2})}
@@ -82,6 +83,9 @@ class GroupForm(forms.ModelForm):
     class Meta:
         model = Group
         fields = ("position", *mapping.GROUP_COLUMNS)
+        widgets = {"topics": forms.TextInput(attrs={"size": 60}),
+                   "consumer_list": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+                   "consumer": forms.Textarea(attrs={"rows": 2, "cols": 60})}
         help_texts = {
             "assignor": "One of: " + ", ".join(ASSIGNORS) + ". Empty: range.",
             "retry_mode": "One of: " + ", ".join(RETRY_MODES) + ". Empty: blocking.",
@@ -95,6 +99,9 @@ class ProducerForm(forms.ModelForm):
     class Meta:
         model = Producer
         fields = ("position", *mapping.PRODUCER_COLUMNS)
+        widgets = {"rate_per_s": forms.TextInput(attrs={"size": 10}),
+                   "keys": forms.TextInput(attrs={"size": 60}),
+                   "value": forms.Textarea(attrs={"rows": 2, "cols": 60})}
         help_texts = {"acks": "0, 1 or all. Empty: all.",
                       "count": "Stop after this many records (or give stop_ms)."}
 
