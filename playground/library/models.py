@@ -1,5 +1,8 @@
 """A scenario as rows: the Scenario and its ordered topics, groups, producers and timeline.
 
+Column lengths are storage bounds set above broker_core's limits on purpose: a too-long name
+is refused with broker_core's message (a validator or the whole-scenario check), not Django's.
+
 The columns are the settings a teacher edits (a topic's partitions and retention, a group's
 assignor and retries); what is a list or a tree in the document and would be silly as a table
 (narration steps, figures, a consumer's emits, a timeline command) stays JSON. Nothing here
@@ -25,11 +28,11 @@ POSITION_HELP = "Order in the scenario (lower first; empty: after the others)."
 
 class Scenario(models.Model):
     slug = models.CharField(
-        max_length=64, unique=True, validators=[check_scenario_slug],
+        max_length=100, unique=True, validators=[check_scenario_slug],
         help_text="Its short link is /s/<slug>: lowercase letters, digits and '-'.")
-    title = models.CharField(max_length=200)
-    description = models.TextField(max_length=5_000, blank=True)
-    teaches = models.CharField(max_length=500, blank=True,
+    title = models.CharField(max_length=1000)
+    description = models.TextField(blank=True)
+    teaches = models.CharField(max_length=2000, blank=True,
                                help_text="One sentence: what a learner sees happen.")
     # JSON, not an integer column: broker_core takes a whole number or a string, and "7" and
     # 7 are different seeds (different runs).
@@ -75,7 +78,7 @@ class Part(models.Model):
 
 class Topic(Part):
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="topics")
-    name = models.CharField(max_length=249, validators=[check_topic_name])
+    name = models.CharField(max_length=1000, validators=[check_topic_name])
     partitions = models.IntegerField(null=True, blank=True,
                                              help_text="Empty: 1, Kafka's num.partitions.")
     replication_factor = models.IntegerField(null=True, blank=True,
@@ -86,7 +89,7 @@ class Topic(Part):
     retention_bytes = models.BigIntegerField("retention.bytes", null=True, blank=True,
                                              validators=[check_retention_bytes],
                                              help_text="Per partition; empty or -1: no limit.")
-    cleanup_policy = models.CharField("cleanup.policy", max_length=20, null=True, blank=True,
+    cleanup_policy = models.CharField("cleanup.policy", max_length=100, null=True, blank=True,
                                       validators=[check_cleanup_policy],
                                       help_text="Empty: delete.")
     min_insync_replicas = models.IntegerField("min.insync.replicas", null=True,
@@ -107,21 +110,21 @@ class Topic(Part):
 
 class Group(Part):
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="groups")
-    name = models.CharField("group id", max_length=64, validators=[check_group_id])
+    name = models.CharField("group id", max_length=200, validators=[check_group_id])
     topics = models.JSONField(null=True, blank=True,
                               help_text="Topics its consumers read, e.g. [\"orders\"].")
-    assignor = models.CharField(max_length=40, null=True, blank=True)
+    assignor = models.CharField(max_length=100, null=True, blank=True)
     session_timeout_ms = models.IntegerField(null=True, blank=True)
     heartbeat_interval_ms = models.IntegerField(null=True, blank=True)
-    auto_offset_reset = models.CharField(max_length=20, null=True, blank=True)
+    auto_offset_reset = models.CharField(max_length=100, null=True, blank=True)
     max_attempts = models.IntegerField(null=True, blank=True)
     retry_backoff_ms = models.IntegerField("back-off (ms)", null=True, blank=True)
     retry_backoff_max_ms = models.IntegerField("back-off cap (ms)", null=True,
                                                        blank=True)
-    retry_mode = models.CharField(max_length=20, null=True, blank=True)
+    retry_mode = models.CharField(max_length=100, null=True, blank=True)
     processing_timeout_ms = models.BigIntegerField(null=True, blank=True)
     message_timeout_ms = models.BigIntegerField(null=True, blank=True)
-    dead_letter_topic = models.CharField(max_length=249, null=True, blank=True)
+    dead_letter_topic = models.CharField(max_length=1000, null=True, blank=True)
     consumer_count = models.IntegerField("consumers", null=True, blank=True,
                                                  help_text="How many consumers join.")
     consumer_list = models.JSONField(
@@ -141,13 +144,13 @@ class Group(Part):
 
 class Producer(Part):
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="producers")
-    producer_id = models.CharField("id", max_length=64)
-    topic = models.CharField(max_length=249)
+    producer_id = models.CharField("id", max_length=200)
+    topic = models.CharField(max_length=1000)
     # JSON so 2 stays 2 and 0.5 stays 0.5: the number is printed in events as it was given.
     rate_per_s = models.JSONField("records per second")
     keys = models.JSONField(null=True, blank=True,
                             help_text="e.g. {\"kind\": \"sequence\", \"prefix\": \"order-\"}")
-    acks = models.CharField(max_length=5, null=True, blank=True)
+    acks = models.CharField(max_length=100, null=True, blank=True)
     value = models.TextField(null=True, blank=True)
     value_bytes = models.IntegerField(null=True, blank=True)
     idempotent = models.BooleanField(null=True, blank=True)

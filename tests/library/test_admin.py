@@ -102,6 +102,9 @@ def test_scenario_level_errors_are_at_the_main_forms_fields(admin_client):
     form = response.context["adminform"].form
     assert "lowercase letters, digits and '-'" in form.errors["slug"][0]
     assert form.errors["brokers"] == ["must be a whole number between 1 and 16, not 0"]
+    response = admin_client.post(ADD_URL, admin_post(scenario={"title": "x" * 300}))
+    form = response.context["adminform"].form
+    assert form.errors["title"] == ["must be at most 200 characters, not 300"]
     response = admin_client.post(ADD_URL, admin_post(
         scenario={"steps": '[{"title": "look", "watch": {"topic": "nowhere"}}]'}))
     form = response.context["adminform"].form
@@ -185,3 +188,24 @@ def test_open_in_playground_makes_a_room_running_the_stored_scenario(admin_clien
         "action": "open_in_playground",
         "_selected_action": list(Scenario.objects.values_list("pk", flat=True)[:2])})
     assert response.status_code == 302 and len(registry.awake) == 2  # refused: pick one
+
+
+def test_group_errors_land_on_the_group_row(admin_client):
+    data = admin_post(
+        topics=[{"name": "orders"}],
+        groups=[{"name": "ok", "topics": ["orders"], "consumer_count": 1},
+                {"name": "readers", "topics": ["orders"], "consumer_count": 1,
+                 "consumer": {"failure_rate": 2}, "assignor": "fastest",
+                 "dead_letter_topic": "orders"}])
+    response = admin_client.post(ADD_URL, data)
+    groups = inline_forms(response, "groups")
+    assert groups[0].errors == {}
+    scratch = Cluster(seed=7, brokers=3)
+    scratch.apply({"type": "topic.create", "name": "orders"})
+    assignor = message_of(lambda: scratch.apply({"type": "group.configure", "group": "readers",
+                                                 "assignor": "fastest"}))
+    assert groups[1].errors["assignor"] == [assignor]
+    # A shared consumer setting is reported once, at the consumer column, saying which one.
+    rate = message_of(lambda: scratch.apply({"type": "consumer.add", "group": "readers",
+                                             "topics": ["orders"], "failure_rate": 2}))
+    assert groups[1].errors["consumer"] == [f"consumer.failure_rate: {rate}"]
