@@ -119,6 +119,10 @@ def rows_from_spec(spec: dict) -> dict:
             row[column] = _whole(p, field) if column in PRODUCER_INT_COLUMNS else p.get(field)
         if row["acks"] is not None:
             row["acks"] = v.choice(p, "acks", ("0", "1", "all", "-1"))
+        if "keys" in p and p["keys"] is None:
+            # An explicit null means null keys, an absent one sequence keys; a column's NULL
+            # is "absent", so store what null stands for (producer.added prints it so).
+            row["keys"] = {"kind": "null"}
         producers.append(row)
     timeline = [{"at_ms": item["at_ms"], "command": item["command"]}
                 for item in spec["timeline"]]

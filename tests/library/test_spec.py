@@ -70,6 +70,8 @@ EVERYTHING = {
          "retries": 3, "keys": {"kind": "sequence", "prefix": "k-"}, "value": "v {key}",
          "value_bytes": 100, "start_ms": 1_000, "count": 40},
         {"id": "burst", "topic": "in", "rate_per_s": 2.5, "start_ms": 5_000, "stop_ms": 9_000},
+        # keys: null is not keys left out (null keys, sticky partitioning; not a sequence)
+        {"id": "keyless", "topic": "in", "rate_per_s": 1, "keys": None, "count": 5},
     ],
     "timeline": [{"at_ms": 30_000, "command": {"type": "broker.stop", "broker": 3,
                                                 "mode": "crash"}},
@@ -90,6 +92,7 @@ def test_every_column_round_trips_to_the_same_run():
     assert rows["producers"][0]["acks"] == "1"
     assert rows["producers"][1]["rate_per_s"] == 2.5
     assert rows["groups"][0]["consumer_count"] is None
+    assert rows["producers"][2]["keys"] == {"kind": "null"}
     again = validate_scenario(via_rows(spec))
     assert run_digest(again) == run_digest(spec)
 
