@@ -149,8 +149,10 @@ async def _session_key(request: HttpRequest) -> str:
 
 def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
     retry = max(1, round(wait_s))
-    return render(request, "playground/too_many_rooms.html", {"retry_s": retry}, status=429,
-                  headers={"Retry-After": str(retry)})
+    response = render(request, "playground/too_many_rooms.html", {"retry_s": retry},
+                      status=429)
+    response["Retry-After"] = str(retry)
+    return response
 
 
 async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
