@@ -107,7 +107,7 @@ def find_scenario(slug: str) -> dict | None:
         spec = found["spec"]
         meta = {"name": found["slug"], "title": found.get("title") or spec.get("title") or "",
                 "description": found.get("description") or spec.get("description") or "",
-                "teaches": spec.get("teaches") or ""}
+                "teaches": found.get("teaches") or spec.get("teaches") or ""}
         return {"spec": spec, "seed": found.get("seed"), "meta": meta}
     from broker_core.scenarios import UnknownScenario, load_builtin
 
