@@ -188,13 +188,20 @@ class Room:
                 cluster.apply(entry["command"])
             cluster.advance_to(recording["now_ms"])
         room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
-        if cluster.seq != recording["seq"]:
-            raise RuntimeError(f"room {room.id} replayed to seq {cluster.seq}, "
-                               f"recorded {recording['seq']}")
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
         room.narration_step = recording["narration_step"]
         room.notices = list(recording["notices"])
+        if cluster.seq != recording["seq"]:
+            # Same log, another outcome: the model changed since the room was recorded (a
+            # deploy between sleep and wake). The room goes on from what the model makes of
+            # its log today, and says so, rather than being lost.
+            log.warning("room %s replayed to seq %s, recorded %s", room.id, cluster.seq,
+                        recording["seq"])
+            room.notices = [*room.notices, {
+                "type": "notice", "level": "warning", "at_ms": cluster.now_ms,
+                "message": "This room was rebuilt by a changed model: its commands are the "
+                           "same, but what they led to may differ from before."}][-MAX_NOTICES:]
         room.pending = []
         return room
 
@@ -324,6 +331,7 @@ class Room:
                 self.slice_ms = min(self.slice_ms * 2, 86_400_000)
             if time.perf_counter() - started > cpu_budget_s:
                 break
+        self._run_script()  # nothing scripted at or before `now` is left for later
         if self.goal_ms is not None:
             if cluster.now_ms >= self.goal_ms:
                 self.pacer.rebase(wall_s, self.goal_ms)
