@@ -91,17 +91,22 @@ class DbStore:
 
     def save_sync(self, header: dict, entries: list[tuple[int, dict]]) -> None:
         from django.db import transaction
+        from django.utils import timezone
 
         from .models import RoomCommand, RoomRecord
 
         fields = {k: v for k, v in header.items() if k != "room_id"}
         with transaction.atomic():
-            RoomRecord.objects.update_or_create(room_id=header["room_id"], defaults=fields)
-            # (room, index) is unique: a second write of an entry fails the whole save
-            # rather than leaving two versions of the room's past.
-            RoomCommand.objects.bulk_create(
-                [RoomCommand(room_id=header["room_id"], index=index, at_ms=entry["at_ms"],
-                             command=entry["command"]) for index, entry in entries])
+            # One UPDATE in the usual case (the room exists); an INSERT the first time.
+            if not RoomRecord.objects.filter(room_id=header["room_id"]).update(
+                    **fields, updated=timezone.now()):
+                RoomRecord.objects.create(room_id=header["room_id"], **fields)
+            if entries:
+                # (room, index) is unique: a second write of an entry fails the whole save
+                # rather than leaving two versions of the room's past.
+                RoomCommand.objects.bulk_create(
+                    [RoomCommand(room_id=header["room_id"], index=index, at_ms=entry["at_ms"],
+                                 command=entry["command"]) for index, entry in entries])
 
     async def save(self, header, entries) -> None:
         await sync_to_async(self.save_sync)(header, entries)
