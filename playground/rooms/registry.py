@@ -214,7 +214,12 @@ class Rooms:
         Returns once everything applied before the call is stored."""
         room = self.awake.get(room_id)
         if room is None:
-            return  # asleep: `sleep` saved it (or is saving it)
+            # Put to sleep since (the room cap, between a command and its ack): its save has
+            # everything; the ack waits for that instead.
+            settle = self._settles.get(room_id)
+            if settle is not None:
+                await asyncio.shield(settle)
+            return
         async with self._lock_of(room):
             header, entries = self._unsaved(room)
             await self.store.save(header, entries)

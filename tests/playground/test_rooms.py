@@ -232,3 +232,13 @@ async def test_a_recording_the_model_now_replays_differently_wakes_with_a_warnin
     woken = await rooms.wake(room.id)
     assert woken.cluster.seq == stored["seq"] - 1
     assert "changed model" in woken.notices[-2]["message"]  # then the usual wake notice
+
+
+async def test_a_room_put_to_sleep_before_its_persist_still_stores_the_command_first(
+        rooms, clock):  # noqa: F811
+    room = rooms.create(quiet_spec())
+    room.apply({"type": "topic.create", "name": "late", "partitions": 1})
+    rooms.sleep(room.id)  # its save is now a task, not yet run
+    assert room.id not in rooms.store.logs
+    await rooms.persist(room.id)  # what handle awaits before an ack
+    assert [e["command"]["name"] for e in rooms.store.logs[room.id]] == ["late"]
