@@ -72,7 +72,9 @@ def _open(modeladmin, request, scenario):
     from playground.rooms.registry import RoomsFull
 
     try:
-        room_id = open_room_for(scenario)
+        if not request.session.session_key:
+            request.session.save()
+        room_id = open_room_for(scenario, owner=request.session.session_key)
     except ScenarioError as e:
         modeladmin.message_user(request, f"{scenario.slug} does not validate any more: {e}",
                                 messages.ERROR)
