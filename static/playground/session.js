@@ -16,7 +16,7 @@ export const REPLAY_REASON = "This is a replay: fork it to take over.";
 const OPEN_TEXT = "The presenter lets everyone drive this room.";
 
 export class Session {
-  constructor({socket, clock, flash, showError, control}) {
+  constructor({socket, clock, flash, showError, control, bootstrap = {}}) {
     this.socket = socket;
     this.clock = clock;
     this.flash = flash;
@@ -30,8 +30,10 @@ export class Session {
     this.scrubbing = false;
     this.seekTimer = 0;
     this.shownScrub = null;
-    this.embed = document.body.classList.contains("embed");
+    this.embed = document.body.classList.contains("embed") || !!bootstrap.embed;
     this.wire();
+    // The page knows a replay before the socket opens: show its timeline at once.
+    if (bootstrap.replay) this.onClock({recording: {slug: bootstrap.replay.slug, end_ms: bootstrap.replay.end_ms}});
   }
 
   get replay() {
@@ -67,6 +69,11 @@ export class Session {
       this.flash(msg.open ? "The presenter opened this room: you can drive it too." : "The presenter took this room back.");
     }
     this.apply();
+  }
+
+  // A snapshot's room object says whether the room is open (a `you` follows it).
+  onSnapshotRoom(room) {
+    if (typeof room?.open === "boolean") this.open = room.open;
   }
 
   // The clock object of a snapshot or frame: a replay room's carries `recording`.

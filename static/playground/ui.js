@@ -35,6 +35,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     const room = msg.room || {};
     if (room.clock) clock.set(room.clock);
     else clock.set({now_ms: msg.state.now_ms});
+    session.onSnapshotRoom(room);
     session.onClock(room.clock);
     if (room.scenario) scenario = room.scenario;
     narrationStep = room.narration_step ?? narrationStep;
@@ -85,7 +86,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
   },
 });
 
-const session = new Session({socket, clock, flash: (t) => flash(t), showError: (e) => showError(e), control: (a, x) => control(a, x)});
+const session = new Session({socket, clock, bootstrap, flash: (t) => flash(t), showError: (e) => showError(e), control: (a, x) => control(a, x)});
 document.addEventListener("playground:locks", () => renderNarration());
 
 function notice(n) {
