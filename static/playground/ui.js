@@ -113,9 +113,9 @@ function frameLoop(now) {
     inspectorAt = now;
     inspectorDirty = false;
     // A topic's forms show its current config; rebuilt only when nobody is typing in them.
-    const rebuild = topicFormsDirty && !$("#inspector-forms").contains(document.activeElement);
-    if (rebuild) topicFormsDirty = false;
-    refreshInspector(rebuild);
+    refreshInspector();
+    if (topicFormsDirty && inspecting?.kind === "topic") syncTopicForms(inspecting.id);
+    topicFormsDirty = false;
   }
   requestAnimationFrame(frameLoop);
 }
@@ -480,7 +480,7 @@ const select = (name, options, value) => {
   return s;
 };
 function form(title, fields, submitText, onSubmit, opts = {}) {
-  const f = el("form", {class: "drawer-form"}, el("h3", {text: title}), ...fields,
+  const f = el("form", {class: "drawer-form", "data-form": opts.name}, el("h3", {text: title}), ...fields,
     el("div", {class: "form-actions"}, el("button", {type: "submit", "data-command": true, class: opts.danger ? "danger" : null, text: submitText}),
       el("output", {class: "form-status", "aria-live": "polite"})));
   f.addEventListener("submit", (e) => {
@@ -495,7 +495,8 @@ const prune = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !=
 function addPartitionsForm(topic) {
   const t = model.topics.get(topic);
   return form("Add partitions", [field("New total", input("partitions", {type: "number", min: (t?.partitions.length || 1) + 1, value: (t?.partitions.length || 1) + 1}), "Partitions only grow; keys may move.")],
-    "Grow topic", (f, node) => send({type: "topic.add_partitions", name: topic, partitions: Number(f.partitions.value)}, node));
+    "Grow topic", (f, node) => send({type: "topic.add_partitions", name: topic, partitions: Number(f.partitions.value)}, node, "grown"),
+    {name: "add-partitions"});
 }
 
 // --- a topic: its facts, its config, growing it, deleting it, replaying its dead letters ------------
@@ -557,7 +558,26 @@ function topicConfigForm(name) {
       return;
     }
     send({type: "topic.alter_config", name, config}, node, "applied");
-  });
+  }, {name: "topic-config"});
+}
+
+// A topic changed while its forms are open: show its new values, except in the field someone
+// is in (a rebuild would also throw the keyboard focus away).
+function syncTopicForms(name) {
+  const t = model.topics.get(name);
+  if (!t) return;
+  const config = $('#inspector-forms form[data-form="topic-config"]');
+  for (const [key] of config ? TOPIC_FIELDS : []) {
+    const control = config.elements.namedItem(key);
+    if (control !== document.activeElement && t.config[key] != null) control.value = String(t.config[key]);
+    config.elements.namedItem(`reset:${key}`).checked = false;
+  }
+  const grow = $('#inspector-forms form[data-form="add-partitions"]');
+  const total = grow?.elements.namedItem("partitions");
+  if (total && total !== document.activeElement) {
+    total.min = t.partitions.length + 1;
+    total.value = t.partitions.length + 1;
+  }
 }
 
 function deadLetterReplayForm(name) {
