@@ -16,6 +16,7 @@ from channels.security.websocket import (  # noqa: E402
     AllowedHostsOriginValidator,
     OriginValidator,
 )
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
@@ -24,8 +25,9 @@ from playground.routing import websocket_urlpatterns  # noqa: E402
 
 def websocket_app():
     """The room sockets behind an Origin check: PLAYGROUND_ALLOWED_ORIGINS when set, else
-    ALLOWED_HOSTS (settings refuse ALLOWED_HOSTS=* without explicit origins)."""
-    router = URLRouter(websocket_urlpatterns)
+    ALLOWED_HOSTS (settings refuse ALLOWED_HOSTS=* without explicit origins). The session
+    cookie rides along: the room's presenter is the session that created it."""
+    router = SessionMiddlewareStack(URLRouter(websocket_urlpatterns))
     if settings.PLAYGROUND_ALLOWED_ORIGINS:
         return OriginValidator(router, settings.PLAYGROUND_ALLOWED_ORIGINS)
     return AllowedHostsOriginValidator(router)

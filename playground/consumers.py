@@ -4,19 +4,23 @@ It checks what only a connection can check (message size, the per-connection rat
 the text is JSON), hands everything else to the room through `Rooms` (plain JSON in and out, so
 the room may later live in another process), and passes on the room's frames and notices,
 which arrive already serialised over the channel layer through this process's `Relay`. The one
-piece of state it keeps is the sequence number of the snapshot it last sent, to drop frames
-that snapshot already covers.
+piece of state it keeps is the sequence number (and epoch) of the snapshot it last sent, to drop
+frames that snapshot already covers (or that belong to a cluster a seek replaced).
+
+Who is asking travels with every message as the `actor`: this connection's viewer id, the
+Django session key (the socket app is wrapped in SessionMiddlewareStack, so the cookie set by
+`/s/<slug>` identifies the presenter) and the client address (room-creation rate limit).
 """
 
 import asyncio
 import json
 import secrets
-import time
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from playground.rooms.limits import TokenBucket  # noqa: F401 (tests import it here)
 from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
 from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
 from playground.rooms.relay import get_relay
@@ -26,26 +30,6 @@ CLOSE_NO_SUCH_ROOM = 4404
 CLOSE_ROOMS_FULL = 4503
 
 
-class TokenBucket:
-    """`rate_per_s` messages a second on average, bursts of up to `burst`."""
-
-    def __init__(self, rate_per_s: float, burst: float, clock=time.monotonic):
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self.clock = clock
-        self.tokens = burst
-        self.last_s = clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.last_s) * self.rate_per_s)
-        self.last_s = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 class RoomConsumer(AsyncWebsocketConsumer):
     # No channel of its own on the layer: frames reach it through the process's Relay, and a
     # per-connection channel would only add an idle receiver per viewer.
@@ -53,8 +37,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         # Channels' dispatch runs close_old_connections in a worker thread before every
-        # message, for consumers that use the ORM. This one never touches the database, and
-        # a thread hop per relayed frame was a large share of a busy server's time.
+        # message, for consumers that use the ORM. This one reaches the database only through
+        # the rooms' store (which does its own), and a thread hop per relayed frame was a
+        # large share of a busy server's time.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"no handler for message type {message['type']}")
@@ -65,6 +50,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.viewer_id = secrets.token_hex(8)
         self.group = group_name(self.room_id)
         self.snapshot_seq = None
+        self.epoch = 0
         self.rooms = get_rooms()
         self.relay = None
         # Frames come from the relay's task, replies from this one: one lock keeps the
@@ -72,7 +58,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.send_lock = asyncio.Lock()
         self.bucket = TokenBucket(settings.PLAYGROUND_WS_RATE_PER_S,
                                   settings.PLAYGROUND_WS_BURST)
-        if not self.rooms.exists(self.room_id):
+        if not await self.rooms.aexists(self.room_id):
             # Accepted, then closed with a reason: a refused handshake reaches a browser only as
             # code 1006, indistinguishable from a network fault it should retry.
             await self.accept()
@@ -99,7 +85,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.rooms.detach(self.room_id, self.viewer_id)
 
     def _actor(self) -> dict:
-        return {"viewer": self.viewer_id}
+        session = self.scope.get("session")
+        client = self.scope.get("client") or [None]
+        return {"viewer": self.viewer_id,
+                "session": getattr(session, "session_key", None) if session else None,
+                "client": client[0]}
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.bucket.take():
@@ -131,8 +121,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _reply(self, reply: dict) -> None:
         async with self.send_lock:
             if reply["snapshot_seq"] is not None:
-                self.snapshot_seq = reply["snapshot_seq"]
+                epoch = reply.get("epoch", 0)
+                if epoch < self.epoch:
+                    return  # a seek's snapshot overtook this one: that one is current
+                self.snapshot_seq, self.epoch = reply["snapshot_seq"], epoch
             await self.send(text_data=reply["text"])
+            for text in reply.get("then", ()):
+                await self.send(text_data=text)
 
     async def _error(self, field: str, message: str) -> None:
         async with self.send_lock:
@@ -144,10 +139,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
         async with self.send_lock:
             if self.snapshot_seq is None:
                 return  # the snapshot always comes first; what it covers is in it
-            if message["type"] == "room.frame":
-                # A frame the last snapshot already covers (sent before it, delivered after).
-                if message["to_seq"] <= self.snapshot_seq:
+            kind = message["type"]
+            if kind == "room.snapshot":
+                # A seek rebuilt the cluster: everyone starts over from this snapshot.
+                if message["epoch"] < self.epoch:
                     return
-            elif message["type"] != "room.notice":
+                self.snapshot_seq, self.epoch = message["seq"], message["epoch"]
+            elif kind == "room.frame":
+                # A frame of a cluster a seek replaced, or one the last snapshot covers.
+                if (message.get("epoch", 0) != self.epoch
+                        or message["to_seq"] <= self.snapshot_seq):
+                    return
+            elif kind not in ("room.notice", "room.state"):
                 return
             await self.send(text_data=message["text"])

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "playground.apps.PlaygroundConfig",
+    "playground.rooms.apps.RoomsConfig",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,11 @@ PLAYGROUND_ROOM_RECORDS_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_RE
 PLAYGROUND_WS_RATE_PER_S = env.bounded_number(os.environ, "PLAYGROUND_WS_RATE_PER_S", 10, 0.1,
                                               1_000, integer=False)
 PLAYGROUND_WS_BURST = env.bounded_number(os.environ, "PLAYGROUND_WS_BURST", 20, 1, 10_000)
+# Rooms one client address may create (/s/<slug>, fork): a burst, refilled per minute.
+PLAYGROUND_ROOM_CREATE_BURST = env.bounded_number(os.environ, "PLAYGROUND_ROOM_CREATE_BURST",
+                                                  30, 1, 100_000)
+PLAYGROUND_ROOM_CREATE_PER_MIN = env.bounded_number(os.environ, "PLAYGROUND_ROOM_CREATE_PER_MIN",
+                                                    30, 0.1, 100_000, integer=False)
 
 DATABASES = env.databases(os.environ, base_dir=BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("s/<slug:name>", views.open_scenario, name="scenario"),
+    path("s/<slug:name>/export", views.export, name="export"),
     re_path(r"^r/(?P<room_id>[0-9a-f]{10})$", views.room_page, name="room"),
     path("admin/", admin.site.urls),
 ]

@@ -93,38 +93,145 @@ def gallery() -> list[dict]:
 SCENARIO_META_KEYS = ("name", "title", "description", "teaches")
 
 
+def find_scenario(slug: str) -> dict | None:
+    """{"spec", "seed", "meta"} of scenario `slug` from the library (built-ins from broker_core
+    while the library is not installed), or None. Sync: the library reads the database."""
+    try:
+        from playground.library.api import lookup_scenario
+    except ImportError:
+        lookup_scenario = None
+    if lookup_scenario is not None:
+        found = lookup_scenario(slug)
+        if found is None:
+            return None
+        spec = found["spec"]
+        meta = {"name": found["slug"], "title": found.get("title") or spec.get("title") or "",
+                "description": found.get("description") or spec.get("description") or "",
+                "teaches": spec.get("teaches") or ""}
+        return {"spec": spec, "seed": found.get("seed"), "meta": meta}
+    from broker_core.scenarios import UnknownScenario, load_builtin
+
+    try:
+        spec = load_builtin(slug)
+    except UnknownScenario:
+        return None
+    meta = {key: spec.get(key) or "" for key in SCENARIO_META_KEYS}
+    meta["name"] = meta["name"] or slug
+    return {"spec": spec, "seed": None, "meta": meta}
+
+
+def _find_source(slug: str) -> tuple[str, dict] | None:
+    """What `/s/<slug>` opens: a scenario first (the library refuses slugs recordings took),
+    else a shared recording."""
+    from playground.rooms.recordings import load_recording_sync
+
+    scenario = find_scenario(slug)
+    if scenario is not None:
+        return "scenario", scenario
+    recording = load_recording_sync(slug)
+    return ("recording", recording) if recording is not None else None
+
+
+def _embed(request: HttpRequest) -> bool:
+    return request.GET.get("embed") == "1"
+
+
+async def _session_key(request: HttpRequest) -> str:
+    """This browser's session key, creating the session (and its cookie) if it has none: the
+    room's presenter is whoever holds it."""
+    session = request.session
+    if not session.session_key:
+        # Something in it, so SessionMiddleware sends the cookie with this response.
+        await session.aset("playground", True)
+        await session.asave()
+    return session.session_key
+
+
+def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
+    retry = max(1, round(wait_s))
+    return render(request, "playground/too_many_rooms.html", {"retry_s": retry}, status=429,
+                  headers={"Retry-After": str(retry)})
+
+
 async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
-    """A fresh room running built-in scenario `name`, then off to it (302 to /r/<id>).
+    """A fresh room from scenario or recording `name`, then off to it (302 to /r/<id>,
+    keeping ?embed=1). The requesting session is the new room's presenter.
 
     Async so that, under Daphne, rooms are created on the event loop their runners use: making
     room may put another to sleep, which must not race that room's tick from another thread.
     """
-    from broker_core.scenarios import UnknownScenario, load_builtin
+    from asgiref.sync import sync_to_async
+
     from playground.rooms.registry import RoomsFull, get_rooms
 
+    found = await sync_to_async(_find_source)(name)
+    if found is None:
+        raise Http404(f"no scenario or recording named {name!r}")
+    rooms = get_rooms()
+    wait_s = rooms.allow_creation(request.META.get("REMOTE_ADDR"))
+    if wait_s:
+        return too_many_rooms(request, wait_s)
+    owner = await _session_key(request)
+    kind, source = found
     try:
-        spec = load_builtin(name)
-    except UnknownScenario:
-        raise Http404(f"no built-in scenario named {name!r}") from None
-    meta = {key: spec.get(key) or "" for key in SCENARIO_META_KEYS}
-    meta["name"] = meta["name"] or name
-    try:
-        room = get_rooms().create(spec, meta=meta)
+        if kind == "scenario":
+            room = rooms.create(source["spec"], seed=source["seed"], meta=source["meta"],
+                                owner=owner)
+        else:
+            room = rooms.create_replay(source, owner=owner)
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
-    return HttpResponseRedirect(reverse("room", args=[room.id]))
+    await rooms.persist(room.id)
+    url = reverse("room", args=[room.id])
+    return HttpResponseRedirect(url + ("?embed=1" if _embed(request) else ""))
 
 
-def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
-    """The room's page; its live state comes over the WebSocket, this is the frame around it."""
-    from playground.rooms.registry import get_rooms
+def export(request: HttpRequest, name: str) -> HttpResponse:
+    """`/s/<slug>/export`: the scenario's document (library) or else the recording's."""
+    from playground.rooms.recordings import recording_document
 
-    scenario = get_rooms().info(room_id)
-    if scenario is None:
-        raise Http404("no such room (it may have expired)")
+    doc = None
+    try:
+        from playground.library import api
+    except ImportError:
+        api = None
+    if api is not None and hasattr(api, "scenario_document"):
+        doc = api.scenario_document(name)
+    elif api is not None:
+        found = api.lookup_scenario(name)
+        if found is not None:
+            doc = {"format": "playground.scenario", "version": 1, "slug": found["slug"],
+                   "scenario": found["spec"]}
+    if doc is None:
+        doc = recording_document(name)
+    if doc is None:
+        raise Http404(f"no scenario or recording named {name!r}")
+    response = JsonResponse(doc, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+    return response
+
+
+async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
+    """The room's page; its live state comes over the WebSocket, this is the frame around it.
+    Opening it wakes the room (a restarted server rebuilds it here by replay)."""
+    from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
+
+    try:
+        room = await get_rooms().wake(room_id)
+    except NoSuchRoom:
+        raise Http404("no such room (it may have expired)") from None
+    except RoomsFull as e:
+        return HttpResponse(f"{e}; try again in a few minutes.", status=503,
+                            content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
     ws_path = f"/ws/rooms/{room_id}/"
-    bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": scenario}
+    replay = None
+    if room.script is not None:
+        replay = {"slug": room.script["slug"], "end_ms": room.script["end_ms"],
+                  "title": room.meta.get("title") or ""}
+    embed = _embed(request)
+    bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": room.scenario(),
+                 "embed": embed, "replay": replay}
     context = {**bootstrap, "bootstrap": bootstrap}
     return render(request, "playground/room.html", context)
 

@@ -15,14 +15,18 @@ from .pacing import SPEED_MAX, SPEED_MIN
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_REQUEST_ID_CHARS = 64
 MAX_STEP_MS = 7 * 86_400_000  # a step or jump further than a week is a typo, not a lesson
-MESSAGE_TYPES = ("command", "control", "narrate", "resync")
-ACTIONS = ("play", "pause", "step", "speed", "jump")
+MAX_TITLE_CHARS = 200
+MAX_SEEK_MS = 10**15  # the room checks the real bound (its recording's end + a week)
+MESSAGE_TYPES = ("command", "control", "narrate", "resync", "room", "share", "fork")
+ACTIONS = ("play", "pause", "step", "speed", "jump", "seek")
+ROOM_ACTIONS = ("open", "close")
 _CONTROL_FIELDS = {
     "play": frozenset(),
     "pause": frozenset(),
     "step": frozenset({"ms"}),
     "speed": frozenset({"speed"}),
     "jump": frozenset({"ms"}),
+    "seek": frozenset({"to_ms"}),
 }
 
 
@@ -76,6 +80,27 @@ def parse(message) -> dict:
         _reading(request_id, v.check_fields, message, frozenset({"type", "request_id", "step"}))
         step = _reading(request_id, v.integer, message, "step", minimum=0, maximum=10_000)
         return {"type": "narrate", "request_id": request_id, "step": step}
+    if kind == "room":
+        _reading(request_id, v.check_fields, message, frozenset({"type", "request_id",
+                                                                 "action"}))
+        action = message.get("action")
+        if action not in ROOM_ACTIONS:
+            raise ProtocolError("action", f"must be one of {', '.join(ROOM_ACTIONS)}, "
+                                f"not {action!r}", request_id)
+        return {"type": "room", "request_id": request_id, "action": action}
+    if kind == "share":
+        _reading(request_id, v.check_fields, message, frozenset({"type", "request_id",
+                                                                 "title"}))
+        title = message.get("title")
+        if title is not None and (not isinstance(title, str) or not title.strip()
+                                  or len(title) > MAX_TITLE_CHARS):
+            raise ProtocolError("title", f"must be a non-blank string of at most "
+                                f"{MAX_TITLE_CHARS} characters", request_id)
+        return {"type": "share", "request_id": request_id,
+                "title": title.strip() if title else None}
+    if kind == "fork":
+        _reading(request_id, v.check_fields, message, frozenset({"type", "request_id"}))
+        return {"type": "fork", "request_id": request_id}
     action = message.get("action")
     if action not in ACTIONS:
         raise ProtocolError("action", f"must be one of {', '.join(ACTIONS)}, not {action!r}",
@@ -95,4 +120,7 @@ def parse(message) -> dict:
     elif action == "jump":
         out["ms"] = _reading(request_id, v.integer, message, "ms", minimum=1,
                              maximum=MAX_STEP_MS)
+    elif action == "seek":
+        out["to_ms"] = _reading(request_id, v.integer, message, "to_ms", minimum=0,
+                                maximum=MAX_SEEK_MS)
     return out

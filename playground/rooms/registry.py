@@ -9,10 +9,19 @@ Limits keep one room from hurting the rest: at most `max_rooms` rooms awake in t
 one first puts the longest-idle unwatched room to sleep, else is refused), each room's retained
 records are capped (`records_max`, enforced by the model like retention.bytes), and a room that
 nobody has watched for `idle_s` is put to sleep: its cluster is dropped and only its recording
-(scenario, seed, command log, clock) is kept. Opening it again replays the recording.
+(scenario, seed, command log, clock) is kept, in the store. Opening it again replays it.
+
+Persistence. Every room is also in the store (the database in a server; `store.MemoryStore`
+in unit tests): `persist(room_id)` writes the room's header and the command-log entries not yet
+written, and `handle` awaits it before an accepted message's ack goes out, so nothing
+acknowledged is lost when the process dies. A room this process has never seen (a restart)
+is loaded from the store on first use and rebuilt by replay, like a sleeping one. Clock
+progress without commands is checkpointed every `checkpoint_s`.
 """
 
 import asyncio
+import copy
+import json
 import logging
 import secrets
 import time
@@ -20,7 +29,10 @@ import time
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .limits import KeyedBuckets
+from .messages import ProtocolError
 from .room import TICK_S, Room
+from .store import MemoryStore, script_of
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +51,17 @@ def build_cluster(spec: dict, seed):
     return Cluster.from_scenario(spec, seed=seed)
 
 
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 class Rooms:
-    def __init__(self, *, max_rooms: int = 100, max_sleeping: int = 10_000, idle_s: float = 600,
+    def __init__(self, *, max_rooms: int = 100, idle_s: float = 600,
                  records_max: int = 0, clock=time.monotonic, layer=None, autorun: bool = True,
-                 build=build_cluster, tick_s: float = TICK_S):
+                 build=build_cluster, tick_s: float = TICK_S, store=None,
+                 create_burst: float = 30, create_per_min: float = 30,
+                 checkpoint_s: float = 5.0):
         self.max_rooms = max_rooms
-        self.max_sleeping = max_sleeping
         self.idle_s = idle_s
         self.records_max = records_max
         self.clock = clock
@@ -52,10 +69,16 @@ class Rooms:
         self.autorun = autorun
         self.build = build
         self.tick_s = tick_s
+        self.store = MemoryStore() if store is None else store
+        self.checkpoint_s = checkpoint_s
+        self.creations = KeyedBuckets(create_per_min / 60.0, create_burst, clock)
         self.awake: dict[str, Room] = {}
-        self.sleeping: dict[str, dict] = {}  # id -> recording, oldest first
+        # Recordings of rooms gone to sleep whose save to the store is still under way.
+        self.settling: dict[str, dict] = {}
         self._waking: dict[str, asyncio.Future] = {}
+        self._settles: dict[str, asyncio.Task] = {}
         self._janitor: asyncio.Task | None = None
+        self._checkpointer: asyncio.Task | None = None
 
     @property
     def layer(self):
@@ -69,19 +92,42 @@ class Rooms:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def create(self, spec: dict, *, seed=None, meta: dict | None = None) -> Room:
-        """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one)."""
+    def create(self, spec: dict, *, seed=None, meta: dict | None = None,
+               owner: str | None = None) -> Room:
+        """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one),
+        presented by session `owner` (None: open to all). In memory until `persist`."""
         self._make_space()
         room_id = self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
-                    **self._room_kwargs())
+                    owner=owner, **self._room_kwargs())
         self.awake[room_id] = room
         return room
 
+    def create_replay(self, recording: dict, *, owner: str | None = None) -> Room:
+        """A fresh replay room playing a saved recording (see store.load_recording)."""
+        self._make_space()
+        room_id = self._new_id()
+        meta = {"name": recording.get("scenario_slug") or recording["slug"],
+                "title": recording.get("title") or recording["spec"].get("title") or "",
+                "description": recording["spec"].get("description") or "",
+                "teaches": recording["spec"].get("teaches") or ""}
+        room = Room(room_id, recording["spec"], seed=recording["seed"],
+                    records_max=recording.get("records_max") or 0, meta=meta, owner=owner,
+                    script=script_of(recording), **self._room_kwargs())
+        self.awake[room_id] = room
+        return room
+
+    def allow_creation(self, client: str | None) -> float:
+        """Take a room-creation token for a client address: 0 if granted, else the seconds
+        until one is (a classroom behind one address shares the burst)."""
+        return self.creations.take(client or "?")
+
     def _new_id(self) -> str:
+        # 40 random bits: a clash with a stored room is rare enough to leave to the store's
+        # primary key (the insert fails, loudly) rather than query it here, synchronously.
         while True:
             room_id = secrets.token_hex(5)
-            if room_id not in self.awake and room_id not in self.sleeping:
+            if room_id not in self.awake and room_id not in self.settling:
                 return room_id
 
     def _make_space(self) -> None:
@@ -101,14 +147,72 @@ class Rooms:
                 self.sleep(room.id)
 
     def sleep(self, room_id: str) -> dict:
+        """Drop the room's cluster; its recording goes to the store (kept in `settling` until
+        the save is done, so a wake meanwhile still finds it)."""
         # Its runner, if any, sees the room gone and stops at its next tick. Not cancelled from
         # here: views call this from Django's sync thread, and tasks belong to the loop's.
         room = self.awake.pop(room_id)
-        recording = room.recording()
-        self.sleeping[room_id] = recording
-        while len(self.sleeping) > self.max_sleeping:
-            del self.sleeping[next(iter(self.sleeping))]  # the longest asleep is forgotten
+        recording = {**room.recording(), "owner": room.owner, "open": room.open,
+                     "replay": room.script}
+        header, entries = self._unsaved(room, state="asleep")
+        self.settling[room_id] = recording
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self.store.save_sync(header, entries)
+            room.persisted += len(entries) if room.script is None else 0
+            self.settling.pop(room_id, None)
+        else:
+            self._settles[room_id] = loop.create_task(
+                self._settle(room, recording, header, entries))
         return recording
+
+    @staticmethod
+    def _unsaved(room: Room, state: str = "live") -> tuple[dict, list]:
+        log_ = room.cluster.command_log
+        # A replay room's log is its recording's: only its header is its own.
+        start = room.persisted if room.script is None else len(log_)
+        return room.header(state), [(i, copy.deepcopy(log_[i])) for i in range(start, len(log_))]
+
+    async def _settle(self, room: Room, recording: dict, header: dict, entries: list) -> None:
+        try:
+            async with self._lock_of(room):
+                # A persist that ran since `sleep` may have written some of these already.
+                entries = [(i, e) for i, e in entries if i >= room.persisted]
+                await self.store.save(header, entries)
+                if room.script is None:
+                    room.persisted += len(entries)
+        except Exception:
+            # Kept in memory: the room still wakes from `settling`, it just is not durable.
+            log.exception("room %s: saving it as it went to sleep failed", room.id)
+            recording["persisted"] = room.persisted if room.script is None else 0
+            return
+        finally:
+            if self._settles.get(room.id) is asyncio.current_task():
+                del self._settles[room.id]
+        if self.settling.get(room.id) is recording:
+            del self.settling[room.id]
+
+    @staticmethod
+    def _lock_of(room: Room) -> asyncio.Lock:
+        if room.persist_lock is None:
+            room.persist_lock = asyncio.Lock()
+        return room.persist_lock
+
+    async def persist(self, room_id: str) -> None:
+        """Write the awake room's header and every command-log entry not yet in the store.
+        Returns once everything applied before the call is stored."""
+        room = self.awake.get(room_id)
+        if room is None:
+            return  # asleep: `sleep` saved it (or is saving it)
+        async with self._lock_of(room):
+            header, entries = self._unsaved(room)
+            await self.store.save(header, entries)
+            if room.script is None:
+                room.persisted += len(entries)
+            room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
 
     async def wake(self, room_id: str) -> Room:
         room = self.awake.get(room_id)
@@ -117,18 +221,24 @@ class Rooms:
         waking = self._waking.get(room_id)
         if waking is not None:
             return await asyncio.shield(waking)
-        recording = self.sleeping.get(room_id)
-        if recording is None:
-            raise NoSuchRoom(room_id)
         future = asyncio.get_running_loop().create_future()
         self._waking[room_id] = future
         try:
+            settle = self._settles.get(room_id)
+            if settle is not None:
+                await asyncio.shield(settle)  # its save first, so the store is complete
+            recording = self.settling.get(room_id)
+            if recording is None:
+                recording = await self.store.load(room_id)
+            if recording is None:
+                raise NoSuchRoom(room_id)
             self._make_space()
             # Replay is pure CPU work on a private cluster: a thread keeps the loop serving.
             room = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
-            # Another room going to sleep meanwhile may have pushed this recording out of
-            # `sleeping`; the replayed room is what counts now.
-            self.sleeping.pop(room_id, None)
+            # From the store: all of its log is there. From `settling` after a failed save:
+            # what that room had written; the next persist writes the rest.
+            room.persisted = recording.get("persisted", len(recording["log"]))
+            self.settling.pop(room_id, None)
             self.awake[room_id] = room
             future.set_result(room)
         except BaseException as e:
@@ -144,17 +254,34 @@ class Rooms:
     # -- what views and consumers call ---------------------------------------------------------
 
     def exists(self, room_id: str) -> bool:
-        return room_id in self.awake or room_id in self.sleeping
+        """Awake, settling or stored (sync: consults the store from a sync context)."""
+        return (room_id in self.awake or room_id in self.settling
+                or self.store.exists_sync(room_id))
+
+    async def aexists(self, room_id: str) -> bool:
+        return (room_id in self.awake or room_id in self.settling
+                or await self.store.exists(room_id))
 
     def info(self, room_id: str) -> dict | None:
         """The room's scenario as the page shows it (name, title, ..., steps), or None."""
         room = self.awake.get(room_id)
         if room is not None:
             return room.scenario()
-        recording = self.sleeping.get(room_id)
-        if recording is None:
+        recording = self.settling.get(room_id)
+        return self._info_of(recording or self.store.info_sync(room_id))
+
+    async def ainfo(self, room_id: str) -> dict | None:
+        room = self.awake.get(room_id)
+        if room is not None:
+            return room.scenario()
+        recording = self.settling.get(room_id)
+        return self._info_of(recording or await self.store.info(room_id))
+
+    @staticmethod
+    def _info_of(stored: dict | None) -> dict | None:
+        if stored is None:
             return None
-        return {**recording["meta"], "steps": list(recording["spec"].get("steps") or [])}
+        return {**stored["meta"], "steps": list(stored["spec"].get("steps") or [])}
 
     async def attach(self, room_id: str, channel: str) -> None:
         for _ in range(3):
@@ -174,6 +301,9 @@ class Rooms:
             room.task = asyncio.get_running_loop().create_task(self._run(room))
         if self.autorun and (self._janitor is None or self._janitor.done()):
             self._janitor = asyncio.get_running_loop().create_task(self._sweep_forever())
+        if self.autorun and (self._checkpointer is None or self._checkpointer.done()):
+            self._checkpointer = asyncio.get_running_loop().create_task(
+                self._checkpoint_forever())
 
     async def detach(self, room_id: str, channel: str) -> None:
         room = self.awake.get(room_id)
@@ -182,8 +312,90 @@ class Rooms:
             room.last_active_s = self.clock()
 
     async def handle(self, room_id: str, message, actor: dict) -> dict:
+        """Answer one client message (see Room.handle); an accepted change is in the store
+        before the reply (its ack) is returned."""
         room = await self.wake(room_id)
-        return await room.handle(message, actor)
+        if isinstance(message, dict) and message.get("type") in ("share", "fork"):
+            return await self._share_or_fork(room, message, actor)
+        reply = await room.handle(message, actor)
+        if reply.pop("persist", False):
+            try:
+                await self.persist(room_id)
+            except Exception:
+                log.exception("room %s: persisting failed", room_id)
+                request_id = message.get("request_id")
+                error = ProtocolError("command", "applied, but it could not be saved; it may "
+                                      "be lost if the server restarts", request_id)
+                return {"text": _dumps(error.reply()), "snapshot_seq": None}
+        return reply
+
+    async def _share_or_fork(self, room: Room, message: dict, actor: dict) -> dict:
+        from . import messages
+
+        try:
+            msg = messages.parse(message)
+            room.last_active_s = self.clock()
+            if msg["type"] == "share":
+                slug = await self.share(room.id, title=msg["title"])
+                reply = {"type": "shared", "request_id": msg["request_id"], "slug": slug,
+                         "url": f"/s/{slug}"}
+            else:
+                wait_s = self.allow_creation(actor.get("client"))
+                if wait_s:
+                    raise ProtocolError("rate", f"too many new rooms from your address; try "
+                                        f"again in {wait_s:.0f} s", msg["request_id"])
+                try:
+                    new = await self.fork(room.id, owner=actor.get("session"))
+                except RoomsFull as e:
+                    raise ProtocolError("room", str(e), msg["request_id"]) from None
+                reply = {"type": "forked", "request_id": msg["request_id"], "room": new.id,
+                         "url": f"/r/{new.id}"}
+        except ProtocolError as e:
+            return {"text": _dumps(e.reply()), "snapshot_seq": None}
+        return {"text": _dumps(reply), "snapshot_seq": None}
+
+    async def share(self, room_id: str, title: str | None = None) -> str:
+        """Save the room's scenario, seed and log so far as a recording; return its slug."""
+        room = await self.wake(room_id)
+        room.advance(self.clock())  # "so far" is the time the viewers see
+        fields = {"title": title or room.meta.get("title") or "", "spec": room.spec,
+                  "seed": room.seed, "log": copy.deepcopy(room.cluster.command_log),
+                  "end_ms": room.cluster.now_ms, "records_max": room.records_max,
+                  "source_room": room.id,
+                  "scenario_slug": str(room.meta.get("name") or "")[:64]}
+        return await self.store.save_recording(fields)
+
+    async def fork(self, room_id: str, owner: str | None = None) -> Room:
+        """A new live room: `room_id`'s scenario and log up to its current time, paused there,
+        `owner` its presenter. Stored before it is returned."""
+        room = await self.wake(room_id)
+        room.advance(self.clock())
+        recording = {**room.recording(), "id": self._new_id(), "owner": owner,
+                     "open": None, "replay": None, "notices": []}
+        self._make_space()
+        new = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
+        self._make_space()  # the replay awaited: another room may have taken the slot
+        self.awake[new.id] = new
+        await new.notice("info", f"Forked from room {room.id} at its virtual time "
+                         f"{room.cluster.now_ms:,} ms; you drive this copy.")
+        await self.persist(new.id)
+        return new
+
+    async def you(self, room_id: str, actor: dict) -> dict:
+        return (await self.wake(room_id)).you(actor)
+
+    async def _checkpoint_forever(self) -> None:
+        """Clock progress without commands reaches the store too, every few seconds."""
+        while True:
+            await asyncio.sleep(self.checkpoint_s)
+            for room in list(self.awake.values()):
+                if getattr(room, "checkpointed", None) == (room.cluster.now_ms,
+                                                           room.cluster.seq):
+                    continue
+                try:
+                    await self.persist(room.id)
+                except Exception:
+                    log.exception("room %s: checkpoint failed", room.id)
 
     async def _sweep_forever(self) -> None:
         """Idle rooms go to sleep on time even when nobody opens a new one."""
@@ -215,9 +427,13 @@ def get_rooms() -> Rooms:
     """This process's rooms, configured from settings on first use."""
     global _rooms
     if _rooms is None:
+        from .store import DbStore
+
         _rooms = Rooms(max_rooms=settings.PLAYGROUND_MAX_ROOMS,
                        idle_s=settings.PLAYGROUND_ROOM_IDLE_S,
-                       records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX)
+                       records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX, store=DbStore(),
+                       create_burst=settings.PLAYGROUND_ROOM_CREATE_BURST,
+                       create_per_min=settings.PLAYGROUND_ROOM_CREATE_PER_MIN)
     return _rooms
 
 

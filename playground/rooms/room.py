@@ -13,8 +13,18 @@ channel-layer message when rooms move between processes). Their events ride the 
 
 Sequence numbers are the cluster's own: frames cover ``from_seq..to_seq`` with no gaps, and a
 snapshot is taken only right after a flush, so "snapshot at S, then frames from S+1" holds.
+A seek (replay rooms) swaps in a rebuilt cluster whose seq may be lower: it starts a new
+`epoch`, and every group message says its epoch so a viewer drops frames of the old cluster.
+
+Control. The creator's session (`owner`) is the presenter; `may_control` lets the presenter,
+or anyone once the presenter opened the room, change it. A room without an owner is open.
+
+Replay rooms carry a `script` (a shared recording's log): as the clock passes each entry's
+virtual time the entry is applied exactly as the original room applied it (advance to that
+instant, then apply), so the event stream is the original's, byte for byte.
 """
 
+import asyncio
 import copy
 import json
 import logging
@@ -39,6 +49,8 @@ MAX_NOTICES = 20
 # long as the room exists, awake or asleep; this bounds it, whatever the record budget.
 LOG_BYTES_MAX = 1_500_000
 BUDGET_NOTICE_EVERY_S = 30.0
+PRESENTER_ONLY = "only the presenter drives this room; fork it to try things yourself"
+REPLAY_ONLY = "this is a replay: fork it to take over"
 
 
 def group_name(room_id: str) -> str:
@@ -60,7 +72,8 @@ class Room:
 
     def __init__(self, room_id: str, spec: dict, *, seed=None, build, layer, clock=time.monotonic,
                  wall_ms=None, records_max: int = 0, meta: dict | None = None,
-                 limits: dict | None = None):
+                 limits: dict | None = None, owner: str | None = None, open: bool | None = None,
+                 script: dict | None = None):
         self.id = room_id
         self.spec = spec
         self.build = build
@@ -90,6 +103,41 @@ class Room:
         self.behind = False
         self.slice_ms = 1_000
         self.frames_sent = 0
+        self.owner = owner or None
+        self.open = self.owner is None if open is None else bool(open) or self.owner is None
+        # A replay room's recording: {"slug", "log", "end_ms"}; script_pos is its next entry.
+        self.script = script
+        self.script_pos = 0
+        self.epoch = 0
+        self.listeners: list = []
+        # Registry bookkeeping: how many command_log entries the store already has.
+        self.persisted = 0
+        self.persist_lock = None  # an asyncio.Lock, made on the loop that first persists
+
+    # -- listeners (the Kafka wire helper and tests watch the model's events) -----------------
+
+    def add_listener(self, fn) -> None:
+        """Call ``fn(events)`` with every new batch of model events (after each apply and each
+        advance), in order. Not the viewers' frames: the raw events, unaggregated."""
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn) -> None:
+        if fn in self.listeners:
+            self.listeners.remove(fn)
+
+    def _take(self, events: list) -> None:
+        if not events:
+            return
+        self.pending += events
+        for fn in list(self.listeners):
+            try:
+                fn(events)
+            except Exception:
+                log.exception("room %s: a listener failed", self.id)
+
+    @property
+    def mode(self) -> str:
+        return "live" if self.script is None else "replay"
 
     # -- building and replaying ----------------------------------------------------------------
 
@@ -111,16 +159,35 @@ class Room:
                 "narration_step": self.narration_step, "speed": self.pacer.speed,
                 "notices": list(self.notices)}
 
+    def header(self, state: str = "live") -> dict:
+        """The room as its store keeps it, apart from the command log."""
+        return {"room_id": self.id, "spec": self.spec, "seed": self.seed,
+                "records_max": self.records_max, "meta": self.meta, "owner": self.owner or "",
+                "open": self.open, "state": state,
+                "replay_of": self.script["slug"] if self.script else "",
+                "now_ms": self.cluster.now_ms, "seq": self.cluster.seq,
+                "speed": self.pacer.speed, "narration_step": self.narration_step,
+                "notices": list(self.notices)}
+
     @classmethod
     def replay(cls, recording: dict, **kwargs) -> "Room":
+        """Rebuild a room from its recording (see `recording()`; plus optional "owner",
+        "open" and, for a replay room, "replay": its script)."""
         room = cls(recording["id"], recording["spec"], seed=recording["seed"],
-                   records_max=recording["records_max"], meta=recording["meta"], **kwargs)
+                   records_max=recording["records_max"], meta=recording["meta"],
+                   owner=recording.get("owner"), open=recording.get("open"),
+                   script=recording.get("replay"), **kwargs)
         cluster = room.cluster
-        for entry in recording["log"]:
-            cluster.advance_to(entry["at_ms"])
-            cluster.apply(entry["command"])
-        cluster.advance_to(recording["now_ms"])
-        room.log_bytes = sum(len(_dumps(entry["command"])) for entry in recording["log"])
+        if room.script is not None:
+            # Its log is the script's prefix: rebuilt the way a seek rebuilds it.
+            room.cluster, room.script_pos = room._build_at(recording["now_ms"])
+            cluster = room.cluster
+        else:
+            for entry in recording["log"]:
+                cluster.advance_to(entry["at_ms"])
+                cluster.apply(entry["command"])
+            cluster.advance_to(recording["now_ms"])
+        room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
         if cluster.seq != recording["seq"]:
             raise RuntimeError(f"room {room.id} replayed to seq {cluster.seq}, "
                                f"recorded {recording['seq']}")
@@ -128,13 +195,55 @@ class Room:
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
         room.narration_step = recording["narration_step"]
         room.notices = list(recording["notices"])
+        room.pending = []
         return room
+
+    def _build_at(self, to_ms: int):
+        """A fresh cluster with the script applied up to and including `to_ms`, at `to_ms`;
+        and the index of the script's next entry. Pure CPU work on a private cluster."""
+        cluster = self._fresh_cluster(self.seed)
+        entries = self.script["log"]
+        pos = 0
+        while pos < len(entries) and entries[pos]["at_ms"] <= to_ms:
+            cluster.advance_to(max(entries[pos]["at_ms"], cluster.now_ms))
+            self._apply_scripted(cluster, entries[pos])
+            pos += 1
+        cluster.advance_to(max(to_ms, cluster.now_ms))
+        return cluster, pos
+
+    def _apply_scripted(self, cluster, entry: dict) -> list:
+        try:
+            return cluster.apply(entry["command"])
+        except CommandError as e:
+            # Recordings are checked by replay when saved; one that fails now is a model
+            # change since. The rest of the script still plays.
+            log.warning("room %s: scripted command at %s ms refused: %s", self.id,
+                        entry["at_ms"], e)
+            return []
+
+    def _next_script_ms(self) -> int | None:
+        if self.script is None or self.script_pos >= len(self.script["log"]):
+            return None
+        return self.script["log"][self.script_pos]["at_ms"]
+
+    def _run_script(self) -> None:
+        """Apply every scripted entry whose time the clock has reached."""
+        if self.script is None:
+            return
+        entries = self.script["log"]
+        while (self.script_pos < len(entries)
+               and entries[self.script_pos]["at_ms"] <= self.cluster.now_ms):
+            self._take(self._apply_scripted(self.cluster, entries[self.script_pos]))
+            self.script_pos += 1
 
     # -- what viewers see -----------------------------------------------------------------------
 
     def clock_state(self) -> dict:
+        recording = None
+        if self.script is not None:
+            recording = {"end_ms": self.script["end_ms"], "slug": self.script["slug"]}
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms}
+                "behind": self.behind, "goal_ms": self.goal_ms, "recording": recording}
 
     def limits(self, state: dict) -> dict:
         return {"retained_records": retained_records(state),
@@ -149,19 +258,31 @@ class Room:
     def steps(self) -> list:
         return list(getattr(self.cluster, "steps", None) or [])
 
-    async def snapshot_text(self) -> tuple[str, int]:
-        # State and seq are read together, before any await: a command landing while the
-        # flush below waits on the layer must not put events in the state that the seq says
-        # are still to come. The flush sends what is pending; this viewer drops it (covered).
+    def _snapshot_message(self) -> tuple[str, int]:
         state = self.cluster.snapshot()
         seq = self.cluster.seq
         message = {"type": "snapshot", "seq": seq, "state": state,
                    "room": {"id": self.id, "scenario": self.scenario(),
                             "clock": self.clock_state(), "narration_step": self.narration_step,
                             "viewers": len(self.viewers), "limits": self.limits(state),
-                            "notices": list(self.notices)}}
-        await self.flush(force=False)
+                            "notices": list(self.notices), "open": self.open,
+                            "mode": self.mode}}
         return _dumps(message), seq
+
+    async def snapshot_text(self) -> tuple[str, int]:
+        # State and seq are read together, before any await: a command landing while the
+        # flush below waits on the layer must not put events in the state that the seq says
+        # are still to come. The flush sends what is pending; this viewer drops it (covered).
+        text, seq = self._snapshot_message()
+        await self.flush(force=False)
+        return text, seq
+
+    def is_presenter(self, actor: dict) -> bool:
+        return self.owner is not None and actor.get("session") == self.owner
+
+    def you(self, actor: dict) -> dict:
+        return {"type": "you", "presenter": self.is_presenter(actor), "open": self.open,
+                "may_control": self.may_control(actor), "mode": self.mode}
 
     async def notice(self, level: str, message: str) -> None:
         notice = {"type": "notice", "level": level, "message": message,
@@ -181,14 +302,20 @@ class Room:
         cluster = self.cluster
         target = self.goal_ms if self.goal_ms is not None else self.pacer.virtual_at(wall_s)
         started = time.perf_counter()
-        while cluster.now_ms < target:
-            due = cluster.next_due_ms()
-            if due is None or due > target:
-                self.pending += cluster.advance_to(target)  # nothing due: idle time is free
+        while True:
+            self._run_script()
+            if cluster.now_ms >= target:
                 break
-            end = min(target, max(due, cluster.now_ms + self.slice_ms))
+            # A replay stops at each scripted instant, to apply it there and nowhere else.
+            scripted = self._next_script_ms()
+            stop = target if scripted is None else min(target, scripted)
+            due = cluster.next_due_ms()
+            if due is None or due > stop:
+                self._take(cluster.advance_to(stop))  # nothing due: idle time is free
+                continue
+            end = min(stop, max(due, cluster.now_ms + self.slice_ms))
             events = cluster.advance_to(end)
-            self.pending += events
+            self._take(events)
             # Adapt the slice so each makes about SLICE_TARGET_EVENTS: checks the budget often
             # enough under load, takes long strides through quiet time.
             if len(events) > SLICE_TARGET_EVENTS:
@@ -241,7 +368,7 @@ class Room:
         self.clock_dirty = False
         self.frames_sent += 1
         await self.layer.group_send(self.group, {"type": "room.frame", "to_seq": to_seq,
-                                                 "text": text})
+                                                 "epoch": self.epoch, "text": text})
         if bit and wall_s - self.budget_noticed_s >= BUDGET_NOTICE_EVERY_S:
             self.budget_noticed_s = wall_s
             await self.notice("warning", f"This room keeps at most {self.records_max:,} "
@@ -250,9 +377,9 @@ class Room:
     # -- messages from viewers ------------------------------------------------------------------
 
     def may_control(self, actor: dict) -> bool:
-        """Whether `actor` may change the room. Everyone, for now: a classroom where anyone
-        can drive. Presenter-only rooms will decide here, from the actor's identity."""
-        return True
+        """Whether `actor` (``{"viewer", "session"?, ...}``) may change the room: its presenter
+        always, anyone else while the presenter keeps it open."""
+        return self.open or self.is_presenter(actor)
 
     async def handle(self, message, actor: dict) -> dict:
         """Answer one decoded client message: ``{"text": reply, "snapshot_seq": S or None}``.
@@ -264,14 +391,25 @@ class Room:
             msg = messages.parse(message)
             if msg["type"] == "resync":
                 text, seq = await self.snapshot_text()
-                return {"text": text, "snapshot_seq": seq}
-            if not self.may_control(actor):
-                raise ProtocolError("type", "only the presenter drives this room",
+                return {"text": text, "snapshot_seq": seq, "epoch": self.epoch,
+                        "then": [_dumps(self.you(actor))]}
+            if msg["type"] in ("command", "narrate") and self.script is not None:
+                raise ProtocolError("type", REPLAY_ONLY, msg["request_id"])
+            if msg["type"] in ("share", "fork"):
+                # The registry's business (it owns the store and the other rooms).
+                raise ProtocolError("type", f"{msg['type']} goes through the registry",
                                     msg["request_id"])
+            if not self.may_control(actor) or (msg["type"] == "room"
+                                               and not self.is_presenter(actor)):
+                raise ProtocolError("type", PRESENTER_ONLY, msg["request_id"])
             if msg["type"] == "command":
                 self._command(msg)
             elif msg["type"] == "narrate":
                 self._narrate(msg)
+            elif msg["type"] == "room":
+                await self._open(msg["action"] == "open")
+            elif msg["action"] == "seek":
+                await self._seek(msg)
             else:
                 self._control(msg)
         except ProtocolError as e:
@@ -286,9 +424,45 @@ class Room:
             return {"text": _dumps(error.reply()), "snapshot_seq": None}
         return {"text": _dumps({"type": "ack", "request_id": msg["request_id"],
                                 "seq": self.cluster.seq}),
-                "snapshot_seq": None}
+                "snapshot_seq": None, "persist": True}
 
-    def _apply(self, command: dict) -> None:
+    async def _open(self, open_: bool) -> None:
+        if self.open == open_:
+            return
+        self.open = open_
+        # One group message, like a frame: never one send per viewer.
+        await self.layer.group_send(self.group, {"type": "room.state", "epoch": self.epoch,
+                                                 "text": _dumps({"type": "room",
+                                                                 "open": open_})})
+
+    async def _seek(self, msg: dict) -> None:
+        if self.script is None:
+            raise ProtocolError("action", "seek works only in a replay: share this room and "
+                                "open its link to scrub through it", msg["request_id"])
+        limit = self.script["end_ms"] + messages.MAX_STEP_MS
+        if msg["to_ms"] > limit:
+            raise ProtocolError("to_ms", f"must be at most {limit} (a week past the end)",
+                                msg["request_id"])
+        # Rebuilt off the loop; ticks go on with the old cluster meanwhile and are discarded.
+        cluster, pos = await asyncio.to_thread(self._build_at, msg["to_ms"])
+        self.cluster, self.script_pos = cluster, pos
+        self.pending = []
+        self.goal_ms = None
+        self.behind = False
+        self.epoch += 1
+        self.sent_seq = cluster.seq
+        self.log_bytes = sum(len(_dumps(e["command"])) for e in cluster.command_log)
+        self.pacer.rebase(self.clock(), cluster.now_ms)
+        text, seq = self._snapshot_message()
+        await self.layer.group_send(self.group, {"type": "room.snapshot", "epoch": self.epoch,
+                                                 "seq": seq, "text": text})
+
+    def apply(self, command: dict) -> list[dict]:
+        """Apply one command now (catching up to the viewers' time first) and log it; return
+        its events (they also ride the next frame). Raises CommandError, changing nothing.
+        The caller persists it (`await Rooms.persist(room_id)`) before acknowledging it."""
+        if self.script is not None:
+            raise CommandError("type", REPLAY_ONLY)
         size = len(_dumps(command))
         if self.log_bytes + size > LOG_BYTES_MAX:
             raise CommandError("command", f"this room's recording is full ({LOG_BYTES_MAX:,} "
@@ -298,12 +472,14 @@ class Room:
         self.advance(self.clock())
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
-        self.pending += self.cluster.apply(command)
+        events = self.cluster.apply(command)
         self.log_bytes += size
+        self._take(events)
+        return events
 
     def _command(self, msg: dict) -> None:
         try:
-            self._apply(msg["command"])
+            self.apply(msg["command"])
         except CommandError as e:
             field = "command" if e.field == "command" else f"command.{e.field}"
             raise ProtocolError(field, e.message, msg["request_id"]) from None
@@ -317,7 +493,7 @@ class Room:
         commands = steps[index].get("commands") or [] if isinstance(steps[index], dict) else []
         for i, command in enumerate(commands):
             try:
-                self._apply(command)
+                self.apply(command)
             except CommandError as e:
                 # Earlier commands of the step stay applied (and logged): they happened.
                 raise ProtocolError(f"step.commands[{i}].{e.field}", e.message,
@@ -344,7 +520,10 @@ class Room:
             pacer.pause(wall_s)
             if msg["ms"] is None:
                 # Nothing is ever left due at `now` between calls, so this is strictly later.
-                self.goal_ms = self.cluster.next_due_ms()
+                # In a replay the next scripted instant counts as something due.
+                due = [t for t in (self.cluster.next_due_ms(), self._next_script_ms())
+                       if t is not None]
+                self.goal_ms = min(due) if due else None
             else:
                 self.goal_ms = self.cluster.now_ms + msg["ms"]
         elif action == "jump":

@@ -17,6 +17,8 @@ async def viewer(room_id: str) -> tuple[WebsocketCommunicator, dict]:
     connected, _ = await communicator.connect()
     assert connected
     first = await communicator.receive_json_from(timeout=2)
+    you = await communicator.receive_json_from(timeout=2)
+    assert you["type"] == "you", you  # after every snapshot a viewer asked for
     return communicator, first
 
 
@@ -25,7 +27,7 @@ async def send(communicator, message) -> dict:
     await communicator.send_to(text_data=json.dumps(message))
     while True:
         reply = await communicator.receive_json_from(timeout=2)
-        if reply["type"] not in ("frame", "notice"):
+        if reply["type"] not in ("frame", "notice", "you"):
             return reply
 
 
@@ -63,7 +65,7 @@ async def test_snapshot_first_then_contiguous_frames(rooms, clock):  # noqa: F81
     assert snapshot["room"]["id"] == room.id
     assert snapshot["room"]["scenario"]["name"] == "busy"
     assert snapshot["room"]["clock"] == {"now_ms": 0, "speed": 1.0, "playing": False,
-                                         "behind": False, "goal_ms": None}
+                                         "behind": False, "goal_ms": None, "recording": None}
     assert snapshot["room"]["viewers"] == 1
     assert {"retained_records", "retained_records_max", "frame_events_max"} <= set(
         snapshot["room"]["limits"])
@@ -258,6 +260,7 @@ async def test_frames_a_snapshot_already_covers_are_dropped(rooms, clock):  # no
         messages.append(await communicator.receive_json_from(timeout=2))
     snapshot = messages[-1]
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == room.cluster.seq
+    assert (await communicator.receive_json_from(timeout=2))["type"] == "you"
     # A frame sent before the snapshot but delivered after it (possible across processes).
     await room.layer.group_send(room.group, {"type": "room.frame", "to_seq": snapshot["seq"],
                                              "text": json.dumps({"type": "stale"})})

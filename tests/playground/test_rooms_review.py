@@ -20,6 +20,7 @@ async def _viewer(room_id):
     ok, _ = await c.connect()
     assert ok
     assert (await c.receive_json_from(timeout=2))["type"] == "snapshot"
+    assert (await c.receive_json_from(timeout=2))["type"] == "you"
     return c
 
 
@@ -146,14 +147,13 @@ async def test_viewer_attached_while_room_is_put_back_to_sleep(clock):  # noqa: 
 
 async def test_wake_survives_its_recording_being_evicted_meanwhile(clock):  # noqa: F811
     from playground.rooms.registry import NoSuchRoom, Rooms
-    registry = Rooms(clock=clock, layer=YieldingLayer(), max_rooms=5, max_sleeping=1,
-                     autorun=False)
+    registry = Rooms(clock=clock, layer=YieldingLayer(), max_rooms=5, autorun=False)
     a = registry.create(busy_spec(rate_per_s=200), meta={"name": "a"})
     b = registry.create(quiet_spec(), meta={"name": "b"})
     registry.sleep(a.id)
     wake = asyncio.create_task(registry.wake(a.id))
     await asyncio.sleep(0)  # a's replay is in a worker thread
-    registry.sleep(b.id)  # max_sleeping=1: a's recording is forgotten
+    registry.sleep(b.id)  # another room's save to the store runs meanwhile
     try:
         room = await wake
     except NoSuchRoom:

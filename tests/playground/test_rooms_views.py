@@ -6,6 +6,9 @@ import pytest
 
 from playground.rooms.registry import Rooms, set_rooms
 
+# /s/<slug> makes a session (the presenter's) and looks up recordings: both in the database.
+pytestmark = pytest.mark.django_db
+
 # The page helper owns templates/playground/room.html; these tests render a stand-in that
 # shows exactly the context the protocol promises.
 ROOM_TEMPLATE = ("{{ room_id }}|{{ ws_path }}|{{ scenario.name }}|"
@@ -62,7 +65,7 @@ def test_opening_a_scenario_makes_a_room_and_redirects_to_it(client, registry, r
     start = html.index('<script id="room-bootstrap" type="application/json">')
     bootstrap = json.loads(html[html.index(">", start) + 1:html.index("</script>")])
     assert bootstrap == {"room_id": room_id, "ws_path": f"/ws/rooms/{room_id}/",
-                         "scenario": scenario}
+                         "scenario": scenario, "embed": False, "replay": None}
 
 
 def test_a_sleeping_room_still_has_its_page(client, registry, room_template):

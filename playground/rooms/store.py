@@ -1,0 +1,154 @@
+"""Where rooms and recordings live between processes: the database, or (tests) a dict.
+
+The registry talks to a store only through these calls, all plain JSON: `save(header,
+entries)` (the room's header, rewritten, plus the command-log entries written since the last
+save, appended), `load(room_id)` (a recording `Room.replay` accepts), `exists`, and the
+recording pair `save_recording` / `load_recording`. `DbStore` does each in Django's ORM on
+its sync thread (Channels' `database_sync_to_async`, which also drops stale connections), so
+the event loop never blocks on the database; `MemoryStore`
+keeps the same shapes in dicts for tests that have no database.
+"""
+
+import copy
+
+from channels.db import database_sync_to_async as sync_to_async
+
+
+def _recording_from(header: dict, log: list, script: dict | None) -> dict:
+    return {"id": header["room_id"], "spec": header["spec"], "seed": header["seed"],
+            "log": log, "now_ms": header["now_ms"], "seq": header["seq"],
+            "records_max": header["records_max"], "meta": header["meta"],
+            "narration_step": header["narration_step"], "speed": header["speed"],
+            "notices": header["notices"], "owner": header["owner"] or None,
+            "open": header["open"], "replay": script}
+
+
+def script_of(recording: dict) -> dict:
+    """A replay room's script from a saved recording."""
+    return {"slug": recording["slug"], "log": recording["log"], "end_ms": recording["end_ms"]}
+
+
+class MemoryStore:
+    """A store in this process's memory: what `Rooms()` uses unless given another."""
+
+    def __init__(self):
+        self.rooms: dict[str, dict] = {}
+        self.logs: dict[str, list] = {}
+        self.recordings: dict[str, dict] = {}
+
+    def save_sync(self, header: dict, entries: list[tuple[int, dict]]) -> None:
+        room_id = header["room_id"]
+        log = self.logs.setdefault(room_id, [])
+        for index, entry in entries:
+            if index != len(log):
+                raise ValueError(f"room {room_id}: entry {index} after {len(log)} entries")
+            log.append(copy.deepcopy(entry))
+        self.rooms[room_id] = copy.deepcopy(header)
+
+    async def save(self, header, entries) -> None:
+        self.save_sync(header, entries)
+
+    async def load(self, room_id: str) -> dict | None:
+        header = self.rooms.get(room_id)
+        if header is None:
+            return None
+        script = None
+        if header["replay_of"]:
+            recording = self.recordings.get(header["replay_of"])
+            if recording is None:
+                return None
+            script = script_of(recording)
+        return _recording_from(header, copy.deepcopy(self.logs.get(room_id, [])), script)
+
+    def exists_sync(self, room_id: str) -> bool:
+        return room_id in self.rooms
+
+    async def exists(self, room_id: str) -> bool:
+        return room_id in self.rooms
+
+    def info_sync(self, room_id: str) -> dict | None:
+        return copy.deepcopy(self.rooms.get(room_id))
+
+    async def info(self, room_id: str) -> dict | None:
+        return self.info_sync(room_id)
+
+    async def save_recording(self, fields: dict) -> str:
+        from .recordings import new_slug
+
+        slug = fields.get("slug") or new_slug(lambda s: s in self.recordings)
+        self.recordings[slug] = {**copy.deepcopy(fields), "slug": slug}
+        return slug
+
+    async def load_recording(self, slug: str) -> dict | None:
+        return copy.deepcopy(self.recordings.get(slug))
+
+
+class DbStore:
+    """Rooms and recordings in the database (playground.rooms.models)."""
+
+    def save_sync(self, header: dict, entries: list[tuple[int, dict]]) -> None:
+        from django.db import transaction
+
+        from .models import RoomCommand, RoomRecord
+
+        fields = {k: v for k, v in header.items() if k != "room_id"}
+        with transaction.atomic():
+            RoomRecord.objects.update_or_create(room_id=header["room_id"], defaults=fields)
+            # (room, index) is unique: a second write of an entry fails the whole save
+            # rather than leaving two versions of the room's past.
+            RoomCommand.objects.bulk_create(
+                [RoomCommand(room_id=header["room_id"], index=index, at_ms=entry["at_ms"],
+                             command=entry["command"]) for index, entry in entries])
+
+    async def save(self, header, entries) -> None:
+        await sync_to_async(self.save_sync)(header, entries)
+
+    def load_sync(self, room_id: str) -> dict | None:
+        from .models import RoomRecord
+        from .recordings import load_recording_sync
+
+        record = RoomRecord.objects.filter(room_id=room_id).first()
+        if record is None:
+            return None
+        rows = list(record.commands.order_by("index").values_list("index", "at_ms", "command"))
+        if [row[0] for row in rows] != list(range(len(rows))):
+            raise RuntimeError(f"room {room_id}: its stored command log has gaps")
+        script = None
+        if record.replay_of:
+            recording = load_recording_sync(record.replay_of)
+            if recording is None:
+                return None  # its recording was deleted: the replay room goes with it
+            script = script_of(recording)
+        header = {f.name: getattr(record, f.attname) for f in RoomRecord._meta.concrete_fields}
+        log = [{"at_ms": at_ms, "command": command} for _, at_ms, command in rows]
+        return _recording_from(header, log, script)
+
+    async def load(self, room_id: str) -> dict | None:
+        return await sync_to_async(self.load_sync)(room_id)
+
+    def exists_sync(self, room_id: str) -> bool:
+        from .models import RoomRecord
+
+        return RoomRecord.objects.filter(room_id=room_id).exists()
+
+    async def exists(self, room_id: str) -> bool:
+        return await sync_to_async(self.exists_sync)(room_id)
+
+    def info_sync(self, room_id: str) -> dict | None:
+        from .models import RoomRecord
+
+        return RoomRecord.objects.filter(room_id=room_id).values(
+            "room_id", "spec", "meta", "replay_of", "now_ms").first()
+
+    async def info(self, room_id: str) -> dict | None:
+        return await sync_to_async(self.info_sync)(room_id)
+
+    async def save_recording(self, fields: dict) -> str:
+        from .recordings import save_fields
+
+        return await sync_to_async(save_fields)(fields)
+
+    async def load_recording(self, slug: str) -> dict | None:
+        from .recordings import load_recording_sync
+
+        return await sync_to_async(load_recording_sync)(slug)
