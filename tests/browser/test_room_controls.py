@@ -281,14 +281,28 @@ async def test_share_gives_a_link_to_a_replay_with_a_timeline_and_fork(chromium,
         assert await replay.get_attribute(sel, "title") == REPLAY_REASON
     assert not await replay.is_disabled("#play") and not await replay.is_disabled("#scrub")
 
-    # Scrub to just after broker 2 stopped: the room rebuilds there and shows it down.
+    # The replay starts at 0 with broker 2 already stopped (its command was at 0). Scrub past
+    # the start command: the room rebuilds there, broker 2 up.
     stopped = next(e["at_ms"] for e in doc["log"] if e["command"]["type"] == "broker.stop")
     started = next(e["at_ms"] for e in doc["log"] if e["command"]["type"] == "broker.start")
+    await replay.wait_for_selector('[data-broker="2"].down')
     await replay.eval_on_selector("#scrub", """(s, to) => { s.value = String(to);
         s.dispatchEvent(new Event('input', {bubbles: true}));
-        s.dispatchEvent(new Event('change', {bubbles: true})); }""", stopped + 1)
+        s.dispatchEvent(new Event('change', {bubbles: true})); }""", started + 1)
+    await replay.wait_for_selector('[data-broker="2"]:not(.down)')
+    assert await replay.evaluate(NOW_JS) > started
+    # By keyboard: Shift+← twice, to the recorded commands before (the start, then the stop),
+    # then → 1 % further on; one seek once the keys rest. Broker 2 is down again.
+    await replay.focus("#scrub")
+    await replay.keyboard.press("Shift+ArrowLeft")
+    assert await replay.input_value("#scrub") == str(started)
+    await replay.keyboard.press("Shift+ArrowLeft")
+    assert await replay.input_value("#scrub") == str(stopped)
+    await replay.keyboard.press("ArrowRight")
+    there = stopped + round(doc["end_ms"] / 100)
+    assert await replay.input_value("#scrub") == str(there)
     await replay.wait_for_selector('[data-broker="2"].down')
-    assert stopped < await replay.evaluate(NOW_JS) < started
+    assert there <= await replay.evaluate(NOW_JS) < started
     await shot(replay, artifacts, "replay-scrubbed-1280")
 
     # Fork from here: a live room of one's own, paused where the replay was.
@@ -299,6 +313,8 @@ async def test_share_gives_a_link_to_a_replay_with_a_timeline_and_fork(chromium,
     await text_is(replay, "#drive-text", "You are presenting.")
     assert await replay.is_hidden("#replay")
     await replay.wait_for_selector('[data-broker="2"].down')
+    assert there <= await replay.evaluate(NOW_JS) < started
+    assert await replay.get_attribute("#play", "aria-pressed") == "false"
     assert not await replay.is_disabled('[data-broker="2"] button[data-action="broker.start"]')
     assert not page.errors and not replay.errors, (page.errors, replay.errors)
     await replay.context.close()
