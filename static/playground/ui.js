@@ -112,7 +112,6 @@ function frameLoop(now) {
   if ((inspectorDirty || topicFormsDirty) && now - inspectorAt > 500) {
     inspectorAt = now;
     inspectorDirty = false;
-    // A topic's forms show its current config; rebuilt only when nobody is typing in them.
     refreshInspector();
     if (topicFormsDirty && inspecting?.kind === "topic") syncTopicForms(inspecting.id);
     topicFormsDirty = false;
@@ -161,7 +160,6 @@ speedInput.addEventListener("input", () => { $("#speed-out").textContent = forma
 speedInput.addEventListener("change", () => control("speed", {speed: sliderToSpeed(Number(speedInput.value))}));
 speedInput.setAttribute("aria-valuetext", "1×");
 speedInput.addEventListener("input", () => speedInput.setAttribute("aria-valuetext", formatSpeed(sliderToSpeed(Number(speedInput.value)))));
-
 
 // --- keyboard --------------------------------------------------------------------------------
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
