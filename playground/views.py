@@ -107,7 +107,7 @@ def find_scenario(slug: str) -> dict | None:
         spec = found["spec"]
         meta = {"name": found["slug"], "title": found.get("title") or spec.get("title") or "",
                 "description": found.get("description") or spec.get("description") or "",
-                "teaches": spec.get("teaches") or ""}
+                "teaches": found.get("teaches") or spec.get("teaches") or ""}
         return {"spec": spec, "seed": found.get("seed"), "meta": meta}
     from broker_core.scenarios import UnknownScenario, load_builtin
 
@@ -149,8 +149,10 @@ async def _session_key(request: HttpRequest) -> str:
 
 def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
     retry = max(1, round(wait_s))
-    return render(request, "playground/too_many_rooms.html", {"retry_s": retry}, status=429,
-                  headers={"Retry-After": str(retry)})
+    response = render(request, "playground/too_many_rooms.html", {"retry_s": retry},
+                      status=429)
+    response["Retry-After"] = str(retry)
+    return response
 
 
 async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:

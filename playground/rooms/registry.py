@@ -103,6 +103,13 @@ class Rooms:
         self.awake[room_id] = room
         return room
 
+    async def start(self, spec: dict, *, seed=None, meta: dict | None = None,
+                    owner: str | None = None) -> Room:
+        """`create`, then stored: what a view that opens a room for someone calls."""
+        room = self.create(spec, seed=seed, meta=meta, owner=owner)
+        await self.persist(room.id)
+        return room
+
     def create_replay(self, recording: dict, *, owner: str | None = None) -> Room:
         """A fresh replay room playing a saved recording (see store.load_recording)."""
         self._make_space()
@@ -335,15 +342,16 @@ class Rooms:
         try:
             msg = messages.parse(message)
             room.last_active_s = self.clock()
+            # Both leave something behind (a recording row, a room): the creation limit.
+            wait_s = self.allow_creation(actor.get("client"))
+            if wait_s:
+                raise ProtocolError("rate", f"too many new rooms and recordings from your "
+                                    f"address; try again in {wait_s:.0f} s", msg["request_id"])
             if msg["type"] == "share":
                 slug = await self.share(room.id, title=msg["title"])
                 reply = {"type": "shared", "request_id": msg["request_id"], "slug": slug,
                          "url": f"/s/{slug}"}
             else:
-                wait_s = self.allow_creation(actor.get("client"))
-                if wait_s:
-                    raise ProtocolError("rate", f"too many new rooms from your address; try "
-                                        f"again in {wait_s:.0f} s", msg["request_id"])
                 try:
                     new = await self.fork(room.id, owner=actor.get("session"))
                 except RoomsFull as e:

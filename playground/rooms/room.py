@@ -453,6 +453,7 @@ class Room:
         self.sent_seq = cluster.seq
         self.log_bytes = sum(len(_dumps(e["command"])) for e in cluster.command_log)
         self.pacer.rebase(self.clock(), cluster.now_ms)
+        self.clock_dirty = True
         text, seq = self._snapshot_message()
         await self.layer.group_send(self.group, {"type": "room.snapshot", "epoch": self.epoch,
                                                  "seq": seq, "text": text})

@@ -24,12 +24,17 @@ async def test_a_browser_like_client_watches_a_room_over_real_daphne(daphne_url)
     response = conn.getresponse()
     assert response.status == 302
     room_path = response.getheader("Location")
+    # The session that opened the room is its presenter: the socket carries its cookie.
+    cookie = response.getheader("Set-Cookie").split(";")[0]
     conn.close()
     room_id = room_path.removeprefix("/r/")
     uri = f"ws://{base.netloc}/ws/rooms/{room_id}/"
-    async with connect(uri, origin=daphne_url) as ws:
+    async with connect(uri, origin=daphne_url, additional_headers={"Cookie": cookie}) as ws:
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert snapshot["type"] == "snapshot" and snapshot["room"]["id"] == room_id
+        you = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert you == {"type": "you", "presenter": True, "open": False, "may_control": True,
+                       "mode": "live"}
         await ws.send(json.dumps({"type": "control", "request_id": "s", "action": "speed",
                                   "speed": 50}))
         await ws.send(json.dumps({"type": "control", "request_id": "p", "action": "play"}))
@@ -69,6 +74,7 @@ async def test_frames_cross_the_real_redis_layer(redis_url, settings):
                                              headers=[(b"origin", b"http://localhost")])
         assert (await communicator.connect())[0]
         snapshot = await communicator.receive_json_from(timeout=5)
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "you"
         remote = await elsewhere.new_channel()
         await elsewhere.group_add(room.group, remote)
         await communicator.send_json_to({"type": "control", "request_id": "p",

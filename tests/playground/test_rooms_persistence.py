@@ -1,0 +1,205 @@
+"""Rooms and recordings in the database: nothing acknowledged is lost, recordings round-trip,
+and the HTTP side of issue 5 (/s/<slug> for recordings, export, embed, the creation limit)."""
+
+import asyncio
+import json
+
+import pytest
+
+from broker_core.scenarios import load_builtin
+from playground.rooms.models import Recording, RoomCommand, RoomRecord
+from playground.rooms.registry import Rooms, set_rooms
+from playground.rooms.store import DbStore
+from tests.playground.rooms_support import FakeClock
+
+PRODUCE = {"type": "command", "request_id": "c1", "command": {
+    "type": "produce", "topic": "signup", "key": "user-1", "value": "hello"}}
+
+
+class GatedStore(DbStore):
+    """Saves wait for the test to let them through."""
+
+    def __init__(self):
+        self.gate = asyncio.Event()
+
+    async def save(self, header, entries):
+        await self.gate.wait()
+        await super().save(header, entries)
+
+
+@pytest.fixture
+def db_rooms(transactional_db):
+    clock = FakeClock()
+    registry = Rooms(clock=clock, autorun=False, store=GatedStore())
+    registry.store.gate.set()
+    set_rooms(registry)
+    yield registry
+    set_rooms(None)
+
+
+def count_commands(room_id):
+    return RoomCommand.objects.filter(room_id=room_id).count()
+
+
+async def test_a_command_is_acknowledged_only_once_its_row_exists(db_rooms):
+    from asgiref.sync import sync_to_async
+
+    room = db_rooms.create(load_builtin("signup"))
+    await db_rooms.persist(room.id)
+    db_rooms.store.gate.clear()
+    handling = asyncio.create_task(db_rooms.handle(room.id, PRODUCE, {}))
+    await asyncio.sleep(0.05)
+    assert not handling.done()  # applied, but no ack while its row is not written
+    assert len(room.cluster.command_log) == 1
+    assert await sync_to_async(count_commands)(room.id) == 0
+    db_rooms.store.gate.set()
+    reply = json.loads((await handling)["text"])
+    assert reply == {"type": "ack", "request_id": "c1", "seq": room.cluster.seq}
+    row = await sync_to_async(RoomCommand.objects.get)(room_id=room.id)
+    assert (row.index, row.at_ms, row.command) == (0, 0, PRODUCE["command"])
+    # A batch: everything applied since the last persist goes in one save.
+    room.apply({"type": "produce", "topic": "signup", "value": "a"})
+    room.apply({"type": "produce", "topic": "signup", "value": "b"})
+    await db_rooms.persist(room.id)
+    assert await sync_to_async(count_commands)(room.id) == 3
+    record = await sync_to_async(RoomRecord.objects.get)(room_id=room.id)
+    assert record.seq == room.cluster.seq and record.state == "live"
+
+
+async def test_a_command_that_cannot_be_saved_gets_an_error_not_an_ack(db_rooms):
+    room = db_rooms.create(load_builtin("signup"))
+
+    async def broken(header, entries):
+        raise OSError("disk full")
+    db_rooms.store.save = broken
+    reply = json.loads((await db_rooms.handle(room.id, PRODUCE, {}))["text"])
+    assert reply["type"] == "error" and reply["request_id"] == "c1"
+    assert "could not be saved" in reply["message"]
+
+
+async def test_a_room_this_process_never_saw_is_rebuilt_from_the_database(db_rooms):
+    room = db_rooms.create(load_builtin("signup"), owner="sess")
+    for message in (PRODUCE, {"type": "control", "request_id": "j", "action": "jump",
+                              "ms": 5_000},
+                    {**PRODUCE, "request_id": "c2"}):
+        assert json.loads((await db_rooms.handle(room.id, message, {"session": "sess"}))[
+            "text"])["type"] == "ack"
+    # Another process on the same database: it knows nothing but what is stored.
+    other = Rooms(clock=FakeClock(), autorun=False, store=DbStore())
+    assert await other.aexists(room.id) and not await other.aexists("0123456789")
+    restored = await other.wake(room.id)
+    assert restored.cluster.seq == room.cluster.seq
+    assert restored.cluster.snapshot() == room.cluster.snapshot()
+    assert restored.owner == "sess" and restored.open is False
+    # Going to sleep moves it out of memory into the store, marked asleep.
+    other.sleep(room.id)
+    await asyncio.sleep(0.2)
+    assert not other.settling
+    record = await RoomRecord.objects.aget(room_id=room.id)
+    assert record.state == "asleep"
+
+
+async def test_share_saves_a_recording_and_its_slug_opens_a_replay(db_rooms):
+    from asgiref.sync import sync_to_async
+
+    from playground.rooms.recordings import recording_document
+
+    room = db_rooms.create(load_builtin("signup"), meta={"name": "signup", "title": "S"})
+    await db_rooms.handle(room.id, PRODUCE, {})
+    reply = json.loads((await db_rooms.handle(room.id, {"type": "share", "request_id": "s"},
+                                              {}))["text"])
+    slug = reply["slug"]
+    assert len(slug) == 8 and slug.islower() and reply["url"] == f"/s/{slug}"
+    doc = await sync_to_async(recording_document)(slug)
+    assert doc == {"format": "playground.recording", "version": 1, "slug": slug, "title": "S",
+                   "scenario": room.spec, "seed": room.seed,
+                   "log": room.cluster.command_log, "end_ms": room.cluster.now_ms}
+    row = await Recording.objects.aget(slug=slug)
+    assert row.source_room == room.id and row.scenario_slug == "signup"
+
+
+def recording_doc(**changes) -> dict:
+    doc = {"format": "playground.recording", "version": 1, "title": "Imported",
+           "scenario": load_builtin("signup"), "seed": 3,
+           "log": [{"at_ms": 0, "command": PRODUCE["command"]},
+                   {"at_ms": 2_500, "command": {"type": "topic.create", "name": "extra",
+                                                "partitions": 2}}],
+           "end_ms": 4_000}
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.django_db
+def test_imported_recordings_are_checked_then_saved_and_exported_as_they_came(client):
+    from playground.rooms.recordings import recording_document, save_recording
+
+    slug = save_recording(recording_doc(slug="my-demo"))
+    assert slug == "my-demo"
+    assert recording_document(slug) == recording_doc(slug="my-demo")
+    response = client.get("/s/my-demo/export")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="my-demo.json"'
+    assert json.loads(response.content) == recording_doc(slug="my-demo")
+    assert client.get("/s/nothing-here/export").status_code == 404
+    for doc, path in [
+        (recording_doc(slug="my-demo"), "$.slug"),  # taken
+        (recording_doc(log=[{"at_ms": 0, "command": {"type": "produce", "topic": "nope"}}]),
+         "$.log[0].command.topic"),
+        (recording_doc(log=[{"at_ms": 5, "command": PRODUCE["command"]},
+                            {"at_ms": 1, "command": PRODUCE["command"]}]), "$.log[1].at_ms"),
+        (recording_doc(end_ms=-1), "$.end_ms"),
+        (recording_doc(extra=True), "$.extra"),
+    ]:
+        with pytest.raises(Exception) as e:  # noqa: B017 (the library's DocumentError or ours)
+            save_recording(doc)
+        assert path in [p for p, _ in e.value.errors], (path, e.value.errors)
+    assert Recording.objects.count() == 1
+
+
+@pytest.fixture
+def http_rooms(transactional_db):
+    registry = Rooms(max_rooms=5, store=DbStore(), create_burst=3, create_per_min=1)
+    set_rooms(registry)
+    yield registry
+    set_rooms(None)
+
+
+def test_a_recording_slug_opens_a_replay_room_presented_by_its_opener(client, http_rooms):
+    from playground.rooms.recordings import save_recording
+
+    slug = save_recording(recording_doc())
+    response = client.get(f"/s/{slug}?embed=1")
+    assert response.status_code == 302
+    room_id = response["Location"].removeprefix("/r/").removesuffix("?embed=1")
+    assert response["Location"] == f"/r/{room_id}?embed=1"
+    room = http_rooms.awake[room_id]
+    assert room.script["slug"] == slug and room.script["end_ms"] == 4_000
+    assert room.owner == client.session.session_key  # the cookie's session presents it
+    assert RoomRecord.objects.get(room_id=room_id).replay_of == slug
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert page.context["bootstrap"]["replay"] == {"slug": slug, "end_ms": 4_000,
+                                                   "title": "Imported"}
+
+
+def test_the_embedded_page_has_no_site_chrome(client, http_rooms):
+    room_path = client.get("/s/signup?embed=1")["Location"]
+    embedded = client.get(room_path).content.decode()
+    normal = client.get(room_path.removesuffix("?embed=1")).content.decode()
+    assert 'class="brand"' in normal and 'class="brand"' not in embedded
+    assert 'class="room-page embed"' in embedded and 'class="room-page"' in normal
+    for html in (embedded, normal):
+        assert 'id="play"' in html and 'id="clock"' in html  # the view and time controls
+    assert '"embed": true' in embedded and '"embed": false' in normal
+
+
+def test_too_many_new_rooms_from_one_address_get_a_429_page(client, http_rooms):
+    for _ in range(3):
+        assert client.get("/s/signup").status_code == 302
+    response = client.get("/s/signup")
+    assert response.status_code == 429
+    assert 40 <= int(response["Retry-After"]) <= 60
+    assert "Too many new rooms" in response.content.decode()
+    # Another address is not held up; unknown slugs stay 404 (they cost nothing).
+    assert client.get("/s/signup", REMOTE_ADDR="10.1.2.3").status_code == 302
+    assert client.get("/s/no-such-thing").status_code == 404
