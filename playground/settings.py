@@ -75,6 +75,9 @@ PLAYGROUND_ROOM_CREATE_BURST = env.bounded_number(os.environ, "PLAYGROUND_ROOM_C
                                                   30, 1, 100_000)
 PLAYGROUND_ROOM_CREATE_PER_MIN = env.bounded_number(os.environ, "PLAYGROUND_ROOM_CREATE_PER_MIN",
                                                     30, 0.1, 100_000, integer=False)
+# Days a stored room is kept after its last change (shared recordings are kept for good).
+PLAYGROUND_ROOM_KEEP_DAYS = env.bounded_number(os.environ, "PLAYGROUND_ROOM_KEEP_DAYS", 30, 1,
+                                               36_500)
 
 DATABASES = env.databases(os.environ, base_dir=BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -164,6 +164,7 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     """
     from asgiref.sync import sync_to_async
 
+    from broker_core.scenario import ScenarioError
     from playground.rooms.registry import RoomsFull, get_rooms
 
     found = await sync_to_async(_find_source)(name)
@@ -184,6 +185,10 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
+    except ScenarioError as e:
+        # A stored scenario that today's model refuses (it changed since): say what, plainly.
+        return HttpResponse(f"/s/{name} cannot be opened: {e}", status=409,
+                            content_type="text/plain; charset=utf-8")
     await rooms.persist(room.id)
     url = reverse("room", args=[room.id])
     return HttpResponseRedirect(url + ("?embed=1" if _embed(request) else ""))

@@ -60,7 +60,7 @@ class Rooms:
                  records_max: int = 0, clock=time.monotonic, layer=None, autorun: bool = True,
                  build=build_cluster, tick_s: float = TICK_S, store=None,
                  create_burst: float = 30, create_per_min: float = 30,
-                 checkpoint_s: float = 5.0):
+                 checkpoint_s: float = 5.0, keep_s: float = 30 * 86_400):
         self.max_rooms = max_rooms
         self.idle_s = idle_s
         self.records_max = records_max
@@ -71,6 +71,7 @@ class Rooms:
         self.tick_s = tick_s
         self.store = MemoryStore() if store is None else store
         self.checkpoint_s = checkpoint_s
+        self.keep_s = keep_s  # a stored room nobody touched this long is deleted
         self.creations = KeyedBuckets(create_per_min / 60.0, create_burst, clock)
         self.awake: dict[str, Room] = {}
         # Recordings of rooms gone to sleep whose save to the store is still under way.
@@ -411,6 +412,7 @@ class Rooms:
             await asyncio.sleep(min(60.0, self.idle_s / 2))
             try:
                 self.sweep()
+                await self.store.forget_idle(self.keep_s, set(self.awake) | set(self.settling))
             except Exception:
                 log.exception("sweeping idle rooms failed")
 
@@ -441,7 +443,8 @@ def get_rooms() -> Rooms:
                        idle_s=settings.PLAYGROUND_ROOM_IDLE_S,
                        records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX, store=DbStore(),
                        create_burst=settings.PLAYGROUND_ROOM_CREATE_BURST,
-                       create_per_min=settings.PLAYGROUND_ROOM_CREATE_PER_MIN)
+                       create_per_min=settings.PLAYGROUND_ROOM_CREATE_PER_MIN,
+                       keep_s=settings.PLAYGROUND_ROOM_KEEP_DAYS * 86_400)
     return _rooms
 
 

@@ -103,37 +103,16 @@ class Room:
         self.behind = False
         self.slice_ms = 1_000
         self.frames_sent = 0
+        self.listeners: list = []  # fn(events) for every batch of new model events, in order
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
         # A replay room's recording: {"slug", "log", "end_ms"}; script_pos is its next entry.
         self.script = script
         self.script_pos = 0
         self.epoch = 0
-        self.listeners: list = []
         # Registry bookkeeping: how many command_log entries the store already has.
         self.persisted = 0
         self.persist_lock = None  # an asyncio.Lock, made on the loop that first persists
-
-    # -- listeners (the Kafka wire helper and tests watch the model's events) -----------------
-
-    def add_listener(self, fn) -> None:
-        """Call ``fn(events)`` with every new batch of model events (after each apply and each
-        advance), in order. Not the viewers' frames: the raw events, unaggregated."""
-        self.listeners.append(fn)
-
-    def remove_listener(self, fn) -> None:
-        if fn in self.listeners:
-            self.listeners.remove(fn)
-
-    def _take(self, events: list) -> None:
-        if not events:
-            return
-        self.pending += events
-        for fn in list(self.listeners):
-            try:
-                fn(events)
-            except Exception:
-                log.exception("room %s: a listener failed", self.id)
 
     @property
     def mode(self) -> str:
@@ -188,13 +167,20 @@ class Room:
                 cluster.apply(entry["command"])
             cluster.advance_to(recording["now_ms"])
         room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
-        if cluster.seq != recording["seq"]:
-            raise RuntimeError(f"room {room.id} replayed to seq {cluster.seq}, "
-                               f"recorded {recording['seq']}")
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
         room.narration_step = recording["narration_step"]
         room.notices = list(recording["notices"])
+        if cluster.seq != recording["seq"]:
+            # Same log, another outcome: the model changed since the room was recorded (a
+            # deploy between sleep and wake). The room goes on from what the model makes of
+            # its log today, and says so, rather than being lost.
+            log.warning("room %s replayed to seq %s, recorded %s", room.id, cluster.seq,
+                        recording["seq"])
+            room.notices = [*room.notices, {
+                "type": "notice", "level": "warning", "at_ms": cluster.now_ms,
+                "message": "This room was rebuilt by a changed model: its commands are the "
+                           "same, but what they led to may differ from before."}][-MAX_NOTICES:]
         room.pending = []
         return room
 
@@ -233,7 +219,7 @@ class Room:
         entries = self.script["log"]
         while (self.script_pos < len(entries)
                and entries[self.script_pos]["at_ms"] <= self.cluster.now_ms):
-            self._take(self._apply_scripted(self.cluster, entries[self.script_pos]))
+            self._emit(self._apply_scripted(self.cluster, entries[self.script_pos]))
             self.script_pos += 1
 
     # -- what viewers see -----------------------------------------------------------------------
@@ -311,11 +297,11 @@ class Room:
             stop = target if scripted is None else min(target, scripted)
             due = cluster.next_due_ms()
             if due is None or due > stop:
-                self._take(cluster.advance_to(stop))  # nothing due: idle time is free
+                self._emit(cluster.advance_to(stop))  # nothing due: idle time is free
                 continue
             end = min(stop, max(due, cluster.now_ms + self.slice_ms))
             events = cluster.advance_to(end)
-            self._take(events)
+            self._emit(events)
             # Adapt the slice so each makes about SLICE_TARGET_EVENTS: checks the budget often
             # enough under load, takes long strides through quiet time.
             if len(events) > SLICE_TARGET_EVENTS:
@@ -324,6 +310,7 @@ class Room:
                 self.slice_ms = min(self.slice_ms * 2, 86_400_000)
             if time.perf_counter() - started > cpu_budget_s:
                 break
+        self._run_script()  # nothing scripted at or before `now` is left for later
         if self.goal_ms is not None:
             if cluster.now_ms >= self.goal_ms:
                 self.pacer.rebase(wall_s, self.goal_ms)
@@ -458,10 +445,35 @@ class Room:
         await self.layer.group_send(self.group, {"type": "room.snapshot", "epoch": self.epoch,
                                                  "seq": seq, "text": text})
 
+    # -- observers in this process (the Kafka wire listener) ------------------------------------
+
+    def add_listener(self, fn) -> None:
+        """Call ``fn(events)`` with every batch of new model events (after each command and
+        each advance), in order. ``fn`` runs inside the room's step: it must not block."""
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn) -> None:
+        if fn in self.listeners:
+            self.listeners.remove(fn)
+
+    def _emit(self, events: list[dict]) -> None:
+        self.pending += events
+        if not events:
+            return
+        for fn in list(self.listeners):
+            try:
+                fn(events)
+            except Exception:
+                # An observer's bug must not cost the room its events or its viewers theirs.
+                log.exception("room %s: listener %r failed", self.id, fn)
+
     def apply(self, command: dict) -> list[dict]:
-        """Apply one command now (catching up to the viewers' time first) and log it; return
-        its events (they also ride the next frame). Raises CommandError, changing nothing.
-        The caller persists it (`await Rooms.persist(room_id)`) before acknowledging it."""
+        """Apply one command as a viewer's would be (logged, paced, size-checked) and return
+        the events it caused. Raises CommandError, changing nothing. The caller stores it
+        (`await Rooms.persist(room_id)`) before acknowledging it."""
+        return self._apply(command)
+
+    def _apply(self, command: dict) -> list[dict]:
         if self.script is not None:
             raise CommandError("type", REPLAY_ONLY)
         size = len(_dumps(command))
@@ -475,12 +487,12 @@ class Room:
         # what came from outside, never the scenario's own timeline) records it at at_ms.
         events = self.cluster.apply(command)
         self.log_bytes += size
-        self._take(events)
+        self._emit(events)
         return events
 
     def _command(self, msg: dict) -> None:
         try:
-            self.apply(msg["command"])
+            self._apply(msg["command"])
         except CommandError as e:
             field = "command" if e.field == "command" else f"command.{e.field}"
             raise ProtocolError(field, e.message, msg["request_id"]) from None
@@ -494,7 +506,7 @@ class Room:
         commands = steps[index].get("commands") or [] if isinstance(steps[index], dict) else []
         for i, command in enumerate(commands):
             try:
-                self.apply(command)
+                self._apply(command)
             except CommandError as e:
                 # Earlier commands of the step stay applied (and logged): they happened.
                 raise ProtocolError(f"step.commands[{i}].{e.field}", e.message,

@@ -72,6 +72,9 @@ class MemoryStore:
     async def info(self, room_id: str) -> dict | None:
         return self.info_sync(room_id)
 
+    async def forget_idle(self, idle_s: float, keep: set) -> int:
+        return 0  # tests' rooms live as long as the test
+
     async def save_recording(self, fields: dict) -> str:
         from .recordings import new_slug
 
@@ -142,6 +145,23 @@ class DbStore:
 
     async def info(self, room_id: str) -> dict | None:
         return await sync_to_async(self.info_sync)(room_id)
+
+    def forget_idle_sync(self, idle_s: float, keep: set) -> int:
+        """Delete rooms (and their logs) nobody changed for `idle_s`, except `keep` (awake
+        here). Recordings are kept: they are what a link points to."""
+        import datetime
+
+        from django.utils import timezone
+
+        from .models import RoomRecord
+
+        cutoff = timezone.now() - datetime.timedelta(seconds=idle_s)
+        deleted, _ = RoomRecord.objects.filter(updated__lt=cutoff).exclude(
+            room_id__in=keep).delete()
+        return deleted
+
+    async def forget_idle(self, idle_s: float, keep: set) -> int:
+        return await sync_to_async(self.forget_idle_sync)(idle_s, keep)
 
     async def save_recording(self, fields: dict) -> str:
         from .recordings import save_fields

@@ -3,6 +3,7 @@ room frame's hooks the modules need."""
 
 import json
 
+import pytest
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils.html import escape
@@ -10,6 +11,7 @@ from django.utils.html import escape
 from broker_core.scenarios import list_builtins
 
 
+@pytest.mark.django_db  # the gallery is the scenario library's rows
 def test_home_is_a_gallery_of_every_built_in_scenario(client):
     html = client.get("/").content.decode()
     for item in list_builtins():

@@ -220,3 +220,15 @@ async def test_the_relay_takes_one_layer_channel_per_room_and_isolates_viewers()
     for viewer in (good, broken, late):
         await relay.leave("room.r1", viewer)
     assert "room.r1" not in layer.groups and not relay.viewers
+
+
+async def test_a_recording_the_model_now_replays_differently_wakes_with_a_warning(
+        rooms, clock):  # noqa: F811
+    room = rooms.create(quiet_spec())
+    rooms.sleep(room.id)
+    await asyncio.sleep(0.01)  # its save is a task on the loop
+    stored = rooms.store.rooms[room.id]
+    stored["seq"] += 1  # as if an older model had made one more event of this log
+    woken = await rooms.wake(room.id)
+    assert woken.cluster.seq == stored["seq"] - 1
+    assert "changed model" in woken.notices[-2]["message"]  # then the usual wake notice

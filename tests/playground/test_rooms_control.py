@@ -275,3 +275,41 @@ async def test_listeners_get_every_batch_of_model_events_in_order(rooms, clock):
     clock.forward(2)
     room.advance(clock())
     assert [e["seq"] for batch in batches for e in batch][-1] < room.cluster.seq
+
+
+async def test_a_viewer_starts_over_at_a_seek_and_never_sees_the_old_clusters_frames(
+        rooms, clock):  # noqa: F811
+    from tests.playground.test_consumer import send, viewer
+
+    room, _ = await record_a_session(rooms, clock)
+    slug = (await ask(rooms, room.id, ALICE, {"type": "share", "request_id": "s"}))["slug"]
+    replay = rooms.create_replay(await rooms.store.load_recording(slug))  # no owner: open
+    communicator, first = await viewer(replay.id)
+    assert first["room"]["mode"] == "replay"
+    assert first["room"]["clock"]["recording"] == {"end_ms": replay.script["end_ms"],
+                                                   "slug": slug}
+    # `step` in a replay stops at the next scripted instant too (here: 0 ms, then 7,000 ms).
+    assert (await send(communicator, {"type": "control", "request_id": "st",
+                                      "action": "step"}))["type"] == "ack"
+    assert replay.cluster.now_ms <= replay.script["log"][1]["at_ms"]
+    await communicator.send_json_to({"type": "control", "request_id": "k", "action": "seek",
+                                     "to_ms": 3_000})
+    seen = {}
+    while set(seen) != {"ack", "snapshot"}:  # in either order (protocol)
+        message = await communicator.receive_json_from(timeout=2)
+        if message["type"] in ("ack", "snapshot"):
+            seen[message["type"]] = message
+    snapshot = seen["snapshot"]
+    assert snapshot["room"]["clock"]["now_ms"] == 3_000
+    # A frame of the cluster the seek replaced, arriving late, is dropped.
+    await rooms.layer.group_send(replay.group, {"type": "room.frame", "epoch": 0,
+                                                "to_seq": snapshot["seq"] + 5,
+                                                "text": json.dumps({"type": "stale"})})
+    await send(communicator, {"type": "control", "request_id": "p", "action": "play"})
+    clock.forward(0.5)
+    await replay.tick()
+    frame = await communicator.receive_json_from(timeout=2)
+    while frame["type"] != "frame":
+        frame = await communicator.receive_json_from(timeout=2)
+    assert frame["from_seq"] == snapshot["seq"] + 1
+    await communicator.disconnect()

@@ -1,10 +1,12 @@
 """Rooms and recordings in the database: nothing acknowledged is lost, recordings round-trip,
-and the HTTP side of issue 5 (/s/<slug> for recordings, export, embed, the creation limit)."""
+and the HTTP side of issue 5 (/s/<slug> for recordings, export, embed, the creation limit).
+"""
 
 import asyncio
 import json
 
 import pytest
+from channels.db import database_sync_to_async as sync_to_async
 
 from broker_core.scenarios import load_builtin
 from playground.rooms.models import Recording, RoomCommand, RoomRecord
@@ -27,14 +29,28 @@ class GatedStore(DbStore):
         await super().save(header, entries)
 
 
+def _drop_worker_connection():
+    from django.db import connection
+
+    # The test database is in-memory SQLite, whose close() Django ignores (closing would
+    # destroy it); the main thread's connection keeps the data alive without this one.
+    if connection.connection is not None:
+        connection.connection.close()
+        connection.connection = None
+
+
 @pytest.fixture
-def db_rooms(transactional_db):
+async def db_rooms(transactional_db):
+    """A registry on the database. Its store works in asgiref's shared worker thread; the
+    connection it opens there is dropped afterwards, or a later test that has no database
+    access would trip over it when Channels closes old connections on a disconnect."""
     clock = FakeClock()
     registry = Rooms(clock=clock, autorun=False, store=GatedStore())
     registry.store.gate.set()
     set_rooms(registry)
     yield registry
     set_rooms(None)
+    await sync_to_async(_drop_worker_connection)()
 
 
 def count_commands(room_id):
@@ -42,8 +58,6 @@ def count_commands(room_id):
 
 
 async def test_a_command_is_acknowledged_only_once_its_row_exists(db_rooms):
-    from asgiref.sync import sync_to_async
-
     room = db_rooms.create(load_builtin("signup"))
     await db_rooms.persist(room.id)
     db_rooms.store.gate.clear()
@@ -95,13 +109,11 @@ async def test_a_room_this_process_never_saw_is_rebuilt_from_the_database(db_roo
     other.sleep(room.id)
     await asyncio.sleep(0.2)
     assert not other.settling
-    record = await RoomRecord.objects.aget(room_id=room.id)
+    record = await sync_to_async(RoomRecord.objects.get)(room_id=room.id)
     assert record.state == "asleep"
 
 
 async def test_share_saves_a_recording_and_its_slug_opens_a_replay(db_rooms):
-    from asgiref.sync import sync_to_async
-
     from playground.rooms.recordings import recording_document
 
     room = db_rooms.create(load_builtin("signup"), meta={"name": "signup", "title": "S"})
@@ -114,7 +126,7 @@ async def test_share_saves_a_recording_and_its_slug_opens_a_replay(db_rooms):
     assert doc == {"format": "playground.recording", "version": 1, "slug": slug, "title": "S",
                    "scenario": room.spec, "seed": room.seed,
                    "log": room.cluster.command_log, "end_ms": room.cluster.now_ms}
-    row = await Recording.objects.aget(slug=slug)
+    row = await sync_to_async(Recording.objects.get)(slug=slug)
     assert row.source_room == room.id and row.scenario_slug == "signup"
 
 
@@ -203,3 +215,28 @@ def test_too_many_new_rooms_from_one_address_get_a_429_page(client, http_rooms):
     # Another address is not held up; unknown slugs stay 404 (they cost nothing).
     assert client.get("/s/signup", REMOTE_ADDR="10.1.2.3").status_code == 302
     assert client.get("/s/no-such-thing").status_code == 404
+
+
+@pytest.mark.django_db
+def test_rooms_untouched_for_the_keep_period_are_deleted_but_not_recordings():
+    import datetime
+
+    from django.utils import timezone
+
+    from playground.rooms.recordings import save_recording
+
+    store = DbStore()
+    for room_id in ("aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"):
+        store.save_sync({"room_id": room_id, "spec": {}, "seed": 1, "records_max": 0,
+                         "meta": {}, "owner": "", "open": True, "state": "asleep",
+                         "replay_of": "", "now_ms": 0, "seq": 0, "speed": 1.0,
+                         "narration_step": 0, "notices": []},
+                        [(0, {"at_ms": 0, "command": {"type": "produce"}})])
+    long_ago = timezone.now() - datetime.timedelta(days=31)
+    RoomRecord.objects.exclude(room_id="cccccccccc").update(updated=long_ago)
+    slug = save_recording(recording_doc())
+    assert store.forget_idle_sync(30 * 86_400, keep={"bbbbbbbbbb"}) == 2  # a room, its row
+    assert set(RoomRecord.objects.values_list("room_id", flat=True)) == {"bbbbbbbbbb",
+                                                                          "cccccccccc"}
+    assert RoomCommand.objects.count() == 2
+    assert Recording.objects.filter(slug=slug).exists()
