@@ -106,7 +106,7 @@ export class Model {
         id, status: c.status || "live", topics: c.topics || [],
         partitions: (g.members?.[id] || c.partitions || []).map(([t, p]) => tpId(t, p)),
         inFlight: c.in_flight ? recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset) : null,
-        last: null, mark: null,
+        last: null, mark: c.hangs ? "hung" : null, hung: !!c.hangs,
       });
     }
     for (const row of g.lag || []) group.committed.set(tpId(row.topic, row.partition), row.committed);
@@ -252,7 +252,11 @@ const HANDLERS = {
   },
   "topic.deleted"(m, e) {
     m.topics.delete(e.topic);
-    return [{kind: "topology"}];
+    // Its offsets leave every group's table (Kafka deletes them with the topic).
+    for (const g of m.groups.values()) {
+      for (const key of [...g.committed.keys()]) if (splitTp(key)[0] === e.topic) g.committed.delete(key);
+    }
+    return [{kind: "topology"}, {kind: "groups"}];
   },
   "topic.config_changed"(m, e) {
     const t = m.topics.get(e.topic);
@@ -263,9 +267,10 @@ const HANDLERS = {
     const t = m.topics.get(e.topic);
     if (!t) return [];
     const assignment = e.assignment || [];
-    const from = e.from ?? t.partitions.length;
+    // `assignment` lists only the new partitions, numbered from `previous` on.
+    const from = e.previous ?? e.from ?? t.partitions.length;
     assignment.forEach((replicas, i) => {
-      const p = Array.isArray(assignment[0]) && assignment.length === (e.partitions ?? 0) ? i : from + i;
+      const p = from + i;
       if (p >= t.partitions.length) t.partitions[p] = newPartition(e.topic, {partition: p, replicas, isr: replicas});
     });
     return [{kind: "topology"}];
@@ -297,8 +302,16 @@ const HANDLERS = {
     return [{kind: "partition", topic: e.topic, partition: e.partition}];
   },
   "consumer.hung"(m, e) {
-    m.consumer(e.group, e.consumer).mark = "hung";
+    const c = m.consumer(e.group, e.consumer);
+    c.mark = "hung";
+    c.hung = true;
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "hung"}];
+  },
+  "consumer.recovered"(m, e) {
+    const c = m.consumer(e.group, e.consumer);
+    if (c.mark === "hung") c.mark = null;
+    c.hung = false;
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: null}];
   },
   "partition.isr_changed"(m, e) {
     const part = m.partition(e.topic, e.partition);

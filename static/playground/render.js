@@ -41,7 +41,28 @@ export function keyLabel(key) {
   return m ? m[1].slice(-4) : key.slice(0, 3);
 }
 
-const isSideTopic = (name) => /(-dlt|-retry(-\d+)?|\.DLT|-dlq)$/i.test(name);
+export const isSideTopic = (name) => /(-dlt|-retry(-\d+)?|\.DLT|-dlq)$/i.test(name);
+
+// Why this page may not send commands now (a viewer of a presenter's room, a replay), or null.
+// Every command button is built disabled while it is set, so a rebuild never re-enables one;
+// ui.js updates the buttons already on the page when it changes.
+export const lock = {command: null};
+
+// Disable a control with the reason as its tooltip (reason null: give it back as it was).
+export function lockNode(node, reason) {
+  if (reason) {
+    if (!("locked" in node.dataset)) node.dataset.title0 = node.getAttribute("title") ?? "";
+    node.disabled = true;
+    node.title = reason;
+    node.dataset.locked = "";
+  } else if ("locked" in node.dataset) {
+    node.disabled = false;
+    if (node.dataset.title0) node.title = node.dataset.title0;
+    else node.removeAttribute("title");
+    delete node.dataset.locked;
+    delete node.dataset.title0;
+  }
+}
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -52,6 +73,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
+  if (lock.command && (attrs["data-action"] || attrs["data-command"])) lockNode(node, lock.command);
   for (const c of children) if (c != null) node.append(c);
   return node;
 }
@@ -258,7 +280,7 @@ export class Renderer {
       for (const t of main) {
         const here = t.partitions.filter((part) => part && part.replicas.includes(b.id));
         if (!here.length) continue;
-        const block = el("div", {class: "topic-block", "data-topic-block": t.name}, el("div", {class: "lane-group-title", text: t.name}));
+        const block = el("div", {class: "topic-block", "data-topic-block": t.name}, topicTitle(t));
         for (const part of here) block.append(this.lane(part, b.id));
         lanes.append(block);
       }
@@ -273,7 +295,7 @@ export class Renderer {
       this.cols.side.append(el("h2", {class: "panel-title", text: "Dead-letter and retry topics"}));
       const grid = el("div", {class: "side-topic-grid"});
       for (const t of side) {
-        const block = el("div", {class: "side-topic", "data-side-topic": t.name}, el("div", {class: "lane-group-title", text: t.name}));
+        const block = el("div", {class: "side-topic", "data-side-topic": t.name}, topicTitle(t));
         for (const part of t.partitions) if (part) block.append(this.lane(part, null));
         grid.append(block);
       }
@@ -483,6 +505,10 @@ export class Renderer {
       el("span", {class: "spacer"}),
       el("span", {class: "recent"}, ...this.recent(c)),
       el("span", {class: "chip-actions"},
+      c.status === "crashed" ? null : el("button", {type: "button", class: `icon${c.hung ? " on" : ""}`, "data-action": "consumer.hang",
+        "data-in-group": g.name, "data-id": c.id, "data-hangs": String(!c.hung), "aria-pressed": String(!!c.hung),
+        "aria-label": c.hung ? `Let ${c.id} recover` : `Hang ${c.id}`,
+        title: c.hung ? "hung: its code never returns; click to let it recover" : "hang (its code stops returning)", text: "‖"}),
       el("button", {type: "button", class: "icon", "data-action": "consumer.remove", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Remove ${c.id} (leaves politely)`, title: "remove (leaves politely)", text: "⏏"}),
       el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-in-group": g.name, "data-id": c.id,
@@ -741,6 +767,12 @@ function focusKey(node) {
   if (d.action) return `[data-action="${cssEsc(d.action)}"][data-id="${cssEsc(d.id || "")}"]`;
   if (d.inspect) return `[data-inspect="${cssEsc(d.inspect)}"][data-id="${cssEsc(d.id || "")}"]`;
   return null;
+}
+
+// A topic's name over its lanes; it opens the topic's inspector (config, grow, delete).
+function topicTitle(t) {
+  return el("div", {class: "lane-group-title"}, el("button", {type: "button", class: "linkish topic-link", "data-inspect": "topic",
+    "data-id": t.name, "aria-label": `Topic ${t.name}: configuration, partitions, delete`, text: t.name}));
 }
 
 function hwMarker(hw) {

@@ -2,9 +2,9 @@
 // gaps, a resync when one is missing, and reconnection with back-off.
 
 export class RoomSocket {
-  constructor(path, {onSnapshot, onFrame, onNotice, onStatus} = {}) {
+  constructor(path, {onSnapshot, onFrame, onNotice, onStatus, onYou, onRoom} = {}) {
     this.path = path;
-    this.handlers = {onSnapshot, onFrame, onNotice, onStatus};
+    this.handlers = {onSnapshot, onFrame, onNotice, onStatus, onYou, onRoom};
     this.lastSeq = null; // null until the first snapshot
     this.waiting = new Map(); // request_id -> {resolve, reject}
     this.counter = 0;
@@ -70,13 +70,26 @@ export class RoomSocket {
         }
         this.lastSeq = msg.to_seq;
         this.handlers.onFrame?.(msg);
+        if (msg.room && typeof msg.room.open === "boolean") this.handlers.onRoom?.(msg.room);
         break;
+      case "you":
+        this.handlers.onYou?.(msg);
+        break;
+      case "room":
+        // The room was opened to everyone or taken back (a broadcast, no request_id).
+        if (msg.request_id == null) {
+          this.handlers.onRoom?.(msg);
+          break;
+        }
+      // falls through: a reply that happens to share the type
       case "ack":
+      case "shared":
+      case "forked":
       case "error": {
         const w = this.waiting.get(msg.request_id);
         if (w) {
           this.waiting.delete(msg.request_id);
-          if (msg.type === "ack") w.resolve(msg);
+          if (msg.type !== "error") w.resolve(msg);
           else w.reject(msg);
         } else if (msg.type === "error") {
           this.handlers.onNotice?.({level: "warning", message: `${msg.field}: ${msg.message}`});
@@ -101,7 +114,7 @@ export class RoomSocket {
   }
 
   request(type, fields) {
-    const prefix = {command: "c", control: "k", narrate: "n"}[type] || "r";
+    const prefix = {command: "c", control: "k", narrate: "n", share: "s", fork: "f", room: "o"}[type] || "r";
     const request_id = `${prefix}${++this.counter}`;
     return new Promise((resolve, reject) => {
       if (this.ws.readyState !== WebSocket.OPEN) {
@@ -123,5 +136,20 @@ export class RoomSocket {
 
   narrate(step) {
     return this.request("narrate", {step});
+  }
+
+  // Presenter only: let everyone drive ("open") or take it back ("close").
+  roomAction(action) {
+    return this.request("room", {action});
+  }
+
+  // Saves the room so far as a recording; resolves to {slug, url}.
+  share(title) {
+    return this.request("share", title ? {title} : {});
+  }
+
+  // A new room from this one's state now; resolves to {room, url}.
+  fork() {
+    return this.request("fork", {});
   }
 }

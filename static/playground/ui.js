@@ -5,9 +5,10 @@
 // model and mark what is dirty.
 
 import {Model, murmur2, recordId, splitTp, tpId} from "./model.js";
-import {Renderer, el, keyStyle, keyLabel, cssEsc} from "./render.js";
+import {Renderer, el, keyStyle, keyLabel, cssEsc, isSideTopic, lock} from "./render.js";
 import {Clock, formatClock, formatSpeed, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
+import {Session} from "./session.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const reducedQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -34,6 +35,8 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     const room = msg.room || {};
     if (room.clock) clock.set(room.clock);
     else clock.set({now_ms: msg.state.now_ms});
+    session.onSnapshotRoom(room);
+    session.onClock(room.clock);
     if (room.scenario) scenario = room.scenario;
     narrationStep = room.narration_step ?? narrationStep;
     if (room.viewers != null) $("#viewers").textContent = room.viewers > 1 ? `${room.viewers} watching` : "";
@@ -47,10 +50,14 @@ const socket = new RoomSocket(bootstrap.ws_path, {
   },
   onFrame(frame) {
     if (frame.clock) clock.set(frame.clock);
+    session.onClock(frame.clock);
     for (const ev of frame.events || []) {
       for (const effect of model.apply(ev)) renderer.mark(effect);
       logEvent(ev);
-      if (ev.type.startsWith("topic.")) fillTopicSelect(produceForm.elements.topic);
+      if (ev.type.startsWith("topic.")) {
+        fillTopicSelect(produceForm.elements.topic);
+        if (inspecting?.kind === "topic" && inspecting.id === ev.topic) topicFormsDirty = true;
+      }
     }
     for (const a of frame.aggregates || []) {
       for (const effect of model.applyAggregate(a)) renderer.mark(effect);
@@ -64,6 +71,8 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     syncTimeControls();
   },
   onNotice: notice,
+  onYou: (msg) => session.onYou(msg),
+  onRoom: (msg) => session.onRoom(msg),
   onStatus(s) {
     const c = $("#conn");
     c.textContent = {open: "live", connecting: "connecting…", reconnecting: "reconnecting…",
@@ -77,6 +86,9 @@ const socket = new RoomSocket(bootstrap.ws_path, {
   },
 });
 
+const session = new Session({socket, clock, bootstrap, flash: (t) => flash(t), showError: (e) => showError(e), control: (a, x) => control(a, x)});
+document.addEventListener("playground:locks", () => renderNarration());
+
 function notice(n) {
   logLine(n.message, n.level === "warning" ? "warning" : "system");
   announce(n.message, true);
@@ -85,20 +97,24 @@ function notice(n) {
 // --- the animation loop ------------------------------------------------------------------------
 let shownClock = "";
 let inspectorDirty = false;
+let topicFormsDirty = false;
 let inspectorAt = 0;
 function frameLoop(now) {
   renderer.flush(now);
   renderer.animate(now);
+  session.tick(now);
   const text = formatClock(clock.read(now));
   if (text !== shownClock) {
     $("#clock").textContent = text;
     shownClock = text;
   }
   flushLog(now);
-  if (inspectorDirty && now - inspectorAt > 500) {
+  if ((inspectorDirty || topicFormsDirty) && now - inspectorAt > 500) {
     inspectorAt = now;
     inspectorDirty = false;
     refreshInspector();
+    if (topicFormsDirty && inspecting?.kind === "topic") syncTopicForms(inspecting.id);
+    topicFormsDirty = false;
   }
   requestAnimationFrame(frameLoop);
 }
@@ -120,6 +136,10 @@ function syncTimeControls() {
 }
 
 async function control(action, extra = {}) {
+  if (session.timeReason) {
+    flash(session.timeReason, true);
+    return null;
+  }
   try {
     const ack = await socket.control(action, extra);
     if (action === "play" || action === "pause") clock.set({playing: action === "play"});
@@ -141,21 +161,13 @@ speedInput.addEventListener("change", () => control("speed", {speed: sliderToSpe
 speedInput.setAttribute("aria-valuetext", "1×");
 speedInput.addEventListener("input", () => speedInput.setAttribute("aria-valuetext", formatSpeed(sliderToSpeed(Number(speedInput.value)))));
 
-$("#share").addEventListener("click", async () => {
-  const url = window.location.href;
-  try {
-    await navigator.clipboard.writeText(url);
-    flash("Link copied");
-  } catch {
-    window.prompt("Copy this link", url);
-  }
-});
-
 // --- keyboard --------------------------------------------------------------------------------
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "Escape") {
+    // An open dialog (confirm, shortcuts) takes its own Escape.
+    if (document.querySelector("dialog[open]")) return;
     if (!$("#inspector").hidden) closeInspector();
     return;
   }
@@ -215,7 +227,7 @@ async function send(command, form, okText = "done") {
     if (form) formStatus(form, okText, false);
     return true;
   } catch (err) {
-    if (form) formStatus(form, `${err.field}: ${err.message}`, true);
+    if (form) formStatus(form, errorText(err), true);
     else showError(err);
     return false;
   }
@@ -228,8 +240,15 @@ function formStatus(form, text, bad) {
   out.classList.toggle("bad", !!bad);
 }
 
+// A refusal as a person reads it: "command.partitions: must be …"; the room's own refusals
+// (field "type": a viewer's command, a replay) are whole sentences and need no field.
+function errorText(err) {
+  if (err && err.field && err.field !== "type") return `${err.field}: ${err.message}`;
+  return String(err && err.message ? err.message : err);
+}
+
 function showError(err) {
-  const text = err && err.field ? `${err.field}: ${err.message}` : String(err && err.message ? err.message : err);
+  const text = errorText(err);
   flash(text, true);
   logLine(`refused: ${text}`, "warning");
 }
@@ -269,6 +288,7 @@ document.addEventListener("click", (e) => {
     case "broker.start": send({type: "broker.start", broker: Number(id)}); break;
     case "consumer.remove": send({type: "consumer.remove", group, id}); break;
     case "consumer.crash": send({type: "consumer.crash", group, id}); break;
+    case "consumer.hang": send({type: "consumer.hang", group, id, hangs: b.dataset.hangs === "true"}); break;
     case "producer.remove": send({type: "producer.remove", id}); break;
     case "consumer.add": openForm("consumer.add", {group}, b); break;
     case "producer.add": openForm("producer.add", {}, b); break;
@@ -315,6 +335,11 @@ function refreshInspector(withForms = false) {
     $("#inspector-title").textContent = `${topic} · partition ${p}`;
     facts.replaceChildren(...partitionFacts(topic, p));
     if (withForms) forms.replaceChildren(addPartitionsForm(topic));
+  } else if (kind === "topic") {
+    $("#inspector-title").textContent = `Topic ${id}`;
+    facts.replaceChildren(...topicFacts(id));
+    if (!model.topics.has(id)) forms.replaceChildren();
+    else if (withForms) forms.replaceChildren(...topicForms(id));
   } else if (kind === "group") {
     $("#inspector-title").textContent = `Group ${id}`;
     facts.replaceChildren(...groupFacts(id));
@@ -387,7 +412,8 @@ function partitionFacts(topic, p) {
   if (!part) return [el("p", {class: "muted", text: "This partition no longer exists."})];
   const replicas = el("ul", {class: "replicas"}, ...part.replicas.map((b) => el("li", {class: "num", text:
     `broker ${b}${part.leader === b ? " · leader" : ""}${part.isr.includes(b) ? " · in sync" : " · out of sync"} · log end ${part.leo.get(b) ?? "?"}`})));
-  return [dl([["leader", part.leader ?? "none (offline)"], ["leader epoch", part.epoch], ["ISR", `[${part.isr.join(", ")}]`],
+  return [el("p", {}, el("button", {type: "button", class: "linkish", "data-inspect": "topic", "data-id": topic, text: `Topic ${topic}: configuration, grow, delete`})),
+    dl([["leader", part.leader ?? "none (offline)"], ["leader epoch", part.epoch], ["ISR", `[${part.isr.join(", ")}]`],
     ["log start offset", part.logStart], ["log end offset", part.leo.get(part.leader) ?? "?"], ["high watermark", part.hw],
     ["drawn as counts", part.undrawn]]), el("h3", {text: "Replicas"}), replicas,
   el("h3", {text: "Newest records"}), newestRecords(part)];
@@ -451,9 +477,10 @@ const select = (name, options, value) => {
   if (value != null) s.value = value;
   return s;
 };
-function form(title, fields, submitText, onSubmit) {
-  const f = el("form", {class: "drawer-form"}, el("h3", {text: title}), ...fields,
-    el("div", {class: "form-actions"}, el("button", {type: "submit", text: submitText}), el("output", {class: "form-status", "aria-live": "polite"})));
+function form(title, fields, submitText, onSubmit, opts = {}) {
+  const f = el("form", {class: "drawer-form", "data-form": opts.name}, el("h3", {text: title}), ...fields,
+    el("div", {class: "form-actions"}, el("button", {type: "submit", "data-command": true, class: opts.danger ? "danger" : null, text: submitText}),
+      el("output", {class: "form-status", "aria-live": "polite"})));
   f.addEventListener("submit", (e) => {
     e.preventDefault();
     onSubmit(f.elements, f);
@@ -466,7 +493,124 @@ const prune = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !=
 function addPartitionsForm(topic) {
   const t = model.topics.get(topic);
   return form("Add partitions", [field("New total", input("partitions", {type: "number", min: (t?.partitions.length || 1) + 1, value: (t?.partitions.length || 1) + 1}), "Partitions only grow; keys may move.")],
-    "Grow topic", (f, node) => send({type: "topic.add_partitions", name: topic, partitions: Number(f.partitions.value)}, node));
+    "Grow topic", (f, node) => send({type: "topic.add_partitions", name: topic, partitions: Number(f.partitions.value)}, node, "grown"),
+    {name: "add-partitions"});
+}
+
+// --- a topic: its facts, its config, growing it, deleting it, replaying its dead letters ------------
+// The configs the page edits (Kafka's names; broker_core/config.py validates them).
+const TOPIC_FIELDS = [
+  ["retention.ms", "number", "How long records are kept; -1: for ever. 604800000 = 7 days."],
+  ["retention.bytes", "number", "Most bytes kept per partition; -1: no limit."],
+  ["cleanup.policy", ["delete", "compact", "compact,delete"], "What retention does with old segments."],
+  ["min.insync.replicas", "number", "With acks=all, a write needs this many in-sync replicas."],
+  ["unclean.leader.election.enable", ["false", "true"], "May an out-of-sync replica become leader (and lose acknowledged records)?"],
+];
+
+function topicFacts(name) {
+  const t = model.topics.get(name);
+  if (!t) return [el("p", {class: "muted gone", text: `Topic ${name} no longer exists: it was deleted.`})];
+  const config = Object.keys(t.config).sort().map((k) => [k, k === "retention.ms" && t.config[k] >= 0 ? duration(t.config[k]) : String(t.config[k])]);
+  const parts = el("ul", {class: "topic-partitions"}, ...t.partitions.filter(Boolean).map((p) => el("li", {},
+    el("button", {type: "button", class: "linkish num", "data-inspect": "partition", "data-id": tpId(name, p.partition), text: `partition ${p.partition}`}),
+    document.createTextNode(` · leader ${p.leader ?? "none"} · replicas [${p.replicas.join(", ")}]`))));
+  return [dl([["partitions", t.partitions.length], ["replication factor", t.rf ?? "?"]]),
+    el("h3", {text: "Configuration"}), el("dl", {class: "facts topic-config", "data-topic-config": name},
+      ...config.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {class: "num", "data-config": k, text: v})])),
+    el("h3", {text: "Partitions"}), parts];
+}
+
+function topicForms(name) {
+  const forms = [topicConfigForm(name), addPartitionsForm(name)];
+  const dltOf = [...model.groups.values()].some((g) => g.config?.dead_letter_topic === name);
+  if (isSideTopic(name) || dltOf) forms.push(deadLetterReplayForm(name));
+  forms.push(deleteTopicForm(name));
+  return forms;
+}
+
+function topicConfigForm(name) {
+  const t = model.topics.get(name);
+  const current = t?.config || {};
+  const fields = TOPIC_FIELDS.map(([key, kind, hint]) => {
+    const value = current[key] != null ? String(current[key]) : "";
+    const control = Array.isArray(kind) ? select(key, kind, value) : input(key, {type: "number", step: 1, value, min: key === "min.insync.replicas" ? 1 : -1});
+    const f = field(key, control, hint);
+    f.append(el("label", {class: "check small reset"}, el("input", {type: "checkbox", name: `reset:${key}`}), document.createTextNode(" reset to default")));
+    return f;
+  });
+  return form("Configuration", fields, "Apply", (f, node) => {
+    const config = {};
+    for (const [key, kind] of TOPIC_FIELDS) {
+      if (f.namedItem(`reset:${key}`).checked) {
+        config[key] = null;
+        continue;
+      }
+      const raw = f.namedItem(key).value;
+      if (raw === "" || raw === String(current[key] ?? "")) continue;
+      if (key === "unclean.leader.election.enable") config[key] = raw === "true";
+      else if (kind === "number") config[key] = Number(raw);
+      else config[key] = raw;
+    }
+    if (!Object.keys(config).length) {
+      formStatus(node, "nothing changed", false);
+      return;
+    }
+    send({type: "topic.alter_config", name, config}, node, "applied");
+  }, {name: "topic-config"});
+}
+
+// A topic changed while its forms are open: show its new values, except in the field someone
+// is in (a rebuild would also throw the keyboard focus away).
+function syncTopicForms(name) {
+  const t = model.topics.get(name);
+  if (!t) return;
+  const config = $('#inspector-forms form[data-form="topic-config"]');
+  for (const [key] of config ? TOPIC_FIELDS : []) {
+    const control = config.elements.namedItem(key);
+    if (control !== document.activeElement && t.config[key] != null) control.value = String(t.config[key]);
+    config.elements.namedItem(`reset:${key}`).checked = false;
+  }
+  const grow = $('#inspector-forms form[data-form="add-partitions"]');
+  const total = grow?.elements.namedItem("partitions");
+  if (total && total !== document.activeElement) {
+    total.min = t.partitions.length + 1;
+    total.value = t.partitions.length + 1;
+  }
+}
+
+function deadLetterReplayForm(name) {
+  const t = model.topics.get(name);
+  const parts = (t?.partitions || []).filter(Boolean).map((p) => String(p.partition));
+  return form("Replay dead letters", [
+    field("Partition", select("partition", ["all", ...parts], "all")),
+    field("From offset", input("from_offset", {type: "number", min: 0, value: 0})),
+    field("To offset (exclusive)", input("to_offset", {type: "number", min: 0, placeholder: "the high watermark"}),
+      "Each record goes back to the topic and partition its kafka_dlt-original-* headers name."),
+  ], "Replay", (f, node) => send(prune({type: "dead_letter.replay", topic: name,
+    partition: f.partition.value === "all" ? undefined : Number(f.partition.value),
+    from_offset: num(f.from_offset.value), to_offset: num(f.to_offset.value)}), node, "replaying"));
+}
+
+function deleteTopicForm(name) {
+  return form("Delete", [el("p", {class: "muted small", text: "Its records go for good; groups reading it lose its partitions."})],
+    "Delete topic…", async (f, node) => {
+      const ok = await confirmDialog(`Delete topic ${name}?`,
+        `Every record in ${name} is deleted and its partitions leave every consumer group. This cannot be undone.`, "Delete topic");
+      if (ok) await send({type: "topic.delete", name}, node, "deleted");
+      else formStatus(node, "kept", false);
+    }, {danger: true});
+}
+
+// A modal question; resolves true only for the confirming button (Escape and Cancel: false).
+function confirmDialog(title, text, okText) {
+  const d = $("#confirm");
+  $("#confirm-title").textContent = title;
+  $("#confirm-text").textContent = text;
+  $("#confirm-ok").textContent = okText;
+  d.returnValue = "";
+  d.showModal();
+  $("#confirm-cancel").focus();
+  return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "ok"), {once: true}));
 }
 
 function groupConfigForm(name, isNew = false) {
@@ -598,8 +742,12 @@ function renderNarration() {
   const hint = $("#narration-commands");
   hint.hidden = !cmds;
   hint.textContent = cmds ? `Next also runs: ${cmds.map(describeCommand).join("; ")}` : "";
-  $("#narration-back").disabled = i === 0;
-  $("#narration-next").disabled = i >= steps.length - 1;
+  // Narration runs commands through the room: the same lock as every command.
+  for (const [b, edge] of [[$("#narration-back"), i === 0], [$("#narration-next"), i >= steps.length - 1]]) {
+    b.disabled = edge || !!lock.command;
+    if (lock.command) b.title = lock.command;
+    else b.removeAttribute("title");
+  }
   renderer.setWatch(watchSelector(s.watch));
 }
 
@@ -663,6 +811,12 @@ function describe(e) {
     case "controller.elected": return `controller is broker ${e.broker} (epoch ${e.epoch})`;
     case "produce.failed": return `produce to ${e.topic} failed: ${e.error}`;
     case "topic.created": return `topic ${e.topic} created (${e.partitions} partitions)`;
+    case "topic.deleted": return `topic ${e.topic} deleted, with its records`;
+    case "topic.config_changed": return `topic ${e.topic}: ${Object.entries(e.changes || {}).map(([k, v]) => `${k} ${e.previous?.[k] ?? "?"} → ${v}`).join(", ") || "config unchanged"}`;
+    case "topic.partitions_added": return `topic ${e.topic} grew from ${e.previous ?? "?"} to ${e.partitions} partitions (keys may now map elsewhere)`;
+    case "consumer.recovered": return `${e.group}: ${e.consumer} recovered`;
+    case "dead_letter.replay_started": return `replaying ${e.records} record${e.records === 1 ? "" : "s"} from ${e.topic}`;
+    case "dead_letter.replayed": return `${e.topic}: ${e.replayed} replayed to their original topics, ${e.skipped} skipped`;
     default: {
       const bits = ["group", "consumer", "topic", "partition", "broker", "path", "producer"].filter((k) => e[k] != null).map((k) => `${k}=${e[k]}`);
       return bits.join(" ");
@@ -725,7 +879,7 @@ $("#log-toggle").addEventListener("click", () => {
 
 // A screen reader hears the important changes, at most one message every two seconds, never
 // a record-by-record stream.
-const IMPORTANT = /^(broker\.|controller\.|partition\.(leader_elected|offline)|consumer\.hung|group\.state_changed|group\.rebalance_completed|record\.(lost|dead_lettered|timed_out)|produce\.failed|consumer\.crashed|group\.member_(expired|left|joined))/;
+const IMPORTANT = /^(broker\.|controller\.|topic\.|dead_letter\.replayed|partition\.(leader_elected|offline)|consumer\.(hung|recovered)|group\.state_changed|group\.rebalance_completed|record\.(lost|dead_lettered|timed_out)|produce\.failed|consumer\.crashed|group\.member_(expired|left|joined))/;
 let announceQueue = [];
 let announceAt = 0;
 function announceEvent(e) {
@@ -751,4 +905,4 @@ setInterval(() => {
 syncTimeControls();
 renderNarration();
 // For tests and the console: the page's state, read-only by convention.
-window.playground = {model, renderer, clock, socket};
+window.playground = {model, renderer, clock, socket, session};

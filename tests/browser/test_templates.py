@@ -44,3 +44,35 @@ def test_the_room_frame_carries_bootstrap_and_every_mount_point():
                   "flights", "narration", "produce-form", "shortcuts"):
         assert f'id="{mount}"' in html, mount
     assert 'src="/static/playground/ui.js"' in html and 'type="module"' in html
+
+
+def render_room(embed):
+    scenario = {"name": "x", "title": "T", "description": "", "teaches": "", "steps": []}
+    bootstrap = {"room_id": "abc", "ws_path": "/ws/rooms/abc/", "scenario": scenario}
+    return render_to_string("playground/room.html",
+                            {**bootstrap, "bootstrap": bootstrap, "embed": embed},
+                            request=RequestFactory().get("/r/abc"))
+
+
+def test_the_room_frame_has_the_issue_5_controls():
+    html = render_room(embed=False)
+    for mount in ("session", "drive-text", "open-toggle", "replay", "scrub", "scrub-marks",
+                  "scrub-ticks", "fork", "share", "share-panel", "share-url", "share-copy",
+                  "share-export", "share-status", "confirm", "confirm-ok", "confirm-cancel"):
+        assert f'id="{mount}"' in html, mount
+    # The share result is announced; the switch is a labelled checkbox.
+    status = html[html.index('id="share-status"') - 80:html.index('id="share-status"') + 80]
+    assert 'aria-live="polite"' in status
+    assert 'role="switch"' in html and "Let everyone drive" in html
+    assert '<body class="room-page">' in html and 'class="brand"' in html
+    assert 'id="full-page"' not in html
+
+
+def test_an_embedded_room_frame_leaves_the_site_out():
+    html = render_room(embed=True)
+    assert '<body class="room-page embed">' in html
+    assert 'class="brand"' not in html
+    # The time controls stay, and a way out to the full page.
+    for mount in ("play", "step", "speed", "clock", "full-page"):
+        assert f'id="{mount}"' in html, mount
+    assert 'href="/r/abc"' in html and 'target="_blank"' in html
