@@ -166,3 +166,24 @@ def daphne_url(daphne_env, tmp_path_factory):
         yield base
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(autouse=True)
+def _builtin_scenarios(request):
+    """The built-in scenarios, as `make run` and the data migration leave them. A transactional
+    test flushes the database afterwards, taking the migration's rows with it; put them back
+    (idempotent, and a no-op when they are there) for every test that reaches the database."""
+    if not {"db", "transactional_db"} & set(request.fixturenames) \
+            and request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames
+                            or _marked_transactional(request) else "db")
+    from playground.library.builtins import load_builtins
+
+    load_builtins()
+
+
+def _marked_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or
+                            (marker.args and marker.args[0])))
