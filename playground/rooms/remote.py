@@ -1,0 +1,250 @@
+"""Rooms that run in another process: a lease in Redis says where, the channel layer carries calls.
+
+A room runs in exactly one process (its cluster is a Python object there). The process that runs
+it holds a *lease*: a Redis key ``playground:room-host:<id>`` whose value is that process's *host
+channel* on the channel layer, with a time-to-live the host keeps renewing. Another process asked
+for the room (a browser's socket connected there, the page view) finds the lease and forwards the
+call -- attach, detach, handle, info -- as one channel-layer message to the host channel; the host
+runs it on the room and answers on the caller's reply channel.
+
+Frames need none of this: a room already sends each frame as one ``group_send`` to its group, and
+the relay of every process with viewers is in that group wherever the room runs.
+
+A host that dies stops renewing; its lease lapses after ``ttl_s`` and callers get "no such room"
+(or, with the room's command log in the database, another process may take it over by replay).
+Calls are few (a viewer's commands, at most a few a second each, and its joins and leaves), so one
+round trip each is fine; the heavy traffic, frames and Kafka clients' requests, never goes
+through here.
+
+Only with the Redis channel layer: the in-memory layer cannot reach another process, and a
+process without Redis runs all its rooms itself.
+"""
+
+import asyncio
+import logging
+import secrets
+
+log = logging.getLogger(__name__)
+
+LEASE_PREFIX = "playground:room-host:"
+CALL_TYPE = "room.call"
+REPLY_TYPE = "room.reply"
+OPS = ("exists", "info", "attach", "detach", "handle")
+
+# Renew the lease only if we still hold it: another host may have taken a lapsed lease over.
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class RoomHeldElsewhere(Exception):
+    """Another live process holds this room's lease."""
+
+
+class RoomUnreachable(Exception):
+    """The room's host did not answer in time (busy, or died and its lease has not lapsed)."""
+
+
+class Leases:
+    """Room leases in Redis. ``ttl_s``: how long a silent host keeps its rooms."""
+
+    def __init__(self, redis_url: str, ttl_s: float = 10.0):
+        import redis.asyncio as aioredis
+
+        # socket_timeout None for the same reason as the channel layer's (env.channel_layers).
+        self.redis = aioredis.from_url(redis_url, socket_timeout=None, decode_responses=True)
+        self.ttl_ms = int(ttl_s * 1000)
+
+    async def acquire(self, room_id: str, holder: str) -> bool:
+        return bool(await self.redis.set(LEASE_PREFIX + room_id, holder, nx=True,
+                                         px=self.ttl_ms))
+
+    async def renew(self, room_id: str, holder: str) -> bool:
+        return bool(await self.redis.eval(_RENEW, 1, LEASE_PREFIX + room_id, holder,
+                                          self.ttl_ms))
+
+    async def release(self, room_id: str, holder: str) -> None:
+        await self.redis.eval(_RELEASE, 1, LEASE_PREFIX + room_id, holder)
+
+    async def holder(self, room_id: str) -> str | None:
+        return await self.redis.get(LEASE_PREFIX + room_id)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class RoomHost:
+    """Serves calls for the rooms this process runs and holds their leases.
+
+    ``rooms`` is this process's registry (``Rooms``): calls run through the same methods local
+    consumers use, so a remote viewer is treated exactly like a local one.
+    """
+
+    def __init__(self, rooms, layer, leases: Leases):
+        self.rooms = rooms
+        self.layer = layer
+        self.leases = leases
+        self.channel: str | None = None
+        self.hosted: set[str] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._calls: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        if self.channel is not None:
+            return
+        self.channel = await self.layer.new_channel()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._serve()), loop.create_task(self._renew())]
+
+    async def host(self, room_id: str) -> None:
+        """Take the lease for `room_id` (already in ``rooms``) or raise RoomHeldElsewhere."""
+        await self.start()
+        if room_id in self.hosted:
+            return
+        if not await self.leases.acquire(room_id, self.channel):
+            holder = await self.leases.holder(room_id)
+            if holder != self.channel:
+                raise RoomHeldElsewhere(f"room {room_id!r} is run by another process "
+                                        f"({holder}); its lease lapses "
+                                        f"{self.leases.ttl_ms / 1000:g} s after that process "
+                                        "stops")
+        self.hosted.add(room_id)
+
+    async def unhost(self, room_id: str) -> None:
+        if room_id in self.hosted:
+            self.hosted.discard(room_id)
+            await self.leases.release(room_id, self.channel)
+
+    async def stop(self) -> None:
+        for room_id in list(self.hosted):
+            await self.unhost(room_id)
+        for task in self._tasks + list(self._calls):
+            task.cancel()
+        self._tasks = []
+        self.channel = None
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.leases.ttl_ms / 3000)
+            for room_id in list(self.hosted):
+                try:
+                    if not await self.leases.renew(room_id, self.channel):
+                        # Lapsed (this process stalled longer than the TTL) and maybe taken:
+                        # take it back only if nobody has.
+                        if not await self.leases.acquire(room_id, self.channel):
+                            log.error("room %s: lease lost to another process", room_id)
+                            self.hosted.discard(room_id)
+                except Exception:
+                    log.exception("room %s: renewing its lease failed", room_id)
+
+    async def _serve(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            # One task per call: a slow one (a snapshot of a big room) must not hold up the rest.
+            task = asyncio.get_running_loop().create_task(self._answer(message))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+
+    async def _answer(self, message: dict) -> None:
+        reply = message.get("reply")
+        call_id = message.get("id")
+        if message.get("type") != CALL_TYPE or not isinstance(reply, str):
+            log.warning("room host: ignoring a malformed call %r", message)
+            return
+        answer = {"type": REPLY_TYPE, "id": call_id}
+        room_id = message.get("room")
+        op = message.get("op")
+        try:
+            if room_id not in self.hosted or op not in OPS:
+                answer["error"] = "no_such_room"
+            elif op == "exists":
+                answer["result"] = self.rooms.exists(room_id)
+            elif op == "info":
+                answer["result"] = self.rooms.info(room_id)
+            elif op == "attach":
+                await self.rooms.attach(room_id, message["viewer"])
+            elif op == "detach":
+                await self.rooms.detach(room_id, message["viewer"])
+            else:
+                answer["result"] = await self.rooms.handle(room_id, message["message"],
+                                                           message["actor"])
+        except KeyError:
+            answer["error"] = "no_such_room"
+        except Exception as e:
+            log.exception("room %s: remote %s failed", room_id, op)
+            answer["error"] = type(e).__name__
+            answer["message"] = str(e)
+        try:
+            await self.layer.send(reply, answer)
+        except Exception:
+            log.exception("room %s: answering %s failed", room_id, op)
+
+
+class RemoteRooms:
+    """Calls to rooms other processes host, from this one."""
+
+    def __init__(self, layer, leases: Leases, timeout_s: float = 10.0):
+        self.layer = layer
+        self.leases = leases
+        self.timeout_s = timeout_s
+        self._reply_channel: str | None = None
+        self._pump: asyncio.Task | None = None
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._lock = asyncio.Lock()
+
+    async def hosted_elsewhere(self, room_id: str) -> bool:
+        return await self.leases.holder(room_id) is not None
+
+    async def call(self, room_id: str, op: str, **fields):
+        """Run `op` on the room where it runs; raises KeyError if no process runs it,
+        RoomUnreachable if its host does not answer within ``timeout_s``."""
+        holder = await self.leases.holder(room_id)
+        if holder is None:
+            raise KeyError(room_id)
+        await self._ensure_pump()
+        call_id = secrets.token_hex(8)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = future
+        try:
+            await self.layer.send(holder, {"type": CALL_TYPE, "id": call_id, "op": op,
+                                           "room": room_id, "reply": self._reply_channel,
+                                           **fields})
+            answer = await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            raise RoomUnreachable(f"the process running room {room_id!r} did not answer "
+                                  f"within {self.timeout_s:g} s") from None
+        finally:
+            self._waiting.pop(call_id, None)
+        error = answer.get("error")
+        if error == "no_such_room":
+            raise KeyError(room_id)
+        if error:
+            raise RoomUnreachable(f"room {room_id!r}: {error}: {answer.get('message', '')}")
+        return answer.get("result")
+
+    async def _ensure_pump(self) -> None:
+        async with self._lock:
+            if self._pump is None or self._pump.done():
+                self._reply_channel = await self.layer.new_channel()
+                self._pump = asyncio.get_running_loop().create_task(self._receive())
+
+    async def _receive(self) -> None:
+        while True:
+            message = await self.layer.receive(self._reply_channel)
+            future = self._waiting.get(message.get("id"))
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
