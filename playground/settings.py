@@ -59,6 +59,8 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "playground.asgi.application"
 CHANNEL_LAYERS = env.channel_layers(os.environ.get("REDIS_URL"))
+# With Redis, rooms may run in several processes (a lease per room; playground/rooms/remote.py).
+PLAYGROUND_REDIS_URL = (os.environ.get("REDIS_URL") or "").strip() or None
 
 # Rooms (playground/rooms/): see the table in README.md.
 # None: WebSocket origins are checked against ALLOWED_HOSTS.

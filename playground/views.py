@@ -189,20 +189,16 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
 
     try:
-        room = await get_rooms().wake(room_id)
+        page = await get_rooms().page(room_id)
     except NoSuchRoom:
         raise Http404("no such room (it may have expired)") from None
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
     ws_path = f"/ws/rooms/{room_id}/"
-    replay = None
-    if room.script is not None:
-        replay = {"slug": room.script["slug"], "end_ms": room.script["end_ms"],
-                  "title": room.meta.get("title") or ""}
     embed = _embed(request)
-    bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": room.scenario(),
-                 "embed": embed, "replay": replay}
+    bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": page["scenario"],
+                 "embed": embed, "replay": page["replay"]}
     context = {**bootstrap, "bootstrap": bootstrap}
     return render(request, "playground/room.html", context)
 

@@ -60,7 +60,8 @@ class Rooms:
                  records_max: int = 0, clock=time.monotonic, layer=None, autorun: bool = True,
                  build=build_cluster, tick_s: float = TICK_S, store=None,
                  create_burst: float = 30, create_per_min: float = 30,
-                 checkpoint_s: float = 5.0, keep_s: float = 30 * 86_400):
+                 checkpoint_s: float = 5.0, keep_s: float = 30 * 86_400,
+                 redis_url: str | None = None):
         self.max_rooms = max_rooms
         self.idle_s = idle_s
         self.records_max = records_max
@@ -80,12 +81,34 @@ class Rooms:
         self._settles: dict[str, asyncio.Task] = {}
         self._janitor: asyncio.Task | None = None
         self._checkpointer: asyncio.Task | None = None
+        # With Redis, rooms are spread over processes (remote.py): each room this process runs
+        # holds a lease naming it, and calls for a room another process runs go there.
+        self.redis_url = redis_url
+        self._host = self._remote = None
 
     @property
     def layer(self):
         if self._layer is None:
             self._layer = get_channel_layer()
         return self._layer
+
+    def _spread(self):
+        """(host, remote) when rooms are spread over processes, else (None, None)."""
+        if self.redis_url and self._host is None:
+            from .remote import Leases, RemoteRooms, RoomHost
+
+            leases = Leases(self.redis_url)
+            self._host = RoomHost(self, self.layer, leases)
+            self._remote = RemoteRooms(self.layer, leases)
+        return self._host, self._remote
+
+    async def _elsewhere(self, room_id: str) -> bool:
+        """Whether another process runs `room_id` (it holds the room's lease)."""
+        host, remote = self._spread()
+        if remote is None or room_id in self.awake:
+            return False
+        holder = await remote.leases.holder(room_id)
+        return holder is not None and holder != host.channel
 
     def _room_kwargs(self) -> dict:
         return {"build": self.build, "layer": self.layer, "clock": self.clock,
@@ -175,6 +198,9 @@ class Rooms:
         else:
             self._settles[room_id] = loop.create_task(
                 self._settle(room, recording, header, entries))
+        if self._host is not None and room_id in self._host.hosted:
+            # After its save: the next process to wake it must find the whole log stored.
+            self._host.release_after(room_id, self._settles.get(room_id))
         return recording
 
     @staticmethod
@@ -210,6 +236,40 @@ class Rooms:
         return room.persist_lock
 
     async def persist(self, room_id: str) -> None:
+        """Store what the room has not stored yet; with Redis, also hold its lease, so other
+        processes send its viewers' calls here instead of waking a second copy."""
+        if room_id in self.awake:
+            await self._hold(room_id)
+        await self._persist(room_id)
+
+    async def _hold(self, room_id: str) -> bool:
+        """Take the lease of awake room `room_id` (with Redis). False if another process won
+        it meanwhile: its copy is the room, ours a replay nobody has changed, dropped unsaved."""
+        host, _ = self._spread()
+        if host is None or room_id in host.hosted:
+            return True
+        from .remote import RoomHeldElsewhere
+
+        try:
+            await host.host(room_id)
+            return True
+        except RoomHeldElsewhere:
+            log.warning("room %s: another process runs it; dropping this copy", room_id)
+            self.awake.pop(room_id, None)
+            return False
+
+    async def _call(self, room_id: str, op: str, **fields):
+        """`op` on the process that runs `room_id`."""
+        from .remote import RoomUnreachable
+
+        try:
+            return await self._remote.call(room_id, op, **fields)
+        except KeyError:
+            raise NoSuchRoom(room_id) from None
+        except RoomUnreachable as e:
+            raise RoomsFull(str(e)) from None
+
+    async def _persist(self, room_id: str) -> None:
         """Write the awake room's header and every command-log entry not yet in the store.
         Returns once everything applied before the call is stored."""
         room = self.awake.get(room_id)
@@ -273,7 +333,7 @@ class Rooms:
 
     async def aexists(self, room_id: str) -> bool:
         return (room_id in self.awake or room_id in self.settling
-                or await self.store.exists(room_id))
+                or await self._elsewhere(room_id) or await self.store.exists(room_id))
 
     def info(self, room_id: str) -> dict | None:
         """The room's scenario as the page shows it (name, title, ..., steps), or None."""
@@ -284,6 +344,11 @@ class Rooms:
         return self._info_of(recording or self.store.info_sync(room_id))
 
     async def ainfo(self, room_id: str) -> dict | None:
+        if await self._elsewhere(room_id):
+            try:
+                return await self._call(room_id, "info")
+            except NoSuchRoom:
+                return None
         room = self.awake.get(room_id)
         if room is not None:
             return room.scenario()
@@ -297,8 +362,12 @@ class Rooms:
         return {**stored["meta"], "steps": list(stored["spec"].get("steps") or [])}
 
     async def attach(self, room_id: str, channel: str) -> None:
+        if await self._elsewhere(room_id):
+            return await self._call(room_id, "attach", viewer=channel)
         for _ in range(3):
             room = await self.wake(room_id)
+            if not await self._hold(room_id):
+                return await self._call(room_id, "attach", viewer=channel)
             # Waking awaits (the replay, the notice); a room created meanwhile may have put
             # this one back to sleep before it had a viewer. Only the awake object counts.
             if self.awake.get(room_id) is room:
@@ -319,6 +388,12 @@ class Rooms:
                 self._checkpoint_forever())
 
     async def detach(self, room_id: str, channel: str) -> None:
+        if await self._elsewhere(room_id):
+            try:
+                await self._call(room_id, "detach", viewer=channel)
+            except (NoSuchRoom, RoomsFull):
+                pass  # its process went away, and this viewer with it
+            return
         room = self.awake.get(room_id)
         if room is not None:
             room.viewers.discard(channel)
@@ -327,7 +402,11 @@ class Rooms:
     async def handle(self, room_id: str, message, actor: dict) -> dict:
         """Answer one client message (see Room.handle); an accepted change is in the store
         before the reply (its ack) is returned."""
+        if await self._elsewhere(room_id):
+            return await self._call(room_id, "handle", message=message, actor=actor)
         room = await self.wake(room_id)
+        if not await self._hold(room_id):
+            return await self._call(room_id, "handle", message=message, actor=actor)
         if isinstance(message, dict) and message.get("type") in ("share", "fork"):
             return await self._share_or_fork(room, message, actor)
         reply = await room.handle(message, actor)
@@ -395,7 +474,21 @@ class Rooms:
         await self.persist(new.id)
         return new
 
+    async def page(self, room_id: str) -> dict:
+        """What the room's page is rendered with: its scenario and, in a replay, what it
+        replays. Wakes the room (a restarted server rebuilds it here)."""
+        if await self._elsewhere(room_id):
+            return await self._call(room_id, "page")
+        room = await self.wake(room_id)
+        replay = None
+        if room.script is not None:
+            replay = {"slug": room.script["slug"], "end_ms": room.script["end_ms"],
+                      "title": room.meta.get("title") or ""}
+        return {"scenario": room.scenario(), "replay": replay}
+
     async def you(self, room_id: str, actor: dict) -> dict:
+        if await self._elsewhere(room_id):
+            return await self._call(room_id, "you", actor=actor)
         return (await self.wake(room_id)).you(actor)
 
     async def _checkpoint_forever(self) -> None:
@@ -445,6 +538,7 @@ def get_rooms() -> Rooms:
         from .store import DbStore
 
         _rooms = Rooms(max_rooms=settings.PLAYGROUND_MAX_ROOMS,
+                       redis_url=settings.PLAYGROUND_REDIS_URL,
                        idle_s=settings.PLAYGROUND_ROOM_IDLE_S,
                        records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX, store=DbStore(),
                        create_burst=settings.PLAYGROUND_ROOM_CREATE_BURST,

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 LEASE_PREFIX = "playground:room-host:"
 CALL_TYPE = "room.call"
 REPLY_TYPE = "room.reply"
-OPS = ("exists", "info", "attach", "detach", "handle")
+OPS = ("exists", "info", "page", "attach", "detach", "handle", "you")
 
 # Renew the lease only if we still hold it: another host may have taken a lapsed lease over.
 _RENEW = """
@@ -124,6 +124,19 @@ class RoomHost:
             self.hosted.discard(room_id)
             await self.leases.release(room_id, self.channel)
 
+    def release_after(self, room_id: str, saved: asyncio.Task | None) -> None:
+        """Stop serving `room_id` now; give up its lease once `saved` (its last save) is done."""
+        self.hosted.discard(room_id)
+
+        async def release():
+            if saved is not None:
+                await asyncio.wait([saved])
+            await self.leases.release(room_id, self.channel)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
     async def stop(self) -> None:
         for room_id in list(self.hosted):
             await self.unhost(room_id)
@@ -167,13 +180,17 @@ class RoomHost:
             if room_id not in self.hosted or op not in OPS:
                 answer["error"] = "no_such_room"
             elif op == "exists":
-                answer["result"] = self.rooms.exists(room_id)
+                answer["result"] = await self.rooms.aexists(room_id)
             elif op == "info":
-                answer["result"] = self.rooms.info(room_id)
+                answer["result"] = await self.rooms.ainfo(room_id)
             elif op == "attach":
                 await self.rooms.attach(room_id, message["viewer"])
             elif op == "detach":
                 await self.rooms.detach(room_id, message["viewer"])
+            elif op == "page":
+                answer["result"] = await self.rooms.page(room_id)
+            elif op == "you":
+                answer["result"] = await self.rooms.you(room_id, message["actor"])
             else:
                 answer["result"] = await self.rooms.handle(room_id, message["message"],
                                                            message["actor"])

@@ -106,3 +106,74 @@ async def test_a_lease_is_exclusive_until_it_lapses(two_processes, redis_url):
         await rival.stop()
         await rival_layer.close_pools()
         await rival_leases.close()
+
+
+@pytest.fixture
+async def two_servers(redis_url):
+    """Two registries as two processes would have them: each its own Redis channel layer, one
+    shared store (the database) and one Redis for the leases."""
+    from playground.rooms.store import MemoryStore
+
+    store = MemoryStore()
+    layers = [layer_for(redis_url), layer_for(redis_url)]
+    servers = [Rooms(clock=FakeClock(), autorun=False, layer=layer, store=store,
+                     redis_url=redis_url) for layer in layers]
+    yield servers
+    for server in servers:
+        host, remote = server._spread()
+        await remote.close()
+        await host.stop()
+        await host.leases.close()
+    for layer in layers:
+        await layer.flush()
+        await layer.close_pools()
+
+
+async def test_a_viewer_on_another_server_drives_the_room_where_it_runs(two_servers):
+    a, b = two_servers
+    room = await a.start(quiet_spec(), seed=1, meta={"name": "quiet", "title": "Quiet"})
+    assert await b.aexists(room.id)
+    assert room.id not in b.awake  # b forwards; it never wakes a second copy
+    assert (await b.page(room.id))["scenario"]["title"] == "Quiet"
+    await b.attach(room.id, "viewer-on-b")
+    assert "viewer-on-b" in room.viewers
+    actor = {"viewer": "viewer-on-b", "session": None, "client": "127.0.0.1"}
+    reply = await b.handle(room.id, {"type": "command", "request_id": "r1", "command": {
+        "type": "produce", "topic": "orders", "value": "from b"}}, actor)
+    assert json.loads(reply["text"])["type"] == "ack"
+    assert room.cluster.command_log[-1]["command"]["value"] == "from b"
+    assert (await b.you(room.id, actor))["may_control"] is True
+    assert room.id not in b.awake
+    await b.detach(room.id, "viewer-on-b")
+    assert not room.viewers
+
+
+async def test_a_sleeping_room_wakes_wherever_it_is_next_asked_for(two_servers):
+    a, b = two_servers
+    room = await a.start(quiet_spec(), seed=1, meta={"name": "quiet"})
+    await a.handle(room.id, {"type": "command", "request_id": "r1", "command": {
+        "type": "produce", "topic": "orders", "value": "kept"}}, {"viewer": "v"})
+    seq = room.cluster.seq
+    a.sleep(room.id)
+    # Its lease goes once its save is done; then b runs it, rebuilt from the store.
+    for _ in range(50):
+        if not await b._elsewhere(room.id):
+            break
+        await asyncio.sleep(0.05)
+    await b.attach(room.id, "viewer-on-b")
+    assert b.awake[room.id].cluster.seq == seq
+    assert await a._elsewhere(room.id)  # and a now forwards to b
+    reply = await a.handle(room.id, {"type": "resync"}, {"viewer": "v2"})
+    assert reply["snapshot_seq"] == seq
+    assert room.id not in a.awake
+
+
+async def test_two_servers_waking_one_room_at_once_keep_one_copy(two_servers):
+    a, b = two_servers
+    room = await a.start(quiet_spec(), seed=1, meta={"name": "quiet"})
+    a.sleep(room.id)
+    await asyncio.sleep(0.3)  # its save and lease release
+    await asyncio.gather(a.attach(room.id, "va"), b.attach(room.id, "vb"))
+    copies = [server for server in (a, b) if room.id in server.awake]
+    assert len(copies) == 1
+    assert copies[0].awake[room.id].viewers == {"va", "vb"}
