@@ -108,8 +108,9 @@ class Clients:
             error, message = problem
             if error == "NETWORK_EXCEPTION":
                 error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
-            self.event("produce.failed", **failed, error=error, message=message,
-                       **({"retriable": False} if error == "MESSAGE_TOO_LARGE" else {}))
+            if error == "MESSAGE_TOO_LARGE":
+                failed["retriable"] = False
+            self.event("produce.failed", **failed, error=error, message=message)
             return
         window = None
         if pid >= 0 and base_seq >= 0:
