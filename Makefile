@@ -36,7 +36,7 @@ venv: $(STAMP)
 run: export DJANGO_DEBUG ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver_kafka $(HOST):$(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

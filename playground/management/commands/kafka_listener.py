@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -24,7 +25,16 @@ class Command(BaseCommand):
         listener = Listener(get_rooms(), room_id=room, host=host, port=port)
         self.stdout.write(f"Kafka listener for room {room!r}: bootstrap servers {host}:{port} "
                           "(one port per broker from there up)")
+        asyncio.run(self.serve(listener, serve_forever))
+
+    async def serve(self, listener, serve_forever):
+        # SIGTERM and SIGINT stop it cleanly: ports closed, connections dropped, the room's
+        # recording left consistent (and profilers and coverage get to write their files).
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
         try:
-            asyncio.run(serve_forever(listener))
-        except KeyboardInterrupt:
+            await serve_forever(listener)
+        except asyncio.CancelledError:
             pass
