@@ -148,7 +148,7 @@ def confluent(bootstrap, topic, records, acks):
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     config = {"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-              "linger.ms": 5, "queue.buffering.max.messages": 1_000_000}
+              "linger.ms": 5}
     if acks is not None:
         config["acks"] = acks
     producer = Producer(config)

@@ -32,6 +32,19 @@ PRODUCER_WINDOW = 5  # batches per producer and partition a leader remembers (Ka
 INT32_MAX = 2**31 - 1
 
 
+class Records(tuple):
+    """A batch's records, immutable once built: `Cluster.apply` deep-copies every command into
+    the command log, and copying a batch record by record (lists, dicts) costs as much as
+    appending it. Nothing ever changes a record (the logs keep the same strings and header
+    dicts), so the copy may share this one. JSON writes it as a list; a replayed log's plain
+    lists are accepted alike."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def client_name(c: dict) -> str | None:
     """The optional ``client`` field: who sent a command (``"<client.id>@<host:port>"``)."""
     client = c.get("client")
@@ -47,7 +60,7 @@ def client_name(c: dict) -> str | None:
 
 def _records(c: dict) -> list[tuple]:
     records = c.get("records")
-    if not isinstance(records, list) or not records:
+    if not isinstance(records, (list, Records)) or not records:
         raise CommandError("records", "must be a non-empty list of [key, value, headers]")
     if len(records) > MAX_BATCH_RECORDS:
         raise CommandError("records", f"at most {MAX_BATCH_RECORDS:,} records in one batch")
