@@ -99,15 +99,19 @@ def test_list_offsets_earliest_latest_and_by_timestamp(live):
     consumer.close()
 
 
-def produce_request() -> bytes:
+def produce_request_for(topic: str, correlation_id: int = 7) -> bytes:
     builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 10**6)
     for i in range(3):
         builder.append(i, 1000 + i, b"k", b"value-%d" % i, [])
     records = bytes(builder.build())
     request = ProduceRequest[7](transactional_id=None, acks=1, timeout_ms=1000, topic_data=[
-        ProduceRequest.TopicProduceData(name="fuzzed", partition_data=[
+        ProduceRequest.TopicProduceData(name=topic, partition_data=[
             ProduceRequest.TopicProduceData.PartitionProduceData(index=0, records=records)])])
-    return request_bytes(request, 7)
+    return request_bytes(request, 7, correlation_id)
+
+
+def produce_request() -> bytes:
+    return produce_request_for("fuzzed")
 
 
 def test_fuzz_random_and_mutated_frames_close_only_their_connection(live):
@@ -171,3 +175,35 @@ def test_oversized_frames_close_the_connection_before_reading_them(live):
     with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
         sock.sendall(struct.pack(">i", MAX_FRAME_BYTES + 1) + b"\x00" * 100)
         assert closed(sock)
+
+
+def test_pipelined_requests_are_answered_in_order_on_one_connection(live):
+    requests = [api_versions_request(correlation_id=11),
+                request_bytes(MetadataRequest[9](topics=None, allow_auto_topic_creation=False),
+                              9, correlation_id=12),
+                produce_request_for("pipelined", correlation_id=13),
+                api_versions_request(correlation_id=14)]
+    live.apply({"type": "topic.create", "name": "pipelined", "partitions": 1,
+                "replication_factor": 1})
+    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+        sock.sendall(b"".join(requests))  # all at once: the client does not wait
+        ids = [struct.unpack_from(">i", read_frame(sock))[0] for _ in requests]
+    assert ids == [11, 12, 13, 14]
+
+
+def test_acks_0_gets_no_response_and_the_records_still_land(live):
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks=0)
+    for i in range(20):
+        producer.send("fire-and-forget", str(i).encode())
+    producer.flush(10)
+    producer.close(5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        hw = live.snapshot()["topics"].get("fire-and-forget", {"partitions": [
+            {"high_watermark": 0}]})["partitions"][0]["high_watermark"]
+        if hw == 20:
+            break
+        time.sleep(0.05)
+    assert hw == 20

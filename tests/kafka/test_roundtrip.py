@@ -74,6 +74,24 @@ def test_kafka_python_round_trip_with_java_key_placement(live):
         offsets = [o for part, _, _, o, _ in got if part == p]
         assert offsets == list(range(len(offsets)))  # dense, in order
     check_landing(live, "kp", [(p, k, v) for p, k, v, _, _ in got], 6)
+    replays_exactly(live)
+
+
+def replays_exactly(live) -> None:
+    """What real clients did is in the room's recording: replaying it rebuilds the same
+    cluster, event for event."""
+    from broker_core.checkers import digest
+    from playground.rooms.room import Room
+
+    def both():
+        room = live.room
+        recording = room.recording()
+        twin = Room.replay(recording, build=room.build, layer=room.layer, clock=room.clock)
+        return (digest([room.cluster.snapshot(), room.cluster.seq]),
+                digest([twin.cluster.snapshot(), twin.cluster.seq]))
+
+    original, replayed = live.call(both)
+    assert original == replayed
 
 
 def test_aiokafka_round_trip_with_java_key_placement(live):
@@ -114,6 +132,7 @@ def test_aiokafka_round_trip_with_java_key_placement(live):
     got = asyncio.run(main())
     assert sorted((k, v) for _, k, v in got) == sorted(sent)
     check_landing(live, "aio", got, 4)
+    replays_exactly(live)
 
 
 def test_confluent_round_trip_with_murmur2_random(live):
