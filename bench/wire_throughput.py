@@ -7,7 +7,7 @@ with the client's default acks unless `--acks` says otherwise, then reads them a
 offset 0 by assign/seek.
 
     .venv/bin/python bench/wire_throughput.py [--records 100000] [--size 100] [--acks 1]
-        [--clients kafka-python,aiokafka,confluent]
+        [--rf 1] [--clients kafka-python,aiokafka,confluent]
 
 Goals on the project's 2-core machine (producing): kafka-python >= 7,000/s,
 aiokafka >= 30,000/s, confluent-kafka >= 50,000/s.
@@ -63,11 +63,11 @@ def start_listener(port: int) -> subprocess.Popen:
     raise RuntimeError("the listener did not start")
 
 
-def create_topic(bootstrap: str, name: str) -> None:
+def create_topic(bootstrap: str, name: str, rf: int) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(20)
+    admin.create_topics([NewTopic(name, PARTITIONS, rf)])[name].result(20)
 
 
 def payloads(n: int, size: int) -> list[tuple[bytes, bytes]]:
@@ -184,6 +184,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--acks", choices=["0", "1", "all"], default=None,
                         help="default: each client's own default")
+    parser.add_argument("--rf", type=int, choices=[1, 2, 3], default=1,
+                        help="replication factor of the topics (3 brokers)")
     parser.add_argument("--clients", default=",".join(CLIENTS))
     args = parser.parse_args()
     port = free_base()
@@ -191,14 +193,14 @@ def main() -> None:
     proc = start_listener(port)
     records = payloads(args.records, args.size)
     print(f"command: .venv/bin/python bench/wire_throughput.py --records {args.records} "
-          f"--size {args.size}" + (f" --acks {args.acks}" if args.acks else "")
+          f"--size {args.size} --rf {args.rf}" + (f" --acks {args.acks}" if args.acks else "")
           + f" --clients {args.clients}")
     print(f"listener: manage.py kafka_listener --port {port} (own process), 3 brokers; topics "
-          f"{PARTITIONS} partitions, RF 1; acks: {args.acks or 'client default'}")
+          f"{PARTITIONS} partitions, RF {args.rf}; acks: {args.acks or 'client default'}")
     try:
         for name in args.clients.split(","):
             topic = f"bench-{name}"
-            create_topic(bootstrap, topic)
+            create_topic(bootstrap, topic, args.rf)
             produced, consumed, got = CLIENTS[name](bootstrap, topic, records, args.acks)
             n = len(records)
             goal = GOALS[name]

@@ -235,6 +235,30 @@ async def produce(conn, request) -> dict | None:
         acks = ACKS[request.acks]
     responses = []
     pending: list[_Pending] = []
+    # Watching from before the first append: applying one partition's batch first brings the
+    # room up to now, which may already move the high watermark past an earlier one's.
+    watch = conn.watch(_ack_events({t.name for t in request.topic_data}))
+    try:
+        _produce_all(conn, request, acks, responses, pending)
+        if pending:
+            await _await_acks(conn, watch, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
+    finally:
+        watch.close()
+    await conn.persist()
+    if request.acks == 0:
+        return None  # acks=0: Kafka sends no response at all
+    return {"responses": responses, "throttle_time_ms": 0}
+
+
+def _ack_events(topics: set):
+    def relevant(e):
+        return e["type"] in ("partition.high_watermark", "produce.failed",
+                             "topic.deleted") and e.get("topic") in topics
+
+    return relevant
+
+
+def _produce_all(conn, request, acks, responses: list, pending: list) -> None:
     for topic_data in request.topic_data:
         partitions = []
         for pd in topic_data.partition_data:
@@ -250,51 +274,37 @@ async def produce(conn, request) -> dict | None:
                 if wait is not None:
                     pending.append(_Pending(topic_data.name, pd.index, *wait, result))
         responses.append({"name": topic_data.name, "partition_responses": partitions})
-    if pending:
-        await _await_acks(conn, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
-    await conn.persist()
-    if request.acks == 0:
-        return None  # acks=0: Kafka sends no response at all
-    return {"responses": responses, "throttle_time_ms": 0}
 
 
-async def _await_acks(conn, pending: list, timeout_s: float) -> None:
+async def _await_acks(conn, watch, pending: list, timeout_s: float) -> None:
     """acks=all: wait until the high watermark passes each partition's last record, or the
     model says the batch failed (the leader changed and cut it, the ISR fell below
     min.insync.replicas after the append), or the request's timeout passes."""
-    topics = {p.topic for p in pending}
     client = conn.client
-
-    def relevant(e):
-        return e["type"] in ("partition.high_watermark", "produce.failed",
-                             "topic.deleted") and e.get("topic") in topics
-
     deadline = time.monotonic() + max(0.0, timeout_s)
-    with conn.watch(relevant) as watch:
-        # Nothing can have happened between the apply and this watch (no await between).
-        waiting = [p for p in pending if not p.done]
-        while waiting:
-            event = await watch.next(deadline - time.monotonic())
-            if event is None:
-                for p in waiting:
-                    p.result["error_code"] = error_code("REQUEST_TIMED_OUT")
-                return
+    waiting = [p for p in pending if not p.done]
+    while waiting:
+        event = await watch.next(deadline - time.monotonic())
+        if event is None:
             for p in waiting:
-                if event.get("partition", p.partition) != p.partition \
-                        or event["topic"] != p.topic:
-                    continue
-                kind = event["type"]
-                if kind == "partition.high_watermark" and event["high_watermark"] > p.last:
-                    p.done = True
-                elif kind == "produce.failed" and event.get("producer") == client and any(
-                        p.first <= o <= p.last for o in event.get("offsets") or ()):
-                    p.done = True
-                    p.result["error_code"] = error_code(event["error"])
-                    p.result["base_offset"] = -1
-                elif kind == "topic.deleted":
-                    p.done = True
-                    p.result["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-            waiting = [p for p in waiting if not p.done]
+                p.result["error_code"] = error_code("REQUEST_TIMED_OUT")
+            return
+        for p in waiting:
+            if event.get("partition", p.partition) != p.partition \
+                    or event["topic"] != p.topic:
+                continue
+            kind = event["type"]
+            if kind == "partition.high_watermark" and event["high_watermark"] > p.last:
+                p.done = True
+            elif kind == "produce.failed" and event.get("producer") == client and any(
+                    p.first <= o <= p.last for o in event.get("offsets") or ()):
+                p.done = True
+                p.result["error_code"] = error_code(event["error"])
+                p.result["base_offset"] = -1
+            elif kind == "topic.deleted":
+                p.done = True
+                p.result["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+        waiting = [p for p in waiting if not p.done]
 
 
 # -- Fetch ---------------------------------------------------------------------------------------

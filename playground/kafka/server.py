@@ -13,11 +13,11 @@ unsupported version (except ApiVersions, which gets KIP-511's UNSUPPORTED_VERSIO
 handler that fails, closes that connection only: the room and every other connection go on.
 
 While any client is connected the room runs at 1x (`Room.realtime`): real clients' timeouts
-and heartbeats run on the wall clock, so the model's time must too. The listener attaches to
-the room like a viewer (so the registry ticks it and sends frames to browsers) and runs its own
-ticker besides, which advances the room exactly when the model has something due (a follower
-fetch, a session timeout): acks=all answers come within milliseconds instead of waiting for the
-next 50 ms frame tick.
+and heartbeats run on the wall clock, so the model's time must too. The listener stays attached
+to the room like a viewer (so the registry ticks it, sends frames to browsers and never puts it
+to sleep) and, while clients are connected, runs its own ticker besides, which advances the
+room exactly when the model has something due (a follower fetch, a session timeout): acks=all
+answers come within milliseconds instead of waiting for the next 50 ms frame tick.
 """
 
 import asyncio
@@ -170,6 +170,10 @@ class Listener:
         self.room = room
         self.epoch_ms = int(time.time() * 1000) - room.cluster.now_ms
         room.add_listener(self._on_events)
+        # Attached for as long as the listener runs: the registry then never puts the room to
+        # sleep (a woken room would be a new object the listener does not serve) and ticks it
+        # while real clients come and go. The page counts the listener among its viewers.
+        await rooms.attach(self.room_id, VIEWER)
         for b in sorted(room.cluster.brokers):
             if room.cluster.brokers[b]["up"]:
                 await self._open(b)
@@ -185,9 +189,11 @@ class Listener:
         if self._ticker is not None:
             self._ticker.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.clients and self.room is not None:
-            self.clients = 0
-            await self._realtime_off()
+        if self.room is not None:
+            if self.clients:
+                self.clients = 0
+                self._realtime_off()
+            await self.rooms.detach(self.room_id, VIEWER)
 
     def address(self, broker: int) -> tuple[str, int]:
         return self.host, self.port + broker - 1
@@ -253,7 +259,7 @@ class Listener:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _realtime_on(self) -> None:
+    def _realtime_on(self) -> None:
         room = self.room
         room.realtime = REALTIME_MESSAGE
         wall_s = room.clock()
@@ -262,15 +268,14 @@ class Listener:
         room.pacer.set_speed(wall_s, 1.0)
         room.pacer.play(wall_s)
         room.clock_dirty = True
-        await self.rooms.attach(self.room_id, VIEWER)
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
-    async def _realtime_off(self) -> None:
+    def _realtime_off(self) -> None:
+        # It plays on at 1x; viewers may change that again.
         room = self.room
         room.realtime = None
         room.clock_dirty = True
-        await self.rooms.detach(self.room_id, VIEWER)
 
     async def _tick(self) -> None:
         """Advance the room when the model has something due, so answers that wait on it
@@ -328,7 +333,7 @@ class Listener:
         self.tasks.add(task)
         try:
             if self.clients == 1:
-                await self._realtime_on()
+                self._realtime_on()
             await self._requests(conn)
         except (ConnectionError, asyncio.IncompleteReadError, codec.FrameError) as e:
             log.debug("connection %s to broker %s closed: %s", conn.peer, broker, e)
@@ -343,7 +348,7 @@ class Listener:
             writer.transport.abort()
             self.clients -= 1
             if self.clients == 0 and not self._closed:
-                await self._realtime_off()
+                self._realtime_off()
 
     async def _requests(self, conn: Connection) -> None:
         reader, writer = conn.reader, conn.writer

@@ -156,3 +156,20 @@ def test_real_clients_make_the_room_run_at_1x_and_refuse_speed_changes(live):
     while live.call(room.clock_state)["realtime"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.call(room.clock_state)["realtime"] is False
+
+
+def test_acks_all_across_replicated_partitions_in_one_request_all_answer(live):
+    """One request carries batches for several RF 3 partitions: applying a later batch brings
+    the room up to now, which may move an earlier batch's high watermark before the request
+    starts waiting; its answer must not be lost."""
+    from kafka import KafkaProducer
+
+    live.apply({"type": "topic.create", "name": "r3", "partitions": 6, "replication_factor": 3})
+    producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks="all", linger_ms=20,
+                             batch_size=256 * 1024, request_timeout_ms=20_000)
+    futures = [producer.send("r3", key=b"k%d" % i, value=b"x" * 100) for i in range(4_000)]
+    producer.flush(15)
+    assert all(f.is_done and f.exception is None for f in futures)
+    assert sum(p["high_watermark"] for p in live.snapshot()["topics"]["r3"]["partitions"]) \
+        == 4_000
+    producer.close(2)
