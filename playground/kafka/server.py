@@ -105,8 +105,10 @@ class Connection:
 
     @property
     def client(self) -> str:
-        name = (self.client_id or "client")[:120]
-        return f"{name}@{self.peer}"
+        """Who sent a command, as the page names producers: "<client.id>@<host:port>" (the
+        client id trimmed and made printable: it is the client's own text)."""
+        name = "".join(c if c.isprintable() else "?" for c in (self.client_id or "client")[:120])
+        return f"{name or 'client'}@{self.peer}"
 
     def apply(self, command: dict) -> list[dict]:
         events = self.listener.room.apply(command)
