@@ -168,7 +168,7 @@ class Listener:
         else:
             meta = {k: self.spec.get(k, "") for k in ("name", "title", "description")}
             room = rooms.create(self.spec, meta=meta, room_id=self.room_id)
-        room.log_bytes_max = max(room.log_bytes_max, self.log_bytes_max)
+        room.log_bytes_max = self.log_bytes_max
         self.room = room
         self.epoch_ms = int(time.time() * 1000) - room.cluster.now_ms
         room.add_listener(self._on_events)

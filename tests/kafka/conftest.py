@@ -39,7 +39,7 @@ def free_ports(n: int) -> int:
 class Live:
     """The listener running in a background thread; `call` runs code on its loop."""
 
-    def __init__(self, spec: dict | None = None, brokers: int = 3):
+    def __init__(self, spec: dict | None = None, brokers: int = 3, **listener_kwargs):
         self.spec = spec or LIVE_SPEC
         self.port = free_ports(brokers)
         self.bootstrap = f"127.0.0.1:{self.port}"
@@ -48,7 +48,7 @@ class Live:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.rooms = Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer())
-        self.listener = Listener(self.rooms, port=self.port, spec=self.spec)
+        self.listener = Listener(self.rooms, port=self.port, spec=self.spec, **listener_kwargs)
         self.run(self.listener.start())
 
     def run(self, coro, timeout: float = 10):

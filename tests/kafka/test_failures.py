@@ -173,3 +173,22 @@ def test_acks_all_across_replicated_partitions_in_one_request_all_answer(live):
     assert sum(p["high_watermark"] for p in live.snapshot()["topics"]["r3"]["partitions"]) \
         == 4_000
     producer.close(2)
+
+
+def test_a_full_recording_refuses_produce_with_policy_violation_and_tells_the_page():
+    from kafka import KafkaProducer
+    from kafka.errors import PolicyViolationError
+
+    live = Live(log_bytes_max=20_000)
+    try:
+        producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks=1, retries=0,
+                                 linger_ms=0)
+        with pytest.raises(PolicyViolationError):
+            for i in range(100):
+                producer.send("big", b"x" * 1_000 + str(i).encode()).get(10)
+        producer.close(2)
+        notices = live.call(lambda: list(live.room.notices))
+        assert any("recording is full" in n["message"] for n in notices)
+        assert live.call(lambda: live.room.log_bytes) <= 20_000
+    finally:
+        live.close()

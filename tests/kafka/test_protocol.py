@@ -207,3 +207,18 @@ def test_acks_0_gets_no_response_and_the_records_still_land(live):
             break
         time.sleep(0.05)
     assert hw == 20
+
+
+def test_find_coordinator_names_a_live_broker_chosen_from_the_group_id(live):
+    from kafka.protocol.metadata import FindCoordinatorRequest, FindCoordinatorResponse
+
+    def ask_coordinator(group: str):
+        frame = ask(live.port, request_bytes(FindCoordinatorRequest[2](key=group, key_type=0), 2))
+        r = FindCoordinatorResponse.decode(frame[4:], version=2)
+        return r.error_code, r.node_id, r.port
+
+    # Java: "orders".hashCode() = -1008770331, abs % 50 = 31; with 3 brokers, broker 1 + 31 % 3.
+    assert ask_coordinator("orders") == (0, 2, live.port + 1)
+    live.apply({"type": "broker.stop", "broker": 2})
+    assert ask_coordinator("orders") == (0, 3, live.port + 2)  # the next running broker
+    assert live.call(live.listener.coordinator, "orders") == 3
