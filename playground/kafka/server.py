@@ -254,7 +254,7 @@ class Listener:
             if kind == "broker.stopped":
                 self._shut(event["broker"])
             elif kind == "broker.started":
-                self._spawn(self._open(event["broker"]))
+                self._spawn(self._reopen(event["broker"]))
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -316,6 +316,15 @@ class Listener:
             return
         self.servers[broker] = server
         log.info("broker %s listening on %s:%s", broker, host, port)
+
+    async def _reopen(self, broker: int) -> None:
+        try:
+            await self._open(broker)
+        except OSError as e:
+            # The port is taken (another program, or the OS still holds it): the broker runs in
+            # the model but clients cannot reach it, as with a real broker that fails to bind.
+            log.error("broker %s: cannot listen on %s:%s again: %s", broker,
+                      *self.address(broker), e)
 
     def _shut(self, broker: int) -> None:
         server = self.servers.pop(broker, None)
