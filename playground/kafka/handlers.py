@@ -9,6 +9,8 @@ for a request that gets no response (Produce with acks=0). ApiVersions advertise
 is registered here.
 """
 
+import importlib
+import importlib.util
 import time
 import uuid
 from dataclasses import dataclass
@@ -568,6 +570,7 @@ async def describe_configs(conn, request) -> dict:
     return {"throttle_time_ms": 0, "results": results}
 
 
-# H6b's group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch)
-# register themselves when imported; uncomment at merge:
-# from . import groups  # noqa: E402,F401
+# The group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) live
+# in groups.py and register themselves with @api when imported (last: they need `api`).
+if importlib.util.find_spec(f"{__package__}.groups") is not None:
+    importlib.import_module(f"{__package__}.groups")
