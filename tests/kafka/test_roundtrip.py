@@ -180,3 +180,35 @@ def test_compressed_batches_from_each_codec_are_stored_exactly(live, codec):
     records = live.call(lambda: live.room.cluster.read_records(f"z-{codec}", 0, 0, 10**7))
     # Auto-created (num.partitions 1): every record in one partition, in the order sent.
     assert [(from_model(k), from_model(v)) for _, k, v, _, _ in records["records"]] == sent
+
+
+def test_a_long_polling_fetch_answers_as_soon_as_a_record_is_committed(live):
+    """Fetch waits up to max_wait_ms for min_bytes, but answers when data arrives: a record
+    produced while the consumer waits reaches it in far less than the 5 s it may wait."""
+    import threading
+
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    create_topic(live, "poll", 1, rf=3)
+    consumer = Consumer({"bootstrap.servers": live.bootstrap, "group.id": "unused-poll",
+                         "fetch.wait.max.ms": 5_000, "enable.auto.commit": False})
+    consumer.assign([TopicPartition("poll", 0, 0)])
+    consumer.consume(1, 1.0)  # the first (empty) long poll is under way
+    sent_at = {}
+
+    def produce_later():
+        time.sleep(0.3)
+        producer = Producer({"bootstrap.servers": live.bootstrap, "acks": "all"})
+        sent_at["t"] = time.monotonic()
+        producer.produce("poll", value=b"now")
+        producer.flush(5)
+
+    threading.Thread(target=produce_later).start()
+    messages = []
+    deadline = time.monotonic() + 10
+    while not messages and time.monotonic() < deadline:
+        messages = [m for m in consumer.consume(1, 0.1) if m.error() is None]
+    received = time.monotonic()
+    consumer.close()
+    assert messages and messages[0].value() == b"now"
+    assert received - sent_at["t"] < 1.5  # well inside fetch.wait.max.ms
