@@ -39,7 +39,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	@# Built-ins follow their files in broker_core/scenarios/ (idempotent: unchanged, untouched).
 	$(BIN)/python manage.py load_scenarios
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver_kafka $(HOST):$(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

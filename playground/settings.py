@@ -81,6 +81,10 @@ PLAYGROUND_ROOM_CREATE_PER_MIN = env.bounded_number(os.environ, "PLAYGROUND_ROOM
 # Days a stored room is kept after its last change (shared recordings are kept for good).
 PLAYGROUND_ROOM_KEEP_DAYS = env.bounded_number(os.environ, "PLAYGROUND_ROOM_KEEP_DAYS", 30, 1,
                                                36_500)
+# The Kafka wire listener (playground/kafka/): broker b of the room listens on PORT + b - 1.
+PLAYGROUND_KAFKA_HOST = os.environ.get("PLAYGROUND_KAFKA_HOST", "127.0.0.1")
+PLAYGROUND_KAFKA_PORT = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_PORT", 9092, 1, 65_000)
+PLAYGROUND_KAFKA_ROOM = os.environ.get("PLAYGROUND_KAFKA_ROOM", "live")
 
 DATABASES = env.databases(os.environ, base_dir=BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("s/<slug:name>", views.open_scenario, name="scenario"),
     path("s/<slug:slug>/export", library_views.export, name="scenario-export"),
     path("import", library_views.import_document, name="import"),
-    re_path(r"^r/(?P<room_id>[0-9a-f]{10})$", views.room_page, name="room"),
+    # Rooms: random ids (10 hex digits), or a named room such as the Kafka listener's "live".
+    re_path(r"^r/(?P<room_id>[0-9a-f]{10}|[a-z][a-z0-9-]{1,31})$", views.room_page, name="room"),
     path("admin/", admin.site.urls),
 ]

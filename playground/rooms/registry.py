@@ -117,11 +117,14 @@ class Rooms:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, spec: dict, *, seed=None, meta: dict | None = None,
-               owner: str | None = None) -> Room:
+               owner: str | None = None, room_id: str | None = None) -> Room:
         """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one),
-        presented by session `owner` (None: open to all). In memory until `persist`."""
+        presented by session `owner` (None: open to all). In memory until `persist`.
+        `room_id` names it (the Kafka listener's ``live``); by default a fresh random id."""
+        if room_id is not None and self.exists(room_id):
+            raise ValueError(f"room {room_id!r} exists already")
         self._make_space()
-        room_id = self._new_id()
+        room_id = room_id or self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
                     owner=owner, **self._room_kwargs())
         self.awake[room_id] = room

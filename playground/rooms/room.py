@@ -117,6 +117,10 @@ class Room:
     @property
     def mode(self) -> str:
         return "live" if self.script is None else "replay"
+        # Why this room must run at 1x (real Kafka clients attached: their timeouts run on the
+        # wall clock), or None. Refuses speed changes and pause; the clock says "realtime".
+        self.realtime: str | None = None
+        self.log_bytes_max = LOG_BYTES_MAX
 
     # -- building and replaying ----------------------------------------------------------------
 
@@ -229,7 +233,8 @@ class Room:
         if self.script is not None:
             recording = {"end_ms": self.script["end_ms"], "slug": self.script["slug"]}
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms, "recording": recording}
+                "behind": self.behind, "goal_ms": self.goal_ms, "recording": recording,
+                "realtime": self.realtime is not None}
 
     def limits(self, state: dict) -> dict:
         return {"retained_records": retained_records(state),
@@ -477,10 +482,10 @@ class Room:
         if self.script is not None:
             raise CommandError("type", REPLAY_ONLY)
         size = len(_dumps(command))
-        if self.log_bytes + size > LOG_BYTES_MAX:
-            raise CommandError("command", f"this room's recording is full ({LOG_BYTES_MAX:,} "
-                               "bytes of commands); share it or open the scenario again "
-                               "to go on")
+        if self.log_bytes + size > self.log_bytes_max:
+            raise CommandError("command", "this room's recording is full "
+                               f"({self.log_bytes_max:,} bytes of commands); share it or "
+                               "open the scenario again to go on")
         # Catch up first: a command lands at the virtual time the viewers were shown.
         self.advance(self.clock())
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
@@ -518,6 +523,8 @@ class Room:
         wall_s = self.clock()
         action = msg["action"]
         pacer = self.pacer
+        if self.realtime is not None and action in ("pause", "speed", "step", "jump"):
+            raise ProtocolError("action", self.realtime, msg["request_id"])
         if action in ("pause", "step"):
             self.goal_ms = None  # stopping wins over a jump still under way
         # Catch up to "now" first; a room that fell behind was re-based where it got to, so

@@ -48,10 +48,12 @@ export class Clock {
     this.speed = 1;
     this.playing = false;
     this.behind = false;
+    this.realtime = false;  // real Kafka clients are attached: the room runs at 1x
     this.at = performance.now();
   }
-  set({now_ms, speed, playing, behind}) {
+  set({now_ms, speed, playing, behind, realtime}) {
     if (behind != null) this.behind = behind;
+    if (realtime != null) this.realtime = realtime;
     if (now_ms != null) this.nowMs = now_ms;
     if (speed != null) this.speed = speed;
     if (playing != null) this.playing = playing;

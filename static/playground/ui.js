@@ -133,6 +133,9 @@ function syncTimeControls() {
   $("#speed-out").textContent = formatSpeed(clock.speed);
   const behind = $("#behind");
   behind.hidden = !(clock.playing && clock.behind);
+  // Real Kafka clients connected: the server refuses pause and speed changes, so say why.
+  $("#realtime").hidden = !clock.realtime;
+  speedInput.disabled = clock.realtime;
 }
 
 async function control(action, extra = {}) {

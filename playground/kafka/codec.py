@@ -1,0 +1,426 @@
+"""A thin adapter over kafka-python 3's protocol and record modules: the only place that
+imports ``kafka.*``.
+
+Frames are ``int32 size`` + ``size`` bytes. A request is a header (api_key, api_version,
+correlation_id, client_id, and tagged fields when the request version is flexible) and a body
+decoded by kafka-python's generated classes for (api_key, version). Handlers read the decoded
+request's attributes (Kafka's JSON-schema field names in snake_case: ``request.topics``,
+``t.name`` ...) and answer with a plain dict in the same names; `encode_response` turns that into
+kafka-python's response object (missing fields take the schema's defaults) and bytes.
+
+Bytes and the model's strings: keys, values and header values are bytes on the wire and str in
+the model (`to_model` / `from_model`): bytes that are valid UTF-8 are stored as that str; other
+bytes as ``"\\u0000b64:" + base64`` (a NUL then ``b64:``: no UTF-8 text a client sends starts
+that way... except text that does, which is escaped the same way), so every byte string
+round-trips exactly.
+"""
+
+import base64
+import struct
+
+from kafka.protocol import admin as _admin  # noqa: F401  (registers the admin API classes)
+from kafka.protocol import consumer as _consumer  # noqa: F401
+from kafka.protocol import metadata as _metadata  # noqa: F401
+from kafka.protocol import producer as _producer  # noqa: F401
+from kafka.protocol.api_message import ApiMessage
+
+from broker_core.clients import Records
+
+# Kafka's socket.request.max.bytes is 100 MiB; real clients send at most a few MiB
+# (max.request.size / message.max.bytes default to 1 MiB), so 8 MiB refuses garbage sizes early.
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """A frame that cannot be a request: the connection that sent it is closed."""
+
+
+def _classes() -> tuple[dict, dict]:
+    requests, responses = {}, {}
+
+    def walk(cls):
+        for sub in cls.__subclasses__():
+            if getattr(sub, "_class_version", 1) is None and sub._json:
+                table = requests if sub._json["type"] == "request" else responses
+                table.setdefault(sub.API_KEY, sub)
+            walk(sub)
+
+    walk(ApiMessage)
+    return requests, responses
+
+
+REQUESTS, RESPONSES = _classes()
+
+
+def versions(api_key: int) -> tuple[int, int] | None:
+    """The versions kafka-python can decode for this API, or None."""
+    cls = REQUESTS.get(api_key)
+    return None if cls is None else tuple(cls.valid_versions)
+
+
+class Header:
+    __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "body_offset")
+
+    def __init__(self, api_key, api_version, correlation_id, client_id, body_offset):
+        self.api_key = api_key
+        self.api_version = api_version
+        self.correlation_id = correlation_id
+        self.client_id = client_id
+        self.body_offset = body_offset
+
+    def __repr__(self):
+        return (f"Header(api_key={self.api_key}, api_version={self.api_version}, "
+                f"correlation_id={self.correlation_id}, client_id={self.client_id!r})")
+
+
+_HEAD = struct.Struct(">hhih")
+
+
+def _skip_tags(data, pos: int) -> int:
+    count, pos = _uvarint(data, pos)
+    for _ in range(count):
+        _, pos = _uvarint(data, pos)
+        size, pos = _uvarint(data, pos)
+        pos += size
+        if pos > len(data):
+            raise FrameError("a tagged field runs past the end of the frame")
+    return pos
+
+
+def _uvarint(data, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise FrameError("a varint runs past the end of the frame")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 28:
+            raise FrameError("a varint is too long")
+
+
+def flexible(api_key: int, version: int) -> bool:
+    cls = REQUESTS.get(api_key)
+    return cls is not None and cls.flexible_version_q(version)
+
+
+def parse_header(frame: bytes) -> Header:
+    """The request header of one frame (without its size prefix). Raises FrameError.
+
+    The client id is always a non-compact nullable string (header v1 and v2 alike); the tagged
+    fields follow only when the request version is flexible (header v2). An API or version we
+    cannot decode still yields a header: the caller answers or closes."""
+    if len(frame) < _HEAD.size:
+        raise FrameError(f"a request header is at least {_HEAD.size} bytes, not {len(frame)}")
+    api_key, api_version, correlation_id, n = _HEAD.unpack_from(frame, 0)
+    pos = _HEAD.size
+    if n < -1 or pos + max(n, 0) > len(frame):
+        raise FrameError("the client id runs past the end of the frame")
+    client_id = None
+    if n >= 0:
+        try:
+            client_id = bytes(frame[pos:pos + n]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("the client id is not UTF-8") from None
+        pos += n
+    header = Header(api_key, api_version, correlation_id, client_id, pos)
+    cls = REQUESTS.get(api_key)
+    if cls is not None and 0 <= api_version <= cls.max_version and \
+            cls.flexible_version_q(api_version):
+        header.body_offset = _skip_tags(frame, pos)
+    return header
+
+
+def decode_request(header: Header, frame: bytes):
+    """The request body as kafka-python's object (attributes named as in Kafka's schemas).
+    Raises FrameError for an API/version it cannot decode or bytes that are not one."""
+    cls = REQUESTS.get(header.api_key)
+    if cls is None:
+        raise FrameError(f"unknown API key {header.api_key}")
+    low, high = cls.valid_versions
+    if not low <= header.api_version <= high:
+        raise FrameError(f"API {cls.name} has no version {header.api_version}")
+    try:
+        return cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
+    except Exception as e:  # kafka-python raises struct.error, ValueError, IndexError, ...
+        raise FrameError(f"{cls.name} v{header.api_version} does not decode: "
+                         f"{type(e).__name__}") from None
+
+
+def _build(data_class, version, value):
+    """A kafka-python data object from a plain dict (nested dicts and lists of dicts)."""
+    if not isinstance(value, dict):
+        return value  # already built, or a scalar
+    fields = data_class._struct.fields
+    kwargs = {}
+    for name, item in value.items():
+        field = fields[name]
+        if not field.for_version_q(version):
+            continue  # handlers may answer with every version's fields; this one lacks it
+        if field.is_struct_array() and item is not None:
+            kwargs[name] = [_build(field.data_class, version, v) for v in item]
+        elif field.is_struct() and item is not None:
+            kwargs[name] = _build(field.data_class, version, item)
+        else:
+            kwargs[name] = item
+    return data_class(version=version, **kwargs)
+
+
+def encode_response(header: Header, body: dict, version: int | None = None) -> bytes:
+    """One framed response (size, response header, body) to the request `header` names.
+    `version` overrides the body's version (ApiVersions answers an unsupported version in v0)."""
+    cls = RESPONSES[header.api_key]
+    version = header.api_version if version is None else version
+    response = _build(cls, version, body) if isinstance(body, dict) else body
+    payload = response.encode(version=version)
+    # The response header is v1 (tagged fields) for flexible versions, except ApiVersions,
+    # whose response header is always v0 so a client can read it before it knows versions.
+    if header.api_key != 18 and cls.flexible_version_q(version):
+        head = struct.pack(">iib", len(payload) + 5, header.correlation_id, 0)
+    else:
+        head = struct.pack(">ii", len(payload) + 4, header.correlation_id)
+    return head + bytes(payload)
+
+
+# -- keys, values and headers: wire bytes <-> model str -------------------------------------
+
+_B64 = "\x00b64:"
+
+
+def to_model(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return _B64 + base64.b64encode(data).decode("ascii")
+    if text.startswith(_B64):
+        return _B64 + base64.b64encode(data).decode("ascii")
+    return text
+
+
+def from_model(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    if text.startswith(_B64):
+        return base64.b64decode(text[len(_B64):])
+    return text.encode("utf-8")
+
+
+# -- error codes ----------------------------------------------------------------------------
+
+# Kafka's codes (org.apache.kafka.common.protocol.Errors) by the names the model and handlers use.
+ERROR_CODES = {
+    "UNKNOWN_SERVER_ERROR": -1, "NONE": 0, "OFFSET_OUT_OF_RANGE": 1, "CORRUPT_MESSAGE": 2,
+    "UNKNOWN_TOPIC_OR_PARTITION": 3, "INVALID_FETCH_SIZE": 4, "LEADER_NOT_AVAILABLE": 5,
+    "NOT_LEADER_OR_FOLLOWER": 6, "REQUEST_TIMED_OUT": 7, "BROKER_NOT_AVAILABLE": 8,
+    "REPLICA_NOT_AVAILABLE": 9, "MESSAGE_TOO_LARGE": 10, "NETWORK_EXCEPTION": 13,
+    "COORDINATOR_LOAD_IN_PROGRESS": 14, "COORDINATOR_NOT_AVAILABLE": 15, "NOT_COORDINATOR": 16,
+    "INVALID_TOPIC_EXCEPTION": 17, "RECORD_LIST_TOO_LARGE": 18, "NOT_ENOUGH_REPLICAS": 19,
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND": 20, "INVALID_REQUIRED_ACKS": 21,
+    "ILLEGAL_GENERATION": 22, "INCONSISTENT_GROUP_PROTOCOL": 23, "INVALID_GROUP_ID": 24,
+    "UNKNOWN_MEMBER_ID": 25, "INVALID_SESSION_TIMEOUT": 26, "REBALANCE_IN_PROGRESS": 27,
+    "INVALID_COMMIT_OFFSET_SIZE": 28, "UNSUPPORTED_VERSION": 35, "TOPIC_ALREADY_EXISTS": 36,
+    "INVALID_PARTITIONS": 37, "INVALID_REPLICATION_FACTOR": 38,
+    "INVALID_REPLICA_ASSIGNMENT": 39, "INVALID_CONFIG": 40, "INVALID_REQUEST": 42,
+    "POLICY_VIOLATION": 44, "OUT_OF_ORDER_SEQUENCE_NUMBER": 45,
+    "DUPLICATE_SEQUENCE_NUMBER": 46, "INVALID_PRODUCER_EPOCH": 47, "INVALID_TXN_STATE": 48,
+    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": 53, "UNKNOWN_PRODUCER_ID": 59,
+    "GROUP_ID_NOT_FOUND": 69, "FENCED_LEADER_EPOCH": 74, "UNKNOWN_LEADER_EPOCH": 75,
+    "MEMBER_ID_REQUIRED": 79, "GROUP_MAX_SIZE_REACHED": 81, "FENCED_INSTANCE_ID": 82,
+    "INVALID_RECORD": 87, "UNSTABLE_OFFSET_COMMIT": 88,
+}
+
+
+def error_code(name: str | None) -> int:
+    """Kafka's numeric code for an error name (the model speaks names: NOT_ENOUGH_REPLICAS)."""
+    if name is None:
+        return 0
+    return ERROR_CODES.get(name, -1)
+
+
+# -- record batches (v2) ---------------------------------------------------------------------
+
+class CorruptBatch(Exception):
+    """Records that are not valid record batches v2: the partition gets CORRUPT_MESSAGE."""
+
+
+class Batch:
+    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records")
+
+    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records):
+        self.producer_id = producer_id
+        self.producer_epoch = producer_epoch
+        self.base_sequence = base_sequence
+        self.transactional = transactional
+        self.records = records  # [[key, value, headers], ...] in the model's terms
+
+
+_BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")  # record batch v2 header: 61 bytes
+_CRC_FROM = 21  # the CRC covers everything from the attributes on
+
+
+def _varint(buf, pos: int) -> tuple[int, int]:
+    """A zigzag varint (record fields); IndexError past the end."""
+    b = buf[pos]
+    pos += 1
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), pos
+    value = b & 0x7F
+    shift = 7
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+        shift += 7
+        if shift > 63:
+            raise CorruptBatch("a varint is too long")
+
+
+def _decompress(kind: int, data: bytes) -> bytes:
+    from kafka import codec as codecs
+
+    if kind == 1:
+        return codecs.gzip_decode(data)
+    if kind == 2:
+        return codecs.snappy_decode(data)
+    if kind == 3:
+        return codecs.lz4_decode(data)
+    if kind == 4:
+        return codecs.zstd_decode(data)
+    raise CorruptBatch(f"unknown compression type {kind}")
+
+
+def _records(buf: bytes, count: int) -> list:
+    """The records of a (decompressed) batch as model records. Parsing by hand rather than
+    through kafka-python's record objects: this is the listener's hottest loop."""
+    out = []
+    append = out.append
+    pos = 0
+    for _ in range(count):
+        length, pos = _varint(buf, pos)
+        end = pos + length
+        # attributes (int8), timestamp delta, offset delta: not kept (LogAppendTime)
+        pos += 1
+        if buf[pos] < 0x80:
+            pos += 1
+        else:
+            _, pos = _varint(buf, pos)
+        if buf[pos] < 0x80:
+            pos += 1
+        else:
+            _, pos = _varint(buf, pos)
+        n = buf[pos]
+        if n < 0x80:
+            n = (n >> 1) ^ -(n & 1)
+            pos += 1
+        else:
+            n, pos = _varint(buf, pos)
+        if n < 0:
+            key = None
+        else:
+            key = to_model(buf[pos:pos + n])
+            pos += n
+        n = buf[pos]
+        if n < 0x80:
+            n = (n >> 1) ^ -(n & 1)
+            pos += 1
+        else:
+            n, pos = _varint(buf, pos)
+        if n < 0:
+            value = None
+        else:
+            value = to_model(buf[pos:pos + n])
+            pos += n
+        count_h = buf[pos]
+        if count_h < 0x80:
+            count_h = (count_h >> 1) ^ -(count_h & 1)
+            pos += 1
+        else:
+            count_h, pos = _varint(buf, pos)
+        headers = None
+        if count_h:
+            if count_h < 0:
+                raise CorruptBatch("a negative header count")
+            headers = {}
+            for _ in range(count_h):
+                n, pos = _varint(buf, pos)
+                if n < 0:
+                    raise CorruptBatch("a header without a name")
+                name = buf[pos:pos + n].decode("utf-8")
+                pos += n
+                n, pos = _varint(buf, pos)
+                if n < 0:
+                    headers[name] = None
+                else:
+                    headers[name] = to_model(buf[pos:pos + n])
+                    pos += n
+        if pos != end or pos > len(buf):
+            raise CorruptBatch("a record's length does not match its fields")
+        append([key, value, headers])
+    if pos != len(buf):
+        raise CorruptBatch("bytes after a batch's last record")
+    return out
+
+
+def read_batches(data) -> list[Batch]:
+    """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC,
+    lengths, counts), as model records ``[key, value, headers or None]``. Raises
+    CorruptBatch."""
+    from kafka.record.util import calc_crc32c
+
+    if data is None:
+        raise CorruptBatch("no records")
+    data = bytes(data)
+    batches = []
+    pos = 0
+    try:
+        while pos < len(data):
+            if len(data) - pos < _BATCH_HEADER.size:
+                raise CorruptBatch("a truncated record batch")
+            (_, length, _, magic, crc, attributes, _, _, _, producer_id, producer_epoch,
+             base_sequence, count) = _BATCH_HEADER.unpack_from(data, pos)
+            end = pos + 12 + length
+            if length < _BATCH_HEADER.size - 12 or end > len(data):
+                raise CorruptBatch("a record batch's length runs past the records")
+            if magic != 2:
+                raise CorruptBatch(f"record batch magic {magic}; only v2 is accepted")
+            if calc_crc32c(memoryview(data)[pos + _CRC_FROM:end]) != crc:
+                raise CorruptBatch("a record batch's CRC does not match")
+            if attributes & 0x20:
+                raise CorruptBatch("clients do not send control batches")
+            if count <= 0:
+                raise CorruptBatch("an empty record batch")
+            body = data[pos + _BATCH_HEADER.size:end]
+            if attributes & 0x07:
+                body = _decompress(attributes & 0x07, body)
+            batches.append(Batch(producer_id, producer_epoch, base_sequence,
+                                 bool(attributes & 0x10), Records(_records(body, count))))
+            pos = end
+    except CorruptBatch:
+        raise
+    except Exception as e:  # IndexError past the end, codec errors, bad UTF-8 header names
+        raise CorruptBatch(f"records do not decode: {type(e).__name__}: {e}") from None
+    return batches
+
+
+def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
+    """One uncompressed record batch v2 of model records ``(offset, key, value, headers,
+    timestamp_ms)`` with consecutive offsets; timestamps are model times + `epoch_ms`."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    base = records[0][0]
+    builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 2**31 - 1)
+    append = builder.append
+    for offset, key, value, headers, ts in records:
+        append(offset - base, ts + epoch_ms, from_model(key), from_model(value),
+               [(n, from_model(h)) for n, h in headers.items()] if headers else [])
+    buf = builder.build()
+    struct.pack_into(">q", buf, 0, base)  # base offset and leader epoch: outside the CRC
+    struct.pack_into(">i", buf, 12, leader_epoch)
+    return bytes(buf)
