@@ -163,12 +163,17 @@ class Listener:
 
     async def start(self) -> None:
         rooms = self.rooms
-        if rooms.exists(self.room_id):
+        # The room must run here, where its clients' requests are served: a process that has
+        # it awake (browsers opened the stored room there) hands it over first.
+        await rooms.take_over(self.room_id)
+        if await rooms.aexists(self.room_id):
+            # Stored by an earlier run: rebuilt by replay, records and groups as they were.
             room = await rooms.wake(self.room_id)
         else:
             meta = {k: self.spec.get(k, "") for k in ("name", "title", "description")}
             room = rooms.create(self.spec, meta=meta, room_id=self.room_id)
         room.log_bytes_max = self.log_bytes_max
+        await rooms.persist(self.room_id)
         self.room = room
         self.epoch_ms = int(time.time() * 1000) - room.cluster.now_ms
         room.add_listener(self._on_events)
@@ -222,10 +227,7 @@ class Listener:
         return None
 
     async def persist(self) -> None:
-        # The one call site for the registry's persistence (issue 5); absent on this branch.
-        persist = getattr(self.rooms, "persist", None)
-        if persist is not None:
-            await persist(self.room_id)
+        await self.rooms.persist(self.room_id)
 
     def recording_full(self) -> None:
         """Produce was refused because the room's recording is full: the page says so, once."""

@@ -121,7 +121,8 @@ class Rooms:
         """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one),
         presented by session `owner` (None: open to all). In memory until `persist`.
         `room_id` names it (the Kafka listener's ``live``); by default a fresh random id."""
-        if room_id is not None and self.exists(room_id):
+        # Only what is in memory: a caller naming a room has asked the store (aexists) first.
+        if room_id is not None and (room_id in self.awake or room_id in self.settling):
             raise ValueError(f"room {room_id!r} exists already")
         self._make_space()
         room_id = room_id or self._new_id()
@@ -476,6 +477,22 @@ class Rooms:
                          f"{room.cluster.now_ms:,} ms; you drive this copy.")
         await self.persist(new.id)
         return new
+
+    async def take_over(self, room_id: str, timeout_s: float = 30.0) -> None:
+        """Make `room_id` run in this process: if another runs it, that one puts it to sleep
+        (saving it) and gives up its lease; the room wakes here when next asked for. Raises
+        RoomsFull if that does not happen within `timeout_s`."""
+        if not await self._elsewhere(room_id):
+            return
+        try:
+            await self._call(room_id, "release")
+        except NoSuchRoom:
+            pass  # gone meanwhile
+        deadline = self.clock() + timeout_s
+        while await self._elsewhere(room_id):
+            if self.clock() > deadline:
+                raise RoomsFull(f"room {room_id!r} is still run by another process")
+            await asyncio.sleep(0.1)
 
     async def page(self, room_id: str) -> dict:
         """What the room's page is rendered with: its scenario and, in a replay, what it

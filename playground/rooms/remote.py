@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 LEASE_PREFIX = "playground:room-host:"
 CALL_TYPE = "room.call"
 REPLY_TYPE = "room.reply"
-OPS = ("exists", "info", "page", "attach", "detach", "handle", "you")
+OPS = ("exists", "info", "page", "attach", "detach", "handle", "you", "release")
 
 # Renew the lease only if we still hold it: another host may have taken a lapsed lease over.
 _RENEW = """
@@ -187,6 +187,11 @@ class RoomHost:
                 await self.rooms.attach(room_id, message["viewer"])
             elif op == "detach":
                 await self.rooms.detach(room_id, message["viewer"])
+            elif op == "release":
+                # Another process must run it (the Kafka listener of its room): save it and
+                # let go; sleep() gives up the lease once the save is done.
+                if room_id in self.rooms.awake:
+                    self.rooms.sleep(room_id)
             elif op == "page":
                 answer["result"] = await self.rooms.page(room_id)
             elif op == "you":

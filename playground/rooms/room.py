@@ -113,14 +113,14 @@ class Room:
         # Registry bookkeeping: how many command_log entries the store already has.
         self.persisted = 0
         self.persist_lock = None  # an asyncio.Lock, made on the loop that first persists
-
-    @property
-    def mode(self) -> str:
-        return "live" if self.script is None else "replay"
         # Why this room must run at 1x (real Kafka clients attached: their timeouts run on the
         # wall clock), or None. Refuses speed changes and pause; the clock says "realtime".
         self.realtime: str | None = None
         self.log_bytes_max = LOG_BYTES_MAX
+
+    @property
+    def mode(self) -> str:
+        return "live" if self.script is None else "replay"
 
     # -- building and replaying ----------------------------------------------------------------
 

@@ -23,6 +23,8 @@ def test_runserver_kafka_serves_the_live_room_to_browsers_and_kafka_clients(tmp_
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
            "PLAYGROUND_KAFKA_PORT": str(kafka_port), "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "manage.py", "runserver_kafka", "--noreload",

@@ -39,6 +39,9 @@ def start_listener() -> None:
         except OSError as e:
             log.error("Kafka listener not started (%s); the web app goes on without it", e)
             return
+        except Exception:
+            log.exception("Kafka listener not started; the web app goes on without it")
+            return
         print(f"Kafka listener: bootstrap servers {listener.host}:{listener.port} "
               f"(room '{listener.room_id}' at /r/{listener.room_id})", flush=True)
 
