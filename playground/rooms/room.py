@@ -90,6 +90,7 @@ class Room:
         self.behind = False
         self.slice_ms = 1_000
         self.frames_sent = 0
+        self.listeners: list = []  # fn(events) for every batch of new model events, in order
 
     # -- building and replaying ----------------------------------------------------------------
 
@@ -184,11 +185,11 @@ class Room:
         while cluster.now_ms < target:
             due = cluster.next_due_ms()
             if due is None or due > target:
-                self.pending += cluster.advance_to(target)  # nothing due: idle time is free
+                self._emit(cluster.advance_to(target))  # nothing due: idle time is free
                 break
             end = min(target, max(due, cluster.now_ms + self.slice_ms))
             events = cluster.advance_to(end)
-            self.pending += events
+            self._emit(events)
             # Adapt the slice so each makes about SLICE_TARGET_EVENTS: checks the budget often
             # enough under load, takes long strides through quiet time.
             if len(events) > SLICE_TARGET_EVENTS:
@@ -288,7 +289,34 @@ class Room:
                                 "seq": self.cluster.seq}),
                 "snapshot_seq": None}
 
-    def _apply(self, command: dict) -> None:
+    # -- observers in this process (the Kafka wire listener) ------------------------------------
+
+    def add_listener(self, fn) -> None:
+        """Call ``fn(events)`` with every batch of new model events (after each command and
+        each advance), in order. ``fn`` runs inside the room's step: it must not block."""
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn) -> None:
+        if fn in self.listeners:
+            self.listeners.remove(fn)
+
+    def _emit(self, events: list[dict]) -> None:
+        self.pending += events
+        if not events:
+            return
+        for fn in list(self.listeners):
+            try:
+                fn(events)
+            except Exception:
+                # An observer's bug must not cost the room its events or its viewers theirs.
+                log.exception("room %s: listener %r failed", self.id, fn)
+
+    def apply(self, command: dict) -> list[dict]:
+        """Apply one command as a viewer's would be (logged, paced, size-checked) and return
+        the events it caused. Raises CommandError, changing nothing."""
+        return self._apply(command)
+
+    def _apply(self, command: dict) -> list[dict]:
         size = len(_dumps(command))
         if self.log_bytes + size > LOG_BYTES_MAX:
             raise CommandError("command", f"this room's recording is full ({LOG_BYTES_MAX:,} "
@@ -298,8 +326,10 @@ class Room:
         self.advance(self.clock())
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
-        self.pending += self.cluster.apply(command)
+        events = self.cluster.apply(command)
         self.log_bytes += size
+        self._emit(events)
+        return events
 
     def _command(self, msg: dict) -> None:
         try:

@@ -1,0 +1,206 @@
+"""A thin adapter over kafka-python 3's protocol and record modules: the only place that
+imports ``kafka.*``.
+
+Frames are ``int32 size`` + ``size`` bytes. A request is a header (api_key, api_version,
+correlation_id, client_id, and tagged fields when the request version is flexible) and a body
+decoded by kafka-python's generated classes for (api_key, version). Handlers read the decoded
+request's attributes (Kafka's JSON-schema field names in snake_case: ``request.topics``,
+``t.name`` ...) and answer with a plain dict in the same names; `encode_response` turns that into
+kafka-python's response object (missing fields take the schema's defaults) and bytes.
+
+Bytes and the model's strings: keys, values and header values are bytes on the wire and str in
+the model (`to_model` / `from_model`): bytes that are valid UTF-8 are stored as that str; other
+bytes as ``"\\u0000b64:" + base64`` (a NUL then ``b64:``: no UTF-8 text a client sends starts
+that way... except text that does, which is escaped the same way), so every byte string
+round-trips exactly.
+"""
+
+import base64
+import struct
+
+from kafka.protocol import admin as _admin  # noqa: F401  (registers the admin API classes)
+from kafka.protocol import consumer as _consumer  # noqa: F401
+from kafka.protocol import metadata as _metadata  # noqa: F401
+from kafka.protocol import producer as _producer  # noqa: F401
+from kafka.protocol.api_message import ApiMessage
+
+# Kafka's socket.request.max.bytes is 100 MiB; real clients send at most a few MiB
+# (max.request.size / message.max.bytes default to 1 MiB), so 8 MiB refuses garbage sizes early.
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """A frame that cannot be a request: the connection that sent it is closed."""
+
+
+def _classes() -> tuple[dict, dict]:
+    requests, responses = {}, {}
+
+    def walk(cls):
+        for sub in cls.__subclasses__():
+            if getattr(sub, "_class_version", 1) is None and sub._json:
+                table = requests if sub._json["type"] == "request" else responses
+                table.setdefault(sub.API_KEY, sub)
+            walk(sub)
+
+    walk(ApiMessage)
+    return requests, responses
+
+
+REQUESTS, RESPONSES = _classes()
+
+
+def versions(api_key: int) -> tuple[int, int] | None:
+    """The versions kafka-python can decode for this API, or None."""
+    cls = REQUESTS.get(api_key)
+    return None if cls is None else tuple(cls.valid_versions)
+
+
+class Header:
+    __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "body_offset")
+
+    def __init__(self, api_key, api_version, correlation_id, client_id, body_offset):
+        self.api_key = api_key
+        self.api_version = api_version
+        self.correlation_id = correlation_id
+        self.client_id = client_id
+        self.body_offset = body_offset
+
+    def __repr__(self):
+        return (f"Header(api_key={self.api_key}, api_version={self.api_version}, "
+                f"correlation_id={self.correlation_id}, client_id={self.client_id!r})")
+
+
+_HEAD = struct.Struct(">hhih")
+
+
+def _skip_tags(data, pos: int) -> int:
+    count, pos = _uvarint(data, pos)
+    for _ in range(count):
+        _, pos = _uvarint(data, pos)
+        size, pos = _uvarint(data, pos)
+        pos += size
+        if pos > len(data):
+            raise FrameError("a tagged field runs past the end of the frame")
+    return pos
+
+
+def _uvarint(data, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise FrameError("a varint runs past the end of the frame")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 28:
+            raise FrameError("a varint is too long")
+
+
+def flexible(api_key: int, version: int) -> bool:
+    cls = REQUESTS.get(api_key)
+    return cls is not None and cls.flexible_version_q(version)
+
+
+def parse_header(frame: bytes) -> Header:
+    """The request header of one frame (without its size prefix). Raises FrameError.
+
+    The client id is always a non-compact nullable string (header v1 and v2 alike); the tagged
+    fields follow only when the request version is flexible (header v2). An API or version we
+    cannot decode still yields a header: the caller answers or closes."""
+    if len(frame) < _HEAD.size:
+        raise FrameError(f"a request header is at least {_HEAD.size} bytes, not {len(frame)}")
+    api_key, api_version, correlation_id, n = _HEAD.unpack_from(frame, 0)
+    pos = _HEAD.size
+    if n < -1 or pos + max(n, 0) > len(frame):
+        raise FrameError("the client id runs past the end of the frame")
+    client_id = None
+    if n >= 0:
+        try:
+            client_id = bytes(frame[pos:pos + n]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("the client id is not UTF-8") from None
+        pos += n
+    header = Header(api_key, api_version, correlation_id, client_id, pos)
+    cls = REQUESTS.get(api_key)
+    if cls is not None and 0 <= api_version <= cls.max_version and \
+            cls.flexible_version_q(api_version):
+        header.body_offset = _skip_tags(frame, pos)
+    return header
+
+
+def decode_request(header: Header, frame: bytes):
+    """The request body as kafka-python's object (attributes named as in Kafka's schemas).
+    Raises FrameError for an API/version it cannot decode or bytes that are not one."""
+    cls = REQUESTS.get(header.api_key)
+    if cls is None:
+        raise FrameError(f"unknown API key {header.api_key}")
+    low, high = cls.valid_versions
+    if not low <= header.api_version <= high:
+        raise FrameError(f"API {cls.name} has no version {header.api_version}")
+    try:
+        return cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
+    except Exception as e:  # kafka-python raises struct.error, ValueError, IndexError, ...
+        raise FrameError(f"{cls.name} v{header.api_version} does not decode: "
+                         f"{type(e).__name__}") from None
+
+
+def _build(data_class, version, value):
+    """A kafka-python data object from a plain dict (nested dicts and lists of dicts)."""
+    if not isinstance(value, dict):
+        return value  # already built, or a scalar
+    fields = data_class._struct.fields
+    kwargs = {}
+    for name, item in value.items():
+        field = fields[name]
+        if field.is_struct_array() and item is not None:
+            kwargs[name] = [_build(field.data_class, version, v) for v in item]
+        elif field.is_struct() and item is not None:
+            kwargs[name] = _build(field.data_class, version, item)
+        else:
+            kwargs[name] = item
+    return data_class(version=version, **kwargs)
+
+
+def encode_response(header: Header, body: dict, version: int | None = None) -> bytes:
+    """One framed response (size, response header, body) to the request `header` names.
+    `version` overrides the body's version (ApiVersions answers an unsupported version in v0)."""
+    cls = RESPONSES[header.api_key]
+    version = header.api_version if version is None else version
+    response = _build(cls, version, body) if isinstance(body, dict) else body
+    payload = response.encode(version=version)
+    # The response header is v1 (tagged fields) for flexible versions, except ApiVersions,
+    # whose response header is always v0 so a client can read it before it knows versions.
+    if header.api_key != 18 and cls.flexible_version_q(version):
+        head = struct.pack(">iib", len(payload) + 5, header.correlation_id, 0)
+    else:
+        head = struct.pack(">ii", len(payload) + 4, header.correlation_id)
+    return head + bytes(payload)
+
+
+# -- keys, values and headers: wire bytes <-> model str -------------------------------------
+
+_B64 = "\x00b64:"
+
+
+def to_model(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return _B64 + base64.b64encode(data).decode("ascii")
+    if text.startswith(_B64):
+        return _B64 + base64.b64encode(data).decode("ascii")
+    return text
+
+
+def from_model(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    if text.startswith(_B64):
+        return base64.b64decode(text[len(_B64):])
+    return text.encode("utf-8")
