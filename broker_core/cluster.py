@@ -24,6 +24,7 @@ from bisect import insort
 from . import classic
 from . import validate as v
 from .assignors import ASSIGNORS
+from .clients import Clients, client_name
 from .clock import Clock, next_tick
 from .config import (
     TOPIC_CONFIGS,
@@ -76,7 +77,13 @@ CLUSTER_DEFAULTS = {
     # Not a Kafka setting: a playground room's budget of retained records across all its
     # partitions (0 = none). Over it, the oldest records go, as retention.bytes would drop them.
     "retained.records.max": 0,
+    # Topic auto-creation, with Kafka's broker defaults: a Metadata request naming an unknown
+    # topic creates it (real clients' producers do this; see clients.py).
+    "auto.create.topics.enable": True,
+    "num.partitions": 1,
+    "default.replication.factor": 1,
 }
+_BOOLEAN = {"auto.create.topics.enable"}
 _MAY_BE_ZERO = {"replica.fetch.delay.ms", "leader.imbalance.per.broker.percentage",
                 "retained.records.max"}
 UNLIMITED_RETRIES = 2_147_483_647  # Kafka's default `retries`: delivery.timeout.ms decides
@@ -106,6 +113,10 @@ COMMAND_TYPES = {
     "broker.configure": "Slow a broker's follower fetches: replica_fetch_delay_ms.",
     "leader.elect_preferred": "Give leaderships back to preferred replicas (topic, partition "
                               "optional).",
+    "produce.records": "A real client's batch for one partition (Kafka wire Produce): topic, "
+                       "partition, acks, client, records [[key, value, headers], ...], "
+                       "producer_id, producer_epoch, base_sequence.",
+    "producer.init_id": "A real client asks for a producer id (Kafka wire InitProducerId).",
     **classic.CLIENT_COMMANDS,
 }
 
@@ -152,7 +163,7 @@ def _derive_rng(seed, purpose: str) -> random.Random:
     return random.Random(f"{type(seed).__name__}:{seed}/{purpose}")
 
 
-class Cluster(Replication):
+class Cluster(Replication, Clients):
     def __init__(self, seed: int = 0, brokers: int = 3, config: dict | None = None):
         if isinstance(seed, bool) or not isinstance(seed, (int, str)):
             raise CommandError("seed", "must be a whole number or a string")
@@ -166,6 +177,13 @@ class Cluster(Replication):
             if name not in CLUSTER_DEFAULTS:
                 raise CommandError(f"config.{name}", "not a broker setting the playground "
                                    f"models; known: {', '.join(CLUSTER_DEFAULTS)}")
+            if name in _BOOLEAN:
+                if isinstance(value, str) and value.lower() in ("true", "false"):
+                    value = value.lower() == "true"
+                if not isinstance(value, bool):
+                    raise CommandError(f"config.{name}", f"must be true or false, not {value!r}")
+                self.config[name] = value
+                continue
             self.config[name] = v.integer({name: value}, name,
                                           minimum=0 if name in _MAY_BE_ZERO else 1,
                                           maximum=86_400_000, field=f"config.{name}")
@@ -190,6 +208,10 @@ class Cluster(Replication):
         # (topic, partition, offset) -> AckWaiter: a consumer waiting for what it sent
         self.ack_waiters: dict = {}
         self._topic_ids = 0
+        # Real clients (clients.py): (producer id, topic, partition) -> the producer's last
+        # batches there, and the next producer id InitProducerId gives out.
+        self.producer_sequences: dict = {}
+        self.next_producer_id = 0
         self._placement_rng = _derive_rng(seed, "placement")
         self._partitioners: dict[str, StickyPartitioner] = {}
         # Real clients' member ids (<client.id>-<uuid>), drawn in command order.
@@ -341,6 +363,8 @@ class Cluster(Replication):
             "broker.start": self._broker_start,
             "broker.configure": self._broker_configure,
             "leader.elect_preferred": self._elect_preferred,
+            "produce.records": self._produce_records,
+            "producer.init_id": self._producer_init_id,
             **{kind: (lambda c, handler=handler: handler(self, c))
                for kind, handler in classic.HANDLERS.items()},
         }
@@ -354,17 +378,26 @@ class Cluster(Replication):
 
     def _topic_create(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "name", "partitions", "replication_factor",
-                                     "config"}))
+                                     "config", "client", "auto"}))
         name = validate_topic_name(c.get("name"))
+        client = client_name(c)
+        auto = c.get("auto", False)
+        if not isinstance(auto, bool):
+            raise CommandError("auto", "must be true or false")
+        if auto and not self.config["auto.create.topics.enable"]:
+            raise CommandError("auto", "auto.create.topics.enable is false on this cluster")
         if name in self.topics:
             raise CommandError("name", f"topic {name!r} already exists")
         for other in self.topics:
             if collision_key(other) == collision_key(name):
                 raise CommandError("name", f"topic {name!r} collides with existing topic "
                                    f"{other!r} ('.' and '_' count as the same)")
-        partitions = v.integer(c, "partitions", default=1, minimum=1, maximum=MAX_PARTITIONS)
+        # Auto-creation takes the broker's num.partitions and default.replication.factor.
+        partitions = v.integer(c, "partitions", minimum=1, maximum=MAX_PARTITIONS,
+                               default=self.config["num.partitions"] if auto else 1)
         live = self.live_brokers()
-        rf = v.integer(c, "replication_factor", default=1, minimum=1)
+        rf = v.integer(c, "replication_factor", minimum=1,
+                       default=self.config["default.replication.factor"] if auto else 1)
         if rf > len(live):
             raise CommandError("replication_factor", f"{rf} is larger than the number of "
                                f"live brokers ({len(live)})")
@@ -376,8 +409,11 @@ class Cluster(Replication):
         self._topic_ids += 1
         topic = Topic(name, config, assignment, self._topic_ids)
         self.topics[name] = topic
+        extra = {"auto": True} if auto else {}
+        if client is not None:
+            extra["client"] = client
         self.event("topic.created", topic=name, partitions=partitions, replication_factor=rf,
-                   config=dict(config), assignment=[list(r) for r in assignment])
+                   config=dict(config), assignment=[list(r) for r in assignment], **extra)
         self._zk_set(f"/brokers/topics/{name}",
                      {"partitions": {str(i): list(r) for i, r in enumerate(assignment)}})
         for part in topic.partitions:
@@ -391,8 +427,9 @@ class Cluster(Replication):
                    unclean=False, reason="new partition: preferred replica", log_end_offset=0)
 
     def _topic_delete(self, c: dict) -> None:
-        v.check_fields(c, frozenset({"type", "name"}))
+        v.check_fields(c, frozenset({"type", "name", "client"}))
         topic = self._existing_topic(c)
+        client = client_name(c)
         name = topic.name
         for part in topic.partitions:
             for timer in list(part.fetch_timers.values()):
@@ -404,7 +441,10 @@ class Cluster(Replication):
         for gid in sorted(self.groups):
             self.groups[gid].forget_partitions(topic.partitions)
         del self.topics[name]
-        self.event("topic.deleted", topic=name)
+        for key in [k for k in self.producer_sequences if k[1] == name]:
+            del self.producer_sequences[key]
+        self.event("topic.deleted", topic=name,
+                   **({"client": client} if client is not None else {}))
         for key in [k for k in self.ack_waiters if k[0] == name]:
             self.ack_waiters.pop(key).failed("UNKNOWN_TOPIC_OR_PARTITION")
         # Records waiting to be retried to it fail now; they must never reach a new topic

@@ -69,6 +69,14 @@ PLAYGROUND_ROOM_RECORDS_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_RE
 PLAYGROUND_WS_RATE_PER_S = env.bounded_number(os.environ, "PLAYGROUND_WS_RATE_PER_S", 10, 0.1,
                                               1_000, integer=False)
 PLAYGROUND_WS_BURST = env.bounded_number(os.environ, "PLAYGROUND_WS_BURST", 20, 1, 10_000)
+# The Kafka wire listener (playground/kafka/): broker b of the room listens on PORT + b - 1.
+PLAYGROUND_KAFKA_HOST = os.environ.get("PLAYGROUND_KAFKA_HOST", "127.0.0.1")
+PLAYGROUND_KAFKA_PORT = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_PORT", 9092, 1, 65_000)
+PLAYGROUND_KAFKA_ROOM = os.environ.get("PLAYGROUND_KAFKA_ROOM", "live")
+# `make run` starts the listener inside Daphne unless this is 0 (then run it on its own with
+# `python manage.py kafka_listener`).
+PLAYGROUND_KAFKA_LISTENER = env.parse_bool(os.environ.get("PLAYGROUND_KAFKA_LISTENER"), False,
+                                           "PLAYGROUND_KAFKA_LISTENER")
 
 DATABASES = env.databases(os.environ, base_dir=BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

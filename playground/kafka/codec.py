@@ -204,3 +204,112 @@ def from_model(text: str | None) -> bytes | None:
     if text.startswith(_B64):
         return base64.b64decode(text[len(_B64):])
     return text.encode("utf-8")
+
+
+# -- error codes ----------------------------------------------------------------------------
+
+# Kafka's codes (org.apache.kafka.common.protocol.Errors) by the names the model and handlers use.
+ERROR_CODES = {
+    "UNKNOWN_SERVER_ERROR": -1, "NONE": 0, "OFFSET_OUT_OF_RANGE": 1, "CORRUPT_MESSAGE": 2,
+    "UNKNOWN_TOPIC_OR_PARTITION": 3, "INVALID_FETCH_SIZE": 4, "LEADER_NOT_AVAILABLE": 5,
+    "NOT_LEADER_OR_FOLLOWER": 6, "REQUEST_TIMED_OUT": 7, "BROKER_NOT_AVAILABLE": 8,
+    "REPLICA_NOT_AVAILABLE": 9, "MESSAGE_TOO_LARGE": 10, "NETWORK_EXCEPTION": 13,
+    "COORDINATOR_LOAD_IN_PROGRESS": 14, "COORDINATOR_NOT_AVAILABLE": 15, "NOT_COORDINATOR": 16,
+    "INVALID_TOPIC_EXCEPTION": 17, "RECORD_LIST_TOO_LARGE": 18, "NOT_ENOUGH_REPLICAS": 19,
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND": 20, "INVALID_REQUIRED_ACKS": 21,
+    "ILLEGAL_GENERATION": 22, "INCONSISTENT_GROUP_PROTOCOL": 23, "INVALID_GROUP_ID": 24,
+    "UNKNOWN_MEMBER_ID": 25, "INVALID_SESSION_TIMEOUT": 26, "REBALANCE_IN_PROGRESS": 27,
+    "INVALID_COMMIT_OFFSET_SIZE": 28, "UNSUPPORTED_VERSION": 35, "TOPIC_ALREADY_EXISTS": 36,
+    "INVALID_PARTITIONS": 37, "INVALID_REPLICATION_FACTOR": 38,
+    "INVALID_REPLICA_ASSIGNMENT": 39, "INVALID_CONFIG": 40, "INVALID_REQUEST": 42,
+    "POLICY_VIOLATION": 44, "OUT_OF_ORDER_SEQUENCE_NUMBER": 45,
+    "DUPLICATE_SEQUENCE_NUMBER": 46, "INVALID_PRODUCER_EPOCH": 47, "INVALID_TXN_STATE": 48,
+    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": 53, "UNKNOWN_PRODUCER_ID": 59,
+    "GROUP_ID_NOT_FOUND": 69, "FENCED_LEADER_EPOCH": 74, "UNKNOWN_LEADER_EPOCH": 75,
+    "MEMBER_ID_REQUIRED": 79, "GROUP_MAX_SIZE_REACHED": 81, "FENCED_INSTANCE_ID": 82,
+    "INVALID_RECORD": 87, "UNSTABLE_OFFSET_COMMIT": 88,
+}
+
+
+def error_code(name: str | None) -> int:
+    """Kafka's numeric code for an error name (the model speaks names: NOT_ENOUGH_REPLICAS)."""
+    if name is None:
+        return 0
+    return ERROR_CODES.get(name, -1)
+
+
+# -- record batches (v2) ---------------------------------------------------------------------
+
+class CorruptBatch(Exception):
+    """Records that are not valid record batches v2: the partition gets CORRUPT_MESSAGE."""
+
+
+class Batch:
+    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records")
+
+    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records):
+        self.producer_id = producer_id
+        self.producer_epoch = producer_epoch
+        self.base_sequence = base_sequence
+        self.transactional = transactional
+        self.records = records  # [[key, value, headers], ...] in the model's terms
+
+
+def read_batches(data) -> list[Batch]:
+    """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC),
+    as model records ``[key, value, headers or None]``. Raises CorruptBatch."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    if data is None:
+        raise CorruptBatch("no records")
+    data = bytes(data)
+    batches = []
+    pos = 0
+    try:
+        while pos < len(data):
+            if len(data) - pos < 61:
+                raise CorruptBatch("a truncated record batch")
+            length = int.from_bytes(data[pos + 8:pos + 12], "big", signed=True)
+            end = pos + 12 + length
+            if length < 49 or end > len(data):
+                raise CorruptBatch("a record batch's length runs past the records")
+            if data[pos + 16] != 2:
+                raise CorruptBatch(f"record batch magic {data[pos + 16]}; only v2 is accepted")
+            batch = DefaultRecordBatch(data[pos:end])
+            if not batch.validate_crc():
+                raise CorruptBatch("a record batch's CRC does not match")
+            if batch.is_control_batch:
+                raise CorruptBatch("clients do not send control batches")
+            records = []
+            for rec in batch:
+                headers = None
+                if rec.headers:
+                    headers = {name: to_model(value) for name, value in rec.headers}
+                records.append([to_model(rec.key), to_model(rec.value), headers])
+            if len(records) != batch.records_count or not records:
+                raise CorruptBatch("a record batch's count does not match its records")
+            batches.append(Batch(batch.producer_id, batch.producer_epoch, batch.base_sequence,
+                                 batch.is_transactional, records))
+            pos = end
+    except CorruptBatch:
+        raise
+    except Exception as e:  # kafka-python's CorruptRecordError, codec errors, struct.error...
+        raise CorruptBatch(f"records do not decode: {type(e).__name__}: {e}") from None
+    return batches
+
+
+def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
+    """One uncompressed record batch v2 of model records ``(offset, key, value, headers,
+    timestamp_ms)`` with consecutive offsets; timestamps are model times + `epoch_ms`."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    base = records[0][0]
+    builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 2**31 - 1)
+    append = builder.append
+    for offset, key, value, headers, ts in records:
+        append(offset - base, ts + epoch_ms, from_model(key), from_model(value),
+               [(n, from_model(h)) for n, h in headers.items()] if headers else [])
+    buf = builder.build()
+    struct.pack_into(">q", buf, 0, base)  # base offset and leader epoch: outside the CRC
+    struct.pack_into(">i", buf, 12, leader_epoch)
+    return bytes(buf)

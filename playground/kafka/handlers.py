@@ -9,7 +9,15 @@ for a request that gets no response (Produce with acks=0). ApiVersions advertise
 is registered here.
 """
 
+import time
+import uuid
 from dataclasses import dataclass
+
+from broker_core import CommandError
+from broker_core.config import TOPIC_CONFIGS
+
+from . import codec
+from .codec import error_code
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,11 @@ HANDLERS: dict[int, Api] = {}
 
 
 def api(key: int, min_version: int, max_version: int):
+    decodable = codec.versions(key)
+    if decodable is None or not decodable[0] <= min_version <= max_version <= decodable[1]:
+        raise RuntimeError(f"API key {key}: codec decodes versions {decodable}, "
+                           f"not {min_version}-{max_version}")
+
     def register(fn):
         if key in HANDLERS:
             raise RuntimeError(f"API key {key} is registered twice")
@@ -32,6 +45,515 @@ def api(key: int, min_version: int, max_version: int):
         return fn
 
     return register
+
+
+
+def topic_uuid(topic) -> uuid.UUID:
+    """A topic's id (Metadata v10+, CreateTopics v7): the model numbers topics 1, 2, 3..."""
+    return uuid.UUID(int=topic.topic_id)
+
+
+# -- ApiVersions ---------------------------------------------------------------------------------
+
+def advertised() -> list[dict]:
+    return [{"api_key": k, "min_version": a.min_version, "max_version": a.max_version}
+            for k, a in sorted(HANDLERS.items())]
+
+
+def api_versions_unsupported() -> dict:
+    """KIP-511: a client asking for a newer ApiVersions than we speak gets UNSUPPORTED_VERSION
+    in v0, with our ApiVersions range, and asks again in a version we have."""
+    a = HANDLERS[18]
+    return {"error_code": error_code("UNSUPPORTED_VERSION"),
+            "api_keys": [{"api_key": 18, "min_version": a.min_version,
+                          "max_version": a.max_version}]}
+
+
+@api(18, 0, 3)
+async def api_versions(conn, request) -> dict:
+    return {"error_code": 0, "api_keys": advertised(), "throttle_time_ms": 0}
+
+
+# -- Metadata ------------------------------------------------------------------------------------
+
+CREATE_ERRORS = {"name": "INVALID_TOPIC_EXCEPTION", "auto": "INVALID_REQUEST",
+                 "replication_factor": "INVALID_REPLICATION_FACTOR",
+                 "partitions": "INVALID_PARTITIONS", "command": "POLICY_VIOLATION"}
+
+
+def create_error(e: CommandError) -> str:
+    if e.field.startswith("config"):
+        return "INVALID_CONFIG"
+    return CREATE_ERRORS.get(e.field, "INVALID_REQUEST")
+
+
+@api(3, 0, 12)
+async def metadata(conn, request) -> dict:
+    version = conn.header.api_version
+    cluster = conn.room.cluster
+    wanted = request.topics
+    if wanted is None or (version == 0 and not wanted):
+        names = sorted(cluster.topics)
+        errors = {}
+    else:
+        by_id = {topic_uuid(t): t.name for t in cluster.topics.values()}
+        names, errors = [], {}
+        for t in wanted:
+            name = t.name if t.name is not None else by_id.get(getattr(t, "topic_id", None))
+            if name is None:
+                continue
+            names.append(name)
+        allow = request.allow_auto_topic_creation if version >= 4 else True
+        created = False
+        for name in names:
+            if name in cluster.topics:
+                continue
+            if not (allow and cluster.config["auto.create.topics.enable"]):
+                errors[name] = "UNKNOWN_TOPIC_OR_PARTITION"
+                continue
+            # Kafka (ZooKeeper mode) creates an unknown topic a Metadata request names.
+            try:
+                conn.apply({"type": "topic.create", "name": name, "auto": True,
+                            "client": conn.client})
+                created = True
+            except CommandError as e:
+                errors[name] = create_error(e)
+        if created:
+            await conn.persist()
+    brokers = []
+    for b in sorted(cluster.brokers):
+        if cluster.brokers[b]["registered"]:
+            host, port = conn.listener.address(b)
+            brokers.append({"node_id": b, "host": host, "port": port, "rack": None})
+    topics = []
+    for name in names:
+        if name in errors:
+            topics.append({"error_code": error_code(errors[name]), "name": name,
+                           "is_internal": False, "partitions": []})
+            continue
+        topic = cluster.topics[name]
+        partitions = []
+        for part in topic.partitions:
+            leader = part.leader
+            partitions.append({
+                "error_code": 0 if leader is not None else error_code("LEADER_NOT_AVAILABLE"),
+                "partition_index": part.index,
+                "leader_id": -1 if leader is None else leader,
+                "leader_epoch": part.leader_epoch,
+                "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
+                "offline_replicas": [r for r in part.replicas
+                                     if not cluster.brokers[r]["up"]]})
+        topics.append({"error_code": 0, "name": name, "topic_id": topic_uuid(topic),
+                       "is_internal": False, "partitions": partitions})
+    return {"throttle_time_ms": 0, "brokers": brokers,
+            "cluster_id": f"playground-{conn.listener.room_id}",
+            "controller_id": cluster.controller if cluster.controller is not None else -1,
+            "topics": topics}
+
+
+# -- Produce -------------------------------------------------------------------------------------
+
+ACKS = {0: "0", 1: "1", -1: "all"}
+
+
+class _Pending:
+    __slots__ = ("topic", "partition", "first", "last", "result", "done")
+
+    def __init__(self, topic, partition, first, last, result):
+        self.topic, self.partition, self.first, self.last = topic, partition, first, last
+        self.result = result
+        self.done = False
+
+
+def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict):
+    """Append one partition's batches; fill `result`; return (first, last) offsets when
+    acks=all must still wait for them, else None."""
+    cluster = conn.room.cluster
+    part = cluster.partition_for_read(topic, index)
+    if part is None:
+        result["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+        return None
+    if part.leader != conn.broker:
+        result["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+        return None
+    try:
+        batches = codec.read_batches(records)
+    except codec.CorruptBatch as e:
+        result["error_code"] = error_code("CORRUPT_MESSAGE")
+        result["error_message"] = str(e)[:500]
+        return None
+    first = last = None
+    for batch in batches:
+        if batch.transactional:
+            result["error_code"] = error_code("INVALID_TXN_STATE")
+            result["error_message"] = "transactions are not modelled"
+            return None
+        command = {"type": "produce.records", "topic": topic, "partition": index,
+                   "acks": acks, "client": conn.client, "records": batch.records}
+        if batch.producer_id >= 0 and batch.base_sequence >= 0:
+            command.update(producer_id=batch.producer_id,
+                           producer_epoch=batch.producer_epoch,
+                           base_sequence=batch.base_sequence)
+        try:
+            events = conn.apply(command)
+        except CommandError as e:
+            full = e.field == "command"
+            result["error_code"] = error_code("POLICY_VIOLATION" if full else "INVALID_RECORD")
+            result["error_message"] = e.message[:500]
+            if full:
+                conn.listener.recording_full()
+            return None
+        base = None
+        for event in events:
+            kind = event["type"]
+            if kind == "record.produced":
+                if base is None:
+                    base = event["offset"]
+                last = event["offset"]
+            elif kind == "produce.failed":
+                result["error_code"] = error_code(event["error"])
+                result["error_message"] = event.get("message")
+                return None
+            elif kind == "produce.deduplicated":
+                base = event["base_offset"]
+                last = base + event["count"] - 1
+        if first is None:
+            first = base
+    result["base_offset"] = first
+    result["log_start_offset"] = part.leader_log.start_offset
+    if acks == "all" and part.high_watermark <= last:
+        return first, last
+    return None
+
+
+@api(0, 3, 9)
+async def produce(conn, request) -> dict | None:
+    if request.acks not in ACKS:
+        acks = None
+    else:
+        acks = ACKS[request.acks]
+    responses = []
+    pending: list[_Pending] = []
+    for topic_data in request.topic_data:
+        partitions = []
+        for pd in topic_data.partition_data:
+            result = {"index": pd.index, "error_code": 0, "base_offset": -1,
+                      "log_append_time_ms": -1, "log_start_offset": -1}
+            partitions.append(result)
+            if acks is None:
+                result["error_code"] = error_code("INVALID_REQUIRED_ACKS")
+            elif request.transactional_id is not None:
+                result["error_code"] = error_code("TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
+            else:
+                wait = _produce_one(conn, topic_data.name, pd.index, pd.records, acks, result)
+                if wait is not None:
+                    pending.append(_Pending(topic_data.name, pd.index, *wait, result))
+        responses.append({"name": topic_data.name, "partition_responses": partitions})
+    if pending:
+        await _await_acks(conn, pending, request.timeout_ms / 1000)
+    await conn.persist()
+    if request.acks == 0:
+        return None  # acks=0: Kafka sends no response at all
+    return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_acks(conn, pending: list, timeout_s: float) -> None:
+    """acks=all: wait until the high watermark passes each partition's last record, or the
+    model says the batch failed (the leader changed and cut it, the ISR fell below
+    min.insync.replicas after the append), or the request's timeout passes."""
+    topics = {p.topic for p in pending}
+    client = conn.client
+
+    def relevant(e):
+        return e["type"] in ("partition.high_watermark", "produce.failed",
+                             "topic.deleted") and e.get("topic") in topics
+
+    deadline = time.monotonic() + max(0.0, timeout_s)
+    with conn.watch(relevant) as watch:
+        # Nothing can have happened between the apply and this watch (no await between).
+        waiting = [p for p in pending if not p.done]
+        while waiting:
+            event = await watch.next(deadline - time.monotonic())
+            if event is None:
+                for p in waiting:
+                    p.result["error_code"] = error_code("REQUEST_TIMED_OUT")
+                return
+            for p in waiting:
+                if event.get("partition", p.partition) != p.partition \
+                        or event["topic"] != p.topic:
+                    continue
+                kind = event["type"]
+                if kind == "partition.high_watermark" and event["high_watermark"] > p.last:
+                    p.done = True
+                elif kind == "produce.failed" and event.get("producer") == client and any(
+                        p.first <= o <= p.last for o in event.get("offsets") or ()):
+                    p.done = True
+                    p.result["error_code"] = error_code(event["error"])
+                    p.result["base_offset"] = -1
+                elif kind == "topic.deleted":
+                    p.done = True
+                    p.result["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+            waiting = [p for p in waiting if not p.done]
+
+
+# -- Fetch ---------------------------------------------------------------------------------------
+
+@api(1, 4, 12)
+async def fetch(conn, request) -> dict:
+    version = conn.header.api_version
+    deadline = time.monotonic() + max(0, request.max_wait_ms) / 1000
+    min_bytes = max(1, request.min_bytes)
+    while True:
+        responses, size = _fetch_once(conn, request, version)
+        remaining = deadline - time.monotonic()
+        if size >= min_bytes or remaining <= 0:
+            break
+        await conn.changed(remaining)
+    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
+
+
+def _fetch_once(conn, request, version) -> tuple[list, int]:
+    cluster = conn.room.cluster
+    epoch_ms = conn.listener.epoch_ms
+    budget = request.max_bytes if version >= 3 else 2**31 - 1
+    responses = []
+    total = 0
+    errors = 0
+    for topic in request.topics:
+        partitions = []
+        for fp in topic.partitions:
+            out = {"partition_index": fp.partition, "error_code": 0, "high_watermark": -1,
+                   "last_stable_offset": -1, "log_start_offset": -1,
+                   "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
+            partitions.append(out)
+            part = cluster.partition_for_read(topic.topic, fp.partition)
+            if part is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+                errors += 1
+                continue
+            if part.leader != conn.broker:
+                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+                errors += 1
+                continue
+            leader_epoch = getattr(fp, "current_leader_epoch", -1)
+            if version >= 9 and leader_epoch >= 0 and leader_epoch != part.leader_epoch:
+                out["error_code"] = error_code("FENCED_LEADER_EPOCH"
+                                               if leader_epoch < part.leader_epoch
+                                               else "UNKNOWN_LEADER_EPOCH")
+                errors += 1
+                continue
+            max_bytes = min(fp.partition_max_bytes, budget) if total else fp.partition_max_bytes
+            read = cluster.read_records(topic.topic, fp.partition, fp.fetch_offset,
+                                        max(1, max_bytes))
+            out["high_watermark"] = read.get("high_watermark", -1)
+            out["last_stable_offset"] = read.get("high_watermark", -1)
+            out["log_start_offset"] = read.get("log_start_offset", -1)
+            if read["error"] is not None:
+                out["error_code"] = error_code(read["error"])
+                errors += 1
+                continue
+            if read["records"] and (budget > 0 or not total):
+                data = codec.write_batch(read["records"], part.leader_epoch, epoch_ms)
+                out["records"] = data
+                total += len(data)
+                budget -= len(data)
+        responses.append({"topic": topic.topic, "partitions": partitions})
+    # An error is worth answering at once, as Kafka does.
+    return responses, total + (2**31 if errors else 0)
+
+
+# -- ListOffsets ---------------------------------------------------------------------------------
+
+@api(2, 1, 7)
+async def list_offsets(conn, request) -> dict:
+    cluster = conn.room.cluster
+    epoch_ms = conn.listener.epoch_ms
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for lp in topic.partitions:
+            out = {"partition_index": lp.partition_index, "error_code": 0, "timestamp": -1,
+                   "offset": -1, "leader_epoch": -1}
+            partitions.append(out)
+            part = cluster.partition_for_read(topic.name, lp.partition_index)
+            if part is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+                continue
+            if part.leader != conn.broker:
+                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+                continue
+            ts = lp.timestamp
+            query = ts if ts < 0 else ts - epoch_ms
+            error, offset, found_ts, leader_epoch = cluster.offset_for(
+                topic.name, lp.partition_index, query)
+            out.update(error_code=error_code(error), offset=offset,
+                       timestamp=found_ts + epoch_ms if found_ts >= 0 else -1,
+                       leader_epoch=leader_epoch)
+        topics.append({"name": topic.name, "partitions": partitions})
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
+# -- FindCoordinator -----------------------------------------------------------------------------
+
+def _coordinator(conn, key: str, key_type: int) -> dict:
+    if key_type != 0:
+        return {"error_code": error_code("COORDINATOR_NOT_AVAILABLE"), "node_id": -1,
+                "host": "", "port": -1, "error_message": "transactions are not modelled"}
+    broker = conn.listener.coordinator(key)
+    if broker is None:
+        return {"error_code": error_code("COORDINATOR_NOT_AVAILABLE"), "node_id": -1,
+                "host": "", "port": -1, "error_message": "no broker is running"}
+    host, port = conn.listener.address(broker)
+    return {"error_code": 0, "node_id": broker, "host": host, "port": port,
+            "error_message": None}
+
+
+@api(10, 0, 4)
+async def find_coordinator(conn, request) -> dict:
+    if conn.header.api_version >= 4:
+        return {"throttle_time_ms": 0, "coordinators": [
+            {"key": key, **_coordinator(conn, key, request.key_type)}
+            for key in request.coordinator_keys]}
+    return {"throttle_time_ms": 0, **_coordinator(conn, request.key, request.key_type)}
+
+
+# -- InitProducerId ------------------------------------------------------------------------------
+
+@api(22, 0, 4)
+async def init_producer_id(conn, request) -> dict:
+    if request.transactional_id is not None:
+        return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
+                "error_code": error_code("TRANSACTIONAL_ID_AUTHORIZATION_FAILED")}
+    command = {"type": "producer.init_id", "client": conn.client}
+    if request.producer_id >= 0:
+        command.update(producer_id=request.producer_id, producer_epoch=request.producer_epoch)
+    try:
+        events = conn.apply(command)
+    except CommandError:
+        return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
+                "error_code": error_code("INVALID_PRODUCER_EPOCH")}
+    await conn.persist()
+    event = next(e for e in events if e["type"] == "producer.id_assigned")
+    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": event["producer_id"],
+            "producer_epoch": event["producer_epoch"]}
+
+
+# -- CreateTopics, DeleteTopics, DescribeConfigs -------------------------------------------------
+
+def _config_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@api(19, 2, 7)
+async def create_topics(conn, request) -> dict:
+    cluster = conn.room.cluster
+    results = []
+    changed = False
+    for t in request.topics:
+        out = {"name": t.name, "error_code": 0, "error_message": None,
+               "num_partitions": -1, "replication_factor": -1, "configs": None}
+        results.append(out)
+        if t.assignments:
+            out["error_code"] = error_code("INVALID_REPLICA_ASSIGNMENT")
+            out["error_message"] = "manual replica assignment is not modelled"
+            continue
+        command = {"type": "topic.create", "name": t.name, "client": conn.client,
+                   "partitions": t.num_partitions if t.num_partitions > 0
+                   else cluster.config["num.partitions"],
+                   "replication_factor": t.replication_factor if t.replication_factor > 0
+                   else cluster.config["default.replication.factor"]}
+        if t.configs:
+            command["config"] = {c.name: c.value for c in t.configs}
+        if t.name in cluster.topics:
+            out["error_code"] = error_code("TOPIC_ALREADY_EXISTS")
+            out["error_message"] = f"Topic '{t.name}' already exists."
+            continue
+        if request.validate_only:
+            continue
+        try:
+            conn.apply(command)
+        except CommandError as e:
+            out["error_code"] = error_code(create_error(e))
+            out["error_message"] = f"{e.field}: {e.message}"[:500]
+            continue
+        changed = True
+        topic = cluster.topics[t.name]
+        out.update(topic_id=topic_uuid(topic), num_partitions=len(topic.partitions),
+                   replication_factor=topic.replication_factor,
+                   configs=[{"name": k, "value": _config_text(v), "read_only": False,
+                             "config_source": 5, "is_sensitive": False}
+                            for k, v in sorted(topic.config.items())])
+    if changed:
+        await conn.persist()
+    return {"throttle_time_ms": 0, "topics": results}
+
+
+@api(20, 1, 5)
+async def delete_topics(conn, request) -> dict:
+    cluster = conn.room.cluster
+    results = []
+    changed = False
+    for name in request.topic_names:
+        out = {"name": name, "error_code": 0, "error_message": None}
+        results.append(out)
+        if name not in cluster.topics:
+            out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+            continue
+        try:
+            conn.apply({"type": "topic.delete", "name": name, "client": conn.client})
+            changed = True
+        except CommandError as e:
+            out["error_code"] = error_code("INVALID_REQUEST")
+            out["error_message"] = e.message[:500]
+    if changed:
+        await conn.persist()
+    return {"throttle_time_ms": 0, "responses": results}
+
+
+TOPIC, BROKER = 2, 4
+BROKER_CONFIGS = ("auto.create.topics.enable", "num.partitions", "default.replication.factor",
+                  "replica.lag.time.max.ms", "zookeeper.session.timeout.ms",
+                  "group.initial.rebalance.delay.ms", "log.retention.check.interval.ms")
+
+
+@api(32, 1, 4)
+async def describe_configs(conn, request) -> dict:
+    cluster = conn.room.cluster
+    results = []
+    for res in request.resources:
+        out = {"error_code": 0, "error_message": None, "resource_type": res.resource_type,
+               "resource_name": res.resource_name, "configs": []}
+        results.append(out)
+        keys = set(res.configuration_keys) if res.configuration_keys else None
+        if res.resource_type == TOPIC:
+            topic = cluster.topics.get(res.resource_name)
+            if topic is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+                continue
+            items = [(k, v, v == TOPIC_CONFIGS[k][0]) for k, v in sorted(topic.config.items())]
+            source_set = 1  # DYNAMIC_TOPIC_CONFIG
+        elif res.resource_type == BROKER:
+            if res.resource_name and res.resource_name not in {str(b) for b in cluster.brokers}:
+                out["error_code"] = error_code("INVALID_REQUEST")
+                out["error_message"] = f"no broker {res.resource_name}"
+                continue
+            items = [(k, cluster.config[k], False) for k in BROKER_CONFIGS]
+            source_set = 4  # STATIC_BROKER_CONFIG: the room's spec sets them
+        else:
+            out["error_code"] = error_code("INVALID_REQUEST")
+            out["error_message"] = "only topic and broker configs are modelled"
+            continue
+        for name, value, default in items:
+            if keys is not None and name not in keys:
+                continue
+            out["configs"].append({"name": name, "value": _config_text(value),
+                                   "read_only": res.resource_type == BROKER,
+                                   "is_default": default,
+                                   "config_source": 5 if default else source_set,
+                                   "is_sensitive": False, "synonyms": []})
+    return {"throttle_time_ms": 0, "results": results}
 
 
 # H6b's group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch)

@@ -69,10 +69,14 @@ class Rooms:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def create(self, spec: dict, *, seed=None, meta: dict | None = None) -> Room:
-        """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one)."""
+    def create(self, spec: dict, *, seed=None, meta: dict | None = None,
+               room_id: str | None = None) -> Room:
+        """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one).
+        `room_id` names it (the Kafka listener's ``live``); by default a fresh random id."""
+        if room_id is not None and self.exists(room_id):
+            raise ValueError(f"room {room_id!r} exists already")
         self._make_space()
-        room_id = self._new_id()
+        room_id = room_id or self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
                     **self._room_kwargs())
         self.awake[room_id] = room

@@ -91,6 +91,10 @@ class Room:
         self.slice_ms = 1_000
         self.frames_sent = 0
         self.listeners: list = []  # fn(events) for every batch of new model events, in order
+        # Why this room must run at 1x (real Kafka clients attached: their timeouts run on the
+        # wall clock), or None. Refuses speed changes and pause; the clock says "realtime".
+        self.realtime: str | None = None
+        self.log_bytes_max = LOG_BYTES_MAX
 
     # -- building and replaying ----------------------------------------------------------------
 
@@ -135,7 +139,8 @@ class Room:
 
     def clock_state(self) -> dict:
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms}
+                "behind": self.behind, "goal_ms": self.goal_ms,
+                "realtime": self.realtime is not None}
 
     def limits(self, state: dict) -> dict:
         return {"retained_records": retained_records(state),
@@ -318,10 +323,10 @@ class Room:
 
     def _apply(self, command: dict) -> list[dict]:
         size = len(_dumps(command))
-        if self.log_bytes + size > LOG_BYTES_MAX:
-            raise CommandError("command", f"this room's recording is full ({LOG_BYTES_MAX:,} "
-                               "bytes of commands); share it or open the scenario again "
-                               "to go on")
+        if self.log_bytes + size > self.log_bytes_max:
+            raise CommandError("command", "this room's recording is full "
+                               f"({self.log_bytes_max:,} bytes of commands); share it or "
+                               "open the scenario again to go on")
         # Catch up first: a command lands at the virtual time the viewers were shown.
         self.advance(self.clock())
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
@@ -359,6 +364,8 @@ class Room:
         wall_s = self.clock()
         action = msg["action"]
         pacer = self.pacer
+        if self.realtime is not None and action in ("pause", "speed", "step", "jump"):
+            raise ProtocolError("action", self.realtime, msg["request_id"])
         if action in ("pause", "step"):
             self.goal_ms = None  # stopping wins over a jump still under way
         # Catch up to "now" first; a room that fell behind was re-based where it got to, so

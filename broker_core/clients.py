@@ -1,0 +1,239 @@
+"""What real Kafka clients do to the model (the wire listener in playground/kafka drives it).
+
+A real producer has already chosen the partition and batched its records; it retries by itself.
+So its batch is one command, ``produce.records``: one topic-partition, the records in order,
+appended all or nothing, never retried inside the model (retries=0), and failures are events
+(``produce.failed`` with Kafka's error name) like any producer's, so the page shows them. The
+answer the client waits for is read from the events: ``record.produced`` gives the offsets,
+``record.acked`` of the last record the acknowledgement (at once for acks=1, when the high
+watermark passes it for acks=all), ``produce.failed`` naming the batch's offsets a failure.
+
+Idempotent producers (KIP-98): a batch carrying a producer id and a base sequence is checked as
+Kafka's leader checks it against the producer's last five batches on that partition: the same
+batch again (a retry after a lost answer) is not appended but answered with its first write's
+offsets (``produce.deduplicated``); a gap in the sequence is OUT_OF_ORDER_SEQUENCE_NUMBER; an
+older epoch is INVALID_PRODUCER_EPOCH. Producer ids come from ``producer.init_id``
+(InitProducerId), numbered from 0 per cluster.
+
+Reads (`read_records`, `offset_for`) are plain methods: they change nothing and never enter the
+command log. Timestamps are the model's: the time the leader appended the record (Kafka's
+``message.timestamp.type=LogAppendTime``); the client's own timestamps are not kept.
+"""
+
+from . import validate as v
+from .errors import CommandError
+from .log import record_size
+
+MAX_CLIENT_NAME = 200
+MAX_BATCH_RECORDS = 100_000
+MAX_KEY_CHARS = 1_000_000
+MAX_VALUE_CHARS = 1_000_000
+PRODUCER_WINDOW = 5  # batches per producer and partition a leader remembers (Kafka: 5)
+INT32_MAX = 2**31 - 1
+
+
+def client_name(c: dict) -> str | None:
+    """The optional ``client`` field: who sent a command (``"<client.id>@<host:port>"``)."""
+    client = c.get("client")
+    if client is None:
+        return None
+    if not isinstance(client, str) or not client or len(client) > MAX_CLIENT_NAME:
+        raise CommandError("client", f"must be a non-empty string of at most "
+                           f"{MAX_CLIENT_NAME} characters")
+    if not client.isprintable():
+        raise CommandError("client", "must be printable text")
+    return client
+
+
+def _records(c: dict) -> list[tuple]:
+    records = c.get("records")
+    if not isinstance(records, list) or not records:
+        raise CommandError("records", "must be a non-empty list of [key, value, headers]")
+    if len(records) > MAX_BATCH_RECORDS:
+        raise CommandError("records", f"at most {MAX_BATCH_RECORDS:,} records in one batch")
+    out = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, list) or len(rec) != 3:
+            raise CommandError(f"records[{i}]", "must be [key, value, headers]")
+        key, value, headers = rec
+        if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_CHARS):
+            raise CommandError(f"records[{i}].key", "must be null or a string of at most "
+                               f"{MAX_KEY_CHARS:,} characters")
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE_CHARS):
+            raise CommandError(f"records[{i}].value", "must be null or a string of at most "
+                               f"{MAX_VALUE_CHARS:,} characters")
+        if headers is not None:
+            if not isinstance(headers, dict) or len(headers) > 50:
+                raise CommandError(f"records[{i}].headers", "must be null or an object of at "
+                                   "most 50 header names to string (or null) values")
+            for name, hv in headers.items():
+                if not isinstance(name, str) or len(name) > 1_000:
+                    raise CommandError(f"records[{i}].headers", "header names are strings of "
+                                       "at most 1,000 characters")
+                if hv is not None and not isinstance(hv, str):
+                    raise CommandError(f"records[{i}].headers.{name}",
+                                       "a header value must be a string or null")
+            headers = dict(headers) or None
+        out.append((key, value, headers))
+    return out
+
+
+class Clients:
+    """Mixed into Cluster: ``produce.records``, ``producer.init_id`` and the read API."""
+
+    def _produce_records(self, c: dict) -> None:
+        v.check_fields(c, frozenset({"type", "topic", "partition", "acks", "client", "records",
+                                     "producer_id", "producer_epoch", "base_sequence"}))
+        topic = self._existing_topic(c, "topic")
+        partition = v.integer(c, "partition", minimum=0)
+        if partition >= len(topic.partitions):
+            raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
+                               f"{len(topic.partitions) - 1}; there is no partition {partition}")
+        acks = v.choice(c, "acks", ("0", "1", "all", "-1"))
+        acks = "all" if acks == "-1" else acks
+        client = client_name(c)
+        if client is None:
+            raise CommandError("client", "is required")
+        records = _records(c)
+        pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
+        epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
+        base_seq = v.integer(c, "base_sequence", default=-1, minimum=-1, maximum=INT32_MAX)
+        part = topic.partitions[partition]
+        n = len(records)
+        failed = {"topic": topic.name, "partition": partition, "producer": client,
+                  "acks": acks, "count": n, "retriable": True, "will_retry": False}
+        largest = max(record_size(k, val, h) for k, val, h in records)
+        problem = self._unavailable(part, largest, acks)
+        if problem is not None:
+            error, message = problem
+            if error == "NETWORK_EXCEPTION":
+                error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
+            self.event("produce.failed", **failed, error=error, message=message,
+                       **({"retriable": False} if error == "MESSAGE_TOO_LARGE" else {}))
+            return
+        window = None
+        if pid >= 0 and base_seq >= 0:
+            window = self.producer_sequences.setdefault((pid, topic.name, partition), [])
+            last_seq = base_seq + n - 1
+            for w_epoch, first, last, base_offset in window:
+                if w_epoch == epoch and first == base_seq and last == last_seq:
+                    self.event("produce.deduplicated", topic=topic.name, partition=partition,
+                               producer=client, producer_id=pid, base_sequence=base_seq,
+                               base_offset=base_offset, count=n, acks=acks,
+                               reason="idempotent producer: this batch's sequence numbers are "
+                                      "already in the log")
+                    return
+            if window:
+                newest_epoch, _, newest_last, _ = window[-1]
+                if epoch < newest_epoch:
+                    self.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
+                               message=f"producer epoch {epoch} is older than {newest_epoch}")
+                    return
+                expected = newest_last + 1 if epoch == newest_epoch else 0
+                if base_seq != expected:
+                    self.event("produce.failed", **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
+                               message=f"expected sequence {expected}, got {base_seq}")
+                    return
+        before = self.seq
+        offset = self.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
+                                    acks, client, idempotent=False, retries=0)
+        if window is not None and offset is not None:
+            window.append((epoch, base_seq, base_seq + n - 1, offset - n + 1))
+            del window[:-PRODUCER_WINDOW]
+        assert offset is not None or self.seq > before
+
+    def _producer_init_id(self, c: dict) -> None:
+        v.check_fields(c, frozenset({"type", "client", "transactional_id", "producer_id",
+                                     "producer_epoch"}))
+        client = client_name(c)
+        if c.get("transactional_id") is not None:
+            raise CommandError("transactional_id", "transactions are not modelled; only "
+                               "idempotent producers (no transactional.id)")
+        pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
+        epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
+        if pid >= 0:
+            # KIP-360: a producer that lost track of its sequences bumps its epoch.
+            if pid >= self.next_producer_id:
+                raise CommandError("producer_id", f"no producer id {pid} was ever given out")
+            epoch = epoch + 1 if epoch < 32_767 else 0
+        else:
+            pid, epoch = self.next_producer_id, 0
+            self.next_producer_id += 1
+        self.event("producer.id_assigned", producer_id=pid, producer_epoch=epoch,
+                   **({"client": client} if client else {}))
+
+    # -- reads (no command, no event) ---------------------------------------------------------
+
+    def partition_for_read(self, topic: str, partition: int):
+        t = self.topics.get(topic)
+        if t is None or not 0 <= partition < len(t.partitions):
+            return None
+        return t.partitions[partition]
+
+    def read_records(self, topic: str, partition: int, offset: int, max_bytes: int,
+                     max_records: int = 100_000) -> dict:
+        """What a consumer's fetch from the leader gets: records from `offset` below the high
+        watermark, at least one even if larger than `max_bytes` (KIP-74), then while they fit.
+        ``error`` is None, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
+        OFFSET_OUT_OF_RANGE (before the log start, or past the log end)."""
+        part = self.partition_for_read(topic, partition)
+        if part is None:
+            return {"error": "UNKNOWN_TOPIC_OR_PARTITION", "records": []}
+        log = part.leader_log
+        out = {"error": None, "high_watermark": part.high_watermark,
+               "log_start_offset": log.start_offset, "leader": part.leader,
+               "leader_epoch": part.leader_epoch, "records": []}
+        if part.leader is None or not part.online:
+            out["error"] = "LEADER_NOT_AVAILABLE"
+            return out
+        if offset < log.start_offset or offset > log.end_offset:
+            out["error"] = "OFFSET_OUT_OF_RANGE"
+            return out
+        end = min(part.high_watermark, offset + max_records)
+        base = log.base
+        sizes = log.sizes
+        records = out["records"]
+        total = 0
+        headers = log.headers
+        for o in range(offset, end):
+            i = o - base
+            size = sizes[i]
+            if records and total + size > max_bytes:
+                break
+            total += size
+            records.append((o, log.keys[i], log.values[i], headers.get(o) if headers else None,
+                            log.timestamps[i]))
+        return out
+
+    def offset_for(self, topic: str, partition: int, timestamp: int) -> tuple:
+        """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest,
+        -1 = latest (the high watermark), -3 = the record with the largest timestamp, else the
+        first record (below the high watermark) at or after that model time (-1 when none)."""
+        part = self.partition_for_read(topic, partition)
+        if part is None:
+            return "UNKNOWN_TOPIC_OR_PARTITION", -1, -1, -1
+        if part.leader is None or not part.online:
+            return "LEADER_NOT_AVAILABLE", -1, -1, -1
+        log = part.leader_log
+        hw = part.high_watermark
+        if timestamp == -2:
+            return None, log.start_offset, -1, part.leader_epoch
+        if timestamp == -1:
+            return None, hw, -1, part.leader_epoch
+        stamps = log.timestamps
+        lo, hi = log.start_offset - log.base, hw - log.base
+        if timestamp == -3:
+            if hi <= lo:
+                return None, -1, -1, part.leader_epoch
+            # Append times never decrease, so the last record has the largest.
+            return None, hw - 1, stamps[hi - 1], part.leader_epoch
+        # Append times never decrease: binary search.
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stamps[mid] < timestamp:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= hw - log.base:
+            return None, -1, -1, part.leader_epoch
+        return None, log.base + lo, stamps[lo], part.leader_epoch

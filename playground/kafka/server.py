@@ -1,0 +1,384 @@
+"""The Kafka wire listener: one TCP port per simulated broker of one room.
+
+Theory of operation. `Listener` serves one room (by default ``live``), found or created through
+the Rooms registry. Broker ``b`` listens on ``port + b - 1`` while it is running in the model:
+the listener observes the room's events (`Room.add_listener`), and ``broker.stopped`` closes
+that broker's port and every connection to it (a client sees its socket drop, as when a real
+broker dies), ``broker.started`` opens it again.
+
+Each connection reads length-prefixed frames and answers them one at a time, in order (Kafka
+mutes a connection while a request is in progress, so clients never expect otherwise). A
+frame larger than `codec.MAX_FRAME_BYTES`, one that does not decode, an unknown API key or an
+unsupported version (except ApiVersions, which gets KIP-511's UNSUPPORTED_VERSION answer), or a
+handler that fails, closes that connection only: the room and every other connection go on.
+
+While any client is connected the room runs at 1x (`Room.realtime`): real clients' timeouts
+and heartbeats run on the wall clock, so the model's time must too. The listener attaches to
+the room like a viewer (so the registry ticks it and sends frames to browsers) and runs its own
+ticker besides, which advances the room exactly when the model has something due (a follower
+fetch, a session timeout): acks=all answers come within milliseconds instead of waiting for the
+next 50 ms frame tick.
+"""
+
+import asyncio
+import logging
+import time
+
+from . import codec
+from .handlers import HANDLERS, api_versions_unsupported
+
+log = logging.getLogger(__name__)
+
+REALTIME_MESSAGE = "real Kafka clients are connected: this room runs at 1×"
+VIEWER = "kafka-listener"  # the channel name the listener attaches to its room under
+# The live room's recording may grow this large (browser rooms: LOG_BYTES_MAX, 1.5 MB); past
+# it, Produce is refused with POLICY_VIOLATION and the page says so.
+LIVE_LOG_BYTES_MAX = 256 * 1024 * 1024
+
+LIVE_SPEC = {
+    "name": "live", "title": "Live: real Kafka clients",
+    "description": "Point kafka-python, aiokafka, confluent-kafka or kcat at the listener "
+                   "(127.0.0.1:9092 by default); topics are created as Kafka's defaults do.",
+    "brokers": 3,
+    # Followers fetch continuously in Kafka (a long poll): a small interval keeps acks=all
+    # latency at a few ms at 1x. auto.create.topics.enable etc. keep Kafka's defaults.
+    "cluster_config": {"replica.fetch.interval.ms": 5},
+    "timeline": [],
+}
+
+
+class Watch:
+    """Model events matching a predicate, from the moment it was made."""
+
+    def __init__(self, listener: "Listener", predicate):
+        self.listener = listener
+        self.predicate = predicate
+        self.matched: list[dict] = []
+        self._ready = asyncio.Event()
+        listener.watches.add(self)
+
+    def feed(self, events: list[dict]) -> None:
+        predicate = self.predicate
+        for event in events:
+            if predicate(event):
+                self.matched.append(event)
+                self._ready.set()
+
+    async def next(self, timeout_s: float) -> dict | None:
+        if not self.matched:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), max(0.0, timeout_s))
+            except TimeoutError:
+                return None
+        event = self.matched.pop(0)
+        if not self.matched:
+            self._ready.clear()
+        return event
+
+    def close(self) -> None:
+        self.listener.watches.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Connection:
+    """One client connection to one simulated broker; what handlers get as `conn`."""
+
+    def __init__(self, listener: "Listener", broker: int, reader, writer):
+        self.listener = listener
+        self.broker = broker
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.client_id: str | None = None
+        self.header: codec.Header | None = None
+
+    @property
+    def room(self):
+        return self.listener.room
+
+    @property
+    def client(self) -> str:
+        name = (self.client_id or "client")[:120]
+        return f"{name}@{self.peer}"
+
+    def apply(self, command: dict) -> list[dict]:
+        events = self.listener.room.apply(command)
+        self.listener.poke()
+        return events
+
+    async def persist(self) -> None:
+        await self.listener.persist()
+
+    def watch(self, predicate) -> Watch:
+        return Watch(self.listener, predicate)
+
+    async def changed(self, timeout_s: float) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self.listener.change_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, max(0.0, timeout_s))
+        except TimeoutError:
+            pass
+        finally:
+            if waiter in self.listener.change_waiters:
+                self.listener.change_waiters.remove(waiter)
+
+
+class Listener:
+    def __init__(self, rooms, room_id: str = "live", host: str = "127.0.0.1",
+                 port: int = 9092, spec: dict | None = None,
+                 log_bytes_max: int = LIVE_LOG_BYTES_MAX,
+                 max_frame_bytes: int = codec.MAX_FRAME_BYTES):
+        self.rooms = rooms
+        self.room_id = room_id
+        self.host = host
+        self.port = port
+        self.spec = spec or LIVE_SPEC
+        self.log_bytes_max = log_bytes_max
+        self.max_frame_bytes = max_frame_bytes
+        self.room = None
+        self.servers: dict[int, asyncio.AbstractServer] = {}
+        self.connections: dict[int, set[Connection]] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.watches: set[Watch] = set()
+        self.change_waiters: list[asyncio.Future] = []
+        self.clients = 0
+        self._poke = asyncio.Event()
+        self._ticker: asyncio.Task | None = None
+        self._closed = False
+        # Wall-clock ms at model time 0: what Fetch and ListOffsets show as record timestamps.
+        self.epoch_ms = 0
+        self.log_full_noticed = False
+
+    # -- the room ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        rooms = self.rooms
+        if rooms.exists(self.room_id):
+            room = await rooms.wake(self.room_id)
+        else:
+            meta = {k: self.spec.get(k, "") for k in ("name", "title", "description")}
+            room = rooms.create(self.spec, meta=meta, room_id=self.room_id)
+        room.log_bytes_max = max(room.log_bytes_max, self.log_bytes_max)
+        self.room = room
+        self.epoch_ms = int(time.time() * 1000) - room.cluster.now_ms
+        room.add_listener(self._on_events)
+        for b in sorted(room.cluster.brokers):
+            if room.cluster.brokers[b]["up"]:
+                await self._open(b)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self.room is not None:
+            self.room.remove_listener(self._on_events)
+        for b in list(self.servers):
+            self._shut(b)
+        for task in list(self.tasks):
+            task.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.clients and self.room is not None:
+            self.clients = 0
+            await self._realtime_off()
+
+    def address(self, broker: int) -> tuple[str, int]:
+        return self.host, self.port + broker - 1
+
+    def coordinator(self, group_id: str) -> int | None:
+        """The group's coordinator: the leader of its __consumer_offsets partition in Kafka
+        (partition = abs(Java String.hashCode(group id)) % 50). Here that partition's leader is
+        broker 1 + partition % brokers, or the next running broker by id while it is down."""
+        cluster = self.room.cluster
+        ids = sorted(cluster.brokers)
+        h = 0
+        data = group_id.encode("utf-16-be")  # Java hashes UTF-16 code units
+        for i in range(0, len(data), 2):
+            h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+        if h >= 2**31:
+            h -= 2**32
+        # Java's Utils.abs: abs, with MIN_VALUE mapped to 0
+        partition = (0 if h == -2**31 else abs(h)) % 50
+        first = partition % len(ids)
+        for i in range(len(ids)):
+            b = ids[(first + i) % len(ids)]
+            if cluster.brokers[b]["up"]:
+                return b
+        return None
+
+    async def persist(self) -> None:
+        # The one call site for the registry's persistence (issue 5); absent on this branch.
+        persist = getattr(self.rooms, "persist", None)
+        if persist is not None:
+            await persist(self.room_id)
+
+    def recording_full(self) -> None:
+        """Produce was refused because the room's recording is full: the page says so, once."""
+        if not self.log_full_noticed:
+            self.log_full_noticed = True
+            self._spawn(self.room.notice(
+                "warning", f"This room's recording is full ({self.room.log_bytes_max:,} bytes "
+                "of commands): real clients' produce requests are refused (POLICY_VIOLATION). "
+                "Restart the listener with a fresh room to go on."))
+
+    def poke(self) -> None:
+        self._poke.set()
+
+    def _on_events(self, events: list[dict]) -> None:
+        for watch in list(self.watches):
+            watch.feed(events)
+        if self.change_waiters:
+            waiters, self.change_waiters = self.change_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        if self._closed:
+            return
+        for event in events:
+            kind = event["type"]
+            if kind == "broker.stopped":
+                self._shut(event["broker"])
+            elif kind == "broker.started":
+                self._spawn(self._open(event["broker"]))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _realtime_on(self) -> None:
+        room = self.room
+        room.realtime = REALTIME_MESSAGE
+        wall_s = room.clock()
+        room.advance(wall_s)
+        room.goal_ms = None
+        room.pacer.set_speed(wall_s, 1.0)
+        room.pacer.play(wall_s)
+        room.clock_dirty = True
+        await self.rooms.attach(self.room_id, VIEWER)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _realtime_off(self) -> None:
+        room = self.room
+        room.realtime = None
+        room.clock_dirty = True
+        await self.rooms.detach(self.room_id, VIEWER)
+
+    async def _tick(self) -> None:
+        """Advance the room when the model has something due, so answers that wait on it
+        (acks=all, a long-polling Fetch) come on time rather than at the next frame tick."""
+        while self.clients and not self._closed:
+            room = self.room
+            due = room.cluster.next_due_ms()
+            now_v = room.pacer.virtual_at(room.clock())
+            wait_s = 0.05 if due is None else min(0.05, max(0.0, (due - now_v) / 1000))
+            self._poke.clear()
+            if wait_s > 0:
+                try:
+                    await asyncio.wait_for(self._poke.wait(), wait_s)
+                except TimeoutError:
+                    pass
+            try:
+                room.advance(room.clock())
+            except Exception:
+                log.exception("room %s: advance failed", self.room_id)
+                await asyncio.sleep(0.05)
+
+    # -- ports --------------------------------------------------------------------------------
+
+    async def _open(self, broker: int) -> None:
+        if self._closed or broker in self.servers:
+            return
+        host, port = self.address(broker)
+
+        async def serve(reader, writer):
+            await self._serve(broker, reader, writer)
+
+        server = await asyncio.start_server(serve, host, port, reuse_address=True,
+                                            limit=64 * 1024)
+        if self._closed or not self.room.cluster.brokers[broker]["up"]:
+            server.close()  # stopped again while the port was opening
+            return
+        self.servers[broker] = server
+        log.info("broker %s listening on %s:%s", broker, host, port)
+
+    def _shut(self, broker: int) -> None:
+        server = self.servers.pop(broker, None)
+        if server is not None:
+            server.close()
+        for conn in list(self.connections.pop(broker, ())):
+            conn.writer.transport.abort()
+
+    async def _serve(self, broker: int, reader, writer) -> None:
+        conn = Connection(self, broker, reader, writer)
+        self.connections.setdefault(broker, set()).add(conn)
+        self.clients += 1
+        task = asyncio.current_task()
+        self.tasks.add(task)
+        try:
+            if self.clients == 1:
+                await self._realtime_on()
+            await self._requests(conn)
+        except (ConnectionError, asyncio.IncompleteReadError, codec.FrameError) as e:
+            log.debug("connection %s to broker %s closed: %s", conn.peer, broker, e)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("connection %s to broker %s: a handler failed; closing it",
+                          conn.peer, broker)
+        finally:
+            self.tasks.discard(task)
+            self.connections.get(broker, set()).discard(conn)
+            writer.transport.abort()
+            self.clients -= 1
+            if self.clients == 0 and not self._closed:
+                await self._realtime_off()
+
+    async def _requests(self, conn: Connection) -> None:
+        reader, writer = conn.reader, conn.writer
+        max_frame = self.max_frame_bytes
+        while True:
+            head = await reader.readexactly(4)
+            size = int.from_bytes(head, "big", signed=True)
+            if size < 0 or size > max_frame:
+                raise codec.FrameError(f"a frame of {size:,} bytes (at most {max_frame:,})")
+            frame = await reader.readexactly(size)
+            header = codec.parse_header(frame)
+            conn.header = header
+            conn.client_id = header.client_id
+            response = await self._answer(conn, header, frame)
+            if response is not None:
+                writer.write(response)
+                await writer.drain()
+
+    async def _answer(self, conn: Connection, header: codec.Header, frame: bytes):
+        api = HANDLERS.get(header.api_key)
+        if api is None:
+            raise codec.FrameError(f"unknown API key {header.api_key}")
+        if not api.min_version <= header.api_version <= api.max_version:
+            if header.api_key == 18:  # KIP-511: answer in v0 with the versions we have
+                return codec.encode_response(header, api_versions_unsupported(), version=0)
+            raise codec.FrameError(f"API {api.name} v{header.api_version} is not supported "
+                                   f"({api.min_version}-{api.max_version})")
+        request = codec.decode_request(header, frame)
+        body = await api.fn(conn, request)
+        if body is None:
+            return None
+        return codec.encode_response(header, body)
+
+
+async def serve_forever(listener: Listener) -> None:
+    await listener.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await listener.close()
+
