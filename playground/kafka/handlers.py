@@ -558,4 +558,4 @@ async def describe_configs(conn, request) -> dict:
 
 # H6b's group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch)
 # register themselves when imported; uncomment at merge:
-# from . import groups  # noqa: E402,F401
+from . import groups  # noqa: E402,F401

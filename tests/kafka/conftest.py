@@ -1,0 +1,97 @@
+"""A real Kafka wire listener for the wire tests: its own event loop in a thread, its room in
+this process, three brokers on free consecutive ports. Clients (kafka-python, aiokafka,
+confluent-kafka) connect to it over TCP exactly as they would to Kafka."""
+
+import asyncio
+import socket
+import threading
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from playground.kafka.server import LIVE_SPEC, Listener
+from playground.rooms.registry import Rooms
+
+
+def free_ports(n: int) -> int:
+    """The first of `n` consecutive TCP ports that were all free a moment ago."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65_000:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                t = socket.socket()
+                socks.append(t)
+                t.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free consecutive ports")
+
+
+class Live:
+    """The listener running in a background thread; `call` runs code on its loop."""
+
+    def __init__(self, spec: dict | None = None, brokers: int = 3):
+        self.spec = spec or LIVE_SPEC
+        self.port = free_ports(brokers)
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.bootstrap_all = ",".join(f"127.0.0.1:{self.port + i}" for i in range(brokers))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.rooms = Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer())
+        self.listener = Listener(self.rooms, port=self.port, spec=self.spec)
+        self.run(self.listener.start())
+
+    def run(self, coro, timeout: float = 10):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn, *args, timeout: float = 10):
+        async def wrapper():
+            return fn(*args)
+        return self.run(wrapper(), timeout)
+
+    @property
+    def room(self):
+        return self.listener.room
+
+    def apply(self, command: dict) -> list[dict]:
+        return self.call(self.listener.room.apply, command)
+
+    def snapshot(self) -> dict:
+        return self.call(self.listener.room.cluster.snapshot)
+
+    def close(self) -> None:
+        async def stop_all():
+            await self.listener.close()
+            # The registry's tick and sweep tasks, and anything else still on this loop.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(stop_all())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+
+@pytest.fixture
+def live():
+    server = Live()
+    yield server
+    server.close()
+
+
+def rf3_spec(min_isr: int = 2) -> dict:
+    return {**LIVE_SPEC, "topics": [{"name": "safe", "partitions": 1, "replication_factor": 3,
+                                     "config": {"min.insync.replicas": min_isr}}]}
