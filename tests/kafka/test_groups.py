@@ -286,3 +286,72 @@ def test_the_error_codes_are_kafkas():
     for name, number in ERROR_CODES.items():
         key = name.replace("_", "").lower()
         assert by_name.get(key, by_name.get(key + "error")) == number, name
+
+
+def test_three_libraries_share_one_group_on_the_protocol_they_all_support(live):
+    gid = "group-mixed"
+    produce(live, per_partition=3)
+    members = [Member(lib, live.bootstrap, gid, f"mixed-{lib}") for lib in LIBS]
+    for m in members:
+        m.start()
+    try:
+        split = split_between(live, gid, members)
+        assert sorted(len(parts) for parts in split.values()) == [1, 1, 2]
+        # kafka-python offers range and roundrobin, aiokafka roundrobin, librdkafka range and
+        # roundrobin: the coordinator picks the one every member supports.
+        assert group(live, gid)["assignor"] == "roundrobin"
+        wait_until(lambda: committed(live, gid) == {p: 3 for p in range(PARTITIONS)},
+                   "the three members to commit everything")
+    finally:
+        for m in members:
+            m.stopping.set()
+    for m in members:
+        m.close()
+
+
+CRASHING_MEMBER = """
+import sys, time
+from kafka import KafkaConsumer
+consumer = KafkaConsumer(sys.argv[3], bootstrap_servers=sys.argv[1], group_id=sys.argv[2],
+                         client_id="doomed", session_timeout_ms=6000, heartbeat_interval_ms=300,
+                         max_poll_interval_ms=10000, auto_offset_reset="earliest")
+while True:
+    consumer.poll(timeout_ms=100)
+    if consumer.assignment():
+        print("assigned", flush=True)
+"""
+
+
+def test_a_member_that_dies_is_noticed_when_its_session_times_out(live, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    gid = "group-crash"
+    survivor = Member("aiokafka", live.bootstrap, gid, "survivor")
+    survivor.start()
+    doomed = subprocess.Popen([sys.executable, "-c", CRASHING_MEMBER, live.bootstrap, gid, TOPIC],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        wait_until(lambda: len(owners(live, gid)) == 2 and survivor.assigned,
+                   "the doomed member and the survivor to share the topic")
+        doomed.send_signal(signal.SIGKILL)   # no LeaveGroup: only its silence tells
+        doomed.wait(10)
+        killed_at = time.monotonic()
+        assert len(owners(live, gid)) == 2
+        wait_until(lambda: owners(live, gid) == {"survivor": set(range(PARTITIONS))},
+                   "the survivor to own everything", timeout_s=SESSION_MS / 1000 + 15)
+        waited = time.monotonic() - killed_at
+        # Not before its session ran out (less the heartbeat it had just sent), and soon after.
+        assert SESSION_MS / 1000 - 1 <= waited <= SESSION_MS / 1000 + 10
+        expired = [e for e in list(live.events)
+                   if e["type"] == "group.member_expired" and e["group"] == gid]
+        assert [e["reason"] for e in expired] == ["session timed out"]
+        assert expired[0]["consumer"].startswith("doomed-")
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        survivor.stopping.set()
+    survivor.close()
