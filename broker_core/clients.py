@@ -108,14 +108,20 @@ class Clients:
             error, message = problem
             if error == "NETWORK_EXCEPTION":
                 error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
-            self.event("produce.failed", **failed, error=error, message=message,
-                       **({"retriable": False} if error == "MESSAGE_TOO_LARGE" else {}))
+            if error == "MESSAGE_TOO_LARGE":
+                failed["retriable"] = False
+            self.event("produce.failed", **failed, error=error, message=message)
             return
         window = None
         if pid >= 0 and base_seq >= 0:
             window = self.producer_sequences.setdefault((pid, topic.name, partition), [])
+            # The leader knows only batches its log still holds: a leader change may have cut
+            # some away (they were never acknowledged), and then they may be sent again.
+            log = part.leader_log
+            window[:] = [w for w in window if w[3] + (w[2] - w[1]) < log.end_offset
+                         and w[3] >= log.start_offset and log.epoch_at(w[3]) == w[4]]
             last_seq = base_seq + n - 1
-            for w_epoch, first, last, base_offset in window:
+            for w_epoch, first, last, base_offset, _ in window:
                 if w_epoch == epoch and first == base_seq and last == last_seq:
                     self.event("produce.deduplicated", topic=topic.name, partition=partition,
                                producer=client, producer_id=pid, base_sequence=base_seq,
@@ -124,7 +130,7 @@ class Clients:
                                       "already in the log")
                     return
             if window:
-                newest_epoch, _, newest_last, _ = window[-1]
+                newest_epoch, _, newest_last, _, _ = window[-1]
                 if epoch < newest_epoch:
                     self.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
                                message=f"producer epoch {epoch} is older than {newest_epoch}")
@@ -138,7 +144,8 @@ class Clients:
         offset = self.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
                                     acks, client, idempotent=False, retries=0)
         if window is not None and offset is not None:
-            window.append((epoch, base_seq, base_seq + n - 1, offset - n + 1))
+            window.append((epoch, base_seq, base_seq + n - 1, offset - n + 1,
+                           part.leader_epoch))
             del window[:-PRODUCER_WINDOW]
         assert offset is not None or self.seq > before
 

@@ -156,6 +156,8 @@ def _build(data_class, version, value):
     kwargs = {}
     for name, item in value.items():
         field = fields[name]
+        if not field.for_version_q(version):
+            continue  # handlers may answer with every version's fields; this one lacks it
         if field.is_struct_array() and item is not None:
             kwargs[name] = [_build(field.data_class, version, v) for v in item]
         elif field.is_struct() and item is not None:

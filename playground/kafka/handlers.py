@@ -30,6 +30,7 @@ class Api:
 
 
 HANDLERS: dict[int, Api] = {}
+MAX_WAIT_MS = 60_000  # the longest a Fetch long poll or an acks=all Produce waits
 
 
 def api(key: int, min_version: int, max_version: int):
@@ -250,7 +251,7 @@ async def produce(conn, request) -> dict | None:
                     pending.append(_Pending(topic_data.name, pd.index, *wait, result))
         responses.append({"name": topic_data.name, "partition_responses": partitions})
     if pending:
-        await _await_acks(conn, pending, request.timeout_ms / 1000)
+        await _await_acks(conn, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
     await conn.persist()
     if request.acks == 0:
         return None  # acks=0: Kafka sends no response at all
@@ -301,7 +302,8 @@ async def _await_acks(conn, pending: list, timeout_s: float) -> None:
 @api(1, 4, 12)
 async def fetch(conn, request) -> dict:
     version = conn.header.api_version
-    deadline = time.monotonic() + max(0, request.max_wait_ms) / 1000
+    # Capped: a waiting Fetch holds its connection (Kafka's own cap is the client's timeout).
+    deadline = time.monotonic() + min(max(0, request.max_wait_ms), MAX_WAIT_MS) / 1000
     min_bytes = max(1, request.min_bytes)
     while True:
         responses, size = _fetch_once(conn, request, version)

@@ -318,6 +318,9 @@ class Listener:
             conn.writer.transport.abort()
 
     async def _serve(self, broker: int, reader, writer) -> None:
+        if broker not in self.servers:
+            writer.transport.abort()  # accepted just before the broker stopped
+            return
         conn = Connection(self, broker, reader, writer)
         self.connections.setdefault(broker, set()).add(conn)
         self.clients += 1

@@ -1,0 +1,173 @@
+"""The wire protocol at the byte level: ApiVersions (KIP-511), topics created and deleted by
+real admin clients, configs, offsets, and hostile input (a fuzz test)."""
+
+import random
+import socket
+import struct
+import time
+
+from kafka.protocol.metadata import ApiVersionsRequest, ApiVersionsResponse, MetadataRequest
+from kafka.protocol.producer import ProduceRequest
+from kafka.record.default_records import DefaultRecordBatchBuilder
+
+from tests.kafka.test_failures import api_versions_request, closed, read_frame
+
+
+def request_bytes(request, version: int, correlation_id: int = 7) -> bytes:
+    request.with_header(correlation_id=correlation_id, client_id="fuzz")
+    return bytes(request.encode(version=version, header=True, framed=True))
+
+
+def ask(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        return read_frame(sock)
+
+
+def test_api_versions_answers_an_unsupported_version_in_v0_as_kip_511_says(live):
+    frame = ask(live.port, api_versions_request(version=9, correlation_id=42))
+    correlation_id, error, count = struct.unpack_from(">ihi", frame)
+    assert (correlation_id, error, count) == (42, 35, 1)  # UNSUPPORTED_VERSION
+    assert struct.unpack_from(">hhh", frame, 10) == (18, 0, 3)
+    # In a version we have, the full list, Produce and Fetch included.
+
+    frame = ask(live.port, request_bytes(ApiVersionsRequest[3](client_software_name="t",
+                                                               client_software_version="1"), 3))
+    response = ApiVersionsResponse.decode(frame[4:], version=3)
+    keys = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+    assert keys[0] == (3, 9) and keys[1] == (4, 12) and keys[3] == (0, 12)
+
+
+def test_metadata_auto_creates_as_kafka_does_and_admin_clients_create_and_delete(live):
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": live.bootstrap})
+    # An unknown topic named in Metadata (allow_auto_topic_creation) is created with
+    # num.partitions 1 and default.replication.factor 1.
+    md = admin.list_topics("auto-made", timeout=10)
+    assert "auto-made" in md.topics and len(md.topics["auto-made"].partitions) == 1
+    created = live.room.cluster.command_log[-1]["command"]
+    assert created["type"] == "topic.create" and created["auto"] is True
+    assert created["client"].startswith("rdkafka@127.0.0.1:")
+
+    futures = admin.create_topics([NewTopic("made", 4, 2, config={"retention.ms": "60000"})])
+    futures["made"].result(10)
+    topic = live.snapshot()["topics"]["made"]
+    assert len(topic["partitions"]) == 4 and topic["replication_factor"] == 2
+    assert topic["config"]["retention.ms"] == 60_000
+    again = admin.create_topics([NewTopic("made", 1, 1)])
+    try:
+        again["made"].result(10)
+        raise AssertionError("created twice")
+    except Exception as e:
+        assert "TOPIC_ALREADY_EXISTS" in str(e)
+    bad = admin.create_topics([NewTopic("too-many", 1, 9)])
+    try:
+        bad["too-many"].result(10)
+        raise AssertionError("rf 9 on 3 brokers")
+    except Exception as e:
+        assert "INVALID_REPLICATION_FACTOR" in str(e)
+
+    configs = admin.describe_configs([ConfigResource("topic", "made")])
+    entries = next(iter(configs.values())).result(10)
+    assert entries["retention.ms"].value == "60000"
+    assert entries["min.insync.replicas"].value == "1"
+
+    admin.delete_topics(["made"])["made"].result(10)
+    assert "made" not in live.snapshot()["topics"]
+
+
+def test_list_offsets_earliest_latest_and_by_timestamp(live):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks=1)
+    for i in range(5):
+        producer.send("times", f"v{i}".encode()).get(10)
+    time.sleep(0.05)
+    middle_ms = int(time.time() * 1000)
+    time.sleep(0.05)
+    for i in range(5, 8):
+        producer.send("times", f"v{i}".encode()).get(10)
+    producer.close(2)
+    consumer = KafkaConsumer(bootstrap_servers=live.bootstrap)
+    tp = TopicPartition("times", 0)
+    assert consumer.beginning_offsets([tp])[tp] == 0
+    assert consumer.end_offsets([tp])[tp] == 8
+    found = consumer.offsets_for_times({tp: middle_ms})[tp]
+    assert found.offset == 5 and found.timestamp >= middle_ms - 5
+    assert consumer.offsets_for_times({tp: middle_ms + 3_600_000})[tp] is None
+    consumer.close()
+
+
+def produce_request() -> bytes:
+    builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 10**6)
+    for i in range(3):
+        builder.append(i, 1000 + i, b"k", b"value-%d" % i, [])
+    records = bytes(builder.build())
+    request = ProduceRequest[7](transactional_id=None, acks=1, timeout_ms=1000, topic_data=[
+        ProduceRequest.TopicProduceData(name="fuzzed", partition_data=[
+            ProduceRequest.TopicProduceData.PartitionProduceData(index=0, records=records)])])
+    return request_bytes(request, 7)
+
+
+def test_fuzz_random_and_mutated_frames_close_only_their_connection(live):
+    from kafka import KafkaProducer
+
+    live.apply({"type": "topic.create", "name": "fuzzed", "partitions": 1,
+                "replication_factor": 1})
+    # A well-behaved connection that stays open through all of it.
+    steady = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+    steady.sendall(api_versions_request())
+    read_frame(steady)
+
+    rng = random.Random(6)
+    valid = [api_versions_request(), produce_request(),
+             request_bytes(MetadataRequest[9](topics=None, allow_auto_topic_creation=False), 9),
+             request_bytes(MetadataRequest[1](topics=[MetadataRequest.MetadataRequestTopic(
+                 name="fuzzed")]), 1)]
+    answered = dropped = 0
+    for i in range(300):
+        kind = i % 4
+        if kind == 0:  # random bytes, random length prefix
+            body = rng.randbytes(rng.randrange(0, 64))
+            data = struct.pack(">i", rng.choice([len(body), rng.randrange(-5, 1 << 31)])) + body
+        elif kind == 1:  # a valid request with a few bytes flipped (size prefix kept)
+            data = bytearray(rng.choice(valid))
+            for _ in range(rng.randrange(1, 4)):
+                pos = rng.randrange(4, len(data))
+                data[pos] = rng.randrange(256)
+            data = bytes(data)
+        elif kind == 2:  # a valid request cut short
+            whole = rng.choice(valid)
+            data = whole[:rng.randrange(1, len(whole))]
+        else:  # an unknown API key or a version nobody has
+            data = struct.pack(">ihhih", 10, rng.choice([99, 1000, -1, 0]),
+                               rng.choice([77, 32_000]), 1, 0)
+        with socket.create_connection(("127.0.0.1", rng.choice([live.port, live.port + 1])),
+                                      timeout=5) as sock:
+            sock.sendall(data)
+            if kind == 2:
+                sock.shutdown(socket.SHUT_WR)  # truncated: the listener sees EOF mid-frame
+            sock.settimeout(1.5)
+            try:
+                assert len(read_frame(sock)) >= 4  # a response header at least
+                answered += 1
+            except (ConnectionError, TimeoutError, OSError):
+                dropped += 1
+    assert answered and dropped
+
+    # The other connection, the listener and the room all go on.
+    steady.sendall(api_versions_request(correlation_id=99))
+    assert struct.unpack_from(">i", read_frame(steady))[0] == 99
+    steady.close()
+    producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks="all")
+    assert producer.send("after-fuzz", b"still here").get(10).offset == 0
+    producer.close(2)
+
+
+def test_oversized_frames_close_the_connection_before_reading_them(live):
+    from playground.kafka.codec import MAX_FRAME_BYTES
+
+    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+        sock.sendall(struct.pack(">i", MAX_FRAME_BYTES + 1) + b"\x00" * 100)
+        assert closed(sock)
