@@ -62,8 +62,9 @@ def produce(live, per_partition: int, start: int = 0) -> None:
 class Member(threading.Thread):
     """One consumer program: poll, remember what it got, commit after each batch."""
 
-    def __init__(self, lib: str, bootstrap: str, group: str, name: str):
+    def __init__(self, lib: str, bootstrap: str, group: str, name: str, extra=None):
         super().__init__(daemon=True, name=name)
+        self.extra = extra or {}  # library-specific consumer settings
         self.lib = lib
         self.bootstrap = bootstrap
         self.group = group
@@ -145,7 +146,7 @@ class Member(threading.Thread):
             "client.id": self.client_id, "auto.offset.reset": "earliest",
             "enable.auto.commit": False, "session.timeout.ms": SESSION_MS,
             "heartbeat.interval.ms": HEARTBEAT_MS, "max.poll.interval.ms": MAX_POLL_MS,
-            "topic.metadata.refresh.interval.ms": 1_000})
+            "topic.metadata.refresh.interval.ms": 1_000, **self.extra})
         consumer.subscribe([TOPIC])
         try:
             while not self.stopping.is_set():
@@ -355,3 +356,31 @@ def test_a_member_that_dies_is_noticed_when_its_session_times_out(live, tmp_path
             doomed.kill()
         survivor.stopping.set()
     survivor.close()
+
+
+def test_cooperative_sticky_moves_only_what_it_must(live):
+    gid = "group-cooperative"
+    produce(live, per_partition=2)
+    cooperative = {"partition.assignment.strategy": "cooperative-sticky"}
+    a = Member("confluent-kafka", live.bootstrap, gid, "coop-a", cooperative)
+    a.start()
+    try:
+        wait_until(lambda: owners(live, gid) == {"coop-a": set(range(PARTITIONS))},
+                   "coop-a to own everything")
+        b = Member("confluent-kafka", live.bootstrap, gid, "coop-b", cooperative)
+        b.start()
+        try:
+            split = split_between(live, gid, [a, b])
+            assert sorted(len(parts) for parts in split.values()) == [2, 2]
+            g = group(live, gid)
+            assert (g["assignor"], g["protocol"]) == ("cooperative-sticky", "cooperative")
+            # a kept two of its partitions all along: only the two that moved were revoked.
+            revoked = [p for e in list(live.events) if e["type"] == "partition.revoked"
+                       and e["group"] == gid for _, p in e["partitions"]]
+            assert sorted(revoked) == sorted(split["coop-b"])
+        finally:
+            b.stopping.set()
+        b.close()
+    finally:
+        a.stopping.set()
+    a.close()
