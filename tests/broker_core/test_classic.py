@@ -555,3 +555,79 @@ def test_a_room_of_real_clients_replays_from_its_command_log():
     recorded = c.rec.events
     assert digest(events[-len(recorded):]) == digest(recorded)
     assert again.snapshot() == cluster.snapshot()
+
+
+# -- seeded chaos ----------------------------------------------------------------------------------
+
+def chaos(seed: int, steps: int = 80):
+    """Clients doing what real ones do, in a random order: join (both ways), rejoin, sync (the
+    leader with a range-like assignment of what it was told), heartbeat, commit, leave, and
+    time passing. Returns the Clients and the GroupErrors seen."""
+    import random
+
+    rng = random.Random(f"classic-chaos/{seed}")
+    c = Clients(seed=seed)
+    known: list[str] = []
+    refusals = []
+    for _ in range(steps):
+        state = c.cluster.groups.get("g")
+        generation = state.generation if state is not None else 0
+        action = rng.choice(["join", "rejoin", "sync", "sync", "sync", "sync", "beat", "beat",
+                             "commit", "leave", "advance", "advance"])
+        live = list(state.members) if state is not None else []
+        if live and rng.random() < 0.8:
+            # Mostly members that exist, the leader most often for a SyncGroup; else an id
+            # that may have gone (a client that missed its removal).
+            mid = state.leader if action == "sync" and rng.random() < 0.5 else rng.choice(live)
+        else:
+            mid = rng.choice(known) if known else ""
+        try:
+            if action == "join":
+                if rng.random() < 0.5:
+                    known.append(c.new_member(rng.choice(["a", "b", "c"])))
+                else:
+                    events = c.apply(join_cmd(v4=False))
+                    known += [e["consumer"] for e in events if e["type"] == "group.member_joined"]
+            elif action == "rejoin" and mid:
+                c.rejoin(mid, protocols=(("range", rng.choice(["AAE=", "AAI="])),))
+            elif action == "sync" and mid:
+                answer = join_result(c.cluster, "g", mid)
+                members = [m["member_id"] for m in (answer or {}).get("members", [])]
+                plan = {m: [["t", p] for p in range(4) if p % len(members) == i]
+                        for i, m in enumerate(members)}
+                c.sync(mid, generation if rng.random() < 0.9 else generation - 1, plan)
+            elif action == "beat" and mid:
+                c.heartbeat(mid, rng.choice([generation, generation, generation - 1]))
+            elif action == "commit" and mid:
+                c.apply(commit(rng.choice([mid, ""]), rng.choice([generation, -1]),
+                               [("t", rng.randrange(4), rng.randrange(10))]))
+            elif action == "leave" and mid:
+                c.apply({"type": "client.leave_group", "group": "g", "members": [mid]})
+            elif action == "advance":
+                c.rec.advance(rng.choice([1, 100, 3_000, 7_000, 31_000]))
+        except GroupError as e:
+            refusals.append(e.error)
+        snapshot = c.cluster.snapshot()
+        group = snapshot["groups"].get("g")
+        if group is not None:
+            owned = [tuple(tp) for parts in group["members"].values() for tp in parts]
+            assert len(owned) == len(set(owned)), f"seed {seed}: a partition has two owners"
+            assert group["state"] in (EMPTY, PREPARING, COMPLETING, STABLE), f"seed {seed}"
+            assert (group["state"] == EMPTY) == (not group["members"]) or \
+                group["state"] == PREPARING, f"seed {seed}: {group['state']} with members"
+            if group["members"]:
+                assert group["leader"] in group["members"], f"seed {seed}: leader gone"
+    return c, refusals
+
+
+def test_seeded_chaos_keeps_one_owner_per_partition_and_replays():
+    seen = set()
+    for seed in range(60):
+        c, refusals = chaos(seed)
+        seen.update(refusals)
+        cluster = c.cluster
+        again, events = replay(cluster.seed, 3, cluster.command_log, until_ms=cluster.now_ms)
+        assert again.snapshot() == cluster.snapshot(), f"seed {seed} does not replay"
+        assert digest(events[-len(c.rec.events):]) == digest(c.rec.events), f"seed {seed}"
+    # The schedules reach Kafka's refusals, not just the happy path.
+    assert {"ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS"} <= seen
