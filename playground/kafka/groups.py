@@ -50,11 +50,16 @@ def code(name: str) -> int:
     return ERROR_CODES.get(name, ERROR_CODES["UNKNOWN_SERVER_ERROR"])
 
 
-def _refusal(e: CommandError) -> str:
-    """A GroupError's Kafka error; any other CommandError is a request the model cannot take
-    (out-of-range values, sizes): INVALID_REQUEST, logged, nothing changed."""
+def _refusal(conn, e: CommandError) -> str:
+    """A GroupError's Kafka error. The room's recording being full (field ``command``) is
+    COORDINATOR_NOT_AVAILABLE, which clients retry, and the page is told; any other
+    CommandError is a request the model cannot take (values out of range): INVALID_REQUEST.
+    Either way nothing changed."""
     if isinstance(e, classic.GroupError):
         return e.error
+    if e.field == "command":
+        conn.listener.recording_full()
+        return "COORDINATOR_NOT_AVAILABLE"
     log.info("group request refused by the model: %s", e)
     return "INVALID_REQUEST"
 
@@ -116,7 +121,7 @@ async def join_group(conn, request) -> dict:
     try:
         events = conn.apply(command)
     except CommandError as e:
-        return _join_error(_refusal(e), member_id, version)
+        return _join_error(_refusal(conn, e), member_id, version)
     await conn.persist()
     for event in events:
         if event["type"] == "group.member_pending" and event["group"] == gid:
@@ -169,7 +174,7 @@ async def sync_group(conn, request) -> dict:
     try:
         conn.apply(command)
     except CommandError as e:
-        return _sync_answer(_refusal(e))
+        return _sync_answer(_refusal(conn, e))
     await conn.persist()
     cluster = conn.room.cluster
     group = cluster.groups.get(gid)
@@ -199,7 +204,7 @@ async def heartbeat(conn, request) -> dict:
                         "generation": request.generation_id})
             error = classic.heartbeat_error(conn.room.cluster, gid)
         except CommandError as e:
-            error = _refusal(e)
+            error = _refusal(conn, e)
     return {"throttle_time_ms": 0, "error_code": code(error)}
 
 
@@ -221,7 +226,7 @@ async def leave_group(conn, request) -> dict:
         conn.apply({"type": "client.leave_group", "group": gid, "members": ids})
         await conn.persist()
     except CommandError as e:
-        top = _refusal(e)
+        top = _refusal(conn, e)
         if top == "UNKNOWN_MEMBER_ID" and version >= 3:
             top = "NONE"  # v3+: each member's own error says it
     if version < 3:
@@ -257,7 +262,7 @@ async def offset_commit(conn, request) -> dict:
                         "offsets": offsets})
             await conn.persist()
         except CommandError as e:
-            error = _refusal(e)
+            error = _refusal(conn, e)
     cluster = conn.room.cluster
     return {"throttle_time_ms": 0, "topics": [
         {"name": t.name, "partitions": [

@@ -229,3 +229,17 @@ def test_a_commit_from_outside_any_group_is_kept(live, version):
                                 "committed_metadata": ""}]}])
     assert refused.topics[0].partitions[0].error_code == 25
     raw.close()
+
+
+def test_a_full_recording_answers_coordinator_not_available(live):
+    gid = "raw-full"
+    raw = Raw(live, coordinator(live, gid))
+    joined = join(raw, 3, gid)
+    assert joined.error_code == 0
+    live.call(setattr, live.room, "log_bytes_max", live.room.log_bytes)
+    before = live.snapshot()["groups"][gid]
+    beat = raw.call(HeartbeatRequest, 0, group_id=gid, generation_id=1, member_id=joined.member_id)
+    assert beat.error_code == 15   # retriable: the client looks for its coordinator again
+    assert live.snapshot()["groups"][gid] == before
+    assert live.call(lambda: live.listener.log_full_noticed)
+    raw.close()
