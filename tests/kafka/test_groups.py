@@ -9,6 +9,7 @@ bounded.
 """
 
 import asyncio
+import json
 import threading
 import time
 
@@ -178,7 +179,10 @@ class Member(threading.Thread):
 
 
 def group(live, gid: str) -> dict | None:
-    return live.snapshot()["groups"].get(gid)
+    """The group as the page sees it: the snapshot message a browser gets when it opens the
+    room (Room.snapshot_text), parsed."""
+    text, _ = live.run(live.room.snapshot_text())
+    return json.loads(text)["state"]["groups"].get(gid)
 
 
 def owners(live, gid: str) -> dict[str, set[int]]:
