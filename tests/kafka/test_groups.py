@@ -97,7 +97,8 @@ class Member(threading.Thread):
             TOPIC, bootstrap_servers=self.bootstrap, group_id=self.group,
             client_id=self.client_id, auto_offset_reset="earliest", enable_auto_commit=False,
             session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
-            max_poll_interval_ms=MAX_POLL_MS, request_timeout_ms=MAX_POLL_MS + 5_000)
+            max_poll_interval_ms=MAX_POLL_MS, request_timeout_ms=MAX_POLL_MS + 5_000,
+            **self.extra)
         try:
             while not self.stopping.is_set():
                 batches = consumer.poll(timeout_ms=100)
@@ -388,3 +389,28 @@ def test_cooperative_sticky_moves_only_what_it_must(live):
     finally:
         a.stopping.set()
     a.close()
+
+
+def test_new_partitions_reach_the_group_when_its_leader_rejoins(live):
+    # Kafka's coordinator does not watch topics: the leader's client sees the new partitions
+    # in its metadata and rejoins, and its next assignment hands them out.
+    gid = "group-grows"
+    fresh = {"metadata_max_age_ms": 500}
+    a = Member("kafka-python", live.bootstrap, gid, "grow-a", fresh)
+    b = Member("kafka-python", live.bootstrap, gid, "grow-b", fresh)
+    a.start()
+    b.start()
+    try:
+        split_between(live, gid, [a, b])
+        generation = group(live, gid)["generation"]
+        live.apply({"type": "topic.add_partitions", "name": TOPIC, "partitions": 6})
+        wait_until(lambda: sorted(p for m in (a, b) for p in m.assigned) == list(range(6)),
+                   "the members to be given the two new partitions")
+        g = group(live, gid)
+        assert g["generation"] > generation
+        assert sorted(p for parts in g["members"].values() for _, p in parts) == list(range(6))
+    finally:
+        a.stopping.set()
+        b.stopping.set()
+    a.close()
+    b.close()
