@@ -414,3 +414,38 @@ def test_new_partitions_reach_the_group_when_its_leader_rejoins(live):
         b.stopping.set()
     a.close()
     b.close()
+
+
+def test_consumers_that_assign_partitions_themselves_commit_and_read_offsets(live):
+    # No group membership (assign(), not subscribe()): commits carry generation -1, and the
+    # group they name exists only to keep offsets.
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as CkPartition
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    produce(live, per_partition=6)
+    kp = KafkaConsumer(bootstrap_servers=live.bootstrap, group_id="manual", client_id="manual-kp",
+                       enable_auto_commit=False)
+    try:
+        kp.assign([TopicPartition(TOPIC, 1)])
+        kp.commit({TopicPartition(TOPIC, 1): OffsetAndMetadata(5, "where I was", -1)})
+        assert kp.committed(TopicPartition(TOPIC, 1)) == 5
+    finally:
+        kp.close()
+    assert committed(live, "manual")[1] == 5
+    assert group(live, "manual")["state"] == "Empty"
+
+    ck = Consumer({"bootstrap.servers": live.bootstrap, "group.id": "manual",
+                   "client.id": "manual-ck", "enable.auto.commit": False})
+    try:
+        ck.assign([CkPartition(TOPIC, 2, 0)])
+        ck.commit(offsets=[CkPartition(TOPIC, 2, 3)], asynchronous=False)
+        got = ck.committed([CkPartition(TOPIC, 1), CkPartition(TOPIC, 2)], timeout=10)
+        assert [(tp.partition, tp.offset) for tp in got] == [(1, 5), (2, 3)]
+    finally:
+        ck.close()
+    rows = committed(live, "manual")
+    assert (rows[1], rows[2]) == (5, 3)
+    lag = {r["partition"]: r["lag"] for r in group(live, "manual")["lag"]}
+    assert (lag[1], lag[2]) == (1, 3)
