@@ -21,6 +21,7 @@ import heapq
 import random
 from bisect import insort
 
+from . import classic
 from . import validate as v
 from .assignors import ASSIGNORS
 from .clients import Clients, client_name
@@ -116,6 +117,7 @@ COMMAND_TYPES = {
                        "partition, acks, client, records [[key, value, headers], ...], "
                        "producer_id, producer_epoch, base_sequence.",
     "producer.init_id": "A real client asks for a producer id (Kafka wire InitProducerId).",
+    **classic.CLIENT_COMMANDS,
 }
 
 # Command types that are planned but refused, with the reason, until they are modelled.
@@ -212,6 +214,8 @@ class Cluster(Replication, Clients):
         self.next_producer_id = 0
         self._placement_rng = _derive_rng(seed, "placement")
         self._partitioners: dict[str, StickyPartitioner] = {}
+        # Real clients' member ids (<client.id>-<uuid>), drawn in command order.
+        self.member_ids = _derive_rng(seed, "client-member-ids")
         self._command_handlers = self._handlers()
         self._start_brokers()
 
@@ -361,6 +365,8 @@ class Cluster(Replication, Clients):
             "leader.elect_preferred": self._elect_preferred,
             "produce.records": self._produce_records,
             "producer.init_id": self._producer_init_id,
+            **{kind: (lambda c, handler=handler: handler(self, c))
+               for kind, handler in classic.HANDLERS.items()},
         }
 
     def _existing_topic(self, command: dict, field: str = "name") -> Topic:
@@ -1064,6 +1070,9 @@ class Cluster(Replication, Clients):
                        | DELIVERY_FIELDS)
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
+        if group is not None and group.external and (group.members or group.pending):
+            raise CommandError("group", f"group {gid!r} is made of real Kafka clients: they "
+                               "choose its assignor and timeouts themselves")
         config = self._group_config(c, group.config if group else GROUP_DEFAULTS)
         members = group.members if group else {}
         dead_letters = config["dead_letter_topic"]
@@ -1184,6 +1193,10 @@ class Cluster(Replication, Clients):
                                        f"{derived!r} would collide with existing topic "
                                        f"{other!r} ('.' and '_' count as the same)")
 
+    @staticmethod
+    def group_defaults() -> dict:
+        return GROUP_DEFAULTS
+
     def _get_group(self, c: dict) -> Group:
         gid = v.identifier(c, "group", what="group id")
         group = self.groups.get(gid)
@@ -1214,6 +1227,12 @@ class Cluster(Replication, Clients):
                                    [m.declared for m in (group.members.values() if group
                                                          else ())] + [topics])
         commit = v.choice(c, "commit", ("after", "before", "auto"), default="after")
+        if group is not None and group.external:
+            if group.members or group.pending:
+                raise CommandError("group", f"group {gid!r} is made of real Kafka clients; "
+                                   "a modelled consumer cannot join it (Kafka answers "
+                                   "INCONSISTENT_GROUP_PROTOCOL)")
+            group = classic.convert(group, Group)
         if group is None:
             group = self.groups[gid] = Group(self, gid, dict(GROUP_DEFAULTS))
             self.event("group.created", group=gid, config=dict(group.config))
@@ -1260,8 +1279,9 @@ class Cluster(Replication, Clients):
         across groups can (group A dead-letters t into u, group B reads u and dead-letters
         into t)."""
         edges: dict[str, set] = {}
+        # Real clients' groups forward nothing: the delivery policy is the modelled groups'.
         groups = {g: (grp.config, [m.declared for m in grp.members.values()])
-                  for g, grp in self.groups.items()}
+                  for g, grp in self.groups.items() if not grp.external}
         groups[gid] = (config, subscriptions)
         for conf, subs in groups.values():
             for declared in subs:
@@ -1388,6 +1408,9 @@ class Cluster(Replication, Clients):
         member = group.members.get(mid)
         if member is None:
             raise CommandError("id", f"group {group.id!r} has no consumer {mid!r}")
+        if group.external:
+            raise CommandError("id", f"consumer {mid!r} is a real Kafka client; it leaves when "
+                               "its program closes it or stops heartbeating")
         if member.crashed:
             raise CommandError("id", f"consumer {mid!r} has crashed and cannot {verb}; the "
                                f"group removes it when its session times out")
@@ -1420,6 +1443,7 @@ class Cluster(Replication, Clients):
                 offset = part.high_watermark
             else:
                 offset = min(max(to, log.start_offset), part.high_watermark)
+            group.commit_metadata.pop(part, None)
             group.commit_offset(None, part, offset, reason=f"reset to {to}")
 
     def _group_delete(self, c: dict) -> None:
@@ -1428,6 +1452,8 @@ class Cluster(Replication, Clients):
         if group.members:
             raise CommandError("group", f"group {group.id!r} is not empty "
                                f"(NON_EMPTY_GROUP): it has {len(group.members)} member(s)")
+        if group.external:
+            group.discard()
         group.transition("Dead")
         del self.groups[group.id]
         self.event("group.deleted", group=group.id)

@@ -791,6 +791,8 @@ class Member:
 
 
 class Group:
+    external = False  # True for a group of real Kafka clients (classic.ClientGroup)
+
     def __init__(self, cluster, group_id: str, config: dict):
         self.cluster = cluster
         self.id = group_id
@@ -800,6 +802,7 @@ class Group:
         self.leader: str | None = None
         self.members: dict[str, Member] = {}   # in join order: the first is the leader
         self.committed: dict = {}              # Partition -> next offset to read
+        self.commit_metadata: dict = {}        # Partition -> (metadata, leader epoch) a client sent
         self.join_timer = None
         self.join_deadline_ms = 0
         self.new_member_added = False
@@ -1086,6 +1089,7 @@ class Group:
                 member.give_up(lost)
         for part in parts:
             self.committed.pop(part, None)
+            self.commit_metadata.pop(part, None)
 
     def subscribed_topics(self) -> list[str]:
         names = set()
@@ -1113,7 +1117,7 @@ class Group:
                 owner = owners.get(part)
                 if committed is not None:
                     base = committed
-                elif owner is not None and not owner.crashed:
+                elif owner is not None and not owner.crashed and part in owner.positions:
                     in_flight = owner.in_flight
                     base = owner.positions[part]
                     if in_flight and in_flight[0] is part and in_flight[2] == owner.stints[part]:

@@ -9,8 +9,6 @@ for a request that gets no response (Produce with acks=0). ApiVersions advertise
 is registered here.
 """
 
-import importlib
-import importlib.util
 import time
 import uuid
 from dataclasses import dataclass
@@ -572,5 +570,4 @@ async def describe_configs(conn, request) -> dict:
 
 # The group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) live
 # in groups.py and register themselves with @api when imported (last: they need `api`).
-if importlib.util.find_spec(f"{__package__}.groups") is not None:
-    importlib.import_module(f"{__package__}.groups")
+from . import groups  # noqa: E402,F401

@@ -1,0 +1,925 @@
+"""Groups of real Kafka clients: the classic group protocol, driven by their requests.
+
+Theory of operation
+-------------------
+A group in `group.py` is made of modelled consumers: the coordinator decides when each one
+rejoins and runs the assignor itself. A `ClientGroup` is made of real clients (kafka-python,
+aiokafka, librdkafka) speaking Kafka's wire protocol: every JoinGroup, SyncGroup, Heartbeat,
+LeaveGroup and OffsetCommit they send arrives here as a command (``client.join_group`` …),
+through the room, so a room with real clients replays from its command log like any other.
+The coordinator only answers; the clients' leader chooses the assignment. What it may not
+know (what a client does with its partitions) it does not pretend to.
+
+The coordinator is Kafka's ClassicGroup, on the model's virtual clock (the room runs at 1×
+while real clients are connected, so virtual time is wall time):
+
+    Empty --JoinGroup--> PreparingRebalance --every member joined, or--> CompletingRebalance
+      ^                     |     ^            the rebalance timeout         |
+      +----no members-------+     +--- join, leave, expiry, new metadata ----+--leader's
+                                                                               SyncGroup
+                                                                                  v
+                                                                                Stable
+
+- **JoinGroup.** A newcomer (empty member id) gets an id, ``<client.id>-<uuid>`` drawn from
+  the seed. From JoinGroup v4 on it must come back with it (``MEMBER_ID_REQUIRED``); until
+  then it is a *pending* member, forgotten after its session timeout, and the join barrier
+  waits for it. A join starts a rebalance unless one is under way; a rebalance of an Empty
+  group first waits ``group.initial.rebalance.delay.ms`` (extended for each newcomer, up to
+  the rebalance timeout). Otherwise the barrier falls when every member has sent JoinGroup,
+  or at the rebalance timeout (the largest any member asked for), when those that did not
+  rejoin are removed. Then the generation goes up, the protocol (assignor) most members
+  prefer among those all support is chosen, and each waiting member is answered: the
+  leader (the first member to join, or if it did not rejoin the first that did) with every
+  member's subscription. A follower whose metadata did not change, joining a Stable group,
+  is answered at once with the current generation; the leader's JoinGroup always starts a
+  rebalance (that is how a client leader picks up new partitions).
+- **SyncGroup.** In CompletingRebalance a member waits for the leader's; the leader's carries
+  the assignment (opaque bytes, plus the partitions the adapter decoded from them, which is
+  what the page shows). It is handed out, the group is Stable, and `group.rebalance_completed`
+  names what each member got, followed by `partition.revoked` / `partition.assigned` for what
+  changed. A member that has not sent SyncGroup within the rebalance timeout is removed.
+- **Heartbeat.** Keeps the member's session (``session_timeout_ms``) alive; answered
+  ``REBALANCE_IN_PROGRESS`` while the group prepares a rebalance, which is how the other
+  members learn to rejoin. A member waiting for its JoinGroup or SyncGroup answer is alive
+  (Kafka's ``shouldKeepAlive``); a new member waiting for its first JoinGroup answer gives up
+  after 5 minutes.
+- **Ownership.** The coordinator sees partitions change hands only through assignments: with
+  an eager protocol (range, roundrobin, sticky) a member that rejoins has given everything
+  up first (`partition.revoked` at its JoinGroup); with cooperative-sticky only what the next
+  assignment takes away is revoked.
+- **Offsets** live in the same store as the modelled groups' (`Group.committed`), so lag
+  shows on the page. A commit with generation -1 (a consumer that assigns itself partitions)
+  is accepted while the group is Empty, and creates the group if needed.
+
+A refused request changes nothing: it raises `GroupError`, a `CommandError` that also carries
+Kafka's error name for the wire answer. Answers a request waits for (JoinGroup, SyncGroup)
+are kept on the member (`join_result`, `sync_result` read them) and announced by the group's
+events; the adapter looks again whenever events about the group arrive.
+"""
+
+import base64
+import binascii
+import uuid
+
+from . import validate as v
+from .assignors import PROTOCOL
+from .errors import CommandError
+from .group import COMPLETING, EMPTY, PREPARING, STABLE, Group, _sorted_parts, _tp
+
+MIN_SESSION_TIMEOUT_MS = 6_000        # group.min.session.timeout.ms
+MAX_SESSION_TIMEOUT_MS = 1_800_000    # group.max.session.timeout.ms
+NEW_MEMBER_JOIN_TIMEOUT_MS = 300_000  # Kafka's NewMemberJoinTimeoutMs
+MAX_REBALANCE_TIMEOUT_MS = 2_147_483_647
+MAX_MEMBERS = 1_000                   # group.max.size is unlimited in Kafka; a room's is not
+MAX_PROTOCOLS = 32
+MAX_OPAQUE_CHARS = 262_144            # base64 of a member's metadata or assignment
+MAX_TEXT = 255
+OFFSET_METADATA_MAX = 4_096           # offset.metadata.max.bytes
+MAX_OFFSETS = 10_000
+MAX_OFFSET = 2**63 - 1
+
+CLIENT_COMMANDS = {
+    "client.join_group": "A real client's JoinGroup: group, member_id ('' for a newcomer), "
+                         "client_id, client_host, protocol_type, protocols, topics, "
+                         "session_timeout_ms, rebalance_timeout_ms, require_known_member_id.",
+    "client.sync_group": "A real client's SyncGroup: group, member_id, generation, and from "
+                         "the leader the assignments (bytes and decoded partitions).",
+    "client.heartbeat": "A real client's Heartbeat: group, member_id, generation.",
+    "client.leave_group": "A real client's LeaveGroup: group, members (member ids).",
+    "client.commit_offsets": "A real client's OffsetCommit: group, member_id, generation (-1: "
+                             "not a group member), offsets.",
+}
+
+
+class GroupError(CommandError):
+    """A request Kafka's coordinator would refuse with `error` (a Kafka error name). Like any
+    CommandError, nothing changed."""
+
+    def __init__(self, field: str, message: str, error: str):
+        super().__init__(field, message)
+        self.error = error
+
+
+# -- field readers -------------------------------------------------------------------------------
+
+def _text(c: dict, name: str, *, allow_empty=True, default=None, prefix="") -> str:
+    value = c.get(name, default)
+    if not isinstance(value, str):
+        raise CommandError(prefix + name, "must be a string")
+    if len(value) > MAX_TEXT or not value.isprintable() or (not allow_empty and not value):
+        raise CommandError(prefix + name, f"must be {'1' if not allow_empty else '0'}-"
+                           f"{MAX_TEXT} printable characters")
+    return value
+
+
+def _opaque(c: dict, name: str, prefix="") -> str:
+    """Opaque bytes (member metadata, assignments) travel as base64 text."""
+    value = c.get(name, "")
+    if not isinstance(value, str) or len(value) > MAX_OPAQUE_CHARS:
+        raise CommandError(prefix + name, f"must be base64 text of at most {MAX_OPAQUE_CHARS:,} "
+                           "characters")
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise CommandError(prefix + name, "must be base64") from None
+    return value
+
+
+def _group_id(c: dict) -> str:
+    try:
+        return v.identifier(c, "group", what="group id")
+    except CommandError as e:
+        raise GroupError("group", e.message, "INVALID_GROUP_ID") from None
+
+
+def _topic_partitions(value, field: str) -> list[tuple[str, int]]:
+    if not isinstance(value, list) or len(value) > MAX_OFFSETS:
+        raise CommandError(field, f"must be a list of at most {MAX_OFFSETS:,} [topic, partition]")
+    out = []
+    for i, item in enumerate(value):
+        if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
+                or isinstance(item[1], bool) or not isinstance(item[1], int)
+                or not 0 <= item[1] < 1_000_000 or len(item[0]) > 249):
+            raise CommandError(f"{field}[{i}]", "must be [topic, partition]")
+        out.append((item[0], item[1]))
+    return out
+
+
+# -- the members ---------------------------------------------------------------------------------
+
+class ClientMember:
+    """One real client in a group. Shares the attributes `Group` reads of a modelled member
+    (`id`, `topics`, `declared`, `owned`, `crashed`, `positions`), so offsets, lag and topic
+    deletion work on both."""
+
+    crashed = False
+    positions: dict = {}  # a real client keeps its own positions; the model never reads them
+
+    def __init__(self, group: "ClientGroup", member_id: str, c: dict, now_ms: int):
+        self.group = group
+        self.id = member_id
+        self.client_id = c["client_id"]
+        self.client_host = c["client_host"]
+        self.joined_ms = now_ms
+        self.owned: list = []
+        self.assignment = ""        # base64 bytes the leader gave it this generation
+        self.new = True
+        self.awaiting_join = True
+        self.awaiting_sync = False
+        self.join_answer = None     # dict once the JoinGroup it waits for is answered
+        self.sync_answer = None
+        self.expiry_timer = None
+        self.last_heartbeat_ms = now_ms
+        self.update(c)
+
+    def update(self, c: dict) -> None:
+        self.protocol_type = c["protocol_type"]
+        self.protocols = [(p["name"], p["metadata"]) for p in c["protocols"]]
+        self.topics = sorted(set(c["topics"]))
+        self.declared = self.topics
+        self.session_timeout_ms = c["session_timeout_ms"]
+        self.rebalance_timeout_ms = c["rebalance_timeout_ms"]
+
+    @property
+    def client(self) -> str:
+        return f"{self.client_id}@{self.client_host}"
+
+    def matches(self, c: dict) -> bool:
+        return self.protocols == [(p["name"], p["metadata"]) for p in c["protocols"]]
+
+    def metadata(self, protocol: str) -> str:
+        return next(m for name, m in self.protocols if name == protocol)
+
+    def give_up(self, parts: list) -> None:
+        for part in parts:
+            self.owned.remove(part)
+
+    def cancel_timers(self) -> None:
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
+
+    def state(self) -> dict:
+        if self.awaiting_join:
+            waiting = "join"
+        elif self.awaiting_sync:
+            waiting = "sync"
+        else:
+            waiting = None
+        return {
+            "kind": "client",
+            "client": self.client,
+            "topics": list(self.topics),
+            "declared_topics": list(self.topics),
+            "protocols": [name for name, _ in self.protocols],
+            "session_timeout_ms": self.session_timeout_ms,
+            "rebalance_timeout_ms": self.rebalance_timeout_ms,
+            "status": "live",
+            "waiting": waiting,
+            "joined_ms": self.joined_ms,
+            "last_heartbeat_ms": self.last_heartbeat_ms,
+            "partitions": [_tp(p) for p in self.owned],
+            "positions": [],
+            "in_flight": None,
+        }
+
+
+# -- the group -----------------------------------------------------------------------------------
+
+class ClientGroup(Group):
+    external = True
+
+    def __init__(self, cluster, group_id: str, config: dict):
+        super().__init__(cluster, group_id, config)
+        self.members: dict[str, ClientMember] = {}
+        self.protocol_type: str | None = None
+        self.protocol_name: str | None = None
+        self.pending: dict = {}        # member id -> expiry timer (MEMBER_ID_REQUIRED sent)
+        self.join_initial = False      # the join timer is the initial delay, not the deadline
+        self.pending_sync: set = set()
+        self.sync_timer = None
+
+    @property
+    def protocol(self) -> str:
+        return PROTOCOL.get(self.protocol_name or "", "eager")
+
+    # -- what the members support --------------------------------------------------------------
+
+    def candidates(self) -> list[str]:
+        """Protocols every member supports, in the first member's order of preference."""
+        members = list(self.members.values())
+        if not members:
+            return []
+        common = set.intersection(*({name for name, _ in m.protocols} for m in members))
+        return [name for name, _ in members[0].protocols if name in common]
+
+    def supports(self, protocol_type: str, names: list[str]) -> bool:
+        if not self.members:
+            return bool(protocol_type) and bool(names)
+        return protocol_type == self.protocol_type and bool(set(names) & set(self.candidates()))
+
+    def select_protocol(self) -> str:
+        """Each member votes for the first protocol it lists that all support; most votes
+        wins, a tie going to the first member's preference."""
+        candidates = self.candidates()
+        votes = {name: 0 for name in candidates}
+        for member in self.members.values():
+            votes[next(name for name, _ in member.protocols if name in votes)] += 1
+        return max(candidates, key=lambda name: votes[name])  # max keeps the first of a tie
+
+    def rebalance_timeout_ms(self) -> int:
+        return max((m.rebalance_timeout_ms for m in self.members.values()), default=0)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def join(self, c: dict) -> None:
+        """JoinGroup (validated). Raises GroupError before any change."""
+        mid = c["member_id"]
+        names = [p["name"] for p in c["protocols"]]
+        if mid and mid not in self.members and mid not in self.pending:
+            raise GroupError("member_id", f"group {self.id!r} has no member {mid!r}",
+                             "UNKNOWN_MEMBER_ID")
+        if not self.supports(c["protocol_type"], names):
+            raise GroupError("protocols", f"none of {names} is supported by every member of "
+                             f"group {self.id!r} (protocol type {self.protocol_type!r})",
+                             "INCONSISTENT_GROUP_PROTOCOL")
+        if mid in self.members:
+            self._rejoin(self.members[mid], c)
+            return
+        if not mid and len(self.members) + len(self.pending) >= MAX_MEMBERS:
+            raise GroupError("group", f"group {self.id!r} has {MAX_MEMBERS} members already",
+                             "GROUP_MAX_SIZE_REACHED")
+        cluster = self.cluster
+        if mid:
+            self.pending.pop(mid).cancel()
+        else:
+            suffix = uuid.UUID(int=cluster.member_ids.getrandbits(128), version=4)
+            mid = f"{c['client_id']}-{suffix}"
+            if c["require_known_member_id"]:
+                expires = cluster.clock.now_ms + c["session_timeout_ms"]
+                self.pending[mid] = cluster.clock.at(expires, self._pending_expired, mid)
+                cluster.event("group.member_pending", group=self.id, consumer=mid,
+                              client=f"{c['client_id']}@{c['client_host']}",
+                              expires_ms=expires)
+                return
+        self._add(mid, c)
+
+    def _add(self, mid: str, c: dict) -> None:
+        cluster = self.cluster
+        now = cluster.clock.now_ms
+        member = ClientMember(self, mid, c, now)
+        if not self.members:
+            self.protocol_type = member.protocol_type
+        if self.state == PREPARING and self.join_initial:
+            self.new_member_added = True
+        self.members[mid] = member
+        if self.leader is None:
+            self.leader = mid
+        # A new member cannot heartbeat before its first answer; if it never comes back for
+        # it, it goes after NEW_MEMBER_JOIN_TIMEOUT_MS.
+        member.expiry_timer = cluster.clock.at(now + NEW_MEMBER_JOIN_TIMEOUT_MS, self._expired,
+                                               member)
+        cluster.event("group.member_joined", group=self.id, consumer=mid, kind="client",
+                      client=member.client, topics=list(member.topics),
+                      protocols=[name for name, _ in member.protocols],
+                      generation=self.generation)
+        self._maybe_prepare(f"member {mid} joined")
+        self._try_complete_join()
+
+    def _rejoin(self, member: ClientMember, c: dict) -> None:
+        same = member.matches(c)
+        if self.state == COMPLETING and same:
+            # It missed its answer (a lost response): the current generation again.
+            member.join_answer = self._answer(member)
+            member.awaiting_join = False
+            return
+        if self.state == STABLE and same and member.id != self.leader:
+            member.join_answer = self._answer(member, with_members=False)
+            return
+        member.update(c)
+        member.awaiting_join = True
+        member.join_answer = None
+        if member.owned and self.protocol == "eager":
+            self._revoke(member, list(member.owned),
+                         "eager rebalance: the client gave up its partitions to rejoin")
+        if self.state == PREPARING:
+            self._try_complete_join()
+        else:
+            self._maybe_prepare(f"member {member.id} rejoined"
+                                + ("" if same else " with new metadata"))
+
+    def sync(self, c: dict) -> None:
+        member = self._known(c)
+        if c["protocol_type"] is not None and c["protocol_type"] != self.protocol_type or (
+                c["protocol_name"] is not None and c["protocol_name"] != self.protocol_name):
+            raise GroupError("protocol_name", "not the group's protocol",
+                             "INCONSISTENT_GROUP_PROTOCOL")
+        if self.state == EMPTY:
+            raise GroupError("member_id", f"group {self.id!r} is Empty", "UNKNOWN_MEMBER_ID")
+        if self.state == PREPARING:
+            raise GroupError("generation", f"group {self.id!r} is preparing a rebalance",
+                             "REBALANCE_IN_PROGRESS")
+        self.pending_sync.discard(member.id)
+        if not self.pending_sync and self.sync_timer is not None:
+            self.sync_timer.cancel()
+            self.sync_timer = None
+        if self.state == STABLE:
+            member.sync_answer = {"error": "NONE", "assignment": member.assignment}
+            self._heartbeat(member)
+            return
+        member.awaiting_sync = True
+        member.sync_answer = None
+        if member.id == self.leader:
+            self._assign(c["assignments"])
+
+    def heartbeat(self, c: dict) -> None:
+        member = self._known(c)
+        if self.state == EMPTY:
+            raise GroupError("member_id", f"group {self.id!r} is Empty", "UNKNOWN_MEMBER_ID")
+        self._heartbeat(member)
+
+    def heartbeat_error(self) -> str:
+        """What a Heartbeat that was just accepted is answered."""
+        return "REBALANCE_IN_PROGRESS" if self.state == PREPARING else "NONE"
+
+    def leave(self, ids: list[str]) -> None:
+        known = [mid for mid in ids if mid in self.members or mid in self.pending]
+        if not known:
+            raise GroupError("members", f"group {self.id!r} has none of {ids}",
+                             "UNKNOWN_MEMBER_ID")
+        for mid in dict.fromkeys(known):
+            if mid in self.pending:
+                self.pending.pop(mid).cancel()
+                self.cluster.event("group.member_pending_left", group=self.id, consumer=mid)
+                self._try_complete_join()
+            elif mid in self.members:
+                self._remove(self.members[mid], "member_left", "left the group")
+
+    def check_commit(self, member_id: str, generation: int) -> ClientMember | None:
+        """OffsetCommit's checks (Kafka's doCommitOffsets); the member, None for a commit
+        from outside the group."""
+        if generation < 0 and self.state == EMPTY:
+            return None
+        member = self.members.get(member_id)
+        if member is None:
+            raise GroupError("member_id", f"group {self.id!r} has no member {member_id!r}",
+                             "UNKNOWN_MEMBER_ID")
+        if generation != self.generation:
+            raise GroupError("generation", f"generation {generation} is not the group's "
+                             f"({self.generation})", "ILLEGAL_GENERATION")
+        if self.state == COMPLETING:
+            raise GroupError("generation", "the group is completing a rebalance",
+                             "REBALANCE_IN_PROGRESS")
+        return member
+
+    def _known(self, c: dict) -> ClientMember:
+        member = self.members.get(c["member_id"])
+        if member is None:
+            raise GroupError("member_id", f"group {self.id!r} has no member "
+                             f"{c['member_id']!r}", "UNKNOWN_MEMBER_ID")
+        if c["generation"] != self.generation:
+            raise GroupError("generation", f"generation {c['generation']} is not the group's "
+                             f"({self.generation})", "ILLEGAL_GENERATION")
+        return member
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def _heartbeat(self, member: ClientMember) -> None:
+        clock = self.cluster.clock
+        member.last_heartbeat_ms = clock.now_ms
+        member.cancel_timers()
+        member.expiry_timer = clock.at(clock.now_ms + member.session_timeout_ms, self._expired,
+                                       member)
+
+    def _expired(self, member: ClientMember) -> None:
+        member.expiry_timer = None
+        if (member.awaiting_join and not member.new) or member.awaiting_sync:
+            return  # alive while it waits for an answer; its next session starts with it
+        self._remove(member, "member_expired", "session timed out" if not member.new else
+                     "never came back for its JoinGroup answer")
+
+    def _pending_expired(self, mid: str) -> None:
+        del self.pending[mid]
+        self.cluster.event("group.member_pending_expired", group=self.id, consumer=mid)
+        self._try_complete_join()
+
+    def _remove(self, member: ClientMember, event: str, reason: str,
+                rebalance: bool = True) -> None:
+        member.cancel_timers()
+        if member.owned:
+            self._revoke(member, list(member.owned), reason)
+        del self.members[member.id]
+        self.pending_sync.discard(member.id)
+        if self.leader == member.id:
+            self.leader = next(iter(self.members), None)
+        self.cluster.event(f"group.{event}", group=self.id, consumer=member.id,
+                           generation=self.generation, kind="client", reason=reason)
+        if not rebalance:
+            return
+        if self.state in (STABLE, COMPLETING):
+            self._prepare(f"member {member.id} {reason}")
+        elif self.state == PREPARING:
+            self._try_complete_join()
+
+    def _revoke(self, member: ClientMember, parts: list, reason: str) -> None:
+        self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+                           partitions=[_tp(p) for p in parts], generation=self.generation,
+                           reason=reason)
+        member.give_up(parts)
+
+    # -- rebalancing ---------------------------------------------------------------------------
+
+    def prepare(self, reason: str, initial: bool = False, rejoin_now: tuple = ()) -> None:
+        """The modelled groups' entry point (an assignor change, retry topics): a client group
+        starts rebalancing when its clients say so, never on the model's initiative."""
+
+    def _maybe_prepare(self, reason: str) -> None:
+        if self.state in (STABLE, COMPLETING, EMPTY):
+            self._prepare(reason)
+
+    def _prepare(self, reason: str) -> None:
+        cluster = self.cluster
+        clock = cluster.clock
+        if self.state == COMPLETING:
+            # Whoever waits for a SyncGroup answer is told to rejoin.
+            for member in self.members.values():
+                member.assignment = ""
+                if member.awaiting_sync:
+                    member.awaiting_sync = False
+                    member.sync_answer = {"error": "REBALANCE_IN_PROGRESS", "assignment": ""}
+                    self._heartbeat(member)  # answered: its session runs again
+        if self.sync_timer is not None:
+            self.sync_timer.cancel()
+            self.sync_timer = None
+        self.pending_sync = set()
+        timeout = self.rebalance_timeout_ms()
+        if self.state == EMPTY:
+            delay = cluster.config["group.initial.rebalance.delay.ms"]
+            self.join_initial = True
+            self.new_member_added = False
+            self.join_deadline_ms = clock.now_ms + max(timeout, delay)
+            self.join_timer = clock.at(clock.now_ms + delay, self._initial_delay_over)
+        else:
+            self.join_initial = False
+            self.join_timer = clock.at(clock.now_ms + timeout, self._join_deadline)
+        self.transition(PREPARING)
+        cluster.event("group.rebalance_started", group=self.id, generation=self.generation,
+                      reason=reason, protocol=self.protocol)
+
+    def _initial_delay_over(self, _) -> None:
+        self.join_timer = None
+        now = self.cluster.clock.now_ms
+        remaining = self.join_deadline_ms - now
+        if self.new_member_added and remaining > 0:
+            self.new_member_added = False
+            delay = min(self.cluster.config["group.initial.rebalance.delay.ms"], remaining)
+            self.join_timer = self.cluster.clock.at(now + delay, self._initial_delay_over)
+            return
+        self._complete_join()
+
+    def _join_deadline(self, _) -> None:
+        self.join_timer = None
+        self._complete_join()
+
+    def _try_complete_join(self) -> None:
+        if self.state != PREPARING or (self.join_initial and self.join_timer is not None):
+            return
+        if self.pending or not all(m.awaiting_join for m in self.members.values()):
+            return
+        self._complete_join()
+
+    def _complete_join(self) -> None:
+        if self.join_timer is not None:
+            self.join_timer.cancel()
+            self.join_timer = None
+        self.join_initial = False
+        for member in [m for m in self.members.values() if not m.awaiting_join]:
+            self._remove(member, "member_expired", "did not rejoin within the rebalance "
+                         "timeout", rebalance=False)
+        self.generation += 1
+        if not self.members:
+            self.protocol_name = None
+            self.protocol_type = None
+            self.leader = None
+            self.transition(EMPTY)
+            return
+        self.protocol_name = self.select_protocol()
+        self.transition(COMPLETING)
+        clock = self.cluster.clock
+        for member in self.members.values():
+            member.awaiting_join = False
+            member.new = False
+            member.assignment = ""
+            member.join_answer = self._answer(member)
+            self._heartbeat(member)
+        self.pending_sync = set(self.members)
+        self.sync_timer = clock.at(clock.now_ms + self.rebalance_timeout_ms(),
+                                   self._sync_deadline, self.generation)
+        self.cluster.event("group.join_completed", group=self.id, generation=self.generation,
+                           leader=self.leader, protocol_name=self.protocol_name,
+                           protocol=self.protocol, members=list(self.members))
+
+    def _answer(self, member: ClientMember, with_members: bool = True) -> dict:
+        members = []
+        if with_members and member.id == self.leader:
+            members = [{"member_id": m.id, "metadata": m.metadata(self.protocol_name)}
+                       for m in self.members.values()]
+        return {"error": "NONE", "member_id": member.id, "generation": self.generation,
+                "protocol_type": self.protocol_type, "protocol_name": self.protocol_name,
+                "leader": self.leader, "members": members}
+
+    def _sync_deadline(self, generation: int) -> None:
+        self.sync_timer = None
+        if generation != self.generation or self.state not in (COMPLETING, STABLE):
+            return
+        late = [self.members[mid] for mid in self.members if mid in self.pending_sync]
+        self.pending_sync = set()
+        for member in late:
+            if member.id in self.members:
+                self._remove(member, "member_expired", "did not send SyncGroup within the "
+                             "rebalance timeout")
+
+    def _assign(self, assignments: list[dict]) -> None:
+        """The leader's SyncGroup: hand its assignment out, Stable."""
+        cluster = self.cluster
+        given = {a["member_id"]: a for a in assignments if a["member_id"] in self.members}
+        wanted: dict[str, list] = {}
+        taken: set = set()
+        ignored = []
+        for mid in self.members:
+            parts = []
+            for topic, index in (given[mid]["partitions"] if mid in given else ()):
+                t = cluster.topics.get(topic)
+                part = t.partitions[index] if t is not None and index < len(t.partitions) \
+                    else None
+                if part is None or part in taken:
+                    # Not a partition the model knows, or given twice: the bytes go to the
+                    # client as they are, the picture keeps one owner per partition.
+                    ignored.append([mid, topic, index])
+                    continue
+                taken.add(part)
+                parts.append(part)
+            wanted[mid] = _sorted_parts(parts)
+        for mid, member in self.members.items():
+            member.assignment = given[mid]["assignment"] if mid in given else ""
+        self.transition(STABLE)
+        fields = {"ignored": ignored} if ignored else {}
+        cluster.event("group.rebalance_completed", group=self.id, generation=self.generation,
+                      leader=self.leader, assignor=self.protocol_name, protocol=self.protocol,
+                      kind="client",
+                      assignment={mid: [_tp(p) for p in wanted[mid]] for mid in sorted(wanted)},
+                      **fields)
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            revoke = [p for p in member.owned if p not in wanted[mid]]
+            if revoke:
+                self._revoke(member, revoke, "rebalance: the leader gave it to another member")
+        for mid in sorted(self.members):
+            member = self.members[mid]
+            add = [p for p in wanted[mid] if p not in member.owned]
+            if add:
+                cluster.event("partition.assigned", group=self.id, consumer=mid,
+                              partitions=[_tp(p) for p in add], generation=self.generation)
+                member.owned = _sorted_parts(member.owned + add)
+        for member in self.members.values():
+            if member.awaiting_sync:
+                member.awaiting_sync = False
+                member.sync_answer = {"error": "NONE", "assignment": member.assignment}
+                self._heartbeat(member)
+
+    # -- the rest of the model -----------------------------------------------------------------
+
+    def discard(self) -> None:
+        """The group is deleted: nothing of it may come due later."""
+        for timer in self.pending.values():
+            timer.cancel()
+        self.pending = {}
+        for timer in (self.join_timer, self.sync_timer):
+            if timer is not None:
+                timer.cancel()
+
+    def snapshot(self) -> dict:
+        snap = super().snapshot()
+        snap.update(kind="clients", assignor=self.protocol_name, protocol_type=self.protocol_type,
+                    pending_members=sorted(self.pending))
+        return snap
+
+
+# -- reading answers (the wire adapter, after applying a command or on the group's events) -------
+
+def join_result(cluster, gid: str, member_id: str) -> dict | None:
+    """The JoinGroup answer for `member_id`: a dict, or None while it still waits. A member
+    that is gone is answered UNKNOWN_MEMBER_ID, as Kafka answers a removed member's join."""
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    if member is None:
+        return {"error": "UNKNOWN_MEMBER_ID", "member_id": member_id, "generation": -1,
+                "protocol_type": None, "protocol_name": None, "leader": "", "members": []}
+    return member.join_answer
+
+
+def sync_result(cluster, gid: str, member_id: str) -> dict | None:
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    if member is None:
+        return {"error": "UNKNOWN_MEMBER_ID", "assignment": ""}
+    return member.sync_answer
+
+
+def heartbeat_error(cluster, gid: str) -> str:
+    group = cluster.groups.get(gid)
+    return group.heartbeat_error() if isinstance(group, ClientGroup) else "UNKNOWN_MEMBER_ID"
+
+
+def leave_errors(cluster, gid: str, ids: list[str]) -> dict[str, str]:
+    """Each leaving member's answer, read before the LeaveGroup is applied."""
+    group = cluster.groups.get(gid)
+    known = set(group.members) | set(group.pending) if isinstance(group, ClientGroup) else set()
+    return {mid: "NONE" if mid in known else "UNKNOWN_MEMBER_ID" for mid in ids}
+
+
+def committed_offsets(cluster, gid: str, wanted: list | None) -> list[dict]:
+    """OffsetFetch: every committed offset of the group (wanted None) or those asked for; -1
+    where nothing is committed. A read: it changes nothing and is not a command."""
+    group = cluster.groups.get(gid)
+    committed = group.committed if group is not None else {}
+    extra = group.commit_metadata if group is not None else {}
+    if wanted is None:
+        parts = _sorted_parts(committed)
+        wanted = [(p.topic.name, p.index) for p in parts]
+    rows = []
+    for topic, index in wanted:
+        t = cluster.topics.get(topic)
+        part = t.partitions[index] if t is not None and 0 <= index < len(t.partitions) else None
+        offset = committed.get(part, -1) if part is not None else -1
+        metadata, epoch = extra.get(part, ("", -1)) if part is not None else ("", -1)
+        rows.append({"topic": topic, "partition": index, "offset": offset,
+                     "metadata": metadata, "leader_epoch": epoch})
+    return rows
+
+
+# -- the commands (bound into Cluster's handler table) -------------------------------------------
+
+_JOIN_FIELDS = frozenset({"type", "group", "member_id", "client_id", "client_host",
+                          "protocol_type", "protocols", "topics", "session_timeout_ms",
+                          "rebalance_timeout_ms", "require_known_member_id"})
+_SYNC_FIELDS = frozenset({"type", "group", "member_id", "generation", "protocol_type",
+                          "protocol_name", "assignments"})
+_HEARTBEAT_FIELDS = frozenset({"type", "group", "member_id", "generation"})
+_LEAVE_FIELDS = frozenset({"type", "group", "members"})
+_COMMIT_FIELDS = frozenset({"type", "group", "member_id", "generation", "offsets"})
+
+
+def _client_group(cluster, gid: str, create: bool) -> ClientGroup | None:
+    """The group as a client group: created if asked, taken over if it is an Empty modelled
+    group (Kafka lets any protocol take an Empty group), refused if modelled consumers are in
+    it."""
+    group = cluster.groups.get(gid)
+    if isinstance(group, ClientGroup):
+        return group
+    if group is None:
+        if not create:
+            return None
+        group = cluster.groups[gid] = ClientGroup(cluster, gid, dict(cluster.group_defaults()))
+        cluster.event("group.created", group=gid, kind="clients", config=dict(group.config))
+        return group
+    if group.members:
+        raise GroupError("group", f"group {gid!r} has modelled consumers; a real client "
+                         "cannot join it", "INCONSISTENT_GROUP_PROTOCOL")
+    return convert(group, ClientGroup)
+
+
+def convert(group: Group, cls) -> Group:
+    """An Empty group changes hands between modelled consumers and real clients; its
+    generation and committed offsets stay."""
+    if group.state != EMPTY or group.members:
+        # Between generations (the last member just left during the initial delay): the
+        # old group's timer has yet to run. Kafka's clients retry on this answer.
+        raise GroupError("group", f"group {group.id!r} is {group.state}; try again when it is "
+                         "Empty", "REBALANCE_IN_PROGRESS")
+    new = cls(group.cluster, group.id, dict(group.config))
+    new.generation = group.generation
+    new.committed = group.committed
+    new.commit_metadata = group.commit_metadata
+    new.next_member_number = group.next_member_number
+    if isinstance(group, ClientGroup):
+        group.discard()
+    group.cluster.groups[group.id] = new
+    group.cluster.event("group.taken_over", group=group.id,
+                        kind="clients" if cls is ClientGroup else "modelled",
+                        generation=new.generation)
+    return new
+
+
+def _generation(c: dict) -> int:
+    return v.integer(c, "generation", minimum=-1, maximum=2**31 - 1)
+
+
+def join_group(cluster, c: dict) -> None:
+    v.check_fields(c, _JOIN_FIELDS)
+    gid = _group_id(c)
+    parsed = {
+        "member_id": _text(c, "member_id", default=""),
+        "client_id": _text(c, "client_id", default=""),
+        "client_host": _text(c, "client_host", default=""),
+        "protocol_type": _text(c, "protocol_type", default=""),
+        "session_timeout_ms": v.integer(c, "session_timeout_ms", minimum=0,
+                                        maximum=MAX_REBALANCE_TIMEOUT_MS),
+        "rebalance_timeout_ms": v.integer(c, "rebalance_timeout_ms", minimum=1,
+                                          maximum=MAX_REBALANCE_TIMEOUT_MS),
+        "require_known_member_id": c.get("require_known_member_id", False),
+        "topics": v.string_list(c, "topics", min_items=0, max_items=10_000),
+    }
+    if not isinstance(parsed["require_known_member_id"], bool):
+        raise CommandError("require_known_member_id", "must be true or false")
+    protocols = c.get("protocols")
+    if not isinstance(protocols, list) or len(protocols) > MAX_PROTOCOLS:
+        raise CommandError("protocols", f"must be a list of at most {MAX_PROTOCOLS} protocols")
+    parsed["protocols"] = []
+    for i, p in enumerate(protocols):
+        prefix = f"protocols[{i}]."
+        if not isinstance(p, dict):
+            raise CommandError(f"protocols[{i}]", "must be {name, metadata}")
+        v.check_fields(p, frozenset({"name", "metadata"}), prefix)
+        parsed["protocols"].append({"name": _text(p, "name", allow_empty=False, prefix=prefix),
+                                    "metadata": _opaque(p, "metadata", prefix)})
+    if len({p["name"] for p in parsed["protocols"]}) != len(parsed["protocols"]):
+        raise CommandError("protocols", "names a protocol twice")
+    session = parsed["session_timeout_ms"]
+    if not MIN_SESSION_TIMEOUT_MS <= session <= MAX_SESSION_TIMEOUT_MS:
+        raise GroupError("session_timeout_ms", f"must be between {MIN_SESSION_TIMEOUT_MS:,} "
+                         f"and {MAX_SESSION_TIMEOUT_MS:,} ms (group.min/max.session.timeout.ms)"
+                         f", not {session:,}", "INVALID_SESSION_TIMEOUT")
+    if parsed["member_id"] and gid not in cluster.groups:
+        raise GroupError("member_id", f"no group {gid!r}", "UNKNOWN_MEMBER_ID")
+    group = cluster.groups.get(gid)
+    if isinstance(group, ClientGroup):
+        group.join(parsed)
+        return
+    if group is not None and group.members:
+        _client_group(cluster, gid, create=False)  # raises INCONSISTENT_GROUP_PROTOCOL
+    if not parsed["protocol_type"] or not parsed["protocols"]:
+        raise GroupError("protocols", "a first member must name a protocol type and at least "
+                         "one protocol", "INCONSISTENT_GROUP_PROTOCOL")
+    _client_group(cluster, gid, create=True).join(parsed)
+
+
+def sync_group(cluster, c: dict) -> None:
+    v.check_fields(c, _SYNC_FIELDS)
+    gid = _group_id(c)
+    parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c),
+              "protocol_type": None, "protocol_name": None, "assignments": []}
+    for name in ("protocol_type", "protocol_name"):
+        if c.get(name) is not None:
+            parsed[name] = _text(c, name)
+    assignments = c.get("assignments", [])
+    if not isinstance(assignments, list) or len(assignments) > MAX_MEMBERS:
+        raise CommandError("assignments", f"must be a list of at most {MAX_MEMBERS}")
+    for i, a in enumerate(assignments):
+        prefix = f"assignments[{i}]."
+        if not isinstance(a, dict):
+            raise CommandError(f"assignments[{i}]", "must be {member_id, assignment, partitions}")
+        v.check_fields(a, frozenset({"member_id", "assignment", "partitions"}), prefix)
+        parsed["assignments"].append({
+            "member_id": _text(a, "member_id", prefix=prefix),
+            "assignment": _opaque(a, "assignment", prefix),
+            "partitions": _topic_partitions(a.get("partitions", []), prefix + "partitions")})
+    group = cluster.groups.get(gid)
+    if not isinstance(group, ClientGroup):
+        raise GroupError("member_id", f"group {gid!r} has no member {parsed['member_id']!r}",
+                         "UNKNOWN_MEMBER_ID")
+    group.sync(parsed)
+
+
+def heartbeat(cluster, c: dict) -> None:
+    v.check_fields(c, _HEARTBEAT_FIELDS)
+    gid = _group_id(c)
+    parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c)}
+    group = cluster.groups.get(gid)
+    if not isinstance(group, ClientGroup):
+        raise GroupError("member_id", f"group {gid!r} has no member {parsed['member_id']!r}",
+                         "UNKNOWN_MEMBER_ID")
+    group.heartbeat(parsed)
+
+
+def leave_group(cluster, c: dict) -> None:
+    v.check_fields(c, _LEAVE_FIELDS)
+    gid = _group_id(c)
+    ids = v.string_list(c, "members", min_items=1, max_items=MAX_MEMBERS)
+    for i in range(len(ids)):
+        _text({"m": ids[i]}, "m", prefix=f"members[{i}]")
+    group = cluster.groups.get(gid)
+    if not isinstance(group, ClientGroup):
+        raise GroupError("members", f"group {gid!r} has none of {ids}", "UNKNOWN_MEMBER_ID")
+    group.leave(ids)
+
+
+def commit_offsets(cluster, c: dict) -> None:
+    v.check_fields(c, _COMMIT_FIELDS)
+    gid = _group_id(c)
+    member_id = _text(c, "member_id", default="")
+    generation = _generation(c)
+    offsets = c.get("offsets")
+    if not isinstance(offsets, list) or len(offsets) > MAX_OFFSETS:
+        raise CommandError("offsets", f"must be a list of at most {MAX_OFFSETS:,}")
+    parsed = []
+    for i, o in enumerate(offsets):
+        prefix = f"offsets[{i}]."
+        if not isinstance(o, dict):
+            raise CommandError(f"offsets[{i}]", "must be {topic, partition, offset, ...}")
+        v.check_fields(o, frozenset({"topic", "partition", "offset", "metadata",
+                                     "leader_epoch"}), prefix)
+        metadata = o.get("metadata") or ""
+        if not isinstance(metadata, str):
+            raise CommandError(prefix + "metadata", "must be a string")
+        parsed.append((_text(o, "topic", allow_empty=False, prefix=prefix),
+                       v.integer(o, "partition", minimum=0, maximum=999_999,
+                                 field=prefix + "partition"),
+                       v.integer(o, "offset", minimum=0, maximum=MAX_OFFSET,
+                                 field=prefix + "offset"),
+                       metadata,
+                       v.integer(o, "leader_epoch", default=-1, minimum=-1,
+                                 maximum=2**31 - 1, field=prefix + "leader_epoch")))
+    group = cluster.groups.get(gid)
+    member = None
+    if group is None:
+        if generation >= 0:
+            raise GroupError("generation", f"no group {gid!r}: a commit from generation "
+                             f"{generation} is from an old generation", "ILLEGAL_GENERATION")
+        group = _client_group(cluster, gid, create=True)
+    elif isinstance(group, ClientGroup):
+        member = group.check_commit(member_id, generation)
+    elif generation >= 0 or group.members:
+        raise GroupError("member_id", f"group {gid!r} is a modelled group; only a commit "
+                         "with generation -1 to it while it is Empty is accepted",
+                         "UNKNOWN_MEMBER_ID" if group.members else "ILLEGAL_GENERATION")
+    if member is not None:
+        group._heartbeat(member)
+    for topic, index, offset, metadata, epoch in parsed:
+        t = cluster.topics.get(topic)
+        if t is None or index >= len(t.partitions):
+            continue  # answered UNKNOWN_TOPIC_OR_PARTITION: no offset.committed for it
+        if len(metadata.encode()) > OFFSET_METADATA_MAX:
+            continue  # answered OFFSET_METADATA_TOO_LARGE
+        part = t.partitions[index]
+        group.commit_metadata[part] = (metadata, epoch)
+        group.commit_offset(member, part, offset)
+
+
+def commit_error(cluster, topic: str, partition: int, metadata: str | None) -> str:
+    """The per-partition answer of an accepted OffsetCommit (what `commit_offsets` skipped)."""
+    t = cluster.topics.get(topic)
+    if t is None or partition >= len(t.partitions):
+        return "UNKNOWN_TOPIC_OR_PARTITION"
+    if len((metadata or "").encode()) > OFFSET_METADATA_MAX:
+        return "OFFSET_METADATA_TOO_LARGE"
+    return "NONE"
+
+
+HANDLERS = {
+    "client.join_group": join_group,
+    "client.sync_group": sync_group,
+    "client.heartbeat": heartbeat,
+    "client.leave_group": leave_group,
+    "client.commit_offsets": commit_offsets,
+}

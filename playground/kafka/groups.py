@@ -1,0 +1,312 @@
+"""The group APIs for real clients: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit
+and OffsetFetch.
+
+Each handler turns the decoded request into one of broker_core's ``client.*`` commands
+(classic.py), applies it through the room (so it enters the recording), and answers from the
+model: at once, or, for JoinGroup and SyncGroup, once the group's events say the answer is
+there (the join barrier fell, the leader's assignment arrived, or the member was removed).
+A refusal is broker_core's GroupError, whose Kafka error name becomes the error code;
+nothing changed in the model. OffsetFetch only reads.
+
+Opaque bytes (members' metadata, assignments) travel base64 in commands; codec_groups decodes
+the consumer protocol's topics and partitions for the page.
+"""
+
+import asyncio
+import logging
+
+from broker_core import CommandError, classic
+
+from . import codec_groups
+from .handlers import api
+
+log = logging.getLogger(__name__)
+
+# Kafka's error codes (org.apache.kafka.common.protocol.Errors) for the names the model uses.
+ERROR_CODES = {
+    "NONE": 0,
+    "UNKNOWN_SERVER_ERROR": -1,
+    "UNKNOWN_TOPIC_OR_PARTITION": 3,
+    "OFFSET_METADATA_TOO_LARGE": 12,
+    "COORDINATOR_NOT_AVAILABLE": 15,
+    "NOT_COORDINATOR": 16,
+    "ILLEGAL_GENERATION": 22,
+    "INCONSISTENT_GROUP_PROTOCOL": 23,
+    "INVALID_GROUP_ID": 24,
+    "UNKNOWN_MEMBER_ID": 25,
+    "INVALID_SESSION_TIMEOUT": 26,
+    "REBALANCE_IN_PROGRESS": 27,
+    "INVALID_COMMIT_OFFSET_SIZE": 28,
+    "INVALID_REQUEST": 42,
+    "MEMBER_ID_REQUIRED": 79,
+    "GROUP_MAX_SIZE_REACHED": 81,
+}
+# Longest a JoinGroup/SyncGroup waits past the model's own deadline for it (the rebalance
+# timeout always answers first; this only bounds a bug).
+WAIT_SLACK_S = 5.0
+
+
+def code(name: str) -> int:
+    return ERROR_CODES.get(name, ERROR_CODES["UNKNOWN_SERVER_ERROR"])
+
+
+def _refusal(conn, e: CommandError) -> str:
+    """A GroupError's Kafka error. The room's recording being full (field ``command``) is
+    COORDINATOR_NOT_AVAILABLE, which clients retry, and the page is told; any other
+    CommandError is a request the model cannot take (values out of range): INVALID_REQUEST.
+    Either way nothing changed."""
+    if isinstance(e, classic.GroupError):
+        return e.error
+    if e.field == "command":
+        conn.listener.recording_full()
+        return "COORDINATOR_NOT_AVAILABLE"
+    log.info("group request refused by the model: %s", e)
+    return "INVALID_REQUEST"
+
+
+def _coordinator_error(conn, group_id: str) -> str | None:
+    if conn.listener.coordinator(group_id) != conn.broker:
+        return "NOT_COORDINATOR"
+    return None
+
+
+async def _wait_for(conn, group_id: str, read, timeout_s: float):
+    """Re-read `read()` whenever an event about the group arrives, until it answers."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    with conn.watch(lambda e: e.get("group") == group_id) as watch:
+        while True:
+            answer = read()
+            if answer is not None:
+                return answer
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            await watch.next(remaining)
+
+
+# -- JoinGroup -----------------------------------------------------------------------------------
+
+def _join_error(error: str, member_id: str, version: int) -> dict:
+    return {"throttle_time_ms": 0, "error_code": code(error), "generation_id": -1,
+            "protocol_type": None, "protocol_name": None if version >= 7 else "",
+            "leader": "", "skip_assignment": False, "member_id": member_id, "members": []}
+
+
+@api(11, 0, 9)
+async def join_group(conn, request) -> dict:
+    version = conn.header.api_version
+    gid = request.group_id or ""
+    member_id = request.member_id or ""
+    error = _coordinator_error(conn, gid)
+    if error:
+        return _join_error(error, member_id, version)
+    protocols = [{"name": p.name or "", "metadata": codec_groups.b64(p.metadata)}
+                 for p in request.protocols or []]
+    topics = []
+    if request.protocol_type == codec_groups.CONSUMER_PROTOCOL_TYPE:
+        for p in request.protocols or []:
+            decoded = codec_groups.subscription_topics(p.metadata)
+            if decoded is not None:
+                topics = decoded
+                break
+    # JoinGroup v0 has no rebalance timeout: Kafka uses the session timeout for it.
+    rebalance_ms = request.rebalance_timeout_ms if version >= 1 else request.session_timeout_ms
+    command = {"type": "client.join_group", "group": gid, "member_id": member_id,
+               "client_id": conn.client_id or "", "client_host": conn.peer,
+               "protocol_type": request.protocol_type or "", "protocols": protocols,
+               "topics": topics, "session_timeout_ms": request.session_timeout_ms,
+               "rebalance_timeout_ms": max(rebalance_ms, 1),
+               "require_known_member_id": version >= 4}
+    try:
+        events = conn.apply(command)
+    except CommandError as e:
+        return _join_error(_refusal(conn, e), member_id, version)
+    await conn.persist()
+    for event in events:
+        if event["type"] == "group.member_pending" and event["group"] == gid:
+            return _join_error("MEMBER_ID_REQUIRED", event["consumer"], version)
+        if not member_id and event["type"] == "group.member_joined" and event["group"] == gid:
+            member_id = event["consumer"]
+    cluster = conn.room.cluster
+    answer = await _wait_for(conn, gid, lambda: classic.join_result(cluster, gid, member_id),
+                             max(rebalance_ms, 0) / 1000 + WAIT_SLACK_S)
+    if answer is None:
+        log.warning("JoinGroup of %s in group %s was not answered in time", member_id, gid)
+        return _join_error("REBALANCE_IN_PROGRESS", member_id, version)
+    if answer["error"] != "NONE":
+        return _join_error(answer["error"], member_id, version)
+    return {"throttle_time_ms": 0, "error_code": 0, "generation_id": answer["generation"],
+            "protocol_type": answer["protocol_type"], "protocol_name": answer["protocol_name"],
+            "leader": answer["leader"], "skip_assignment": False,
+            "member_id": answer["member_id"],
+            "members": [{"member_id": m["member_id"], "group_instance_id": None,
+                         "metadata": codec_groups.unb64(m["metadata"])}
+                        for m in answer["members"]]}
+
+
+# -- SyncGroup -----------------------------------------------------------------------------------
+
+def _sync_answer(error: str, assignment: bytes = b"", protocol_type=None, protocol_name=None):
+    return {"throttle_time_ms": 0, "error_code": code(error), "protocol_type": protocol_type,
+            "protocol_name": protocol_name, "assignment": assignment}
+
+
+@api(14, 0, 5)
+async def sync_group(conn, request) -> dict:
+    version = conn.header.api_version
+    gid = request.group_id or ""
+    member_id = request.member_id or ""
+    error = _coordinator_error(conn, gid)
+    if error:
+        return _sync_answer(error)
+    assignments = []
+    for a in request.assignments or []:
+        partitions = codec_groups.assignment_partitions(a.assignment)
+        assignments.append({"member_id": a.member_id or "",
+                            "assignment": codec_groups.b64(a.assignment),
+                            "partitions": partitions or []})
+    command = {"type": "client.sync_group", "group": gid, "member_id": member_id,
+               "generation": request.generation_id, "assignments": assignments}
+    if version >= 5:
+        command["protocol_type"] = request.protocol_type
+        command["protocol_name"] = request.protocol_name
+    try:
+        conn.apply(command)
+    except CommandError as e:
+        return _sync_answer(_refusal(conn, e))
+    await conn.persist()
+    cluster = conn.room.cluster
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if group is not None else None
+    timeout_s = getattr(member, "rebalance_timeout_ms", 0) / 1000 + WAIT_SLACK_S
+    answer = await _wait_for(conn, gid, lambda: classic.sync_result(cluster, gid, member_id),
+                             timeout_s)
+    if answer is None:
+        log.warning("SyncGroup of %s in group %s was not answered in time", member_id, gid)
+        return _sync_answer("REBALANCE_IN_PROGRESS")
+    group = cluster.groups.get(gid)
+    return _sync_answer(answer["error"], codec_groups.unb64(answer["assignment"]),
+                        getattr(group, "protocol_type", None),
+                        getattr(group, "protocol_name", None))
+
+
+# -- Heartbeat and LeaveGroup --------------------------------------------------------------------
+
+@api(12, 0, 4)
+async def heartbeat(conn, request) -> dict:
+    gid = request.group_id or ""
+    error = _coordinator_error(conn, gid)
+    if error is None:
+        try:
+            conn.apply({"type": "client.heartbeat", "group": gid,
+                        "member_id": request.member_id or "",
+                        "generation": request.generation_id})
+            error = classic.heartbeat_error(conn.room.cluster, gid)
+        except CommandError as e:
+            error = _refusal(conn, e)
+    return {"throttle_time_ms": 0, "error_code": code(error)}
+
+
+@api(13, 0, 5)
+async def leave_group(conn, request) -> dict:
+    version = conn.header.api_version
+    gid = request.group_id or ""
+    if version >= 3:
+        identities = [(m.member_id or "", m.group_instance_id) for m in request.members or []]
+    else:
+        identities = [(request.member_id or "", None)]
+    ids = [mid for mid, _ in identities]
+    error = _coordinator_error(conn, gid)
+    if error:
+        return {"throttle_time_ms": 0, "error_code": code(error), "members": []}
+    errors = classic.leave_errors(conn.room.cluster, gid, ids)
+    top = "NONE"
+    try:
+        conn.apply({"type": "client.leave_group", "group": gid, "members": ids})
+        await conn.persist()
+    except CommandError as e:
+        top = _refusal(conn, e)
+        if top == "UNKNOWN_MEMBER_ID" and version >= 3:
+            top = "NONE"  # v3+: each member's own error says it
+    if version < 3:
+        return {"throttle_time_ms": 0, "error_code": code(errors[ids[0]] if top == "NONE"
+                                                          else top)}
+    return {"throttle_time_ms": 0, "error_code": code(top),
+            "members": [{"member_id": mid, "group_instance_id": instance,
+                         "error_code": code(errors.get(mid, "UNKNOWN_MEMBER_ID"))}
+                        for mid, instance in identities]}
+
+
+# -- offsets -------------------------------------------------------------------------------------
+
+@api(8, 2, 9)
+async def offset_commit(conn, request) -> dict:
+    version = conn.header.api_version
+    gid = request.group_id or ""
+    topics = request.topics or []
+    offsets = []
+    for t in topics:
+        for p in t.partitions or []:
+            entry = {"topic": t.name or "", "partition": p.partition_index,
+                     "offset": p.committed_offset, "metadata": p.committed_metadata or ""}
+            if version >= 6:
+                entry["leader_epoch"] = p.committed_leader_epoch
+            offsets.append(entry)
+    error = _coordinator_error(conn, gid)
+    if error is None:
+        try:
+            conn.apply({"type": "client.commit_offsets", "group": gid,
+                        "member_id": request.member_id or "",
+                        "generation": request.generation_id_or_member_epoch,
+                        "offsets": offsets})
+            await conn.persist()
+        except CommandError as e:
+            error = _refusal(conn, e)
+    cluster = conn.room.cluster
+    return {"throttle_time_ms": 0, "topics": [
+        {"name": t.name, "partitions": [
+            {"partition_index": p.partition_index,
+             "error_code": code(error or classic.commit_error(
+                 cluster, t.name or "", p.partition_index, p.committed_metadata))}
+            for p in t.partitions or []]}
+        for t in topics]}
+
+
+def _fetched_topics(cluster, gid: str, topics) -> list[dict]:
+    wanted = None
+    if topics is not None:
+        wanted = [(t.name or "", index) for t in topics for index in t.partition_indexes or []]
+    by_topic: dict[str, list] = {}
+    for row in classic.committed_offsets(cluster, gid, wanted):
+        by_topic.setdefault(row["topic"], []).append(
+            {"partition_index": row["partition"], "committed_offset": row["offset"],
+             "committed_leader_epoch": row["leader_epoch"], "metadata": row["metadata"],
+             "error_code": 0})
+    return [{"name": name, "partitions": parts} for name, parts in by_topic.items()]
+
+
+@api(9, 1, 9)
+async def offset_fetch(conn, request) -> dict:
+    version = conn.header.api_version
+    cluster = conn.room.cluster
+    if version >= 8:
+        groups = []
+        for g in request.groups or []:
+            gid = g.group_id or ""
+            error = _coordinator_error(conn, gid)
+            groups.append({"group_id": gid, "error_code": code(error or "NONE"),
+                           "topics": [] if error else _fetched_topics(cluster, gid, g.topics)})
+        return {"throttle_time_ms": 0, "groups": groups}
+    gid = request.group_id or ""
+    error = _coordinator_error(conn, gid)
+    if error:
+        # v1 has no top-level error: each partition asked for carries it.
+        return {"throttle_time_ms": 0, "error_code": code(error), "topics": [
+            {"name": t.name, "partitions": [
+                {"partition_index": i, "committed_offset": -1, "committed_leader_epoch": -1,
+                 "metadata": "", "error_code": code(error)}
+                for i in t.partition_indexes or []]}
+            for t in request.topics or []]}
+    return {"throttle_time_ms": 0, "error_code": 0,
+            "topics": _fetched_topics(cluster, gid, request.topics)}
