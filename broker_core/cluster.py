@@ -120,7 +120,11 @@ COMMAND_TYPES = {
     **classic.CLIENT_COMMANDS,
 }
 
-# Command types that are planned but refused, with the reason, until they are modelled.
+# What real Kafka clients send through the wire listener (playground/kafka/). The model takes
+# them from anyone; a host decides who may send them (the room page may not impersonate a client).
+WIRE_COMMANDS = frozenset({"produce.records", "producer.init_id", *classic.CLIENT_COMMANDS})
+
+
 def _acks(c: dict) -> str:
     acks = v.choice(c, "acks", ("0", "1", "all", "-1"), default="all")
     return "all" if acks == "-1" else acks  # Kafka spells acks=all also as -1

@@ -31,6 +31,7 @@ import logging
 import time
 
 from broker_core import CommandError
+from broker_core.cluster import WIRE_COMMANDS
 
 from . import messages
 from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
@@ -496,6 +497,13 @@ class Room:
         return events
 
     def _command(self, msg: dict) -> None:
+        kind = msg["command"].get("type") if isinstance(msg["command"], dict) else None
+        if kind in WIRE_COMMANDS:
+            # Only the wire listener speaks for real clients: a page that could send these
+            # would forge members, commits and records in their name.
+            raise ProtocolError("command.type", f"{kind} is what a real Kafka client sends "
+                                "through the wire listener; the page cannot send it",
+                                msg["request_id"])
         try:
             self._apply(msg["command"])
         except CommandError as e:

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from broker_core.checkers import digest
+from broker_core.cluster import WIRE_COMMANDS
 from broker_core.scenarios import load_builtin
 from playground.rooms import messages
 from playground.rooms.room import PRESENTER_ONLY, REPLAY_ONLY
-from tests.playground.rooms_support import clock, rooms  # noqa: F401
+from tests.playground.rooms_support import clock, quiet_spec, rooms  # noqa: F401
 
 ALICE = {"viewer": "a", "session": "alice-session", "client": "10.0.0.1"}
 BOB = {"viewer": "b", "session": "bob-session", "client": "10.0.0.2"}
@@ -313,3 +314,15 @@ async def test_a_viewer_starts_over_at_a_seek_and_never_sees_the_old_clusters_fr
         frame = await communicator.receive_json_from(timeout=2)
     assert frame["from_seq"] == snapshot["seq"] + 1
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("kind", sorted(WIRE_COMMANDS))
+async def test_the_page_cannot_send_what_only_real_kafka_clients_send(rooms, kind):  # noqa: F811
+    room = rooms.create(quiet_spec(), seed=1)
+    before = room.cluster.seq
+    reply = json.loads((await room.handle(
+        {"type": "command", "request_id": "w", "command": {"type": kind, "group": "g"}},
+        {"viewer": "v"}))["text"])
+    assert reply["type"] == "error" and reply["field"] == "command.type"
+    assert "wire listener" in reply["message"]
+    assert room.cluster.seq == before and room.cluster.command_log == []
