@@ -115,3 +115,19 @@ def test_database_url():
     assert db["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert db["default"]["NAME"] == "playground"
     assert db["default"]["HOST"] == "db"
+
+
+def test_sqlite_commits_through_a_write_ahead_log(tmp_path):
+    """Rooms commit every accepted command before its ack: WAL + synchronous=NORMAL is what
+    lets the embedded SQLite keep up (bench/README.md), and it survives a killed process."""
+    import sqlite3
+
+    db = env.databases({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}, tmp_path)
+    # What Django's SQLite backend runs on every new connection.
+    connection = sqlite3.connect(db["default"]["NAME"])
+    connection.executescript(db["default"]["OPTIONS"]["init_command"])
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    connection.close()
+    postgres = env.databases({"DATABASE_URL": "postgres://u:p@db:5432/p"}, tmp_path)["default"]
+    assert "init_command" not in postgres.get("OPTIONS", {})
