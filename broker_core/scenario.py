@@ -251,7 +251,7 @@ def _string(e: _Errors, doc: dict, key: str, path: str, *, default=None, max_len
             e.add(path_key(path, key), "is required")
         return default
     if not isinstance(value, str):
-        e.add(path_key(path, key), f"must be a string, not {_kind(value)}")
+        e.add(path_key(path, key), f"must be a string, not {kind_of(value)}")
         return default
     if len(value) > max_length:
         e.add(path_key(path, key), f"must be at most {max_length:,} characters, not "
@@ -260,7 +260,7 @@ def _string(e: _Errors, doc: dict, key: str, path: str, *, default=None, max_len
     return value
 
 
-def _kind(value) -> str:
+def kind_of(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -279,7 +279,7 @@ def _whole(e: _Errors, value, path: str, minimum: int, maximum: int, what="a who
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            e.add(path, f"must be {what} between {minimum:,} and {maximum:,}, not {_kind(value)}")
+            e.add(path, f"must be {what} between {minimum:,} and {maximum:,}, not {kind_of(value)}")
             return None
     if not minimum <= value <= maximum:
         e.add(path, f"must be {what} between {minimum:,} and {maximum:,}, not {value:,}")
@@ -292,7 +292,7 @@ def _list(e: _Errors, doc: dict, key: str, limit: int) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        e.add(f"$.{key}", f"must be a list, not {_kind(value)}")
+        e.add(f"$.{key}", f"must be a list, not {kind_of(value)}")
         return []
     if len(value) > limit:
         e.add(f"$.{key}", f"may have at most {limit:,} entries, not {len(value):,}")
@@ -306,7 +306,7 @@ def _objects(e: _Errors, items: list, path: str):
         if isinstance(item, dict):
             yield i, item
         else:
-            e.add(f"{path}[{i}]", f"must be an object, not {_kind(item)}")
+            e.add(f"{path}[{i}]", f"must be an object, not {kind_of(item)}")
 
 
 def validate_scenario(doc) -> dict:
@@ -346,7 +346,7 @@ def validate_scenario(doc) -> dict:
     spec["brokers"] = brokers
     cluster_config = doc.get("cluster_config") or {}
     if not isinstance(cluster_config, dict):
-        e.add("$.cluster_config", f"must be an object, not {_kind(cluster_config)}")
+        e.add("$.cluster_config", f"must be an object, not {kind_of(cluster_config)}")
         cluster_config = {}
     spec["cluster_config"] = dict(cluster_config)
     spec["duration_ms"] = None
@@ -389,12 +389,12 @@ def _groups(e: _Errors, doc: dict) -> list[dict]:
         entry = copy.deepcopy(g)
         if not isinstance(g.get("name"), str):
             e.add(f"{path}.name", "is required: the group id" if g.get("name") is None
-                  else f"must be a string, not {_kind(g.get('name'))}")
+                  else f"must be a string, not {kind_of(g.get('name'))}")
             continue
         shared = g.get("consumer", {})
         if not isinstance(shared, dict):
             e.add(f"{path}.consumer", f"must be an object of settings every consumer shares, "
-                  f"not {_kind(shared)}")
+                  f"not {kind_of(shared)}")
             continue
         for key in ("group", "type"):
             if key in shared:
@@ -413,7 +413,7 @@ def _groups(e: _Errors, doc: dict) -> list[dict]:
         good = True
         for j, c in enumerate(consumers):
             if not isinstance(c, dict):
-                e.add(f"{path}.consumers[{j}]", f"must be an object, not {_kind(c)}")
+                e.add(f"{path}.consumers[{j}]", f"must be an object, not {kind_of(c)}")
                 good = False
             else:
                 for key in ("group", "type"):
@@ -485,7 +485,7 @@ def _timeline(e: _Errors, doc: dict) -> list[dict]:
         command = item.get("command")
         if not isinstance(command, dict):
             e.add(f"{path}.command", "is required: a command object with a 'type'"
-                  if command is None else f"must be an object, not {_kind(command)}")
+                  if command is None else f"must be an object, not {kind_of(command)}")
             good = False
         if at is None:
             good = False
@@ -509,14 +509,14 @@ def _steps(e: _Errors, doc: dict) -> list[dict]:
         commands = s.get("commands")
         if commands is not None:
             if not isinstance(commands, list):
-                e.add(f"{path}.commands", f"must be a list of commands, not {_kind(commands)}")
+                e.add(f"{path}.commands", f"must be a list of commands, not {kind_of(commands)}")
             elif len(commands) > MAX_STEP_COMMANDS:
                 e.add(f"{path}.commands", f"may have at most {MAX_STEP_COMMANDS} commands")
             else:
                 for j, c in enumerate(commands):
                     if not isinstance(c, dict):
                         e.add(f"{path}.commands[{j}]", f"must be a command object, not "
-                              f"{_kind(c)}")
+                              f"{kind_of(c)}")
                 step["commands"] = copy.deepcopy(commands)
         watch = s.get("watch")
         if watch is not None:
@@ -531,7 +531,7 @@ def _watch(e: _Errors, watch, path: str):
     if not isinstance(watch, dict):
         e.add(path, f"must be an object such as {{\"topic\": ..., \"partition\": 0}}, "
               f"{{\"group\": ...}}, {{\"record\": \"topic/partition/offset\"}} or "
-              f"{{\"broker\": 1}}, not {_kind(watch)}")
+              f"{{\"broker\": 1}}, not {kind_of(watch)}")
         return None
     kinds = [k for k in ("topic", "group", "record", "broker") if k in watch]
     allowed = {"topic": ("topic", "partition"), "group": ("group",), "record": ("record",),
@@ -549,7 +549,7 @@ def _watch(e: _Errors, watch, path: str):
     if kind == "broker":
         return None if _whole(e, value, f"{path}.broker", 1, 16) is None else dict(watch)
     if not isinstance(value, str) or not value:
-        e.add(f"{path}.{kind}", f"must be a non-empty string, not {_kind(value)}")
+        e.add(f"{path}.{kind}", f"must be a non-empty string, not {kind_of(value)}")
         return None
     if kind == "record" and not _RECORD.fullmatch(value):
         e.add(f"{path}.record", "must be \"topic/partition/offset\", such as "
@@ -592,7 +592,7 @@ def _figures(e: _Errors, doc: dict) -> list[dict]:
                     good = _whole(e, value, f"{path}.{end}.partition", 0, 999) is not None \
                         and good
                 elif not isinstance(value, str):
-                    e.add(f"{path}.{end}.{key}", f"must be a string, not {_kind(value)}")
+                    e.add(f"{path}.{end}.{key}", f"must be a string, not {kind_of(value)}")
                     good = False
             if "type" not in flt:
                 e.add(f"{path}.{end}.type", "is required: the event type")
@@ -749,7 +749,7 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
             # a key to look a handler up by.
             e.add(f"{base}.type", "is required: a string naming the command, such as "
                   "\"topic.create\"" if command.get("type") is None else
-                  f"must be a string naming the command, not {_kind(command.get('type'))}")
+                  f"must be a string naming the command, not {kind_of(command.get('type'))}")
             return
         if _replicas_after(scratch, command) > MAX_REPLICAS:
             # A limit of the document, checked before the model builds it: a scenario is

@@ -32,6 +32,7 @@ from broker_core.scenario import (
     check_scenario_name,
     check_size,
     field_path,
+    kind_of,
     validate_scenario,
 )
 
@@ -108,20 +109,6 @@ def slug_taken(slug: str) -> bool:
 # -- checking a document ----------------------------------------------------------------------
 
 
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
 def _under(path: str, prefix: str) -> str:
     return prefix + path[1:]  # "$.topics[0]" under "$.scenario" -> "$.scenario.topics[0]"
 
@@ -130,7 +117,7 @@ def _whole(errors, obj: dict, key: str, minimum: int, maximum: int):
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         errors.append((f"$.{key}", f"must be a whole number between {minimum:,} and "
-                       f"{maximum:,}, not {_kind(value)}"))
+                       f"{maximum:,}, not {kind_of(value)}"))
         return None
     if not minimum <= value <= maximum:
         errors.append((f"$.{key}", f"must be between {minimum:,} and {maximum:,}, not "
@@ -152,7 +139,7 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
         raise DocumentError([(err["path"], err["message"]) for err in e.errors]) from None
     if not isinstance(obj, dict):
         raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
-                              f"and \"scenario\", not {_kind(obj)}")])
+                              f"and \"scenario\", not {kind_of(obj)}")])
     fmt = obj.get("format")
     if fmt not in (SCENARIO_FORMAT, RECORDING_FORMAT):
         errors.append(("$.format", f"must be \"{SCENARIO_FORMAT}\" or \"{RECORDING_FORMAT}\""
@@ -231,7 +218,7 @@ def _recording_fields(obj: dict, errors: list) -> dict:
     out["log"] = []
     if not isinstance(entries, list):
         errors.append(("$.log", "is required: a list of {\"at_ms\", \"command\"}"
-                       if entries is None else f"must be a list, not {_kind(entries)}"))
+                       if entries is None else f"must be a list, not {kind_of(entries)}"))
         return out
     if len(entries) > MAX_LOG:
         errors.append(("$.log", f"may have at most {MAX_LOG:,} entries, not {len(entries):,}"))
@@ -241,7 +228,7 @@ def _recording_fields(obj: dict, errors: list) -> dict:
         path = f"$.log[{i}]"
         if not isinstance(entry, dict):
             errors.append((path, f"must be an object {{\"at_ms\", \"command\"}}, not "
-                           f"{_kind(entry)}"))
+                           f"{kind_of(entry)}"))
             continue
         for key in entry:
             if key not in ("at_ms", "command"):
@@ -262,7 +249,7 @@ def _recording_fields(obj: dict, errors: list) -> dict:
         command = entry.get("command")
         if not isinstance(command, dict):
             errors.append((f"{path}.command", "is required: a command object with a \"type\""
-                           if command is None else f"must be an object, not {_kind(command)}"))
+                           if command is None else f"must be an object, not {kind_of(command)}"))
         elif not isinstance(command.get("type"), str):
             errors.append((f"{path}.command.type", "must be a string naming the command, "
                            "such as \"produce\""))
