@@ -98,6 +98,7 @@ export class Model {
     group.generation = g.generation ?? 0;
     group.assignor = g.assignor || group.config.assignor || "range";
     group.protocol = g.protocol || "eager";
+    group.kind = g.kind || "modelled";
     const consumers = g.consumers || {};
     const ids = new Set([...Object.keys(g.members || {}), ...Object.keys(consumers)]);
     for (const id of [...ids].sort()) {
@@ -106,7 +107,7 @@ export class Model {
         id, status: c.status || "live", topics: c.topics || [],
         partitions: (g.members?.[id] || c.partitions || []).map(([t, p]) => tpId(t, p)),
         inFlight: c.in_flight ? recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset) : null,
-        last: null, mark: c.hangs ? "hung" : null, hung: !!c.hangs,
+        last: null, mark: c.hangs ? "hung" : null, hung: !!c.hangs, client: c.client || null,
       });
     }
     for (const row of g.lag || []) group.committed.set(tpId(row.topic, row.partition), row.committed);
@@ -115,7 +116,7 @@ export class Model {
 
   newGroup(name, config) {
     return {name, state: "Empty", generation: 0, assignor: config?.assignor || "range", protocol: "eager",
-      config: {...(config || {})}, consumers: new Map(), committed: new Map()};
+      kind: "modelled", config: {...(config || {})}, consumers: new Map(), committed: new Map()};
   }
 
   partition(topic, p) {
@@ -431,7 +432,21 @@ const HANDLERS = {
     const c = m.consumer(e.group, e.consumer);
     c.status = "live";
     if (e.topics) c.topics = e.topics;
+    if (e.kind === "client") {
+      // A real Kafka client (wire protocol): the page says who it is and that it chose.
+      m.group(e.group).kind = "clients";
+      c.client = e.client || null;
+    }
     return [{kind: "groups"}];
+  },
+  "group.join_completed"(m, e) {
+    // Real clients' groups: the protocol (assignor) the members voted for.
+    const g = m.group(e.group);
+    g.kind = "clients";
+    if (e.protocol_name) g.assignor = e.protocol_name;
+    if (e.protocol) g.protocol = e.protocol;
+    if (e.generation != null) g.generation = e.generation;
+    return [{kind: "group", group: e.group}];
   },
   "group.member_left"(m, e) {
     m.group(e.group).consumers.delete(e.consumer);

@@ -412,7 +412,7 @@ export class Renderer {
   // What a rebuild of a group's DOM depends on; lag and recent records are patched in place.
   groupShape(g) {
     const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.mark}:${c.partitions.join(",")}`);
-    return `${g.state}|${g.generation}|${cs.join(";")}`;
+    return `${g.state}|${g.generation}|${g.kind}|${g.assignor}|${cs.join(";")}`;
   }
 
   updateGroup(name, section = null) {
@@ -436,9 +436,12 @@ export class Renderer {
       el("button", {type: "button", class: "group-name", "data-inspect": "group", "data-id": name, text: name}),
       el("span", {class: `pill state-${g.state}`, text: g.state}),
       el("span", {class: "muted num gen", title: "generation", text: `gen ${g.generation}`}),
+      g.kind === "clients" ? el("span", {class: "badge clients", "data-clients": g.assignor,
+        title: `Real Kafka clients: their leader computed this assignment with ${g.assignor}; the broker only relayed it`,
+        text: `real clients · ${g.assignor}`}) : null,
       el("span", {class: "spacer"}),
-      el("button", {type: "button", class: "mini", "data-action": "consumer.add", "data-in-group": name,
-        "aria-label": `Add a consumer to ${name}`, text: "+"}));
+      g.kind === "clients" ? null : el("button", {type: "button", class: "mini", "data-action": "consumer.add",
+        "data-in-group": name, "aria-label": `Add a consumer to ${name}`, text: "+"}));
     const list = el("ul", {class: "consumers"});
     for (const c of [...g.consumers.values()].sort((a, z) => a.id.localeCompare(z.id, "en", {numeric: true}))) {
       list.append(this.consumerChip(g, c));
@@ -498,13 +501,14 @@ export class Renderer {
     }
     if (!c.partitions.length) tags.append(el("span", {class: "muted idle", text: c.status === "crashed" ? "—" : "idle"}));
     li.append(el("div", {class: "consumer-top"},
-      el("span", {class: "consumer-name", text: c.id}),
+      el("span", {class: "consumer-name", text: c.id, title: c.client ? `real client ${c.client}` : c.id}),
       c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
       markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
       tags,
       el("span", {class: "spacer"}),
       el("span", {class: "recent"}, ...this.recent(c)),
-      el("span", {class: "chip-actions"},
+      // A real client runs in its own program: the page cannot hang, remove or crash it.
+      c.client ? null : el("span", {class: "chip-actions"},
       c.status === "crashed" ? null : el("button", {type: "button", class: `icon${c.hung ? " on" : ""}`, "data-action": "consumer.hang",
         "data-in-group": g.name, "data-id": c.id, "data-hangs": String(!c.hung), "aria-pressed": String(!!c.hung),
         "aria-label": c.hung ? `Let ${c.id} recover` : `Hang ${c.id}`,

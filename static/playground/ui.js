@@ -136,6 +136,18 @@ function syncTimeControls() {
   // Real Kafka clients connected: the server refuses pause and speed changes, so say why.
   $("#realtime").hidden = !clock.realtime;
   speedInput.disabled = clock.realtime;
+  const why = "Real Kafka clients are connected: this room runs at 1×";
+  for (const button of [play, $("#step"), ...document.querySelectorAll("[data-jump]")]) {
+    if (clock.realtime) {
+      button.dataset.realtimeLock = "1";
+      button.disabled = true;
+      button.title = why;
+    } else if (button.dataset.realtimeLock) {
+      delete button.dataset.realtimeLock;
+      button.disabled = false;
+      button.removeAttribute("title");
+    }
+  }
 }
 
 async function control(action, extra = {}) {

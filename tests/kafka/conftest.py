@@ -95,3 +95,42 @@ def live():
 def rf3_spec(min_isr: int = 2) -> dict:
     return {**LIVE_SPEC, "topics": [{"name": "safe", "partitions": 1, "replication_factor": 3,
                                      "config": {"min.insync.replicas": min_isr}}]}
+
+
+@pytest.fixture
+def web_with_listener(tmp_path):
+    """`manage.py runserver_kafka` (what `make run` starts) as a real process on free ports,
+    its own migrated database: (http_port, first kafka port). Browser tests use it too."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import ROOT, free_port, stop_process
+
+    http_port, kafka_port = free_port(), free_ports(3)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings", "DJANGO_DEBUG": "1",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "PLAYGROUND_KAFKA_PORT": str(kafka_port), "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "manage.py", "runserver_kafka", "--noreload",
+                                 f"127.0.0.1:{http_port}"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{http_port}/r/live", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(log.read_text()) from None
+                time.sleep(0.2)
+        yield http_port, kafka_port
+    finally:
+        stop_process(proc)
