@@ -24,13 +24,16 @@ import asyncio
 import logging
 import time
 
+from playground.rooms.room import PROCESS_VIEWER_PREFIX
+
 from . import codec
 from .handlers import HANDLERS, api_versions_unsupported
 
 log = logging.getLogger(__name__)
 
 REALTIME_MESSAGE = "real Kafka clients are connected: this room runs at 1×"
-VIEWER = "kafka-listener"  # the channel name the listener attaches to its room under
+# The name the listener attaches to its room under (a process, not counted as watching).
+VIEWER = PROCESS_VIEWER_PREFIX + "kafka-listener"
 # The live room's recording may grow this large (browser rooms: LOG_BYTES_MAX, 1.5 MB); past
 # it, Produce is refused with POLICY_VIOLATION and the page says so.
 LIVE_LOG_BYTES_MAX = 256 * 1024 * 1024

@@ -54,6 +54,10 @@ PRESENTER_ONLY = "only the presenter drives this room; fork it to try things you
 REPLAY_ONLY = "this is a replay: fork it to take over"
 
 
+# Attach names of processes, not people (see people_watching).
+PROCESS_VIEWER_PREFIX = "process:"
+
+
 def group_name(room_id: str) -> str:
     return f"room.{room_id}"
 
@@ -256,7 +260,7 @@ class Room:
         message = {"type": "snapshot", "seq": seq, "state": state,
                    "room": {"id": self.id, "scenario": self.scenario(),
                             "clock": self.clock_state(), "narration_step": self.narration_step,
-                            "viewers": len(self.viewers), "limits": self.limits(state),
+                            "viewers": self.people_watching(), "limits": self.limits(state),
                             "notices": list(self.notices), "open": self.open,
                             "mode": self.mode}}
         return _dumps(message), seq
@@ -368,6 +372,11 @@ class Room:
                               "records; the oldest are being deleted (like retention.bytes).")
 
     # -- messages from viewers ------------------------------------------------------------------
+
+    def people_watching(self) -> int:
+        """Viewers that are people: a process that keeps a room awake by attaching to it (the
+        Kafka listener) is not counted on the page."""
+        return sum(1 for v in self.viewers if not v.startswith(PROCESS_VIEWER_PREFIX))
 
     def may_control(self, actor: dict) -> bool:
         """Whether `actor` (``{"viewer", "session"?, ...}``) may change the room: its presenter
