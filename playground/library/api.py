@@ -153,6 +153,11 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     if not isinstance(obj, dict):
         raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
                               f"and \"scenario\", not {_kind(obj)}")])
+    broken = _broken_text(obj)
+    if broken:
+        # JSON lets "\\ud800" through, but such text cannot be stored (UTF-8) nor sent to a
+        # browser: refused here, where the path can still be named.
+        raise DocumentError(broken)
     fmt = obj.get("format")
     if fmt not in (SCENARIO_FORMAT, RECORDING_FORMAT):
         errors.append(("$.format", f"must be \"{SCENARIO_FORMAT}\" or \"{RECORDING_FORMAT}\""
@@ -200,6 +205,36 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     if fmt == RECORDING_FORMAT:
         _check_log(out)
     return out
+
+
+def _broken_text(obj) -> list[tuple[str, str]]:
+    """(path, message) for every key or string holding a lone surrogate (not Unicode text)."""
+    errors = []
+    stack = [("$", obj)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                errors.append((path, "is not valid Unicode text (a lone surrogate such as "
+                               "\\ud800)"))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not _encodable(str(key)):
+                    errors.append((path, "has a key that is not valid Unicode text (a lone "
+                                   "surrogate such as \\ud800)"))
+                    continue
+                stack.append((_under(_key_path(key), path), value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
+    return sorted(errors)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _short(value) -> str:

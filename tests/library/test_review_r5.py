@@ -1,0 +1,40 @@
+"""Review R5: import documents that got past the checks and broke later."""
+
+import json
+
+import pytest
+
+from broker_core.scenarios import load_builtin
+from playground.library.models import Scenario
+
+pytestmark = pytest.mark.django_db
+
+
+def error_items(response) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", item)
+            for item in re.findall(r"<li data-path.*?</li>", response.content.decode(), re.S)]
+
+
+@pytest.mark.parametrize("where", ["description", "title"])
+def test_a_lone_surrogate_is_a_validation_error_at_its_path_not_a_500(admin_client, where):
+    # "\ud800" is valid JSON but not Unicode: the database (UTF-8) could not store it.
+    doc = {"format": "playground.scenario", "version": 1, "slug": "surrogate",
+           "scenario": {**load_builtin("signup"), where: "ok \ud800"}}
+    response = admin_client.post("/import", {"text": json.dumps(doc)})
+    assert response.status_code == 400
+    assert error_items(response) == [f"$.scenario.{where} is not valid Unicode text (a lone "
+                                     "surrogate such as \\ud800)"]
+    assert not Scenario.objects.filter(slug="surrogate").exists()
+
+
+def test_a_lone_surrogate_in_a_recordings_log_or_a_key_is_named_too(client):
+    doc = {"format": "playground.recording", "version": 1, "title": "t",
+           "scenario": load_builtin("signup"), "seed": 3, "end_ms": 1_000, "log": [
+               {"at_ms": 10, "command": {"type": "produce", "topic": "signup", "key": "k",
+                                         "value": "v", "headers": {"\udc00": "x"}}}]}
+    response = client.post("/import", {"text": json.dumps(doc)})
+    assert response.status_code == 400
+    assert error_items(response) == ["$.log[0].command.headers has a key that is not valid "
+                                     "Unicode text (a lone surrogate such as \\ud800)"]
