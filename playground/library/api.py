@@ -259,7 +259,15 @@ def _recording_fields(obj: dict, errors: list) -> dict:
     if title is not None and (not isinstance(title, str) or len(title) > 200):
         errors.append(("$.title", "must be a string of at most 200 characters"))
     out["title"] = title if isinstance(title, str) else None
-    out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
+    seed = obj.get("seed")
+    if isinstance(seed, str) and 0 < len(seed) <= 200:
+        # A scenario's seed may be a string (validate_scenario): its rooms' recordings too.
+        out["seed"] = seed
+    elif isinstance(seed, str):
+        errors.append(("$.seed", "must be a whole number or a string of 1 to 200 characters"))
+        out["seed"] = None
+    else:
+        out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
     end_ms = _whole(errors, obj, "end_ms", 0, MAX_TIME_MS)
     out["end_ms"] = end_ms
     entries = obj.get("log")

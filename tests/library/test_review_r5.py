@@ -38,3 +38,23 @@ def test_a_lone_surrogate_in_a_recordings_log_or_a_key_is_named_too(client):
     assert response.status_code == 400
     assert error_items(response) == ["$.log[0].command.headers has a key that is not valid "
                                      "Unicode text (a lone surrogate such as \\ud800)"]
+
+
+def test_a_recording_of_a_scenario_with_a_string_seed_exports_and_imports_back(client):
+    # A library scenario may have a string seed (the admin says so); its rooms' shared
+    # recordings carry it, and their export used to be refused on import at $.seed.
+    from playground.rooms.recordings import recording_document, save_fields
+
+    spec = {**load_builtin("signup"), "seed": "lecture-1"}
+    log = [{"at_ms": 500, "command": {"type": "produce", "topic": "signup", "key": "k",
+                                      "value": "v"}}]
+    save_fields({"slug": "strseed", "title": "t", "spec": spec, "seed": "lecture-1",
+                 "log": log, "end_ms": 2_000})
+    doc = recording_document("strseed")
+    del doc["slug"]
+    response = client.post("/import", {"text": json.dumps(doc)})
+    assert response.status_code == 302, error_items(response)
+    from playground.rooms.models import Recording
+
+    copy = Recording.objects.get(slug=response["Location"].removeprefix("/s/"))
+    assert copy.seed == "lecture-1" and copy.log == log
