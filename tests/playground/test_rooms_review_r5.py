@@ -5,7 +5,9 @@ import json
 import pytest
 
 from broker_core.scenarios import load_builtin
-from tests.playground.rooms_support import clock, rooms  # noqa: F401
+from playground.rooms.room import PRESENTER_ONLY
+from tests.playground.rooms_support import clock, quiet_spec, rooms  # noqa: F401
+from tests.playground.test_rooms_remote import two_servers  # noqa: F401
 
 ALICE = {"viewer": "a", "session": "alice-session", "client": "10.0.0.1"}
 
@@ -40,3 +42,33 @@ async def test_a_lone_surrogate_in_a_share_title_is_refused(rooms):  # noqa: F81
         '{"type":"share","request_id":"s","title":"a\\ud800"}'))
     assert reply["type"] == "error" and reply["field"] == "title"
     assert rooms.store.recordings == {}
+
+
+async def test_a_viewer_on_another_server_is_judged_as_itself_and_odd_json_reaches_the_room(
+        two_servers):  # noqa: F811
+    # The actor crosses processes intact (the presenter is the presenter, a viewer is not),
+    # and a message msgpack cannot carry (an int past 64 bits, a lone surrogate) used to
+    # raise in the channel layer and take the viewer's socket down; now the room refuses it.
+    a, b = two_servers
+    room = await a.start(quiet_spec(), seed=1, meta={"name": "quiet"}, owner="alice-session")
+    assert room.id not in b.awake
+    bob = {"viewer": "w", "session": "bob-session", "client": "10.0.0.2"}
+
+    def produce(request_id):
+        return {"type": "command", "request_id": request_id,
+                "command": {"type": "produce", "topic": "orders", "value": "x"}}
+
+    assert (await ask(b, room.id, bob, produce("r1")))["message"] == PRESENTER_ONLY
+    assert (await ask(b, room.id, ALICE, produce("r2")))["type"] == "ack"
+    assert len(room.cluster.command_log) == 1
+    huge = {"type": "command", "request_id": "r3",
+            "command": {"type": "topic.create", "name": "t", "partitions": 10**30}}
+    reply = await ask(b, room.id, ALICE, huge)
+    assert (reply["type"], reply["field"]) == ("error", "command.partitions")
+    surrogate = json.loads('{"type":"command","request_id":"r4","command":{"type":"produce",'
+                           '"topic":"orders","value":"\\ud800"}}')
+    reply = await ask(b, room.id, ALICE, surrogate)
+    assert (reply["type"], reply["field"]) == ("error", "command.value")
+    assert len(room.cluster.command_log) == 1
+    assert (await b.you(room.id, bob))["may_control"] is False
+    assert (await b.you(room.id, ALICE))["presenter"] is True
