@@ -35,7 +35,55 @@ PART_OF_MODEL = {Topic: "topics", Group: "groups", Producer: "producers",
 REGISTRY_ATTR = "_library_formsets"
 
 
-class ScenarioForm(forms.ModelForm):
+def _lone_surrogate(value) -> bool:
+    """Whether a cleaned value (a JSON column's included) holds a string that is not Unicode."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+SURROGATE = ("is not valid Unicode text: it holds a lone surrogate such as \\ud800 (valid "
+             "JSON, but not text the model can measure nor the database store)")
+
+
+class UnicodeJSONField(forms.JSONField):
+    """A JSON column's form field that refuses lone surrogates ("\\ud800") at the field. They
+    failed the model (measuring a record) or the database, and even re-showing the form did
+    (the field echoes its value as UTF-8): each was a 500."""
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        if _lone_surrogate(converted):
+            raise ValidationError(SURROGATE, code="invalid")
+        return converted
+
+    def bound_data(self, data, initial):
+        bound = super().bound_data(data, initial)
+        if _lone_surrogate(bound):
+            return forms.fields.InvalidJSONInput(data)  # shown again as typed (ASCII escapes)
+        return bound
+
+
+class UnicodeOnly:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if type(field) is forms.JSONField:
+                field.__class__ = UnicodeJSONField
+
+
+class ScenarioForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Scenario
         fields = ("slug", "title", "description", "teaches", "seed", "brokers", "duration_ms",
@@ -73,13 +121,13 @@ class PartFormSet(forms.BaseInlineFormSet):
             registry[PART_OF_MODEL[self.model]] = self
 
 
-class TopicForm(forms.ModelForm):
+class TopicForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Topic
         fields = ("position", *mapping.TOPIC_COLUMNS)
 
 
-class GroupForm(forms.ModelForm):
+class GroupForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Group
         fields = ("position", *mapping.GROUP_COLUMNS)
@@ -95,7 +143,7 @@ class GroupForm(forms.ModelForm):
         }
 
 
-class ProducerForm(forms.ModelForm):
+class ProducerForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Producer
         fields = ("position", *mapping.PRODUCER_COLUMNS)
@@ -106,7 +154,7 @@ class ProducerForm(forms.ModelForm):
                       "count": "Stop after this many records (or give stop_ms)."}
 
 
-class TimelineForm(forms.ModelForm):
+class TimelineForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = TimelineEntry
         fields = ("position", *mapping.TIMELINE_COLUMNS)

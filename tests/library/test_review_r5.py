@@ -58,3 +58,31 @@ def test_a_recording_of_a_scenario_with_a_string_seed_exports_and_imports_back(c
 
     copy = Recording.objects.get(slug=response["Location"].removeprefix("/s/"))
     assert copy.seed == "lecture-1" and copy.log == log
+
+
+SURROGATE_CASES = [
+    ({"scenario": {"seed": '"\\ud800"'}}, None, "seed"),
+    ({"scenario": {"cluster_config": '{"\\ud800": 1}'}}, None, "cluster_config"),
+    ({"scenario": {"steps": '[{"title": "\\udfff", "text": "x"}]'}}, None, "steps"),
+    ({"topics": [{"name": "orders", "partitions": 1}],
+      "timeline": [{"at_ms": 5, "command": {"type": "produce", "topic": "orders",
+                                            "value": "\ud800"}}]}, "timeline", "command"),
+    ({"topics": [{"name": "orders", "partitions": 1}],
+      "producers": [{"producer_id": "p", "topic": "orders", "rate_per_s": 1,
+                     "keys": ["\ud800"]}]}, "producers", "keys"),
+]
+
+
+@pytest.mark.parametrize("parts, inline, field", SURROGATE_CASES)
+def test_a_lone_surrogate_in_an_admin_json_field_is_an_error_at_that_field(admin_client, parts,
+                                                                           inline, field):
+    # Each was a 500: the model measuring a record, the database storing it, or the form
+    # echoing the value back as UTF-8.
+    from tests.library.helpers import admin_post, inline_forms
+
+    response = admin_client.post("/admin/library/scenario/add/", admin_post(**parts))
+    assert response.status_code == 200
+    form = (response.context["adminform"].form if inline is None
+            else inline_forms(response, inline)[0])
+    assert "lone surrogate" in form.errors[field][0]
+    assert not Scenario.objects.filter(slug="my-scenario").exists()
