@@ -92,6 +92,45 @@ def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
         return None, [("$", str(e))]
 
 
+def duplicate_keys(text: str, filename: str | None) -> list[tuple[str, str]]:
+    """(path, message) for every key a JSON object repeats. The parser would keep the last
+    one silently, so a document saying two things (two "slug"s) would import as one of them."""
+    if (filename or "").lower().endswith((".yaml", ".yml")):
+        return []
+    repeated: dict[int, tuple[dict, list]] = {}
+
+    def pairs(items):
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen, again = set(), []
+            for key, _ in items:
+                if key in seen and key not in again:
+                    again.append(key)
+                seen.add(key)
+            repeated[id(obj)] = (obj, again)  # holding obj keeps its id unique meanwhile
+        return obj
+
+    try:
+        root = json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []  # not JSON (or too deep): parse_text says what is wrong with it
+    if not repeated:
+        return []
+    from broker_core.scenario import path_key
+
+    errors, stack = [], [("$", root)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in repeated:
+                errors += [(path_key(path, key), "appears more than once in its object; keep "
+                            "one") for key in repeated[id(node)][1]]
+            stack += [(path_key(path, k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(node)]
+    return sorted(errors)
+
+
 def import_document(request: HttpRequest) -> HttpResponse:
     errors: list = []
     pasted = ""
@@ -99,6 +138,8 @@ def import_document(request: HttpRequest) -> HttpResponse:
         pasted = request.POST.get("text", "")[:MAX_TEXT_CHARS]
         text, filename, errors = _read(request)
         doc = None
+        if not errors:
+            errors = duplicate_keys(text, filename)
         if not errors:
             try:
                 doc = validate_document(parse_text(text, filename))

@@ -86,3 +86,18 @@ def test_a_lone_surrogate_in_an_admin_json_field_is_an_error_at_that_field(admin
             else inline_forms(response, inline)[0])
     assert "lone surrogate" in form.errors[field][0]
     assert not Scenario.objects.filter(slug="my-scenario").exists()
+
+
+def test_a_key_repeated_in_a_json_document_is_an_error_at_its_path(admin_client):
+    # json.loads keeps the last of two "slug"s silently: the document said two things and
+    # imported as one of them.
+    spec = json.dumps(load_builtin("signup"))
+    text = ('{"format": "playground.scenario", "version": 1, "slug": "one", "slug": "two", '
+            '"scenario": ' + spec[:-1] + ', "topics": [{"name": "x", "name": "y"}]}}')
+    response = admin_client.post("/import", {"text": text})
+    assert response.status_code == 400
+    assert error_items(response) == [
+        "$.scenario.topics appears more than once in its object; keep one",
+        "$.scenario.topics[0].name appears more than once in its object; keep one",
+        "$.slug appears more than once in its object; keep one"]
+    assert not Scenario.objects.filter(slug__in=["one", "two"]).exists()
