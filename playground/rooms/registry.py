@@ -414,7 +414,15 @@ class Rooms:
         if isinstance(message, dict) and message.get("type") in ("share", "fork"):
             return await self._share_or_fork(room, message, actor)
         reply = await room.handle(message, actor)
-        if reply.pop("persist", False):
+        if not reply.pop("persist", False):
+            if room.script is None and len(room.cluster.command_log) > room.persisted:
+                # Refused after some of it was applied (a narration step whose later command
+                # failed): what was applied happened, viewers see it, so it is stored too.
+                try:
+                    await self.persist(room_id)
+                except Exception:
+                    log.exception("room %s: persisting failed", room_id)
+        else:
             try:
                 await self.persist(room_id)
             except Exception:

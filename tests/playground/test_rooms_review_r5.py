@@ -72,3 +72,19 @@ async def test_a_viewer_on_another_server_is_judged_as_itself_and_odd_json_reach
     assert len(room.cluster.command_log) == 1
     assert (await b.you(room.id, bob))["may_control"] is False
     assert (await b.you(room.id, ALICE))["presenter"] is True
+
+
+async def test_a_narration_step_refused_half_way_still_stores_what_it_applied(rooms):  # noqa: F811
+    # Its first command happened (viewers saw it; it is in the room's log) before the second
+    # was refused; with no ack to wait for, it used to stay unsaved until some later save.
+    spec = {**load_builtin("signup"), "steps": [
+        {"title": "A record and a topic", "text": "run twice, the topic clashes", "commands": [
+            {"type": "produce", "topic": "signup", "key": "k", "value": "v"},
+            {"type": "topic.create", "name": "audit", "partitions": 1}]}]}
+    room = await rooms.start(spec, owner="alice-session")
+    narrate = {"type": "narrate", "request_id": "n", "step": 0}
+    assert (await ask(rooms, room.id, ALICE, narrate))["type"] == "ack"
+    reply = await ask(rooms, room.id, ALICE, narrate)
+    assert (reply["type"], reply["field"]) == ("error", "step.commands[1].name")
+    assert len(room.cluster.command_log) == 3
+    assert rooms.store.logs[room.id] == room.cluster.command_log
