@@ -538,7 +538,10 @@ class Rooms:
             await asyncio.sleep(min(60.0, self.idle_s / 2))
             try:
                 self.sweep()
-                await self.store.forget_idle(self.keep_s, set(self.awake) | set(self.settling))
+                # Waking ones too: loaded from the store and being replayed, they are not
+                # awake yet; deleted now, their next save would store a header without a log.
+                await self.store.forget_idle(self.keep_s, set(self.awake) | set(self.settling)
+                                             | set(self._waking))
             except Exception:
                 log.exception("sweeping idle rooms failed")
 

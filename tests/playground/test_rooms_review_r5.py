@@ -88,3 +88,42 @@ async def test_a_narration_step_refused_half_way_still_stores_what_it_applied(ro
     assert (reply["type"], reply["field"]) == ("error", "step.commands[1].name")
     assert len(room.cluster.command_log) == 3
     assert rooms.store.logs[room.id] == room.cluster.command_log
+
+
+async def test_old_room_cleanup_spares_a_room_being_woken(clock):  # noqa: F811
+    # A room loaded from the store but still replaying is in neither `awake` nor `settling`:
+    # the sweeper used to offer it for deletion, and its next save would then have stored a
+    # header without the log before it (lost on the next restart).
+    import asyncio
+
+    from playground.rooms.registry import Rooms
+    from playground.rooms.store import MemoryStore
+
+    class Store(MemoryStore):
+        def __init__(self):
+            super().__init__()
+            self.gate = asyncio.Event()
+            self.kept = []
+
+        async def load(self, room_id):
+            await self.gate.wait()
+            return await super().load(room_id)
+
+        async def forget_idle(self, idle_s, keep):
+            self.kept.append(set(keep))
+            return 0
+
+    store = Store()
+    first = Rooms(clock=clock, autorun=False, store=store)
+    room = await first.start(load_builtin("signup"))
+    restarted = Rooms(clock=clock, autorun=False, store=store, idle_s=0.02)
+    waking = asyncio.get_running_loop().create_task(restarted.wake(room.id))
+    sweeper = asyncio.get_running_loop().create_task(restarted._sweep_forever())
+    try:
+        while not store.kept:
+            await asyncio.sleep(0.01)
+        assert room.id in store.kept[0]
+    finally:
+        sweeper.cancel()
+        store.gate.set()
+        await waking
