@@ -457,6 +457,15 @@ class Rooms:
                          "url": f"/r/{new.id}"}
         except ProtocolError as e:
             return {"text": _dumps(e.reply()), "snapshot_seq": None}
+        except Exception as e:
+            # The store (or a fork's replay) failed: the sender hears of it, the socket and
+            # the room go on, as for a command that could not be saved.
+            log.exception("room %s: %s failed", room.id, message.get("type"))
+            request_id = message.get("request_id")
+            error = ProtocolError("type", f"{message.get('type')} failed on the server "
+                                  f"({type(e).__name__}); try again later",
+                                  request_id if isinstance(request_id, str) else None)
+            return {"text": _dumps(error.reply()), "snapshot_seq": None}
         return {"text": _dumps(reply), "snapshot_seq": None}
 
     async def share(self, room_id: str, title: str | None = None) -> str:

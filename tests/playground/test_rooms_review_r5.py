@@ -127,3 +127,18 @@ async def test_old_room_cleanup_spares_a_room_being_woken(clock):  # noqa: F811
         sweeper.cancel()
         store.gate.set()
         await waking
+
+
+async def test_a_share_the_store_cannot_save_is_an_error_reply_not_a_dead_socket(clock):  # noqa: F811
+    from playground.rooms.registry import Rooms
+    from playground.rooms.store import MemoryStore
+
+    class Store(MemoryStore):
+        async def save_recording(self, fields):
+            raise OSError("database is down")
+
+    registry = Rooms(clock=clock, autorun=False, store=Store())
+    room = await registry.start(load_builtin("signup"))
+    reply = await ask(registry, room.id, ALICE, {"type": "share", "request_id": "s"})
+    assert reply == {"type": "error", "request_id": "s", "field": "type",
+                     "message": "share failed on the server (OSError); try again later"}
