@@ -142,3 +142,35 @@ async def test_a_share_the_store_cannot_save_is_an_error_reply_not_a_dead_socket
     reply = await ask(registry, room.id, ALICE, {"type": "share", "request_id": "s"})
     assert reply == {"type": "error", "request_id": "s", "field": "type",
                      "message": "share failed on the server (OSError); try again later"}
+
+
+async def test_the_last_seek_asked_for_wins_whichever_rebuild_ends_last(rooms, clock):  # noqa: F811
+    # Seeks rebuild in a thread; a far seek takes longer than a near one asked right after.
+    # The room used to end where the slower rebuild finished, not where it was last sent.
+    import asyncio
+    import threading
+
+    room = rooms.create(load_builtin("signup"), owner="alice-session")
+    await ask(rooms, room.id, ALICE, {"type": "command", "request_id": "p", "command": {
+        "type": "produce", "topic": "signup", "key": "k", "value": "v"}})
+    slug = (await ask(rooms, room.id, ALICE, {"type": "share", "request_id": "s"}))["slug"]
+    recording = await rooms.store.load_recording(slug)
+    recording["end_ms"] = 60_000
+    replay = rooms.create_replay(recording, owner="alice-session")
+    far_may_finish = threading.Event()
+    build = replay._build_at
+
+    def slow_when_far(to_ms):
+        if to_ms == 50_000:
+            far_may_finish.wait(10)
+        return build(to_ms)
+
+    replay._build_at = slow_when_far
+    far = asyncio.get_running_loop().create_task(ask(rooms, replay.id, ALICE, {
+        "type": "control", "request_id": "far", "action": "seek", "to_ms": 50_000}))
+    await asyncio.sleep(0.05)
+    near = await ask(rooms, replay.id, ALICE, {"type": "control", "request_id": "near",
+                                               "action": "seek", "to_ms": 1_000})
+    far_may_finish.set()
+    assert (await far)["type"] == "ack" and near["type"] == "ack"
+    assert replay.cluster.now_ms == 1_000
