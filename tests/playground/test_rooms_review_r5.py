@@ -174,3 +174,19 @@ async def test_the_last_seek_asked_for_wins_whichever_rebuild_ends_last(rooms, c
     far_may_finish.set()
     assert (await far)["type"] == "ack" and near["type"] == "ack"
     assert replay.cluster.now_ms == 1_000
+
+
+def test_the_embedded_view_may_be_framed_by_course_pages_and_nothing_else_is(client,
+                                                                               transactional_db):
+    from playground.rooms.registry import Rooms, set_rooms
+    from playground.rooms.store import DbStore
+
+    set_rooms(Rooms(max_rooms=5, store=DbStore()))
+    try:
+        room_path = client.get("/s/signup?embed=1")["Location"]
+        assert room_path.endswith("?embed=1")
+        assert "X-Frame-Options" not in client.get(room_path)
+        assert client.get(room_path.removesuffix("?embed=1"))["X-Frame-Options"] == "DENY"
+        assert client.get("/")["X-Frame-Options"] == "DENY"
+    finally:
+        set_rooms(None)
