@@ -94,6 +94,20 @@ class ScenarioForm(UnicodeOnly, forms.ModelForm):
                    "figures": forms.Textarea(attrs={"rows": 3}),
                    "cluster_config": forms.Textarea(attrs={"rows": 2})}
 
+    # Blank is allowed for these (the model says so) but NULL is not: an emptied box meant
+    # "none", and saving it as NULL was an IntegrityError (a 500).
+    def clean_cluster_config(self):
+        value = self.cleaned_data.get("cluster_config")
+        return {} if value is None else value
+
+    def clean_steps(self):
+        value = self.cleaned_data.get("steps")
+        return [] if value is None else value
+
+    def clean_figures(self):
+        value = self.cleaned_data.get("figures")
+        return [] if value is None else value
+
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
         # A recording may hold the slug (one namespace under /s/); another scenario holding

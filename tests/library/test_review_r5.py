@@ -101,3 +101,16 @@ def test_a_key_repeated_in_a_json_document_is_an_error_at_its_path(admin_client)
         "$.scenario.topics[0].name appears more than once in its object; keep one",
         "$.slug appears more than once in its object; keep one"]
     assert not Scenario.objects.filter(slug__in=["one", "two"]).exists()
+
+
+@pytest.mark.parametrize("field, empty", [("cluster_config", {}), ("steps", []),
+                                          ("figures", [])])
+def test_an_emptied_optional_json_box_saves_as_empty_not_a_500(admin_client, field, empty):
+    # The column allows blank but not NULL; the form cleaned "" to None and the save failed
+    # with an IntegrityError.
+    from tests.library.helpers import admin_post
+
+    response = admin_client.post("/admin/library/scenario/add/",
+                                 admin_post(scenario={field: ""}))
+    assert response.status_code == 302
+    assert getattr(Scenario.objects.get(slug="my-scenario"), field) == empty
