@@ -147,7 +147,20 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     ``$.slug`` (the site has one namespace under /s/)."""
     errors: list[tuple[str, str]] = []
     try:
-        check_size(obj)  # before anything walks it recursively
+        # Before anything walks it recursively. A recording's log may hold many more values
+        # than a scenario document (its room's whole command log): each entry is measured
+        # on its own, the rest as a document.
+        entries = obj.get("log") if isinstance(obj, dict) else None
+        if isinstance(entries, list) and obj.get("format") == RECORDING_FORMAT:
+            check_size({k: v for k, v in obj.items() if k != "log"})
+            for i, entry in enumerate(entries[:MAX_LOG]):
+                try:
+                    check_size(entry)
+                except ScenarioError as e:
+                    raise ScenarioError([{**err, "path": _under(err["path"], f"$.log[{i}]")}
+                                         for err in e.errors]) from None
+        else:
+            check_size(obj)
     except ScenarioError as e:
         raise DocumentError([(err["path"], err["message"]) for err in e.errors]) from None
     if not isinstance(obj, dict):

@@ -114,3 +114,38 @@ def test_an_emptied_optional_json_box_saves_as_empty_not_a_500(admin_client, fie
                                  admin_post(scenario={field: ""}))
     assert response.status_code == 302
     assert getattr(Scenario.objects.get(slug="my-scenario"), field) == empty
+
+
+def test_the_export_of_a_room_near_its_log_limit_imports_back_as_a_file(client):
+    # A room keeps up to LOG_BYTES_MAX of commands; its export is indented JSON, and import
+    # capped every document at a scenario's 1,000,000 characters: the file of a room at a
+    # third of its budget was refused.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from playground.rooms.models import Recording
+    from playground.rooms.recordings import save_fields
+    from playground.rooms.room import LOG_BYTES_MAX
+
+    log, size, i = [], 0, 0
+    while size < LOG_BYTES_MAX - 200:
+        command = {"type": "produce", "topic": "signup", "key": f"user-{i}",
+                   "value": f"signed up, number {i}"}
+        size += len(json.dumps(command, separators=(",", ":")))
+        log.append({"at_ms": 10 * i, "command": command})
+        i += 1
+    save_fields({"slug": "bigrec", "title": "Big", "spec": load_builtin("signup"), "seed": 3,
+                 "log": log, "end_ms": 10 * i})
+    text = client.get("/s/bigrec/export").content.decode()
+    assert len(text) > 3_000_000
+    text = text.replace('"slug": "bigrec"', '"slug": "bigrec-again"', 1)
+    response = client.post("/import", {"file": SimpleUploadedFile("bigrec.json",
+                                                                  text.encode())})
+    assert response.status_code == 302, error_items(response)
+    assert Recording.objects.get(slug="bigrec-again").log == log
+    # Only a JSON recording may be that long; a scenario still stops at 1,000,000.
+    doc = {"format": "playground.scenario", "version": 1, "slug": "huge",
+           "scenario": {**load_builtin("signup"), "description": "x" * 150}, "pad": "y" * 10**6}
+    response = client.post("/import", {"file": SimpleUploadedFile(
+        "huge.json", json.dumps(doc).encode())})
+    assert response.status_code == 400
+    assert error_items(response)[0].startswith("$ the document is 1,00")
