@@ -15,7 +15,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError, parse_text
+from broker_core.scenario import MAX_TEXT_CHARS, TOO_MANY_DIGITS, ScenarioError, parse_text
 
 from .api import RECORDING_FORMAT, SCENARIO_FORMAT, VERSION, DocumentError, validate_document
 from .models import Scenario
@@ -111,6 +111,8 @@ def parse_document(text: str, filename: str | None) -> dict:
     except json.JSONDecodeError as e:
         raise ScenarioError([{"path": "$", "message": f"not valid JSON (line {e.lineno}, "
                               f"column {e.colno}): {e.msg}"}]) from None
+    except ValueError:  # an int longer than Python converts (4,300 digits)
+        raise ScenarioError([{"path": "$", "message": TOO_MANY_DIGITS}]) from None
     except RecursionError:
         raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
             from None

@@ -149,3 +149,21 @@ def test_the_export_of_a_room_near_its_log_limit_imports_back_as_a_file(client):
         "huge.json", json.dumps(doc).encode())})
     assert response.status_code == 400
     assert error_items(response)[0].startswith("$ the document is 1,00")
+
+
+def test_a_number_too_long_for_python_is_an_error_at_the_root_not_a_500():
+    # json.loads (and YAML) raise a plain ValueError past 4,300 digits, which the parser did
+    # not expect: a 500 for anyone, no login needed.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    digits = "9" * 5_000
+    text = '{"format": "playground.recording", "version": 1, "seed": ' + digits + "}"
+    for data in ({"text": text},
+                 {"file": SimpleUploadedFile("long.json", (text + " " * 10**6).encode())},
+                 {"file": SimpleUploadedFile("long.yaml", f"seed: {digits}\n".encode())}):
+        response = client.post("/import", data)
+        assert response.status_code == 400
+        assert error_items(response) == ["$ a number has more digits than any field takes "
+                                         "(over 4,300)"]
