@@ -57,19 +57,31 @@ SURROGATE = ("is not valid Unicode text: it holds a lone surrogate such as \\ud8
              "JSON, but not text the model can measure nor the database store)")
 
 
+TOO_MANY_DIGITS = "has a number longer than any field takes (over 4,300 digits)"
+
+
 class UnicodeJSONField(forms.JSONField):
-    """A JSON column's form field that refuses lone surrogates ("\\ud800") at the field. They
-    failed the model (measuring a record) or the database, and even re-showing the form did
-    (the field echoes its value as UTF-8): each was a 500."""
+    """A JSON column's form field that refuses at the field what Django's let through to a 500:
+    lone surrogates ("\\ud800": they failed the model measuring a record, the database, and
+    even re-showing the form, which echoes its value as UTF-8), and numbers longer than Python
+    converts (json raises a plain ValueError there, which Django's field does not expect)."""
 
     def to_python(self, value):
-        converted = super().to_python(value)
+        try:
+            converted = super().to_python(value)
+        except ValidationError:
+            raise
+        except ValueError:
+            raise ValidationError(TOO_MANY_DIGITS, code="invalid") from None
         if _lone_surrogate(converted):
             raise ValidationError(SURROGATE, code="invalid")
         return converted
 
     def bound_data(self, data, initial):
-        bound = super().bound_data(data, initial)
+        try:
+            bound = super().bound_data(data, initial)
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)
         if _lone_surrogate(bound):
             return forms.fields.InvalidJSONInput(data)  # shown again as typed (ASCII escapes)
         return bound
