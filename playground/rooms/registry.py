@@ -290,6 +290,7 @@ class Rooms:
             if room.script is None:
                 room.persisted += len(entries)
             room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
+            room.checkpointed_s = self.clock()
 
     async def wake(self, room_id: str) -> Room:
         room = self.awake.get(room_id)
@@ -533,8 +534,13 @@ class Rooms:
         while True:
             await asyncio.sleep(self.checkpoint_s)
             for room in list(self.awake.values()):
-                if getattr(room, "checkpointed", None) == (room.cluster.now_ms,
-                                                           room.cluster.seq):
+                # An unchanged room is still saved now and then: its row's `updated` is what
+                # old-room cleanup goes by, in every process, and a paused room watched for
+                # longer than keep_s (awake here, so unknown to another process's sweep)
+                # would otherwise be deleted under its viewers.
+                if (getattr(room, "checkpointed", None) == (room.cluster.now_ms,
+                                                            room.cluster.seq)
+                        and self.clock() - room.checkpointed_s < self.keep_s / 4):
                     continue
                 try:
                     await self.persist(room.id)

@@ -190,3 +190,36 @@ def test_the_embedded_view_may_be_framed_by_course_pages_and_nothing_else_is(cli
         assert client.get("/")["X-Frame-Options"] == "DENY"
     finally:
         set_rooms(None)
+
+
+async def test_a_watched_paused_room_is_still_saved_now_and_then(clock):  # noqa: F811
+    # Old-room cleanup deletes rows not updated for keep_s, sparing only the rooms awake in
+    # its own process. A paused room watched in another process was never re-saved (nothing
+    # changed), so after keep_s that process's sweep deleted it under its viewers.
+    import asyncio
+
+    from playground.rooms.registry import Rooms
+    from playground.rooms.store import MemoryStore
+
+    class Store(MemoryStore):
+        saves = 0
+
+        async def save(self, header, entries):
+            Store.saves += 1
+            await super().save(header, entries)
+
+    registry = Rooms(clock=clock, autorun=False, store=Store(), checkpoint_s=0.01,
+                     keep_s=100)
+    room = await registry.start(load_builtin("signup"))
+    task = asyncio.get_running_loop().create_task(registry._checkpoint_forever())
+    try:
+        await asyncio.sleep(0.05)
+        saves = Store.saves  # unchanged, recently saved: left alone
+        await asyncio.sleep(0.05)
+        assert Store.saves == saves
+        clock.forward(30)  # more than keep_s / 4 since its last save
+        await asyncio.sleep(0.05)
+        assert Store.saves == saves + 1
+        assert room.cluster.now_ms == 0  # paused all along: nothing changed but the save time
+    finally:
+        task.cancel()
