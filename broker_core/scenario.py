@@ -172,6 +172,9 @@ def _plain(value, path: str = "$"):
                           "value; quote it"}])
 
 
+TOO_MANY_DIGITS = "a number has more digits than any field takes (over 4,300)"
+
+
 def parse_text(text: str, filename: str | None = None) -> dict:
     """Parse a scenario document (JSON, or YAML when the file name says so or the text is not
     JSON). Returns the raw document; `validate_scenario` checks it."""
@@ -196,6 +199,8 @@ def parse_text(text: str, filename: str | None = None) -> dict:
     except RecursionError:
         raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
             from None
+    except ValueError:  # JSON's or YAML's: an int longer than Python converts (4,300 digits)
+        raise ScenarioError([{"path": "$", "message": TOO_MANY_DIGITS}]) from None
     errors: list[dict] = []
     _measure(doc, errors)
     if errors:

@@ -200,7 +200,12 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": page["scenario"],
                  "embed": embed, "replay": page["replay"]}
     context = {**bootstrap, "bootstrap": bootstrap}
-    return render(request, "playground/room.html", context)
+    response = render(request, "playground/room.html", context)
+    if embed:
+        # The embedded view is for course pages, in their iframes: X-Frame-Options DENY (the
+        # site's default, kept for every other page) made the browser refuse to show it.
+        response.xframe_options_exempt = True
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

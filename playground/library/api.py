@@ -134,12 +134,30 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     ``$.slug`` (the site has one namespace under /s/)."""
     errors: list[tuple[str, str]] = []
     try:
-        check_size(obj)  # before anything walks it recursively
+        # Before anything walks it recursively. A recording's log may hold many more values
+        # than a scenario document (its room's whole command log): each entry is measured
+        # on its own, the rest as a document.
+        entries = obj.get("log") if isinstance(obj, dict) else None
+        if isinstance(entries, list) and obj.get("format") == RECORDING_FORMAT:
+            check_size({k: v for k, v in obj.items() if k != "log"})
+            for i, entry in enumerate(entries[:MAX_LOG]):
+                try:
+                    check_size(entry)
+                except ScenarioError as e:
+                    raise ScenarioError([{**err, "path": _under(err["path"], f"$.log[{i}]")}
+                                         for err in e.errors]) from None
+        else:
+            check_size(obj)
     except ScenarioError as e:
         raise DocumentError([(err["path"], err["message"]) for err in e.errors]) from None
     if not isinstance(obj, dict):
         raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
                               f"and \"scenario\", not {kind_of(obj)}")])
+    broken = _broken_text(obj)
+    if broken:
+        # JSON lets "\\ud800" through, but such text cannot be stored (UTF-8) nor sent to a
+        # browser: refused here, where the path can still be named.
+        raise DocumentError(broken)
     fmt = obj.get("format")
     if fmt not in (SCENARIO_FORMAT, RECORDING_FORMAT):
         errors.append(("$.format", f"must be \"{SCENARIO_FORMAT}\" or \"{RECORDING_FORMAT}\""
@@ -189,6 +207,36 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     return out
 
 
+def _broken_text(obj) -> list[tuple[str, str]]:
+    """(path, message) for every key or string holding a lone surrogate (not Unicode text)."""
+    errors = []
+    stack = [("$", obj)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                errors.append((path, "is not valid Unicode text (a lone surrogate such as "
+                               "\\ud800)"))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not _encodable(str(key)):
+                    errors.append((path, "has a key that is not valid Unicode text (a lone "
+                                   "surrogate such as \\ud800)"))
+                    continue
+                stack.append((_under(_key_path(key), path), value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
+    return sorted(errors)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _short(value) -> str:
     import json
 
@@ -211,7 +259,15 @@ def _recording_fields(obj: dict, errors: list) -> dict:
     if title is not None and (not isinstance(title, str) or len(title) > 200):
         errors.append(("$.title", "must be a string of at most 200 characters"))
     out["title"] = title if isinstance(title, str) else None
-    out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
+    seed = obj.get("seed")
+    if isinstance(seed, str) and 0 < len(seed) <= 200:
+        # A scenario's seed may be a string (validate_scenario): its rooms' recordings too.
+        out["seed"] = seed
+    elif isinstance(seed, str):
+        errors.append(("$.seed", "must be a whole number or a string of 1 to 200 characters"))
+        out["seed"] = None
+    else:
+        out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
     end_ms = _whole(errors, obj, "end_ms", 0, MAX_TIME_MS)
     out["end_ms"] = end_ms
     entries = obj.get("log")

@@ -35,7 +35,67 @@ PART_OF_MODEL = {Topic: "topics", Group: "groups", Producer: "producers",
 REGISTRY_ATTR = "_library_formsets"
 
 
-class ScenarioForm(forms.ModelForm):
+def _lone_surrogate(value) -> bool:
+    """Whether a cleaned value (a JSON column's included) holds a string that is not Unicode."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+SURROGATE = ("is not valid Unicode text: it holds a lone surrogate such as \\ud800 (valid "
+             "JSON, but not text the model can measure nor the database store)")
+
+
+TOO_MANY_DIGITS = "has a number longer than any field takes (over 4,300 digits)"
+
+
+class UnicodeJSONField(forms.JSONField):
+    """A JSON column's form field that refuses at the field what Django's let through to a 500:
+    lone surrogates ("\\ud800": they failed the model measuring a record, the database, and
+    even re-showing the form, which echoes its value as UTF-8), and numbers longer than Python
+    converts (json raises a plain ValueError there, which Django's field does not expect)."""
+
+    def to_python(self, value):
+        try:
+            converted = super().to_python(value)
+        except ValidationError:
+            raise
+        except ValueError:
+            raise ValidationError(TOO_MANY_DIGITS, code="invalid") from None
+        if _lone_surrogate(converted):
+            raise ValidationError(SURROGATE, code="invalid")
+        return converted
+
+    def bound_data(self, data, initial):
+        try:
+            bound = super().bound_data(data, initial)
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)
+        if _lone_surrogate(bound):
+            return forms.fields.InvalidJSONInput(data)  # shown again as typed (ASCII escapes)
+        return bound
+
+
+class UnicodeOnly:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if type(field) is forms.JSONField:
+                field.__class__ = UnicodeJSONField
+
+
+class ScenarioForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Scenario
         fields = ("slug", "title", "description", "teaches", "seed", "brokers", "duration_ms",
@@ -45,6 +105,20 @@ class ScenarioForm(forms.ModelForm):
                    "steps": forms.Textarea(attrs={"rows": 6}),
                    "figures": forms.Textarea(attrs={"rows": 3}),
                    "cluster_config": forms.Textarea(attrs={"rows": 2})}
+
+    # Blank is allowed for these (the model says so) but NULL is not: an emptied box meant
+    # "none", and saving it as NULL was an IntegrityError (a 500).
+    def clean_cluster_config(self):
+        value = self.cleaned_data.get("cluster_config")
+        return {} if value is None else value
+
+    def clean_steps(self):
+        value = self.cleaned_data.get("steps")
+        return [] if value is None else value
+
+    def clean_figures(self):
+        value = self.cleaned_data.get("figures")
+        return [] if value is None else value
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -73,13 +147,13 @@ class PartFormSet(forms.BaseInlineFormSet):
             registry[PART_OF_MODEL[self.model]] = self
 
 
-class TopicForm(forms.ModelForm):
+class TopicForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Topic
         fields = ("position", *mapping.TOPIC_COLUMNS)
 
 
-class GroupForm(forms.ModelForm):
+class GroupForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Group
         fields = ("position", *mapping.GROUP_COLUMNS)
@@ -95,7 +169,7 @@ class GroupForm(forms.ModelForm):
         }
 
 
-class ProducerForm(forms.ModelForm):
+class ProducerForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = Producer
         fields = ("position", *mapping.PRODUCER_COLUMNS)
@@ -106,7 +180,7 @@ class ProducerForm(forms.ModelForm):
                       "count": "Stop after this many records (or give stop_ms)."}
 
 
-class TimelineForm(forms.ModelForm):
+class TimelineForm(UnicodeOnly, forms.ModelForm):
     class Meta:
         model = TimelineEntry
         fields = ("position", *mapping.TIMELINE_COLUMNS)

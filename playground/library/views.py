@@ -15,13 +15,17 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError, parse_text
+from broker_core.scenario import MAX_TEXT_CHARS, TOO_MANY_DIGITS, ScenarioError, parse_text
 
 from .api import RECORDING_FORMAT, SCENARIO_FORMAT, VERSION, DocumentError, validate_document
 from .models import Scenario
 from .store import save_spec
 
-MAX_UPLOAD_BYTES = 4 * MAX_TEXT_CHARS  # UTF-8 needs at most 4 bytes a character
+# A recording is as long as its room's command log grew (up to LOG_BYTES_MAX, 1.5 MB of
+# commands, in playground/rooms/room.py), and its export is indented: a scenario document's
+# limit (MAX_TEXT_CHARS) refused the export of rooms far below that.
+MAX_RECORDING_CHARS = 4_000_000
+MAX_UPLOAD_BYTES = 4 * MAX_RECORDING_CHARS  # UTF-8 needs at most 4 bytes a character
 NOT_AN_OBJECT = ("a document is an object: {\"format\": \"playground.scenario\", "
                  "\"version\": 1, \"scenario\": {...}}")
 
@@ -92,6 +96,70 @@ def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
         return None, [("$", str(e))]
 
 
+def parse_document(text: str, filename: str | None) -> dict:
+    """parse_text's document (JSON or YAML, at most MAX_TEXT_CHARS); beyond that, up to
+    MAX_RECORDING_CHARS, a JSON recording. Raises ScenarioError."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return parse_text(text, filename)
+    too_long = ScenarioError([{"path": "$", "message": f"the document is {len(text):,} "
+                               f"characters; at most {MAX_TEXT_CHARS:,} for a scenario (or "
+                               f"YAML), {MAX_RECORDING_CHARS:,} for a JSON recording"}])
+    if len(text) > MAX_RECORDING_CHARS or (filename or "").lower().endswith((".yaml", ".yml")):
+        raise too_long
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScenarioError([{"path": "$", "message": f"not valid JSON (line {e.lineno}, "
+                              f"column {e.colno}): {e.msg}"}]) from None
+    except ValueError:  # an int longer than Python converts (4,300 digits)
+        raise ScenarioError([{"path": "$", "message": TOO_MANY_DIGITS}]) from None
+    except RecursionError:
+        raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
+            from None
+    if not isinstance(doc, dict) or doc.get("format") != RECORDING_FORMAT:
+        raise too_long
+    return doc  # validate_document measures it (each log entry on its own) before walking it
+
+
+def duplicate_keys(text: str, filename: str | None) -> list[tuple[str, str]]:
+    """(path, message) for every key a JSON object repeats. The parser would keep the last
+    one silently, so a document saying two things (two "slug"s) would import as one of them."""
+    if (filename or "").lower().endswith((".yaml", ".yml")):
+        return []
+    repeated: dict[int, tuple[dict, list]] = {}
+
+    def pairs(items):
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen, again = set(), []
+            for key, _ in items:
+                if key in seen and key not in again:
+                    again.append(key)
+                seen.add(key)
+            repeated[id(obj)] = (obj, again)  # holding obj keeps its id unique meanwhile
+        return obj
+
+    try:
+        root = json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []  # not JSON (or too deep): parse_text says what is wrong with it
+    if not repeated:
+        return []
+    from broker_core.scenario import path_key
+
+    errors, stack = [], [("$", root)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in repeated:
+                errors += [(path_key(path, key), "appears more than once in its object; keep "
+                            "one") for key in repeated[id(node)][1]]
+            stack += [(path_key(path, k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(node)]
+    return sorted(errors)
+
+
 def import_document(request: HttpRequest) -> HttpResponse:
     errors: list = []
     pasted = ""
@@ -100,8 +168,10 @@ def import_document(request: HttpRequest) -> HttpResponse:
         text, filename, errors = _read(request)
         doc = None
         if not errors:
+            errors = duplicate_keys(text, filename)
+        if not errors:
             try:
-                doc = validate_document(parse_text(text, filename))
+                doc = validate_document(parse_document(text, filename))
             except ScenarioError as e:  # text that is not a JSON (or YAML) object
                 errors = [(err["path"], NOT_AN_OBJECT if err["path"] == "$" and
                            err["message"].startswith("a scenario is an object") else

@@ -54,10 +54,41 @@ def _reading(request_id, fn, *args, **kwargs):
         raise ProtocolError(e.field, e.message, request_id) from None
 
 
+def _broken_text(node, path: str = "") -> str | None:
+    """The field path (``command.headers.x``) of the first key or string in `node` holding a
+    lone surrogate, or None. Depth is bounded by the JSON decoder (and the message size)."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "message"
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return path or "message"
+                stack.append((f"{path}.{key}" if path else key, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
+    return None
+
+
 def parse(message) -> dict:
     """Validate one decoded client message; return it normalised (ints and floats checked)."""
     if not isinstance(message, dict):
         raise ProtocolError("message", "must be a JSON object with a 'type'")
+    broken = _broken_text(message)
+    if broken is not None:
+        # JSON's "\\ud800" parses to a string that is not Unicode: the model would fail on
+        # it half way (hashing a key), the store could not save it, no frame could carry it.
+        request_id = message.get("request_id")
+        raise ProtocolError(broken, "is not valid Unicode text (a lone surrogate such as "
+                            "\\ud800)", request_id if isinstance(request_id, str)
+                            and _broken_text(request_id) is None else None)
     kind = message.get("type")
     if kind not in MESSAGE_TYPES:
         raise ProtocolError("type", f"must be one of {', '.join(MESSAGE_TYPES)}, not {kind!r}")

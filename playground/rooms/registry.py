@@ -290,6 +290,7 @@ class Rooms:
             if room.script is None:
                 room.persisted += len(entries)
             room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
+            room.checkpointed_s = self.clock()
 
     async def wake(self, room_id: str) -> Room:
         room = self.awake.get(room_id)
@@ -414,7 +415,15 @@ class Rooms:
         if isinstance(message, dict) and message.get("type") in ("share", "fork"):
             return await self._share_or_fork(room, message, actor)
         reply = await room.handle(message, actor)
-        if reply.pop("persist", False):
+        if not reply.pop("persist", False):
+            if room.script is None and len(room.cluster.command_log) > room.persisted:
+                # Refused after some of it was applied (a narration step whose later command
+                # failed): what was applied happened, viewers see it, so it is stored too.
+                try:
+                    await self.persist(room_id)
+                except Exception:
+                    log.exception("room %s: persisting failed", room_id)
+        else:
             try:
                 await self.persist(room_id)
             except Exception:
@@ -449,6 +458,15 @@ class Rooms:
                          "url": f"/r/{new.id}"}
         except ProtocolError as e:
             return {"text": _dumps(e.reply()), "snapshot_seq": None}
+        except Exception as e:
+            # The store (or a fork's replay) failed: the sender hears of it, the socket and
+            # the room go on, as for a command that could not be saved.
+            log.exception("room %s: %s failed", room.id, message.get("type"))
+            request_id = message.get("request_id")
+            error = ProtocolError("type", f"{message.get('type')} failed on the server "
+                                  f"({type(e).__name__}); try again later",
+                                  request_id if isinstance(request_id, str) else None)
+            return {"text": _dumps(error.reply()), "snapshot_seq": None}
         return {"text": _dumps(reply), "snapshot_seq": None}
 
     async def share(self, room_id: str, title: str | None = None) -> str:
@@ -516,8 +534,13 @@ class Rooms:
         while True:
             await asyncio.sleep(self.checkpoint_s)
             for room in list(self.awake.values()):
-                if getattr(room, "checkpointed", None) == (room.cluster.now_ms,
-                                                           room.cluster.seq):
+                # An unchanged room is still saved now and then: its row's `updated` is what
+                # old-room cleanup goes by, in every process, and a paused room watched for
+                # longer than keep_s (awake here, so unknown to another process's sweep)
+                # would otherwise be deleted under its viewers.
+                if (getattr(room, "checkpointed", None) == (room.cluster.now_ms,
+                                                            room.cluster.seq)
+                        and self.clock() - room.checkpointed_s < self.keep_s / 4):
                     continue
                 try:
                     await self.persist(room.id)
@@ -530,7 +553,10 @@ class Rooms:
             await asyncio.sleep(min(60.0, self.idle_s / 2))
             try:
                 self.sweep()
-                await self.store.forget_idle(self.keep_s, set(self.awake) | set(self.settling))
+                # Waking ones too: loaded from the store and being replayed, they are not
+                # awake yet; deleted now, their next save would store a header without a log.
+                await self.store.forget_idle(self.keep_s, set(self.awake) | set(self.settling)
+                                             | set(self._waking))
             except Exception:
                 log.exception("sweeping idle rooms failed")
 

@@ -21,6 +21,7 @@ process without Redis runs all its rooms itself.
 """
 
 import asyncio
+import json
 import logging
 import secrets
 
@@ -177,6 +178,8 @@ class RoomHost:
         room_id = message.get("room")
         op = message.get("op")
         try:
+            # The call's arguments as the caller had them (see RemoteRooms.call).
+            message = {**message, **json.loads(message.get("args") or "{}")}
             if room_id not in self.hosted or op not in OPS:
                 answer["error"] = "no_such_room"
             elif op == "exists":
@@ -236,10 +239,15 @@ class RemoteRooms:
         call_id = secrets.token_hex(8)
         future = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = future
+        # The arguments (a viewer's message, its actor) travel as ASCII JSON text, not as the
+        # layer's msgpack: a viewer's message may hold what msgpack cannot carry (an int past
+        # 64 bits, a lone surrogate: both refused by the room, by field) and must reach the
+        # room exactly as sent.
+        args = json.dumps(fields, separators=(",", ":"))
         try:
             await self.layer.send(holder, {"type": CALL_TYPE, "id": call_id, "op": op,
                                            "room": room_id, "reply": self._reply_channel,
-                                           **fields})
+                                           "args": args})
             answer = await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:
             raise RoomUnreachable(f"the process running room {room_id!r} did not answer "

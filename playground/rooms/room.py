@@ -115,6 +115,7 @@ class Room:
         self.script = script
         self.script_pos = 0
         self.epoch = 0
+        self.seeks = 0  # seeks asked for so far: only the latest one's rebuild is used
         # Registry bookkeeping: how many command_log entries the store already has.
         self.persisted = 0
         self.persist_lock = None  # an asyncio.Lock, made on the loop that first persists
@@ -446,7 +447,14 @@ class Room:
             raise ProtocolError("to_ms", f"must be at most {limit} (a week past the end)",
                                 msg["request_id"])
         # Rebuilt off the loop; ticks go on with the old cluster meanwhile and are discarded.
+        self.seeks += 1
+        mine = self.seeks
         cluster, pos = await asyncio.to_thread(self._build_at, msg["to_ms"])
+        if mine != self.seeks:
+            # A later seek was asked for while this one was built (a far one takes longer
+            # than a near one): the last one asked for is where the room goes, whichever
+            # build ends last.
+            return
         self.cluster, self.script_pos = cluster, pos
         self.pending = []
         self.goal_ms = None
