@@ -20,6 +20,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from playground.presenter import known_token
 from playground.rooms.limits import TokenBucket  # noqa: F401 (tests import it here)
 from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
 from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
@@ -52,6 +53,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.snapshot_seq = None
         self.epoch = 0
         self.rooms = get_rooms()
+        self.presenter = await known_token(self.scope.get("session"))
         self.relay = None
         # Frames come from the relay's task, replies from this one: one lock keeps the
         # snapshot ahead of every frame after it.
@@ -85,11 +87,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.rooms.detach(self.room_id, self.viewer_id)
 
     def _actor(self) -> dict:
-        session = self.scope.get("session")
+        # "session": the browser's presenter token (playground/presenter.py), read at connect.
         client = self.scope.get("client") or [None]
-        return {"viewer": self.viewer_id,
-                "session": getattr(session, "session_key", None) if session else None,
-                "client": client[0]}
+        return {"viewer": self.viewer_id, "session": self.presenter, "client": client[0]}
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.bucket.take():

@@ -125,15 +125,19 @@ def _embed(request: HttpRequest) -> bool:
     return request.GET.get("embed") == "1"
 
 
-async def _session_key(request: HttpRequest) -> str:
-    """This browser's session key, creating the session (and its cookie) if it has none: the
-    room's presenter is whoever holds it."""
-    session = request.session
-    if not session.session_key:
-        # Something in it, so SessionMiddleware sends the cookie with this response.
-        await session.aset("playground", True)
-        await session.asave()
-    return session.session_key
+async def _presenter(request: HttpRequest) -> str | None:
+    """The presenter a new room gets: this browser's token (playground/presenter.py), made
+    with its session cookie if it has none. None -- a room open to everyone -- for an embedded
+    view opened without a session cookie: inside a course page's iframe the browser does not
+    send a cookie set there (SameSite=Lax), so no one could ever drive that room. Its id is known
+    only to that frame, so open is the student's own room, not someone else's."""
+    from django.conf import settings
+
+    from playground.presenter import apresenter_token
+
+    if _embed(request) and settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    return await apresenter_token(request.session)
 
 
 def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
@@ -163,7 +167,7 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     wait_s = rooms.allow_creation(request.META.get("REMOTE_ADDR"))
     if wait_s:
         return too_many_rooms(request, wait_s)
-    owner = await _session_key(request)
+    owner = await _presenter(request)
     kind, source = found
     try:
         if kind == "scenario":
@@ -196,6 +200,9 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
     ws_path = f"/ws/rooms/{room_id}/"
+    # Every visitor gets a presenter token with the page: whoever forks from it presents the
+    # fork (the socket reads the token from the session this cookie names).
+    await _presenter(request)
     embed = _embed(request)
     bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": page["scenario"],
                  "embed": embed, "replay": page["replay"]}

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from broker_core.scenario import ScenarioError
+from playground.presenter import presenter_token
 
 from .forms import (
     REGISTRY_ATTR,
@@ -72,9 +73,7 @@ def _open(modeladmin, request, scenario):
     from playground.rooms.registry import RoomsFull
 
     try:
-        if not request.session.session_key:
-            request.session.save()
-        room_id = open_room_for(scenario, owner=request.session.session_key)
+        room_id = open_room_for(scenario, owner=presenter_token(request.session))
     except ScenarioError as e:
         modeladmin.message_user(request, f"{scenario.slug} does not validate any more: {e}",
                                 messages.ERROR)

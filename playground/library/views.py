@@ -165,6 +165,19 @@ def import_document(request: HttpRequest) -> HttpResponse:
     pasted = ""
     if request.method == "POST":
         pasted = request.POST.get("text", "")[:MAX_TEXT_CHARS]
+        if not request.user.is_staff:
+            # Checking a recording replays its log (up to 2,000,000 events) and a success
+            # stores it: anonymous imports share the per-address allowance rooms are made from.
+            from playground.rooms.registry import get_rooms
+
+            wait_s = get_rooms().allow_creation(request.META.get("REMOTE_ADDR"))
+            if wait_s:
+                response = render(request, "library/import.html", {
+                    "errors": [("$", f"too many imports and new rooms from your address; try "
+                                f"again in {max(1, round(wait_s))} s")], "text": pasted},
+                    status=429)
+                response["Retry-After"] = str(max(1, round(wait_s)))
+                return response
         text, filename, errors = _read(request)
         doc = None
         if not errors:

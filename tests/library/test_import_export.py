@@ -175,3 +175,19 @@ def test_recordings_go_to_the_rooms_app_or_are_refused_clearly(client, monkeypat
 def test_export_of_nothing_is_a_404(client, monkeypatch):
     monkeypatch.setitem(sys.modules, "playground.rooms.recordings", None)
     assert client.get("/s/no-such-thing/export").status_code == 404
+
+
+@pytest.mark.django_db
+def test_anonymous_imports_share_the_room_creation_allowance(client):
+    """Checking a recording replays it: an address gets the same burst it gets for rooms."""
+    from playground.rooms.registry import Rooms, set_rooms
+
+    set_rooms(Rooms(create_burst=2, create_per_min=0.1))
+    try:
+        for _ in range(2):
+            assert client.post("/import", {"text": "{}"}).status_code == 400  # judged
+        refused = client.post("/import", {"text": "{}"})
+        assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+        assert "too many imports" in refused.content.decode()
+    finally:
+        set_rooms(None)

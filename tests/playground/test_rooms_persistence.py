@@ -179,14 +179,19 @@ def http_rooms(transactional_db):
 def test_a_recording_slug_opens_a_replay_room_presented_by_its_opener(client, http_rooms):
     from playground.rooms.recordings import save_recording
 
+    from playground.presenter import SESSION_FIELD
+
     slug = save_recording(recording_doc())
+    client.get("/")  # a visitor with a session cookie (any earlier visit gives one)
+    client.get(f"/s/{slug}")  # ... and a presenter token
     response = client.get(f"/s/{slug}?embed=1")
     assert response.status_code == 302
     room_id = response["Location"].removeprefix("/r/").removesuffix("?embed=1")
     assert response["Location"] == f"/r/{room_id}?embed=1"
     room = http_rooms.awake[room_id]
     assert room.script["slug"] == slug and room.script["end_ms"] == 4_000
-    assert room.owner == client.session.session_key  # the cookie's session presents it
+    # The token in the cookie's session presents it.
+    assert room.owner == client.session[SESSION_FIELD] and not room.open
     assert RoomRecord.objects.get(room_id=room_id).replay_of == slug
     page = client.get(response["Location"])
     assert page.status_code == 200
@@ -240,3 +245,28 @@ def test_rooms_untouched_for_the_keep_period_are_deleted_but_not_recordings():
                                                                           "cccccccccc"}
     assert RoomCommand.objects.count() == 2
     assert Recording.objects.filter(slug=slug).exists()
+
+
+def test_an_embedded_room_opened_without_a_cookie_is_the_openers_to_drive(client, http_rooms):
+    """Inside a course page's iframe the browser sends no cookie set there: a presenter could
+    never be recognised, so such a room is open (its id is known only to that frame)."""
+    response = client.get("/s/signup?embed=1")
+    room = http_rooms.awake[response["Location"].removeprefix("/r/").removesuffix("?embed=1")]
+    assert room.owner is None and room.open
+    assert room.may_control({"viewer": "v", "session": None})
+
+
+def test_the_presenter_stays_the_presenter_after_logging_in(client, http_rooms):
+    """Django gives the session a new key at login; the presenter token is in its data."""
+    from django.contrib.auth.models import User
+
+    from playground.presenter import SESSION_FIELD
+
+    response = client.get("/s/signup")
+    room = http_rooms.awake[response["Location"].removeprefix("/r/")]
+    key_before = client.session.session_key
+    client.force_login(User.objects.create_user("teacher", password="x", is_staff=True))
+    assert client.session.session_key != key_before
+    assert room.is_presenter({"viewer": "v", "session": client.session[SESSION_FIELD]})
+    client.logout()  # a flushed session gives up the claim
+    assert client.session.get(SESSION_FIELD) is None
