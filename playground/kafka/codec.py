@@ -203,11 +203,24 @@ def to_model(data: bytes | None) -> str | None:
 
 
 def from_model(text: str | None) -> bytes | None:
+    """The wire bytes of a model string; total: Fetch encodes every record the log holds,
+    and records the page or the built-in producers wrote are any text at all. Only an escape
+    `to_model` itself would write is decoded; other text that merely starts with the marker
+    (typed in the page) goes out as its UTF-8, and lone surrogates (JSON allows them) as "?",
+    as Java's String.getBytes(UTF_8) does."""
     if text is None:
         return None
     if text.startswith(_B64):
-        return base64.b64decode(text[len(_B64):])
-    return text.encode("utf-8")
+        try:
+            data = base64.b64decode(text[len(_B64):], validate=True)
+        except ValueError:  # binascii.Error, or non-ASCII text
+            data = None
+        if data is not None and to_model(data) == text:
+            return data
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 # -- error codes ----------------------------------------------------------------------------
@@ -409,6 +422,15 @@ def read_batches(data) -> list[Batch]:
     return batches
 
 
+def _header_name(name: str) -> str:
+    """A header name the builder can encode (it is UTF-8 on the wire; see from_model)."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "replace").decode("utf-8")
+
+
 def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
     """One uncompressed record batch v2 of model records ``(offset, key, value, headers,
     timestamp_ms)`` with consecutive offsets; timestamps are model times + `epoch_ms`."""
@@ -419,7 +441,8 @@ def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
     append = builder.append
     for offset, key, value, headers, ts in records:
         append(offset - base, ts + epoch_ms, from_model(key), from_model(value),
-               [(n, from_model(h)) for n, h in headers.items()] if headers else [])
+               [(_header_name(n), from_model(h)) for n, h in headers.items()]
+               if headers else [])
     buf = builder.build()
     struct.pack_into(">q", buf, 0, base)  # base offset and leader epoch: outside the CRC
     struct.pack_into(">i", buf, 12, leader_epoch)
