@@ -260,16 +260,34 @@ def error_code(name: str | None) -> int:
 class CorruptBatch(Exception):
     """Records that are not valid record batches v2: the partition gets CORRUPT_MESSAGE."""
 
+    error = "CORRUPT_MESSAGE"
+
+
+class BatchTooLarge(CorruptBatch):
+    """Compressed records that decompress past the request's budget (MAX_DECOMPRESSED_BYTES):
+    refused whole with MESSAGE_TOO_LARGE, Kafka's answer to records larger than it accepts (a
+    Java producer splits such a compressed batch and retries; a bomb stays refused)."""
+
+    error = "MESSAGE_TOO_LARGE"
+
+
+# What one Produce request's compressed batches may decompress to, all together: 64 times the
+# largest request real clients send by default (1 MiB), and eight times the frame cap.
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+
 
 class Batch:
-    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records")
+    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records",
+                 "inflated")
 
-    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records):
+    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records,
+                 inflated=0):
         self.producer_id = producer_id
         self.producer_epoch = producer_epoch
         self.base_sequence = base_sequence
         self.transactional = transactional
         self.records = records  # [[key, value, headers], ...] in the model's terms
+        self.inflated = inflated  # bytes its compressed records decompressed to (0: none)
 
 
 _BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")  # record batch v2 header: 61 bytes
@@ -295,18 +313,105 @@ def _varint(buf, pos: int) -> tuple[int, int]:
             raise CorruptBatch("a varint is too long")
 
 
-def _decompress(kind: int, data: bytes) -> bytes:
-    from kafka import codec as codecs
-
+def _decompress(kind: int, data: bytes, limit: int) -> bytes:
+    """A batch's records decompressed, never more than `limit` bytes of output (BatchTooLarge):
+    a few KiB of gzip or zstd can expand to gigabytes, and kafka-python's decoders have no
+    bound. Each codec stops at the bound itself, before allocating past it."""
     if kind == 1:
-        return codecs.gzip_decode(data)
+        return _gunzip(data, limit)
     if kind == 2:
-        return codecs.snappy_decode(data)
+        return _unsnappy(data, limit)
     if kind == 3:
-        return codecs.lz4_decode(data)
+        return _unlz4(data, limit)
     if kind == 4:
-        return codecs.zstd_decode(data)
+        return _unzstd(data, limit)
     raise CorruptBatch(f"unknown compression type {kind}")
+
+
+def _too_large(limit: int) -> "BatchTooLarge":
+    return BatchTooLarge(f"records decompress to more than {limit:,} bytes")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    import zlib
+
+    out = []
+    size = 0
+    while True:  # a gzip stream may hold several members, as GzipFile reads them
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = d.decompress(data, limit - size + 1)
+        size += len(chunk)
+        out.append(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        if not d.eof:
+            raise CorruptBatch("a truncated gzip stream")
+        data = d.unused_data
+        if not data.strip(b"\x00"):  # GzipFile ignores trailing zero padding
+            return b"".join(out)
+
+
+def _unsnappy(data: bytes, limit: int) -> bytes:
+    import snappy
+
+    def block(raw: bytes) -> bytes:
+        # Raw snappy begins with its uncompressed length (a varint): checked before allocating.
+        try:
+            length, _ = _uvarint(raw, 0)
+        except FrameError:
+            raise CorruptBatch("a snappy block without its length") from None
+        nonlocal budget
+        if length > budget:
+            raise _too_large(limit)
+        budget -= length
+        return snappy.decompress(raw)
+
+    budget = limit
+    if len(data) > 16 and data[:8] == b"\x82SNAPPY\x00":
+        # xerial framing (what Java's and kafka-python's producers write): int32-sized blocks
+        out = []
+        pos = 16
+        while pos < len(data):
+            if pos + 4 > len(data):
+                raise CorruptBatch("a truncated xerial snappy block")
+            (n,) = struct.unpack_from(">i", data, pos)
+            if n < 0 or pos + 4 + n > len(data):
+                raise CorruptBatch("a xerial snappy block runs past the records")
+            out.append(block(data[pos + 4:pos + 4 + n]))
+            pos += 4 + n
+        return b"".join(out)
+    return block(data)
+
+
+def _unlz4(data: bytes, limit: int) -> bytes:
+    import lz4.frame
+
+    d = lz4.frame.LZ4FrameDecompressor()
+    out = d.decompress(data, max_length=limit + 1)
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not d.eof:
+        raise CorruptBatch("a truncated lz4 frame")
+    return out
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    import io
+
+    import zstandard
+
+    out = []
+    size = 0
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
+                                                     read_across_frames=True) as reader:
+        while True:
+            chunk = reader.read(min(limit - size + 1, 1 << 20))
+            if not chunk:
+                return b"".join(out)
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            out.append(chunk)
 
 
 def _records(buf: bytes, count: int) -> list:
@@ -381,10 +486,10 @@ def _records(buf: bytes, count: int) -> list:
     return out
 
 
-def read_batches(data) -> list[Batch]:
+def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
     """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC,
-    lengths, counts), as model records ``[key, value, headers or None]``. Raises
-    CorruptBatch."""
+    lengths, counts), as model records ``[key, value, headers or None]``. Compressed records
+    may decompress to at most `budget` bytes in all (BatchTooLarge). Raises CorruptBatch."""
     from kafka.record.util import calc_crc32c
 
     if data is None:
@@ -411,9 +516,11 @@ def read_batches(data) -> list[Batch]:
                 raise CorruptBatch("an empty record batch")
             body = data[pos + _BATCH_HEADER.size:end]
             if attributes & 0x07:
-                body = _decompress(attributes & 0x07, body)
+                body = _decompress(attributes & 0x07, body, budget)
+                budget -= len(body)
             batches.append(Batch(producer_id, producer_epoch, base_sequence,
-                                 bool(attributes & 0x10), Records(_records(body, count))))
+                                 bool(attributes & 0x10), Records(_records(body, count)),
+                                 len(body) if attributes & 0x07 else 0))
             pos = end
     except CorruptBatch:
         raise

@@ -178,11 +178,12 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
         result["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
         return None
     try:
-        batches = codec.read_batches(records)
+        batches = codec.read_batches(records, conn.decompress_budget)
     except codec.CorruptBatch as e:
-        result["error_code"] = error_code("CORRUPT_MESSAGE")
+        result["error_code"] = error_code(e.error)
         result["error_message"] = str(e)[:500]
         return None
+    conn.decompress_budget -= sum(b.inflated for b in batches)
     first = last = None
     for batch in batches:
         if batch.transactional:
@@ -238,6 +239,8 @@ async def produce(conn, request) -> dict | None:
     # Watching from before the first append: applying one partition's batch first brings the
     # room up to now, which may already move the high watermark past an earlier one's.
     watch = conn.watch(_ack_events({t.name for t in request.topic_data}))
+    # What this request's compressed batches may decompress to, all partitions together.
+    conn.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
     try:
         _produce_all(conn, request, acks, responses, pending)
         if pending:

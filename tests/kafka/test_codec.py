@@ -142,3 +142,58 @@ def test_write_batch_writes_any_model_record():
     got = reference(codec.write_batch(records, 0, 1_000))
     assert got == [(b"\x00b64:%%%", b"\x00b64:aGk=", [("h?", b"?")]),
                    (None, b"\xff\x00", [])]
+
+
+def varint(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def gzip_bomb_batch(value_bytes: int) -> bytes:
+    """One record whose value is `value_bytes` zeros, gzip-compressed as it is streamed (the
+    batch itself is a few KiB per 10 MiB)."""
+    import zlib
+
+    fields = b"\x00" + varint(0) + varint(0) + varint(-1) + varint(value_bytes)
+    head = varint(len(fields) + value_bytes + 1) + fields
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [z.compress(head)]
+    chunk = bytes(1 << 20)
+    left = value_bytes
+    while left:
+        parts.append(z.compress(chunk[:min(left, len(chunk))]))
+        left -= min(left, len(chunk))
+    parts += [z.compress(varint(0)), z.flush()]
+    body = b"".join(parts)
+    header = bytearray(61)
+    struct.pack_into(">qiibIhiqqqhii", header, 0, 0, 49 + len(body), 0, 2, 0, 1, 0, 0, 0,
+                     -1, -1, -1, 1)
+    return recrc(header + body)
+
+
+@pytest.mark.parametrize("compression", [1, 2, 3, 4], ids=["gzip", "snappy", "lz4", "zstd"])
+def test_compressed_records_past_the_budget_are_refused_before_they_are_inflated(compression):
+    data = build([(None, bytes(5_000), [])] * 20, compression)  # 100 kB of zeros
+    assert len(data) < 10_000
+    assert sum(len(r) for r in codec.read_batches(data, budget=120_000)[0].records[0][1:2]) \
+        == 5_000
+    with pytest.raises(codec.BatchTooLarge) as e:
+        codec.read_batches(data, budget=50_000)
+    assert e.value.error == "MESSAGE_TOO_LARGE"
+    # The budget is shared by the batches of one call.
+    with pytest.raises(codec.BatchTooLarge):
+        codec.read_batches(data + data, budget=150_000)
+
+
+def test_a_gzip_bomb_is_refused_at_the_cap():
+    data = gzip_bomb_batch(codec.MAX_DECOMPRESSED_BYTES + 1)
+    assert len(data) < 200_000
+    with pytest.raises(codec.BatchTooLarge):
+        codec.read_batches(data)
+    [batch] = codec.read_batches(gzip_bomb_batch(1_000))
+    assert batch.records[0][1] == "\x00" * 1_000 and batch.inflated > 1_000
