@@ -105,3 +105,143 @@ def test_records_up_to_max_message_bytes_land_and_larger_ones_get_message_too_la
     assert produce(live, "big", {0: fits}, port=port) == {0: (0, 0)}
     too_big = build([(None, b"v" * 1_100_000, [])])
     assert produce(live, "big", {0: too_big}, port=port)[0][0] == 10  # MESSAGE_TOO_LARGE
+
+
+def call(live, request, version: int, broker: int = 1):
+    """One raw request to `broker`'s port; the decoded response."""
+    import socket
+
+    from playground.kafka import codec
+    from tests.kafka.test_failures import read_frame
+    from tests.kafka.test_protocol import request_bytes
+
+    with socket.create_connection(("127.0.0.1", live.port + broker - 1), timeout=10) as sock:
+        sock.sendall(request_bytes(request, version))
+        frame = read_frame(sock)
+    cls = codec.RESPONSES[request.API_KEY]
+    header = 5 if cls.flexible_version_q(version) else 4
+    return cls.decode(frame[header:], version=version)
+
+
+def fetch(live, topic: str, partition: int, offset: int, broker: int, version: int = 12):
+    from kafka.protocol.consumer import FetchRequest
+
+    request = FetchRequest[version](
+        replica_id=-1, max_wait_ms=0, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
+        session_id=0, session_epoch=-1, forgotten_topics_data=[], rack_id="",
+        topics=[FetchRequest.FetchTopic(topic=topic, partitions=[
+            FetchRequest.FetchTopic.FetchPartition(
+                partition=partition, current_leader_epoch=-1, fetch_offset=offset,
+                last_fetched_epoch=-1, log_start_offset=-1, partition_max_bytes=1 << 20)])])
+    [t] = call(live, request, version, broker).responses
+    [p] = t.partitions
+    return p
+
+
+def list_offsets(live, topic: str, partition: int, timestamp: int, broker: int):
+    from kafka.protocol.consumer import ListOffsetsRequest
+
+    request = ListOffsetsRequest[5](replica_id=-1, isolation_level=0, topics=[
+        ListOffsetsRequest.ListOffsetsTopic(name=topic, partitions=[
+            ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition(
+                partition_index=partition, current_leader_epoch=-1, timestamp=timestamp)])])
+    [t] = call(live, request, 5, broker).topics
+    [p] = t.partitions
+    return p.error_code, p.offset
+
+
+def metadata(live, topics, broker: int = 1, auto: bool = True, version: int = 9):
+    from kafka.protocol.metadata import MetadataRequest
+
+    request = MetadataRequest[version](
+        topics=None if topics is None else [MetadataRequest.MetadataRequestTopic(name=t)
+                                            for t in topics],
+        allow_auto_topic_creation=auto, include_cluster_authorized_operations=False,
+        include_topic_authorized_operations=False)
+    return call(live, request, version, broker)
+
+
+def test_kafka_error_codes_for_followers_offsets_and_unknown_topics(live):
+    from tests.kafka.test_codec import build
+
+    create_topic(live, "codes", 1, rf=2)
+    [leader] = leaders(live, "codes")
+    follower = next(b for b in (1, 2, 3) if b != leader)
+    batch = build([(b"k", b"v", [])])
+    # Produce and Fetch at a broker that does not lead the partition: NOT_LEADER_OR_FOLLOWER.
+    assert produce(live, "codes", {0: batch}, port=live.port + follower - 1) == {0: (6, -1)}
+    assert fetch(live, "codes", 0, 0, follower).error_code == 6
+    assert list_offsets(live, "codes", 0, -1, follower) == (6, -1)
+    assert produce(live, "codes", {0: batch}, port=live.port + leader - 1) == {0: (0, 0)}
+    # A partition the topic lacks, and a topic nobody created (Produce never creates one).
+    assert produce(live, "codes", {5: batch}, port=live.port + leader - 1) == {5: (3, -1)}
+    assert produce(live, "nowhere", {0: batch}) == {0: (3, -1)}
+    assert "nowhere" not in live.snapshot()["topics"]
+    # Fetch past the log end: OFFSET_OUT_OF_RANGE, with the high watermark to reset from.
+    time.sleep(0.3)  # the follower's fetch moves the high watermark
+    p = fetch(live, "codes", 0, 5, leader)
+    assert (p.error_code, p.high_watermark, p.log_start_offset) == (1, 1, 0)
+    p = fetch(live, "codes", 0, 0, leader)
+    assert p.error_code == 0 and p.records
+    # Metadata without auto-creation: UNKNOWN_TOPIC_OR_PARTITION, nothing created.
+    [t] = metadata(live, ["ghost"], auto=False).topics
+    assert (t.name, t.error_code) == ("ghost", 3) and "ghost" not in live.snapshot()["topics"]
+
+
+def test_unknown_topics_are_not_created_when_the_cluster_disables_it():
+    from tests.kafka.conftest import LIVE_SPEC, Live
+
+    live = Live({**LIVE_SPEC, "cluster_config": {**LIVE_SPEC["cluster_config"],
+                                                 "auto.create.topics.enable": False}})
+    try:
+        [t] = metadata(live, ["ghost"], auto=True).topics
+        assert t.error_code == 3 and "ghost" not in live.snapshot()["topics"]
+    finally:
+        live.close()
+
+
+def test_metadata_after_a_broker_stops_moves_leaders_and_drops_the_broker(live):
+    create_topic(live, "moving", 3, rf=3)
+    before = leaders(live, "moving")
+    live.apply({"type": "broker.stop", "broker": 2})  # a controlled shutdown
+    md = metadata(live, ["moving"], broker=1)
+    assert sorted(b.node_id for b in md.brokers) == [1, 3]
+    [t] = md.topics
+    now = {p.partition_index: p.leader_id for p in t.partitions}
+    assert 2 not in now.values() and all(p.error_code == 0 for p in t.partitions)
+    assert all(2 not in p.isr_nodes for p in t.partitions)
+    assert [now[i] for i in range(3)] != before or 2 not in before
+    # A crashed broker stays listed (its ZooKeeper session lives on) but its port is closed.
+    live.apply({"type": "broker.start", "broker": 2})
+    live.apply({"type": "broker.stop", "broker": 3, "mode": "crash"})
+    md = metadata(live, ["moving"], broker=1)
+    assert sorted(b.node_id for b in md.brokers) == [1, 2, 3]
+    [t] = md.topics
+    assert all(3 in p.offline_replicas for p in t.partitions)
+
+
+def test_list_offsets_after_retention_deleted_records_starts_at_the_log_start():
+    from tests.kafka.conftest import LIVE_SPEC, Live
+    from tests.kafka.test_codec import build
+
+    spec = {**LIVE_SPEC, "cluster_config": {**LIVE_SPEC["cluster_config"],
+                                            "log.retention.check.interval.ms": 100},
+            "topics": [{"name": "short", "partitions": 1, "replication_factor": 1,
+                        "config": {"retention.ms": 300}}]}
+    live = Live(spec)
+    try:
+        [leader] = leaders(live, "short")
+        port = live.port + leader - 1
+        assert produce(live, "short", {0: build([(None, b"a", [])] * 3)}, port=port) \
+            == {0: (0, 0)}
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and list_offsets(live, "short", 0, -2, leader)[1] != 3:
+            time.sleep(0.1)
+        assert list_offsets(live, "short", 0, -2, leader) == (0, 3)  # earliest
+        assert list_offsets(live, "short", 0, -1, leader) == (0, 3)  # latest
+        p = fetch(live, "short", 0, 0, leader)
+        assert (p.error_code, p.log_start_offset) == (1, 3)  # OFFSET_OUT_OF_RANGE
+        assert produce(live, "short", {0: build([(None, b"b", [])])}, port=port) == {0: (0, 3)}
+        assert fetch(live, "short", 0, 3, leader).log_start_offset == 3
+    finally:
+        live.close()
