@@ -144,10 +144,36 @@ def decode_request(header: Header, frame: bytes):
     if not low <= header.api_version <= high:
         raise FrameError(f"API {cls.name} has no version {header.api_version}")
     try:
-        return cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
+        request = cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
     except Exception as e:  # kafka-python raises struct.error, ValueError, IndexError, ...
         raise FrameError(f"{cls.name} v{header.api_version} does not decode: "
                          f"{type(e).__name__}") from None
+    _check_nulls(request, header.api_version, cls.name)
+    return request
+
+
+def _check_nulls(obj, version: int, where: str) -> None:
+    """kafka-python decodes a null (length -1) in any string, bytes or array field; Kafka's
+    parser refuses one where the schema does not allow it, and so do we (FrameError: the
+    connection closes), so handlers never meet a None where Kafka promises a value."""
+    for name, field in obj._struct.fields.items():
+        if not field.for_version_q(version) or field.tagged_field_q(version):
+            continue
+        value = getattr(obj, name, None)
+        if value is None:
+            if field.type_str in _NEVER_NULL or field.nullable_for_version_q(version):
+                continue
+            raise FrameError(f"{where}: {name} is null, which v{version} does not allow")
+        if field.is_struct_array():
+            for item in value:
+                _check_nulls(item, version, where)
+        elif field.is_struct():
+            _check_nulls(value, version, where)
+
+
+# Fixed-size types decode to a value, never None.
+_NEVER_NULL = frozenset({"int8", "int16", "int32", "int64", "uint16", "bool", "uuid",
+                         "float64"})
 
 
 def _build(data_class, version, value):

@@ -184,6 +184,12 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
         result["error_message"] = str(e)[:500]
         return None
     conn.decompress_budget -= sum(b.inflated for b in batches)
+    if len(batches) != 1:
+        # Kafka's ProduceRequest.validateRecords (v3+): exactly one batch per partition.
+        result["error_code"] = error_code("INVALID_RECORD")
+        result["error_message"] = (f"Produce v3+ carries exactly one record batch per "
+                                   f"partition, not {len(batches)}")
+        return None
     first = last = None
     for batch in batches:
         if batch.transactional:

@@ -197,3 +197,16 @@ def test_a_gzip_bomb_is_refused_at_the_cap():
         codec.read_batches(data)
     [batch] = codec.read_batches(gzip_bomb_batch(1_000))
     assert batch.records[0][1] == "\x00" * 1_000 and batch.inflated > 1_000
+
+
+def test_a_null_where_the_schema_allows_none_does_not_decode():
+    """kafka-python decodes length -1 as None in any string field; FindCoordinator's key is
+    not nullable, and a null one reached the handler, which failed on it."""
+    body = struct.pack(">h", -1) + b"\x00"  # key: null string, key_type 0
+    frame = struct.pack(">hhih", 10, 1, 5, 1) + b"c" + body
+    header = codec.parse_header(frame)
+    with pytest.raises(codec.FrameError, match="key is null"):
+        codec.decode_request(header, frame)
+    # A nullable field may be null: Metadata v1's topics (all topics).
+    frame = struct.pack(">hhih", 3, 1, 6, 1) + b"c" + struct.pack(">i", -1)
+    assert codec.decode_request(codec.parse_header(frame), frame).topics is None

@@ -245,3 +245,18 @@ def test_list_offsets_after_retention_deleted_records_starts_at_the_log_start():
         assert fetch(live, "short", 0, 3, leader).log_start_offset == 3
     finally:
         live.close()
+
+
+def test_produce_carries_exactly_one_batch_per_partition_as_kafka_requires(live):
+    """Empty records (no batch) failed the handler, which closed the connection; two batches
+    were taken although Kafka refuses them (ProduceRequest.validateRecords: INVALID_RECORD)."""
+    from tests.kafka.test_codec import build
+
+    create_topic(live, "one-batch", 1)
+    port = live.port + leaders(live, "one-batch")[0] - 1
+    batch = build([(None, b"v", [])])
+    for acks in (1, -1):
+        assert produce(live, "one-batch", {0: b""}, acks=acks, port=port) == {0: (87, -1)}
+        assert produce(live, "one-batch", {0: batch + batch}, acks=acks, port=port) \
+            == {0: (87, -1)}
+    assert produce(live, "one-batch", {0: batch}, port=port) == {0: (0, 0)}
