@@ -404,7 +404,9 @@ async def list_offsets(conn, request) -> dict:
                 out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
                 continue
             ts = lp.timestamp
-            query = ts if ts < 0 else ts - epoch_ms
+            # Model times start at 0; a real timestamp before that must not turn into one of
+            # the negative sentinels (-1 latest, -2 earliest, -3 max timestamp).
+            query = ts if ts < 0 else max(0, ts - epoch_ms)
             error, offset, found_ts, leader_epoch = cluster.offset_for(
                 topic.name, lp.partition_index, query)
             out.update(error_code=error_code(error), offset=offset,

@@ -260,3 +260,19 @@ def test_produce_carries_exactly_one_batch_per_partition_as_kafka_requires(live)
         assert produce(live, "one-batch", {0: batch + batch}, acks=acks, port=port) \
             == {0: (87, -1)}
     assert produce(live, "one-batch", {0: batch}, port=port) == {0: (0, 0)}
+
+
+def test_list_offsets_by_a_timestamp_just_before_the_rooms_start_finds_the_first_record(live):
+    """A timestamp 1-3 ms before the room's wall-clock epoch became the sentinel -1, -2 or
+    -3 (latest, earliest, max timestamp) once shifted to model time."""
+    from tests.kafka.test_codec import build
+
+    create_topic(live, "early", 1)
+    [leader] = leaders(live, "early")
+    for i in range(3):
+        produce(live, "early", {0: build([(None, b"v%d" % i, [])])},
+                port=live.port + leader - 1)
+    epoch = live.listener.epoch_ms
+    assert list_offsets(live, "early", 0, -1, leader) == (0, 3)
+    for before in (1, 2, 3, 10_000):
+        assert list_offsets(live, "early", 0, epoch - before, leader) == (0, 0)
