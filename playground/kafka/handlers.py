@@ -416,6 +416,40 @@ async def list_offsets(conn, request) -> dict:
     return {"throttle_time_ms": 0, "topics": topics}
 
 
+# -- OffsetForLeaderEpoch ------------------------------------------------------------------------
+
+@api(23, 2, 4)
+async def offset_for_leader_epoch(conn, request) -> dict:
+    """KIP-320: after a leader change a consumer (kafka-python 3, librdkafka, Java) asks where
+    the epoch of its position ended, to find out whether the log was truncated under it.
+    Without this API kafka-python's consumer retried forever and read nothing more."""
+    cluster = conn.room.cluster
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for op in topic.partitions:
+            out = {"partition": op.partition, "error_code": 0, "leader_epoch": -1,
+                   "end_offset": -1}
+            partitions.append(out)
+            part = cluster.partition_for_read(topic.topic, op.partition)
+            if part is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+                continue
+            if part.leader != conn.broker:
+                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+                continue
+            current = op.current_leader_epoch
+            if current >= 0 and current != part.leader_epoch:
+                out["error_code"] = error_code("FENCED_LEADER_EPOCH"
+                                               if current < part.leader_epoch
+                                               else "UNKNOWN_LEADER_EPOCH")
+                continue
+            epoch, end = part.leader_log.end_offset_for_epoch(op.leader_epoch)
+            out.update(leader_epoch=epoch, end_offset=end)
+        topics.append({"topic": topic.topic, "partitions": partitions})
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
 # -- FindCoordinator -----------------------------------------------------------------------------
 
 def _coordinator(conn, key: str, key_type: int) -> dict:

@@ -163,3 +163,74 @@ def test_aiokafka_compressed_batches_land_exactly(live, codec):
     asyncio.run(main())
     records = live.call(lambda: live.room.cluster.read_records(f"az-{codec}", 0, 0, 10**7))
     assert [(from_model(k), from_model(v)) for _, k, v, _, _ in records["records"]] == sent
+
+
+def test_a_group_consumer_carries_on_when_its_coordinator_and_leader_stop(live):
+    """Stopping a broker in the page: the group's coordinator moves to the next running broker
+    and the partition's leader to a follower; the consumer finds both again and reads on."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    live.apply({"type": "topic.create", "name": "moving", "partitions": 1,
+                "replication_factor": 3})
+    producer = KafkaProducer(bootstrap_servers=live.bootstrap_all, acks="all")
+    for i in range(5):
+        producer.send("moving", b"before-%d" % i)
+    producer.flush(10)
+    consumer = KafkaConsumer("moving", bootstrap_servers=live.bootstrap_all,
+                             group_id="movers", auto_offset_reset="earliest")
+    got = []
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while len(got) < 5 and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=300).values():
+                got += [m.value for m in msgs]
+        coordinator = live.call(live.listener.coordinator, "movers")
+        leader = live.snapshot()["topics"]["moving"]["partitions"][0]["leader"]
+        for broker in sorted({coordinator, leader}):
+            live.apply({"type": "broker.stop", "broker": broker})
+        for i in range(5):
+            producer.send("moving", b"after-%d" % i)
+        producer.flush(20)
+        while len(got) < 10 and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=300).values():
+                got += [m.value for m in msgs]
+    finally:
+        consumer.close()
+        producer.close(5)
+    assert got == [b"before-%d" % i for i in range(5)] + [b"after-%d" % i for i in range(5)]
+    assert live.call(live.listener.coordinator, "movers") != coordinator
+
+
+def test_a_librdkafka_consumer_carries_on_when_its_partitions_leader_stops(live):
+    """librdkafka validates its position with OffsetForLeaderEpoch after a leader change once
+    the broker offers it, as the listener now does."""
+    from confluent_kafka import Consumer, Producer
+
+    live.apply({"type": "topic.create", "name": "rd-moving", "partitions": 1,
+                "replication_factor": 3})
+    producer = Producer({"bootstrap.servers": live.bootstrap_all, "acks": "all"})
+    for i in range(5):
+        producer.produce("rd-moving", b"before-%d" % i)
+    assert producer.flush(10) == 0
+    consumer = Consumer({"bootstrap.servers": live.bootstrap_all, "group.id": "rd-movers",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe(["rd-moving"])
+    got = []
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = consumer.poll(0.3)
+            if m is not None and not m.error():
+                got.append(m.value())
+        leader = live.snapshot()["topics"]["rd-moving"]["partitions"][0]["leader"]
+        live.apply({"type": "broker.stop", "broker": leader})
+        for i in range(5):
+            producer.produce("rd-moving", b"after-%d" % i)
+        assert producer.flush(20) == 0
+        while len(got) < 10 and time.monotonic() < deadline:
+            m = consumer.poll(0.3)
+            if m is not None and not m.error():
+                got.append(m.value())
+    finally:
+        consumer.close()
+    assert got == [b"before-%d" % i for i in range(5)] + [b"after-%d" % i for i in range(5)]

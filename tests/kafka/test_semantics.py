@@ -276,3 +276,38 @@ def test_list_offsets_by_a_timestamp_just_before_the_rooms_start_finds_the_first
     assert list_offsets(live, "early", 0, -1, leader) == (0, 3)
     for before in (1, 2, 3, 10_000):
         assert list_offsets(live, "early", 0, epoch - before, leader) == (0, 0)
+
+
+def test_offset_for_leader_epoch_answers_where_each_epoch_ended(live):
+    from kafka.protocol.consumer import OffsetForLeaderEpochRequest as Req
+
+    from tests.kafka.test_codec import build
+
+    live.apply({"type": "topic.create", "name": "epochs", "partitions": 1,
+                "replication_factor": 3})
+    first = leaders(live, "epochs")[0]
+    for i in range(3):
+        produce(live, "epochs", {0: build([(None, b"a%d" % i, [])])}, acks=-1,
+                port=live.port + first - 1)
+    live.apply({"type": "broker.stop", "broker": first})  # a clean stop: the leader moves
+    second = leaders(live, "epochs")[0]
+    assert second != first
+    produce(live, "epochs", {0: build([(None, b"b", [])] * 2)}, acks=-1,
+            port=live.port + second - 1)
+    epoch = live.snapshot()["topics"]["epochs"]["partitions"][0]["leader_epoch"]
+
+    def ask(leader_epoch: int, current: int = -1, broker: int = second):
+        request = Req[4](replica_id=-1, topics=[Req.OffsetForLeaderTopic(
+            topic="epochs", partitions=[Req.OffsetForLeaderTopic.OffsetForLeaderPartition(
+                partition=0, current_leader_epoch=current, leader_epoch=leader_epoch)])])
+        [t] = call(live, request, 4, broker).topics
+        [p] = t.partitions
+        return p.error_code, p.leader_epoch, p.end_offset
+
+    assert ask(epoch - 1) == (0, epoch - 1, 3)  # the old leader's epoch ended at offset 3
+    assert ask(epoch) == (0, epoch, 5)  # the current one: the log end
+    assert ask(epoch, current=epoch) == (0, epoch, 5)
+    assert ask(epoch, current=epoch - 1)[0] == 74  # FENCED_LEADER_EPOCH
+    assert ask(epoch, current=epoch + 1)[0] == 75  # UNKNOWN_LEADER_EPOCH
+    follower = next(b for b in (2, 3, 1) if b not in (first, second))
+    assert ask(epoch, broker=follower)[0] == 6  # NOT_LEADER_OR_FOLLOWER
