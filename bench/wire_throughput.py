@@ -16,9 +16,11 @@ aiokafka >= 30,000/s, confluent-kafka >= 50,000/s.
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,9 +48,16 @@ def free_base(n: int = 3) -> int:
     raise RuntimeError("no free ports")
 
 
-def start_listener(port: int) -> subprocess.Popen:
+def start_listener(port: int, db_dir: str) -> subprocess.Popen:
+    # The listener stores its room in the database and restores it when it starts: in the
+    # project's own db.sqlite3 a second run found the first run's topics and records (and a
+    # fresh clone's database has no tables, so the listener died at once). A throwaway
+    # database, migrated here, gives every run a fresh `live` room.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings",
-           "DJANGO_DEBUG": "1", "PLAYGROUND_ROOM_RECORDS_MAX": "2000000"}
+           "DJANGO_DEBUG": "1", "PLAYGROUND_ROOM_RECORDS_MAX": "2000000",
+           "DATABASE_URL": f"sqlite:///{db_dir}/bench.sqlite3"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
     proc = subprocess.Popen([sys.executable, "manage.py", "kafka_listener", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -190,7 +199,8 @@ def main() -> None:
     args = parser.parse_args()
     port = free_base()
     bootstrap = f"127.0.0.1:{port}"
-    proc = start_listener(port)
+    db_dir = tempfile.mkdtemp(prefix="wire-bench-")
+    proc = start_listener(port, db_dir)
     records = payloads(args.records, args.size)
     print(f"command: .venv/bin/python bench/wire_throughput.py --records {args.records} "
           f"--size {args.size} --rf {args.rf}" + (f" --acks {args.acks}" if args.acks else "")
@@ -210,6 +220,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(db_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
