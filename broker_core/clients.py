@@ -26,8 +26,12 @@ from .log import record_size
 
 MAX_CLIENT_NAME = 200
 MAX_BATCH_RECORDS = 100_000
-MAX_KEY_CHARS = 1_000_000
-MAX_VALUE_CHARS = 1_000_000
+# A sanity bound on a command, not Kafka's limit: max.message.bytes (1,048,588 by default)
+# decides, with MESSAGE_TOO_LARGE as Kafka answers. It must stay above any record a topic may
+# accept (max.message.bytes can be raised) and above the base64 text of binary ones: a
+# request frame is at most 8 MiB, 11.2 M characters as base64.
+MAX_KEY_CHARS = 12_000_000
+MAX_VALUE_CHARS = 12_000_000
 PRODUCER_WINDOW = 5  # batches per producer and partition a leader remembers (Kafka: 5)
 INT32_MAX = 2**31 - 1
 

@@ -144,10 +144,36 @@ def decode_request(header: Header, frame: bytes):
     if not low <= header.api_version <= high:
         raise FrameError(f"API {cls.name} has no version {header.api_version}")
     try:
-        return cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
+        request = cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
     except Exception as e:  # kafka-python raises struct.error, ValueError, IndexError, ...
         raise FrameError(f"{cls.name} v{header.api_version} does not decode: "
                          f"{type(e).__name__}") from None
+    _check_nulls(request, header.api_version, cls.name)
+    return request
+
+
+def _check_nulls(obj, version: int, where: str) -> None:
+    """kafka-python decodes a null (length -1) in any string, bytes or array field; Kafka's
+    parser refuses one where the schema does not allow it, and so do we (FrameError: the
+    connection closes), so handlers never meet a None where Kafka promises a value."""
+    for name, field in obj._struct.fields.items():
+        if not field.for_version_q(version) or field.tagged_field_q(version):
+            continue
+        value = getattr(obj, name, None)
+        if value is None:
+            if field.type_str in _NEVER_NULL or field.nullable_for_version_q(version):
+                continue
+            raise FrameError(f"{where}: {name} is null, which v{version} does not allow")
+        if field.is_struct_array():
+            for item in value:
+                _check_nulls(item, version, where)
+        elif field.is_struct():
+            _check_nulls(value, version, where)
+
+
+# Fixed-size types decode to a value, never None.
+_NEVER_NULL = frozenset({"int8", "int16", "int32", "int64", "uint16", "bool", "uuid",
+                         "float64"})
 
 
 def _build(data_class, version, value):
@@ -203,11 +229,24 @@ def to_model(data: bytes | None) -> str | None:
 
 
 def from_model(text: str | None) -> bytes | None:
+    """The wire bytes of a model string; total: Fetch encodes every record the log holds,
+    and records the page or the built-in producers wrote are any text at all. Only an escape
+    `to_model` itself would write is decoded; other text that merely starts with the marker
+    (typed in the page) goes out as its UTF-8, and lone surrogates (JSON allows them) as "?",
+    as Java's String.getBytes(UTF_8) does."""
     if text is None:
         return None
     if text.startswith(_B64):
-        return base64.b64decode(text[len(_B64):])
-    return text.encode("utf-8")
+        try:
+            data = base64.b64decode(text[len(_B64):], validate=True)
+        except ValueError:  # binascii.Error, or non-ASCII text
+            data = None
+        if data is not None and to_model(data) == text:
+            return data
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 # -- error codes ----------------------------------------------------------------------------
@@ -247,16 +286,34 @@ def error_code(name: str | None) -> int:
 class CorruptBatch(Exception):
     """Records that are not valid record batches v2: the partition gets CORRUPT_MESSAGE."""
 
+    error = "CORRUPT_MESSAGE"
+
+
+class BatchTooLarge(CorruptBatch):
+    """Compressed records that decompress past the request's budget (MAX_DECOMPRESSED_BYTES):
+    refused whole with MESSAGE_TOO_LARGE, Kafka's answer to records larger than it accepts (a
+    Java producer splits such a compressed batch and retries; a bomb stays refused)."""
+
+    error = "MESSAGE_TOO_LARGE"
+
+
+# What one Produce request's compressed batches may decompress to, all together: 64 times the
+# largest request real clients send by default (1 MiB), and eight times the frame cap.
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+
 
 class Batch:
-    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records")
+    __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records",
+                 "inflated")
 
-    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records):
+    def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records,
+                 inflated=0):
         self.producer_id = producer_id
         self.producer_epoch = producer_epoch
         self.base_sequence = base_sequence
         self.transactional = transactional
         self.records = records  # [[key, value, headers], ...] in the model's terms
+        self.inflated = inflated  # bytes its compressed records decompressed to (0: none)
 
 
 _BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")  # record batch v2 header: 61 bytes
@@ -282,18 +339,105 @@ def _varint(buf, pos: int) -> tuple[int, int]:
             raise CorruptBatch("a varint is too long")
 
 
-def _decompress(kind: int, data: bytes) -> bytes:
-    from kafka import codec as codecs
-
+def _decompress(kind: int, data: bytes, limit: int) -> bytes:
+    """A batch's records decompressed, never more than `limit` bytes of output (BatchTooLarge):
+    a few KiB of gzip or zstd can expand to gigabytes, and kafka-python's decoders have no
+    bound. Each codec stops at the bound itself, before allocating past it."""
     if kind == 1:
-        return codecs.gzip_decode(data)
+        return _gunzip(data, limit)
     if kind == 2:
-        return codecs.snappy_decode(data)
+        return _unsnappy(data, limit)
     if kind == 3:
-        return codecs.lz4_decode(data)
+        return _unlz4(data, limit)
     if kind == 4:
-        return codecs.zstd_decode(data)
+        return _unzstd(data, limit)
     raise CorruptBatch(f"unknown compression type {kind}")
+
+
+def _too_large(limit: int) -> "BatchTooLarge":
+    return BatchTooLarge(f"records decompress to more than {limit:,} bytes")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    import zlib
+
+    out = []
+    size = 0
+    while True:  # a gzip stream may hold several members, as GzipFile reads them
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = d.decompress(data, limit - size + 1)
+        size += len(chunk)
+        out.append(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        if not d.eof:
+            raise CorruptBatch("a truncated gzip stream")
+        data = d.unused_data
+        if not data.strip(b"\x00"):  # GzipFile ignores trailing zero padding
+            return b"".join(out)
+
+
+def _unsnappy(data: bytes, limit: int) -> bytes:
+    import snappy
+
+    def block(raw: bytes) -> bytes:
+        # Raw snappy begins with its uncompressed length (a varint): checked before allocating.
+        try:
+            length, _ = _uvarint(raw, 0)
+        except FrameError:
+            raise CorruptBatch("a snappy block without its length") from None
+        nonlocal budget
+        if length > budget:
+            raise _too_large(limit)
+        budget -= length
+        return snappy.decompress(raw)
+
+    budget = limit
+    if len(data) > 16 and data[:8] == b"\x82SNAPPY\x00":
+        # xerial framing (what Java's and kafka-python's producers write): int32-sized blocks
+        out = []
+        pos = 16
+        while pos < len(data):
+            if pos + 4 > len(data):
+                raise CorruptBatch("a truncated xerial snappy block")
+            (n,) = struct.unpack_from(">i", data, pos)
+            if n < 0 or pos + 4 + n > len(data):
+                raise CorruptBatch("a xerial snappy block runs past the records")
+            out.append(block(data[pos + 4:pos + 4 + n]))
+            pos += 4 + n
+        return b"".join(out)
+    return block(data)
+
+
+def _unlz4(data: bytes, limit: int) -> bytes:
+    import lz4.frame
+
+    d = lz4.frame.LZ4FrameDecompressor()
+    out = d.decompress(data, max_length=limit + 1)
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not d.eof:
+        raise CorruptBatch("a truncated lz4 frame")
+    return out
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    import io
+
+    import zstandard
+
+    out = []
+    size = 0
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
+                                                     read_across_frames=True) as reader:
+        while True:
+            chunk = reader.read(min(limit - size + 1, 1 << 20))
+            if not chunk:
+                return b"".join(out)
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            out.append(chunk)
 
 
 def _records(buf: bytes, count: int) -> list:
@@ -368,10 +512,10 @@ def _records(buf: bytes, count: int) -> list:
     return out
 
 
-def read_batches(data) -> list[Batch]:
+def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
     """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC,
-    lengths, counts), as model records ``[key, value, headers or None]``. Raises
-    CorruptBatch."""
+    lengths, counts), as model records ``[key, value, headers or None]``. Compressed records
+    may decompress to at most `budget` bytes in all (BatchTooLarge). Raises CorruptBatch."""
     from kafka.record.util import calc_crc32c
 
     if data is None:
@@ -398,15 +542,26 @@ def read_batches(data) -> list[Batch]:
                 raise CorruptBatch("an empty record batch")
             body = data[pos + _BATCH_HEADER.size:end]
             if attributes & 0x07:
-                body = _decompress(attributes & 0x07, body)
+                body = _decompress(attributes & 0x07, body, budget)
+                budget -= len(body)
             batches.append(Batch(producer_id, producer_epoch, base_sequence,
-                                 bool(attributes & 0x10), Records(_records(body, count))))
+                                 bool(attributes & 0x10), Records(_records(body, count)),
+                                 len(body) if attributes & 0x07 else 0))
             pos = end
     except CorruptBatch:
         raise
     except Exception as e:  # IndexError past the end, codec errors, bad UTF-8 header names
         raise CorruptBatch(f"records do not decode: {type(e).__name__}: {e}") from None
     return batches
+
+
+def _header_name(name: str) -> str:
+    """A header name the builder can encode (it is UTF-8 on the wire; see from_model)."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "replace").decode("utf-8")
 
 
 def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
@@ -419,7 +574,8 @@ def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
     append = builder.append
     for offset, key, value, headers, ts in records:
         append(offset - base, ts + epoch_ms, from_model(key), from_model(value),
-               [(n, from_model(h)) for n, h in headers.items()] if headers else [])
+               [(_header_name(n), from_model(h)) for n, h in headers.items()]
+               if headers else [])
     buf = builder.build()
     struct.pack_into(">q", buf, 0, base)  # base offset and leader epoch: outside the CRC
     struct.pack_into(">i", buf, 12, leader_epoch)

@@ -178,10 +178,17 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
         result["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
         return None
     try:
-        batches = codec.read_batches(records)
+        batches = codec.read_batches(records, conn.decompress_budget)
     except codec.CorruptBatch as e:
-        result["error_code"] = error_code("CORRUPT_MESSAGE")
+        result["error_code"] = error_code(e.error)
         result["error_message"] = str(e)[:500]
+        return None
+    conn.decompress_budget -= sum(b.inflated for b in batches)
+    if len(batches) != 1:
+        # Kafka's ProduceRequest.validateRecords (v3+): exactly one batch per partition.
+        result["error_code"] = error_code("INVALID_RECORD")
+        result["error_message"] = (f"Produce v3+ carries exactly one record batch per "
+                                   f"partition, not {len(batches)}")
         return None
     first = last = None
     for batch in batches:
@@ -238,6 +245,8 @@ async def produce(conn, request) -> dict | None:
     # Watching from before the first append: applying one partition's batch first brings the
     # room up to now, which may already move the high watermark past an earlier one's.
     watch = conn.watch(_ack_events({t.name for t in request.topic_data}))
+    # What this request's compressed batches may decompress to, all partitions together.
+    conn.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
     try:
         _produce_all(conn, request, acks, responses, pending)
         if pending:
@@ -395,13 +404,49 @@ async def list_offsets(conn, request) -> dict:
                 out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
                 continue
             ts = lp.timestamp
-            query = ts if ts < 0 else ts - epoch_ms
+            # Model times start at 0; a real timestamp before that must not turn into one of
+            # the negative sentinels (-1 latest, -2 earliest, -3 max timestamp).
+            query = ts if ts < 0 else max(0, ts - epoch_ms)
             error, offset, found_ts, leader_epoch = cluster.offset_for(
                 topic.name, lp.partition_index, query)
             out.update(error_code=error_code(error), offset=offset,
                        timestamp=found_ts + epoch_ms if found_ts >= 0 else -1,
                        leader_epoch=leader_epoch)
         topics.append({"name": topic.name, "partitions": partitions})
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
+# -- OffsetForLeaderEpoch ------------------------------------------------------------------------
+
+@api(23, 2, 4)
+async def offset_for_leader_epoch(conn, request) -> dict:
+    """KIP-320: after a leader change a consumer (kafka-python 3, librdkafka, Java) asks where
+    the epoch of its position ended, to find out whether the log was truncated under it.
+    Without this API kafka-python's consumer retried forever and read nothing more."""
+    cluster = conn.room.cluster
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for op in topic.partitions:
+            out = {"partition": op.partition, "error_code": 0, "leader_epoch": -1,
+                   "end_offset": -1}
+            partitions.append(out)
+            part = cluster.partition_for_read(topic.topic, op.partition)
+            if part is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+                continue
+            if part.leader != conn.broker:
+                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+                continue
+            current = op.current_leader_epoch
+            if current >= 0 and current != part.leader_epoch:
+                out["error_code"] = error_code("FENCED_LEADER_EPOCH"
+                                               if current < part.leader_epoch
+                                               else "UNKNOWN_LEADER_EPOCH")
+                continue
+            epoch, end = part.leader_log.end_offset_for_epoch(op.leader_epoch)
+            out.update(leader_epoch=epoch, end_offset=end)
+        topics.append({"topic": topic.topic, "partitions": partitions})
     return {"throttle_time_ms": 0, "topics": topics}
 
 

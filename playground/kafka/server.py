@@ -101,6 +101,8 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}"
         self.client_id: str | None = None
         self.header: codec.Header | None = None
+        # Produce: what the current request's compressed batches may still decompress to.
+        self.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
 
     @property
     def room(self):

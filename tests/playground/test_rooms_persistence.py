@@ -177,9 +177,8 @@ def http_rooms(transactional_db):
 
 
 def test_a_recording_slug_opens_a_replay_room_presented_by_its_opener(client, http_rooms):
-    from playground.rooms.recordings import save_recording
-
     from playground.presenter import SESSION_FIELD
+    from playground.rooms.recordings import save_recording
 
     slug = save_recording(recording_doc())
     client.get("/")  # a visitor with a session cookie (any earlier visit gives one)
