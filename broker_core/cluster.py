@@ -549,8 +549,11 @@ class Cluster(Replication, Clients):
             if not isinstance(name, str) or not name or len(name) > 1_000:
                 raise CommandError("headers", f"header names must be non-empty strings of at "
                                    f"most 1,000 characters, not {name!r}")
+            v.unicode_text(name, "headers")
             if value is not None and not isinstance(value, str):
                 raise CommandError(f"headers.{name}", "a header value must be a string or null")
+            if value is not None:
+                v.unicode_text(value, f"headers.{name}")
         return dict(headers) or None
 
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
@@ -605,8 +608,11 @@ class Cluster(Replication, Clients):
         retrying = self.retrying
         code = ACKS_CODE[acks]
         for key, value, headers, partition in records:
+            # ASCII text weighs its length; anything else (and bytes kept as base64, which
+            # start with a NUL) is sized by record_size.
             if headers is None and value is not None and value.isascii() and (
-                    key is None or key.isascii()):
+                    key is None or key.isascii()) and value[:1] != "\x00" and (
+                    key is None or key[:1] != "\x00"):
                 size = len(value) if key is None else len(value) + len(key)
             else:
                 size = record_size(key, value, headers)

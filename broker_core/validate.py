@@ -81,7 +81,19 @@ def string(command: dict, name: str, *, default=_MISSING, max_length=None,
         raise CommandError(name, f"must be a string, not {type(value).__name__}")
     if max_length is not None and len(value) > max_length:
         raise CommandError(name, f"must be at most {max_length:,} characters, not {len(value):,}")
+    unicode_text(value, name)
     return value
+
+
+def unicode_text(value: str, name: str) -> None:
+    """JSON lets "\ud800" through, but a lone surrogate is not text: it cannot be sized in
+    UTF-8 (record sizes), stored or sent to a browser. Refused where the field can be named."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise CommandError(name, f"must be Unicode text; character {e.start} is a lone "
+                               "surrogate") from None
 
 
 def choice(command: dict, name: str, options: tuple, *, default=_MISSING):

@@ -25,6 +25,7 @@ from kafka.protocol import producer as _producer  # noqa: F401
 from kafka.protocol.api_message import ApiMessage
 
 from broker_core.clients import Records
+from broker_core.log import BYTES_MARK
 
 # Kafka's socket.request.max.bytes is 100 MiB; real clients send at most a few MiB
 # (max.request.size / message.max.bytes default to 1 MiB), so 8 MiB refuses garbage sizes early.
@@ -213,7 +214,7 @@ def encode_response(header: Header, body: dict, version: int | None = None) -> b
 
 # -- keys, values and headers: wire bytes <-> model str -------------------------------------
 
-_B64 = "\x00b64:"
+_B64 = BYTES_MARK  # the model owns the convention (its record sizes count the bytes)
 
 
 def to_model(data: bytes | None) -> str | None:

@@ -137,3 +137,14 @@ def test_followers_keep_one_epoch_entry_per_leader_epoch_however_often_they_fetc
     for _ in range(5):
         follower.copy_from(leader, follower.end_offset, leader.end_offset)
     assert follower.epochs == leader.epochs == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_bytes_kept_as_base64_weigh_what_the_bytes_weigh():
+    import base64
+
+    from broker_core.log import BYTES_MARK, record_size
+
+    for data in (b"", b"\xff", b"\xff\xfe", b"\xff\xfe\xfd", b"\x80" * 1000):
+        text = BYTES_MARK + base64.b64encode(data).decode()
+        assert record_size(None, text, {"h": text}) == len(data) * 2 + 1
+    assert record_size("ключ", "é", None) == len("ключ".encode()) + 2

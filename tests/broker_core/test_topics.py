@@ -196,3 +196,20 @@ def test_cluster_construction_is_validated():
         with pytest.raises(CommandError) as info:
             Cluster(**kwargs)
         assert info.value.field == field
+
+
+@pytest.mark.parametrize("field, command", [
+    ("value", {"value": "a\ud800b"}),
+    ("key", {"key": "\udfff", "value": "v"}),
+    ("headers", {"value": "v", "headers": {"n\ud800": "x"}}),
+    ("headers.n", {"value": "v", "headers": {"n": "\ud800"}}),
+])
+def test_a_lone_surrogate_is_refused_at_its_field_and_changes_nothing(field, command):
+    """JSON allows "\\ud800"; the model names the field rather than failing inside apply."""
+    cluster = Cluster(seed=1)
+    cluster.apply({"type": "topic.create", "name": "t", "partitions": 1})
+    seq = cluster.seq
+    with pytest.raises(CommandError) as e:
+        cluster.apply({"type": "produce", "topic": "t", **command})
+    assert e.value.field == field and "surrogate" in e.value.message
+    assert cluster.seq == seq

@@ -105,6 +105,11 @@ def test_records_up_to_max_message_bytes_land_and_larger_ones_get_message_too_la
     assert produce(live, "big", {0: fits}, port=port) == {0: (0, 0)}
     too_big = build([(None, b"v" * 1_100_000, [])])
     assert produce(live, "big", {0: too_big}, port=port)[0][0] == 10  # MESSAGE_TOO_LARGE
+    # Binary (not UTF-8) values weigh their bytes, not the base64 the model keeps them in.
+    binary = build([(None, b"\xff" * 1_040_000, [])])
+    assert produce(live, "big", {0: binary}, port=port) == {0: (0, 1)}
+    assert produce(live, "big", {0: build([(None, b"\xff" * 1_100_000, [])])},
+                   port=port)[0][0] == 10
 
 
 def call(live, request, version: int, broker: int = 1):
