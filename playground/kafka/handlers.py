@@ -166,16 +166,24 @@ class _Pending:
         self.done = False
 
 
+def _led_here(conn, topic: str, partition: int, out: dict):
+    """The partition if this connection's broker leads it; else None, with Kafka's answer
+    (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER) in `out["error_code"]`."""
+    part = conn.room.cluster.partition_for_read(topic, partition)
+    if part is None:
+        out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+    elif part.leader != conn.broker:
+        out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
+    else:
+        return part
+    return None
+
+
 def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict):
     """Append one partition's batches; fill `result`; return (first, last) offsets when
     acks=all must still wait for them, else None."""
-    cluster = conn.room.cluster
-    part = cluster.partition_for_read(topic, index)
+    part = _led_here(conn, topic, index, result)
     if part is None:
-        result["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-        return None
-    if part.leader != conn.broker:
-        result["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
         return None
     try:
         batches = codec.read_batches(records, conn.decompress_budget)
@@ -347,13 +355,8 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                    "last_stable_offset": -1, "log_start_offset": -1,
                    "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
             partitions.append(out)
-            part = cluster.partition_for_read(topic.topic, fp.partition)
+            part = _led_here(conn, topic.topic, fp.partition, out)
             if part is None:
-                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-                errors += 1
-                continue
-            if part.leader != conn.broker:
-                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
                 errors += 1
                 continue
             leader_epoch = getattr(fp, "current_leader_epoch", -1)
@@ -396,12 +399,8 @@ async def list_offsets(conn, request) -> dict:
             out = {"partition_index": lp.partition_index, "error_code": 0, "timestamp": -1,
                    "offset": -1, "leader_epoch": -1}
             partitions.append(out)
-            part = cluster.partition_for_read(topic.name, lp.partition_index)
+            part = _led_here(conn, topic.name, lp.partition_index, out)
             if part is None:
-                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-                continue
-            if part.leader != conn.broker:
-                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
                 continue
             ts = lp.timestamp
             # Model times start at 0; a real timestamp before that must not turn into one of
@@ -423,7 +422,6 @@ async def offset_for_leader_epoch(conn, request) -> dict:
     """KIP-320: after a leader change a consumer (kafka-python 3, librdkafka, Java) asks where
     the epoch of its position ended, to find out whether the log was truncated under it.
     Without this API kafka-python's consumer retried forever and read nothing more."""
-    cluster = conn.room.cluster
     topics = []
     for topic in request.topics:
         partitions = []
@@ -431,12 +429,8 @@ async def offset_for_leader_epoch(conn, request) -> dict:
             out = {"partition": op.partition, "error_code": 0, "leader_epoch": -1,
                    "end_offset": -1}
             partitions.append(out)
-            part = cluster.partition_for_read(topic.topic, op.partition)
+            part = _led_here(conn, topic.topic, op.partition, out)
             if part is None:
-                out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-                continue
-            if part.leader != conn.broker:
-                out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
                 continue
             current = op.current_leader_epoch
             if current >= 0 and current != part.leader_epoch:
