@@ -506,15 +506,7 @@ class ClientGroup(Group):
         cluster.event("group.rebalance_started", group=self.id, generation=self.generation,
                       reason=reason, protocol=self.protocol)
 
-    def _initial_delay_over(self, _) -> None:
-        self.join_timer = None
-        now = self.cluster.clock.now_ms
-        remaining = self.join_deadline_ms - now
-        if self.new_member_added and remaining > 0:
-            self.new_member_added = False
-            delay = min(self.cluster.config["group.initial.rebalance.delay.ms"], remaining)
-            self.join_timer = self.cluster.clock.at(now + delay, self._initial_delay_over)
-            return
+    def _initial_delay_done(self) -> None:
         self._complete_join()
 
     def _join_deadline(self, _) -> None:

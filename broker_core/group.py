@@ -928,6 +928,11 @@ class Group:
             delay = min(self.cluster.config["group.initial.rebalance.delay.ms"], remaining)
             self.join_timer = self.cluster.clock.at(now + delay, self._initial_delay_over)
             return
+        self._initial_delay_done()
+
+    def _initial_delay_done(self) -> None:
+        """What the end of the initial rebalance delay does: complete the join if it can
+        (classic.ClientGroup completes it outright: its barrier is its clients' joins)."""
         self.maybe_complete()
 
     def _rejoin(self, member: Member) -> None:
