@@ -816,22 +816,24 @@ def sync_group(cluster, c: dict) -> None:
             "member_id": _text(a, "member_id", prefix=prefix),
             "assignment": _opaque(a, "assignment", prefix),
             "partitions": _topic_partitions(a.get("partitions", []), prefix + "partitions")})
+    _member_group(cluster, gid, parsed["member_id"]).sync(parsed)
+
+
+def _member_group(cluster, gid: str, member_id: str) -> "ClientGroup":
+    """The group of real clients a member's request names; Kafka answers a group it does not
+    know (or one of modelled consumers) as it answers an unknown member."""
     group = cluster.groups.get(gid)
     if not isinstance(group, ClientGroup):
-        raise GroupError("member_id", f"group {gid!r} has no member {parsed['member_id']!r}",
+        raise GroupError("member_id", f"group {gid!r} has no member {member_id!r}",
                          "UNKNOWN_MEMBER_ID")
-    group.sync(parsed)
+    return group
 
 
 def heartbeat(cluster, c: dict) -> None:
     v.check_fields(c, _HEARTBEAT_FIELDS)
     gid = _group_id(c)
     parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c)}
-    group = cluster.groups.get(gid)
-    if not isinstance(group, ClientGroup):
-        raise GroupError("member_id", f"group {gid!r} has no member {parsed['member_id']!r}",
-                         "UNKNOWN_MEMBER_ID")
-    group.heartbeat(parsed)
+    _member_group(cluster, gid, parsed["member_id"]).heartbeat(parsed)
 
 
 def leave_group(cluster, c: dict) -> None:
