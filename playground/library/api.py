@@ -23,8 +23,6 @@ on it, so checking stops there).
 
 import logging
 
-from django.apps import apps
-
 from broker_core.errors import CommandError
 from broker_core.scenario import (
     MAX_TIME_MS,
@@ -95,14 +93,9 @@ def slug_taken(slug: str) -> bool:
 
     if Scenario.objects.filter(slug=slug).exists():
         return True
-    # The rooms app (H5b) stores recordings under the same /s/ namespace; the library works
-    # without it.
-    if not apps.is_installed("playground.rooms"):
-        return False
-    try:
-        Recording = apps.get_model("rooms", "Recording")
-    except LookupError:
-        return False
+    # Shared recordings live under the same /s/ namespace.
+    from playground.rooms.models import Recording
+
     return Recording.objects.filter(slug=slug).exists()
 
 
