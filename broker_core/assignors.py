@@ -162,7 +162,7 @@ def _generation(sub: Subscription) -> int:
     return sub.generation if sub.generation >= 0 else DEFAULT_GENERATION
 
 
-def _java_string_hash(text: str) -> int:
+def java_string_hash(text: str) -> int:
     """``String.hashCode()``: 31-polynomial over UTF-16 code units, as an unsigned 32-bit int."""
     data = text.encode("utf-16-be", "surrogatepass")
     h = 0
@@ -173,7 +173,7 @@ def _java_string_hash(text: str) -> int:
 
 def _java_partition_hash(tp: TopicPartition) -> int:
     """``TopicPartition.hashCode()``, unsigned."""
-    return (31 * (31 + tp[1]) + _java_string_hash(tp[0])) & 0xFFFFFFFF
+    return (31 * (31 + tp[1]) + java_string_hash(tp[0])) & 0xFFFFFFFF
 
 
 class _JavaHashOrder:
@@ -233,7 +233,7 @@ def _java_order(members: Iterable[str]) -> list[str]:
     Members that share a bucket are inserted in member-id order (in Kafka it is the order of
     the JoinGroup response, which the assignor does not see).
     """
-    order = _JavaHashOrder(_java_string_hash)
+    order = _JavaHashOrder(java_string_hash)
     for member in sorted(members):
         order.add(member)
     return list(order)

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 
+from broker_core.assignors import java_string_hash
 from playground.rooms.room import PROCESS_VIEWER_PREFIX
 
 from . import codec
@@ -216,10 +217,7 @@ class Listener:
         broker 1 + partition % brokers, or the next running broker by id while it is down."""
         cluster = self.room.cluster
         ids = sorted(cluster.brokers)
-        h = 0
-        data = group_id.encode("utf-16-be")  # Java hashes UTF-16 code units
-        for i in range(0, len(data), 2):
-            h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+        h = java_string_hash(group_id)  # unsigned; Java's int is signed
         if h >= 2**31:
             h -= 2**32
         # Java's Utils.abs: abs, with MIN_VALUE mapped to 0
@@ -232,6 +230,12 @@ class Listener:
         return None
 
     async def persist(self) -> None:
+        """Store what clients' requests applied before their answers go out. A request that
+        applied nothing (every partition refused, a client retrying through a leader change)
+        costs no write: this is the hottest path."""
+        room = self.room
+        if room is not None and len(room.cluster.command_log) <= room.persisted:
+            return
         await self.rooms.persist(self.room_id)
 
     def recording_full(self) -> None:
@@ -300,6 +304,11 @@ class Listener:
                     await asyncio.wait_for(self._poke.wait(), wait_s)
                 except TimeoutError:
                     pass
+            else:
+                # Something is due already (or the room is behind: advance spent its budget
+                # and the pacer is ahead again): still let connections and frames run between
+                # two budgets, or a busy room would hold the loop until it caught up.
+                await asyncio.sleep(0)
             try:
                 room.advance(room.clock())
             except Exception:

@@ -1,9 +1,9 @@
 """The rooms of this process: creating, finding, capping, putting to sleep, waking.
 
 Every call a consumer makes goes through `Rooms` with a room id and plain JSON, never through a
-`Room` object it holds on to: today the room lives in this process, and when rooms are spread
-over several processes (a lease in Redis says which process runs a room) these same calls become
-channel-layer messages to the owning process. Frames already travel over the layer.
+`Room` object it holds on to: the room may live in this process or, with Redis, in another one
+(a lease in Redis says which; remote.py), and then these same calls travel as channel-layer
+messages to it. Frames always travel over the layer.
 
 Limits keep one room from hurting the rest: at most `max_rooms` rooms awake in the process (a new
 one first puts the longest-idle unwatched room to sleep, else is refused), each room's retained
@@ -184,8 +184,8 @@ class Rooms:
     def sleep(self, room_id: str) -> dict:
         """Drop the room's cluster; its recording goes to the store (kept in `settling` until
         the save is done, so a wake meanwhile still finds it)."""
-        # Its runner, if any, sees the room gone and stops at its next tick. Not cancelled from
-        # here: views call this from Django's sync thread, and tasks belong to the loop's.
+        # Its runner, if any, sees the room gone and stops at its next tick (not cancelled
+        # here: this also runs without a loop, in unit tests).
         room = self.awake.pop(room_id)
         recording = {**room.recording(), "owner": room.owner, "open": room.open,
                      "replay": room.script}
@@ -242,8 +242,10 @@ class Rooms:
     async def persist(self, room_id: str) -> None:
         """Store what the room has not stored yet; with Redis, also hold its lease, so other
         processes send its viewers' calls here instead of waking a second copy."""
-        if room_id in self.awake:
-            await self._hold(room_id)
+        if room_id in self.awake and not await self._hold(room_id):
+            # Another process runs it: whatever this copy applied is not the room's, and
+            # must not be acknowledged as stored.
+            raise RoomsFull(f"room {room_id!r} is run by another process")
         await self._persist(room_id)
 
     async def _hold(self, room_id: str) -> bool:
@@ -415,23 +417,19 @@ class Rooms:
         if isinstance(message, dict) and message.get("type") in ("share", "fork"):
             return await self._share_or_fork(room, message, actor)
         reply = await room.handle(message, actor)
-        if not reply.pop("persist", False):
-            if room.script is None and len(room.cluster.command_log) > room.persisted:
-                # Refused after some of it was applied (a narration step whose later command
-                # failed): what was applied happened, viewers see it, so it is stored too.
-                try:
-                    await self.persist(room_id)
-                except Exception:
-                    log.exception("room %s: persisting failed", room_id)
-        else:
+        accepted = reply.pop("persist", False)
+        # A refusal may come after part of it was applied (a narration step whose later
+        # command failed): what was applied happened, viewers see it, so it is stored too.
+        if accepted or (room.script is None and len(room.cluster.command_log) > room.persisted):
             try:
                 await self.persist(room_id)
             except Exception:
                 log.exception("room %s: persisting failed", room_id)
-                request_id = message.get("request_id")
-                error = ProtocolError("command", "applied, but it could not be saved; it may "
-                                      "be lost if the server restarts", request_id)
-                return {"text": _dumps(error.reply()), "snapshot_seq": None}
+                if accepted:
+                    request_id = message.get("request_id")
+                    error = ProtocolError("command", "applied, but it could not be saved; it "
+                                          "may be lost if the server restarts", request_id)
+                    return {"text": _dumps(error.reply()), "snapshot_seq": None}
         return reply
 
     async def _share_or_fork(self, room: Room, message: dict, actor: dict) -> dict:

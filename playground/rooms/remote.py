@@ -162,7 +162,16 @@ class RoomHost:
 
     async def _serve(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A Redis blip must not end serving for good while the leases stay held
+                # (every other process's calls would time out until this one restarted).
+                log.exception("room host: receiving calls failed; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
             # One task per call: a slow one (a snapshot of a big room) must not hold up the rest.
             task = asyncio.get_running_loop().create_task(self._answer(message))
             self._calls.add(task)
@@ -269,7 +278,14 @@ class RemoteRooms:
 
     async def _receive(self) -> None:
         while True:
-            message = await self.layer.receive(self._reply_channel)
+            try:
+                message = await self.layer.receive(self._reply_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room calls: receiving answers failed; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
             future = self._waiting.get(message.get("id"))
             if future is not None and not future.done():
                 future.set_result(message)

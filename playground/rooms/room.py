@@ -7,9 +7,9 @@ for byte (that is how a sleeping room wakes). One asyncio task per room ticks ab
 second while anyone watches: it asks the `Pacer` where virtual time should be, advances the
 cluster there (in slices, within a CPU budget, so one busy room cannot stall the process),
 and sends everything that happened since the last frame as ONE frame over the channel layer
-to the room's group. Commands and controls arrive through `handle` (today a direct call from a
-consumer in the same process; the arguments and the answer are plain JSON so it can become a
-channel-layer message when rooms move between processes). Their events ride the next frame.
+to the room's group. Commands and controls arrive through `handle` (a direct call from a
+consumer in the same process, or, from another process, a channel-layer message: the arguments
+and the answer are plain JSON; remote.py). Their events ride the next frame.
 
 Sequence numbers are the cluster's own: frames cover ``from_seq..to_seq`` with no gaps, and a
 snapshot is taken only right after a flush, so "snapshot at S, then frames from S+1" holds.
