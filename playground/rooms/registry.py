@@ -319,6 +319,7 @@ class Rooms:
             # what that room had written; the next persist writes the rest.
             room.persisted = recording.get("persisted", len(recording["log"]))
             self.settling.pop(room_id, None)
+            self._make_space()  # other rooms may have woken while this one replayed
             self.awake[room_id] = room
             future.set_result(room)
         except BaseException as e:

@@ -25,6 +25,8 @@ import json
 import logging
 import secrets
 
+from .registry import NoSuchRoom
+
 log = logging.getLogger(__name__)
 
 LEASE_PREFIX = "playground:room-host:"
@@ -211,9 +213,9 @@ class RoomHost:
             else:
                 answer["result"] = await self.rooms.handle(room_id, message["message"],
                                                            message["actor"])
-        except KeyError:
+        except NoSuchRoom:
             answer["error"] = "no_such_room"
-        except Exception as e:
+        except Exception as e:  # a bug, or a malformed call: the caller hears which
             log.exception("room %s: remote %s failed", room_id, op)
             answer["error"] = type(e).__name__
             answer["message"] = str(e)
