@@ -273,22 +273,12 @@ class Listener:
         task.add_done_callback(self.tasks.discard)
 
     def _realtime_on(self) -> None:
-        room = self.room
-        room.realtime = REALTIME_MESSAGE
-        wall_s = room.clock()
-        room.advance(wall_s)
-        room.goal_ms = None
-        room.pacer.set_speed(wall_s, 1.0)
-        room.pacer.play(wall_s)
-        room.clock_dirty = True
+        self.room.set_realtime(REALTIME_MESSAGE)
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     def _realtime_off(self) -> None:
-        # It plays on at 1x; viewers may change that again.
-        room = self.room
-        room.realtime = None
-        room.clock_dirty = True
+        self.room.set_realtime(None)
 
     async def _tick(self) -> None:
         """Advance the room when the model has something due, so answers that wait on it

@@ -374,6 +374,19 @@ class Room:
 
     # -- messages from viewers ------------------------------------------------------------------
 
+    def set_realtime(self, reason: str | None) -> None:
+        """Run at 1x, playing, refusing pause and speed changes with `reason` (real Kafka
+        clients' timeouts run on the wall clock); None lifts it, the room playing on at 1x
+        until a viewer changes that."""
+        self.realtime = reason
+        if reason is not None:
+            wall_s = self.clock()
+            self.advance(wall_s)  # up to now at the old speed: time never jumps
+            self.goal_ms = None
+            self.pacer.set_speed(wall_s, 1.0)
+            self.pacer.play(wall_s)
+        self.clock_dirty = True
+
     def people_watching(self) -> int:
         """Viewers that are people: a process that keeps a room awake by attaching to it (the
         Kafka listener) is not counted on the page."""
