@@ -25,27 +25,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_ports  # noqa: E402  (the wire tests' own: consecutive ports)
+
 PARTITIONS = 6
-
-
-def free_base(n: int = 3) -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        try:
-            socks = []
-            for p in range(base, base + n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free ports")
 
 
 def start_listener(port: int, workdir: str) -> subprocess.Popen:
@@ -196,7 +180,7 @@ def main() -> None:
                         help="replication factor of the topics (3 brokers)")
     parser.add_argument("--clients", default=",".join(CLIENTS))
     args = parser.parse_args()
-    port = free_base()
+    port = free_ports(3)
     bootstrap = f"127.0.0.1:{port}"
     workdir = tempfile.mkdtemp(prefix="wire-bench-")
     proc = start_listener(port, workdir)

@@ -3,7 +3,6 @@ this process, three brokers on free consecutive ports. Clients (kafka-python, ai
 confluent-kafka) connect to it over TCP exactly as they would to Kafka."""
 
 import asyncio
-import socket
 import threading
 
 import pytest
@@ -11,29 +10,7 @@ from channels.layers import InMemoryChannelLayer
 
 from playground.kafka.server import LIVE_SPEC, Listener
 from playground.rooms.registry import Rooms
-
-
-def free_ports(n: int) -> int:
-    """The first of `n` consecutive TCP ports that were all free a moment ago."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65_000:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free consecutive ports")
+from tests.conftest import free_ports  # noqa: F401  (wire tests import it from here too)
 
 
 class Live:
