@@ -175,6 +175,57 @@ def _plain(value, path: str = "$"):
 TOO_MANY_DIGITS = "a number has more digits than any field takes (over 4,300)"
 
 
+def _json_object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen, again = set(), []
+        for key, _ in pairs:
+            if key in seen and key not in again:
+                again.append(key)
+            seen.add(key)
+        obj[_REPEATED] = again  # found again by _repeated_keys, then removed
+    return obj
+
+
+_REPEATED = object()  # a key no JSON text can produce
+
+
+def _repeated_keys(root) -> list[dict]:
+    """Errors for the keys JSON objects repeat (the parser would keep the last silently, so a
+    document saying two things -- two "slug"s -- would be read as one of them); removes the
+    markers `_json_object` left."""
+    errors, stack = [], [("$", root)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key in node.pop(_REPEATED, ()):
+                errors.append({"path": path_key(path, key),
+                               "message": "appears more than once in its object; keep one"})
+            stack += [(path_key(path, k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(node)]
+    return sorted(errors, key=lambda e: e["path"])
+
+
+def load_json(text: str):
+    """JSON text as Python values, or a ScenarioError saying what is wrong at which path: not
+    JSON, nested too deeply, a number too long to convert, a key repeated in its object."""
+    try:
+        doc = json.loads(text, object_pairs_hook=_json_object)
+    except json.JSONDecodeError as e:
+        raise ScenarioError([{"path": "$", "message": f"not valid JSON (line {e.lineno}, "
+                              f"column {e.colno}): {e.msg}"}]) from None
+    except ValueError:  # an int longer than Python converts (4,300 digits)
+        raise ScenarioError([{"path": "$", "message": TOO_MANY_DIGITS}]) from None
+    except RecursionError:
+        raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
+            from None
+    errors = _repeated_keys(doc)
+    if errors:
+        raise ScenarioError(errors)
+    return doc
+
+
 def parse_text(text: str, filename: str | None = None) -> dict:
     """Parse a scenario document (JSON, or YAML when the file name says so or the text is not
     JSON). Returns the raw document; `validate_scenario` checks it."""
@@ -190,12 +241,11 @@ def parse_text(text: str, filename: str | None = None) -> dict:
             doc = _load_yaml(text)
         else:
             try:
-                doc = json.loads(text)
-            except json.JSONDecodeError as e:
+                doc = load_json(text)
+            except ScenarioError:
                 if lower.endswith(".json") or text.lstrip()[:1] in ("{", "["):
-                    raise ScenarioError([{"path": "$", "message": f"not valid JSON (line "
-                                          f"{e.lineno}, column {e.colno}): {e.msg}"}]) from None
-                doc = _load_yaml(text)
+                    raise
+                doc = _load_yaml(text)  # not JSON, and does not look like it: YAML
     except RecursionError:
         raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
             from None

@@ -103,11 +103,6 @@ def _uvarint(data, pos: int) -> tuple[int, int]:
             raise FrameError("a varint is too long")
 
 
-def flexible(api_key: int, version: int) -> bool:
-    cls = REQUESTS.get(api_key)
-    return cls is not None and cls.flexible_version_q(version)
-
-
 def parse_header(frame: bytes) -> Header:
     """The request header of one frame (without its size prefix). Raises FrameError.
 

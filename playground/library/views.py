@@ -15,7 +15,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from broker_core.scenario import MAX_TEXT_CHARS, TOO_MANY_DIGITS, ScenarioError, parse_text
+from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError, load_json, parse_text
 
 from .api import RECORDING_FORMAT, SCENARIO_FORMAT, VERSION, DocumentError, validate_document
 from .models import Scenario
@@ -99,58 +99,10 @@ def parse_document(text: str, filename: str | None) -> dict:
                                f"YAML), {MAX_RECORDING_CHARS:,} for a JSON recording"}])
     if len(text) > MAX_RECORDING_CHARS or (filename or "").lower().endswith((".yaml", ".yml")):
         raise too_long
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ScenarioError([{"path": "$", "message": f"not valid JSON (line {e.lineno}, "
-                              f"column {e.colno}): {e.msg}"}]) from None
-    except ValueError:  # an int longer than Python converts (4,300 digits)
-        raise ScenarioError([{"path": "$", "message": TOO_MANY_DIGITS}]) from None
-    except RecursionError:
-        raise ScenarioError([{"path": "$", "message": "the document nests too deeply"}]) \
-            from None
+    doc = load_json(text)
     if not isinstance(doc, dict) or doc.get("format") != RECORDING_FORMAT:
         raise too_long
     return doc  # validate_document measures it (each log entry on its own) before walking it
-
-
-def duplicate_keys(text: str, filename: str | None) -> list[tuple[str, str]]:
-    """(path, message) for every key a JSON object repeats. The parser would keep the last
-    one silently, so a document saying two things (two "slug"s) would import as one of them."""
-    if (filename or "").lower().endswith((".yaml", ".yml")):
-        return []
-    repeated: dict[int, tuple[dict, list]] = {}
-
-    def pairs(items):
-        obj = dict(items)
-        if len(obj) != len(items):
-            seen, again = set(), []
-            for key, _ in items:
-                if key in seen and key not in again:
-                    again.append(key)
-                seen.add(key)
-            repeated[id(obj)] = (obj, again)  # holding obj keeps its id unique meanwhile
-        return obj
-
-    try:
-        root = json.loads(text, object_pairs_hook=pairs)
-    except (ValueError, RecursionError):
-        return []  # not JSON (or too deep): parse_text says what is wrong with it
-    if not repeated:
-        return []
-    from broker_core.scenario import path_key
-
-    errors, stack = [], [("$", root)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            if id(node) in repeated:
-                errors += [(path_key(path, key), "appears more than once in its object; keep "
-                            "one") for key in repeated[id(node)][1]]
-            stack += [(path_key(path, k), v) for k, v in node.items()]
-        elif isinstance(node, list):
-            stack += [(f"{path}[{i}]", v) for i, v in enumerate(node)]
-    return sorted(errors)
 
 
 def import_document(request: HttpRequest) -> HttpResponse:
@@ -173,8 +125,6 @@ def import_document(request: HttpRequest) -> HttpResponse:
                 return response
         text, filename, errors = _read(request)
         doc = None
-        if not errors:
-            errors = duplicate_keys(text, filename)
         if not errors:
             try:
                 doc = validate_document(parse_document(text, filename))

@@ -337,3 +337,13 @@ def test_check_size_applies_parse_texts_limits_to_parsed_values():
     assert caught.value.errors[0]["path"] == "$" and "deeper" in caught.value.errors[0]["message"]
     with pytest.raises(ScenarioError):
         check_size(list(range(MAX_NODES + 1)))
+
+
+def test_a_key_repeated_in_json_is_an_error_at_its_path_not_silently_the_last():
+    from broker_core.scenario import ScenarioError, parse_text
+
+    text = '{"name": "a", "topics": [{"name": "t", "name": "u", "partitions": 1}], "name": "b"}'
+    with pytest.raises(ScenarioError) as e:
+        parse_text(text)
+    assert [err["path"] for err in e.value.errors] == ["$.name", "$.topics[0].name"]
+    assert parse_text('{"name": "a"}') == {"name": "a"}  # no marker left behind
