@@ -20,6 +20,8 @@ command log. Timestamps are the model's: the time the leader appended the record
 ``message.timestamp.type=LogAppendTime``); the client's own timestamps are not kept.
 """
 
+from bisect import bisect_left
+
 from . import validate as v
 from .errors import CommandError
 from .log import record_size
@@ -251,13 +253,8 @@ class Clients:
                 return None, -1, -1, part.leader_epoch
             # Append times never decrease, so the last record has the largest.
             return None, hw - 1, stamps[hi - 1], part.leader_epoch
-        # Append times never decrease: binary search.
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if stamps[mid] < timestamp:
-                lo = mid + 1
-            else:
-                hi = mid
+        # Append times never decrease: the first at or after `timestamp`.
+        lo = bisect_left(stamps, timestamp, lo, hi)
         if lo >= hw - log.base:
             return None, -1, -1, part.leader_epoch
         return None, log.base + lo, stamps[lo], part.leader_epoch
