@@ -103,6 +103,13 @@ def _uvarint(data, pos: int) -> tuple[int, int]:
             raise FrameError("a varint is too long")
 
 
+def flexible(api_key: int, version: int) -> bool:
+    """Whether (api_key, version) is a flexible version (KIP-482: a v2 request header with
+    tagged fields, compact encodings); False for an API or version this adapter cannot decode."""
+    cls = REQUESTS.get(api_key)
+    return cls is not None and 0 <= version <= cls.max_version and cls.flexible_version_q(version)
+
+
 def parse_header(frame: bytes) -> Header:
     """The request header of one frame (without its size prefix). Raises FrameError.
 
@@ -123,9 +130,7 @@ def parse_header(frame: bytes) -> Header:
             raise FrameError("the client id is not UTF-8") from None
         pos += n
     header = Header(api_key, api_version, correlation_id, client_id, pos)
-    cls = REQUESTS.get(api_key)
-    if cls is not None and 0 <= api_version <= cls.max_version and \
-            cls.flexible_version_q(api_version):
+    if flexible(api_key, api_version):
         header.body_offset = _skip_tags(frame, pos)
     return header
 
