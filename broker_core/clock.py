@@ -77,11 +77,16 @@ class Clock:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def run_until(self, until_ms: int) -> None:
+    def run_until(self, until_ms: int, stop: Callable[[], bool] | None = None) -> bool:
         """Take every action due at or before `until_ms`, in order, then set now to `until_ms`.
 
         Actions may schedule further actions, including at the current instant; those run in
         this same call.
+
+        `stop` bounds the call: it is asked after each instant is complete (nothing left due at
+        `now`), and when it says True the call returns there, with `now` at that instant, as if
+        `until_ms` had been that instant. So a bounded call is exactly a shorter unbounded one:
+        the run never depends on where a host stopped. Returns whether `until_ms` was reached.
         """
         heap = self._heap
         pop = heapq.heappop
@@ -94,6 +99,9 @@ class Clock:
             self.now_ms = due_ms
             self.actions_run += 1
             action(timer.arg)
+            if stop is not None and (not heap or heap[0][0] > due_ms) and stop():
+                return due_ms >= until_ms
         if until_ms > self.now_ms:
             self.now_ms = until_ms
+        return True
 

@@ -265,10 +265,19 @@ class Cluster(Replication, Clients):
         self.clock.run_until(self.clock.now_ms + ms)
         return self._take_events()
 
-    def advance_to(self, t_ms: int) -> list[dict]:
+    def advance_to(self, t_ms: int, max_events: int | None = None) -> list[dict]:
+        """Run virtual time forward to `t_ms`. With `max_events`, stop early at the end of the
+        first instant by which that many events happened (`now_ms` says where): a host that
+        must bound its work calls again from there, and the run is the same as one call."""
         if isinstance(t_ms, bool) or not isinstance(t_ms, int) or t_ms < self.clock.now_ms:
             raise CommandError("t_ms", f"must be a whole number >= now ({self.clock.now_ms})")
-        return self.advance(t_ms - self.clock.now_ms)
+        if max_events is None:
+            return self.advance(t_ms - self.clock.now_ms)
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+            raise CommandError("max_events", f"must be a whole number >= 1, not {max_events!r}")
+        # Events already pending (a construction's) count too: the bound is on what is held.
+        self.clock.run_until(t_ms, lambda: len(self.events) >= max_events)
+        return self._take_events()
 
     def next_due_ms(self) -> int | None:
         """When something will next happen on its own, or None if the cluster is quiet."""

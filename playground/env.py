@@ -133,3 +133,18 @@ def bounded_number(env: Mapping[str, str], name: str, default, minimum, maximum,
     if not minimum <= value <= maximum:
         raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {raw}")
     return value
+
+
+def address_list(env: Mapping[str, str], name: str) -> list[str]:
+    """Comma-separated IP addresses or networks (``10.0.0.1``, ``10.0.0.0/8``), checked."""
+    import ipaddress
+
+    items = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (10.0.0.1, 10.0.0.0/8), "
+                f"not {item!r}") from None
+    return items

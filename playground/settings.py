@@ -65,22 +65,62 @@ PLAYGROUND_REDIS_URL = (os.environ.get("REDIS_URL") or "").strip() or None
 # Rooms (playground/rooms/): see the table in README.md.
 # None: WebSocket origins are checked against ALLOWED_HOSTS.
 PLAYGROUND_ALLOWED_ORIGINS = env.allowed_origins(os.environ, ALLOWED_HOSTS)
-PLAYGROUND_MAX_ROOMS = env.bounded_number(os.environ, "PLAYGROUND_MAX_ROOMS", 100, 1, 10_000)
+PLAYGROUND_MAX_ROOMS = env.bounded_number(os.environ, "PLAYGROUND_MAX_ROOMS", 120, 1, 10_000)
 PLAYGROUND_ROOM_IDLE_S = env.bounded_number(os.environ, "PLAYGROUND_ROOM_IDLE_S", 600, 1,
                                             86_400 * 30)
 PLAYGROUND_ROOM_RECORDS_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_RECORDS_MAX",
-                                                 200_000, 1, 100_000_000)
+                                                 50_000, 1, 100_000_000)
 PLAYGROUND_WS_RATE_PER_S = env.bounded_number(os.environ, "PLAYGROUND_WS_RATE_PER_S", 10, 0.1,
                                               1_000, integer=False)
 PLAYGROUND_WS_BURST = env.bounded_number(os.environ, "PLAYGROUND_WS_BURST", 20, 1, 10_000)
 # Rooms one client address may create (/s/<slug>, fork): a burst, refilled per minute.
+# A classroom behind one school address: 50 students each open a room (or wake one) at once.
 PLAYGROUND_ROOM_CREATE_BURST = env.bounded_number(os.environ, "PLAYGROUND_ROOM_CREATE_BURST",
-                                                  30, 1, 100_000)
+                                                  80, 1, 100_000)
 PLAYGROUND_ROOM_CREATE_PER_MIN = env.bounded_number(os.environ, "PLAYGROUND_ROOM_CREATE_PER_MIN",
-                                                    30, 0.1, 100_000, integer=False)
+                                                    60, 0.1, 100_000, integer=False)
 # Days a stored room is kept after its last change (shared recordings are kept for good).
 PLAYGROUND_ROOM_KEEP_DAYS = env.bounded_number(os.environ, "PLAYGROUND_ROOM_KEEP_DAYS", 30, 1,
                                                36_500)
+
+# -- Limits that keep one room, one address or one connection from stalling the class --------
+# (issue 11; every one is in README's operations table with its default).
+# Share of each 50 ms tick the process spends advancing rooms, split among the busy ones.
+PLAYGROUND_ROOMS_CPU_SHARE = env.bounded_number(os.environ, "PLAYGROUND_ROOMS_CPU_SHARE", 0.5,
+                                                0.05, 0.95, integer=False)
+# A room running a jump or step the presenter asked for gets this many shares, not one.
+PLAYGROUND_JUMP_WEIGHT = env.bounded_number(os.environ, "PLAYGROUND_JUMP_WEIGHT", 8, 1, 1_000)
+# Per room: the model's resources a room may grow to.
+PLAYGROUND_TOPIC_PARTITIONS_MAX = env.bounded_number(
+    os.environ, "PLAYGROUND_TOPIC_PARTITIONS_MAX", 100, 1, 100_000)
+PLAYGROUND_ROOM_PARTITIONS_MAX = env.bounded_number(
+    os.environ, "PLAYGROUND_ROOM_PARTITIONS_MAX", 300, 1, 1_000_000)
+PLAYGROUND_ROOM_TOPICS_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_TOPICS_MAX", 50, 1,
+                                                100_000)
+PLAYGROUND_PRODUCER_RATE_MAX = env.bounded_number(
+    os.environ, "PLAYGROUND_PRODUCER_RATE_MAX", 1_000, 1, 10_000_000, integer=False)
+PLAYGROUND_ROOM_RATE_MAX = env.bounded_number(os.environ, "PLAYGROUND_ROOM_RATE_MAX", 2_000, 1,
+                                              10_000_000, integer=False)
+# Per client address (behind PLAYGROUND_TRUSTED_PROXIES: the address they forward).
+PLAYGROUND_TRUSTED_PROXIES = env.address_list(os.environ, "PLAYGROUND_TRUSTED_PROXIES")
+PLAYGROUND_ROOMS_PER_ADDRESS = env.bounded_number(os.environ, "PLAYGROUND_ROOMS_PER_ADDRESS", 70,
+                                                  1, 100_000)
+PLAYGROUND_WS_PER_ADDRESS = env.bounded_number(os.environ, "PLAYGROUND_WS_PER_ADDRESS", 200, 1,
+                                               100_000)
+# Per viewer: bytes of frames queued for a socket that is not reading; past it, a resync.
+PLAYGROUND_VIEWER_QUEUE_BYTES = env.bounded_number(
+    os.environ, "PLAYGROUND_VIEWER_QUEUE_BYTES", 4 * 1024 * 1024, 65_536, 1024 ** 3)
+# The Kafka port: connections per client address, idle timeout, bytes of requests held.
+PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS = env.bounded_number(
+    os.environ, "PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS", 64, 1, 100_000)
+PLAYGROUND_KAFKA_IDLE_S = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_IDLE_S", 600, 1,
+                                             86_400, integer=False)
+PLAYGROUND_KAFKA_QUEUED_BYTES = env.bounded_number(
+    os.environ, "PLAYGROUND_KAFKA_QUEUED_BYTES", 64 * 1024 * 1024, 1024 * 1024, 1024 ** 4)
+# /healthz answers 503 when the event loop lagged more than this lately.
+PLAYGROUND_HEALTH_LOOP_LAG_MS = env.bounded_number(
+    os.environ, "PLAYGROUND_HEALTH_LOOP_LAG_MS", 500, 10, 600_000)
+
 # The Kafka wire listener (playground/kafka/): broker b of the room listens on PORT + b - 1.
 PLAYGROUND_KAFKA_HOST = os.environ.get("PLAYGROUND_KAFKA_HOST", "127.0.0.1")
 PLAYGROUND_KAFKA_PORT = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_PORT", 9092, 1, 65_000)

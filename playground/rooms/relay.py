@@ -72,6 +72,12 @@ class Relay:
                 await self.layer.group_add(group, channel)
 
 
+async def publish(layer, group: str, message: dict) -> None:
+    """Send one room message (a frame, notice, state or snapshot) to every process's viewers
+    of `group`: one `group_send`."""
+    await layer.group_send(group, message)
+
+
 _relays: dict = {}
 
 

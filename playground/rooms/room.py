@@ -37,12 +37,21 @@ from . import messages
 from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
 from .messages import MAX_MESSAGE_BYTES, ProtocolError
 from .pacing import SPEED_MAX, SPEED_MIN, Pacer
+from .relay import publish
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05  # frames at most ~20 a second
-TICK_CPU_BUDGET_S = 0.025  # model work per tick; the rest of the tick is the process's
-SLICE_TARGET_EVENTS = 2_000  # advance in virtual slices that make about this many events
+# Model work per call when nobody shares it out (a command's catch-up, a share, tests); the
+# registry's scheduler gives each busy room its share of the process's tick instead.
+TICK_CPU_BUDGET_S = 0.025
+# One call into the model stops after the instant by which this many events happened (see
+# Cluster.advance_to(max_events=)): the budget is checked that often, however long the jump,
+# and what a room holds between flushes stays small.
+SLICE_MAX_EVENTS = 500
+# Events held for the next frame before the room stops advancing until the next flush: a fast
+# room streams its events out as frames and aggregates rather than holding a jump's worth.
+PENDING_MAX_EVENTS = 20_000
 IDLE_FRAME_S = 1.0  # while playing with nothing happening, a clock-only frame this often
 BUDGET_REASON = "retained.records.max"
 MAX_NOTICES = 20
@@ -106,8 +115,11 @@ class Room:
         self.failure_noticed_s = float("-inf")
         self.log_bytes = 0  # the size of the commands in the recording (LOG_BYTES_MAX)
         self.behind = False
-        self.slice_ms = 1_000
+        self.goal_from_ms: int | None = None  # where the step or jump in progress started
         self.frames_sent = 0
+        # Checks a command against the room's resource limits before the model sees it
+        # (rooms/quotas.py; None: unlimited, as in unit tests of the room alone).
+        self.quotas = None
         self.listeners: list = []  # fn(events) for every batch of new model events, in order
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
@@ -239,8 +251,9 @@ class Room:
         if self.script is not None:
             recording = {"end_ms": self.script["end_ms"], "slug": self.script["slug"]}
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms, "recording": recording,
-                "realtime": self.realtime is not None}
+                "behind": self.behind, "goal_ms": self.goal_ms,
+                "goal_from_ms": self.goal_from_ms if self.goal_ms is not None else None,
+                "recording": recording, "realtime": self.realtime is not None}
 
     def limits(self, state: dict) -> dict:
         return {"retained_records": retained_records(state),
@@ -285,16 +298,27 @@ class Room:
         notice = {"type": "notice", "level": level, "message": message,
                   "at_ms": self.cluster.now_ms}
         self.notices = [*self.notices, notice][-MAX_NOTICES:]
-        await self.layer.group_send(self.group, {"type": "room.notice", "text": _dumps(notice)})
+        await self._send({"type": "room.notice", "text": _dumps(notice)})
+
+    async def _send(self, message: dict) -> None:
+        """One message to every viewer of the room, in every process (relay.publish)."""
+        await publish(self.layer, self.group, message)
 
     # -- time -------------------------------------------------------------------------------------
 
-    def advance(self, wall_s: float, cpu_budget_s: float = TICK_CPU_BUDGET_S) -> None:
+    def advance(self, wall_s: float, cpu_budget_s: float = TICK_CPU_BUDGET_S) -> bool:
         """Bring the cluster to where the pacer (or a step/jump goal) says, within a CPU budget.
+
+        Work is bounded three ways: each call into the model stops after about
+        `SLICE_MAX_EVENTS` events (at an instant boundary, so the run is the same however it is
+        cut), the CPU budget is checked after each such slice, and the room stops once
+        `PENDING_MAX_EVENTS` wait for the next frame. A jump of a busy day is therefore many
+        small slices spread over many ticks, streamed out as frames, never one call.
 
         A room that cannot keep up falls behind rather than piling up work: the pacer is
         re-based at where the cluster got to, so it plays on at the speed the machine allows
-        (the clock says ``behind``) and never tries to catch up in a burst later.
+        (the clock says ``behind``) and never tries to catch up in a burst later. Returns
+        whether the room reached its target (False: it wants more time).
         """
         cluster = self.cluster
         target = self.goal_ms if self.goal_ms is not None else self.pacer.virtual_at(wall_s)
@@ -303,36 +327,29 @@ class Room:
             self._run_script()
             if cluster.now_ms >= target:
                 break
+            if (time.perf_counter() - started > cpu_budget_s
+                    or len(self.pending) >= PENDING_MAX_EVENTS):
+                break
             # A replay stops at each scripted instant, to apply it there and nowhere else.
             scripted = self._next_script_ms()
             stop = target if scripted is None else min(target, scripted)
-            due = cluster.next_due_ms()
-            if due is None or due > stop:
-                self._emit(cluster.advance_to(stop))  # nothing due: idle time is free
-                continue
-            end = min(stop, max(due, cluster.now_ms + self.slice_ms))
-            events = cluster.advance_to(end)
-            self._emit(events)
-            # Adapt the slice so each makes about SLICE_TARGET_EVENTS: checks the budget often
-            # enough under load, takes long strides through quiet time.
-            if len(events) > SLICE_TARGET_EVENTS:
-                self.slice_ms = max(1, self.slice_ms // 2)
-            elif len(events) < SLICE_TARGET_EVENTS // 4:
-                self.slice_ms = min(self.slice_ms * 2, 86_400_000)
-            if time.perf_counter() - started > cpu_budget_s:
-                break
+            # Idle time is free: the model jumps straight to its next due action.
+            self._emit(cluster.advance_to(stop, max_events=SLICE_MAX_EVENTS))
         self._run_script()  # nothing scripted at or before `now` is left for later
+        reached = cluster.now_ms >= target
         if self.goal_ms is not None:
-            if cluster.now_ms >= self.goal_ms:
+            if reached:
                 self.pacer.rebase(wall_s, self.goal_ms)
-                self.goal_ms = None
-                self.clock_dirty = True
-        elif cluster.now_ms < target:
+                self.goal_ms = self.goal_from_ms = None
+            # A jump in progress moves its progress bar: every frame says where it got to.
+            self.clock_dirty = True
+        elif not reached:
             self.pacer.rebase(wall_s, cluster.now_ms)
             self.behind = True
         elif self.behind:
             self.behind = False
             self.clock_dirty = True
+        return reached
 
     async def tick(self) -> None:
         wall_s = self.clock()
@@ -365,8 +382,8 @@ class Room:
         self.last_frame_s = wall_s
         self.clock_dirty = False
         self.frames_sent += 1
-        await self.layer.group_send(self.group, {"type": "room.frame", "to_seq": to_seq,
-                                                 "epoch": self.epoch, "text": text})
+        await self._send({"type": "room.frame", "to_seq": to_seq, "epoch": self.epoch,
+                          "text": text})
         if bit and wall_s - self.budget_noticed_s >= BUDGET_NOTICE_EVERY_S:
             self.budget_noticed_s = wall_s
             await self.notice("warning", f"This room keeps at most {self.records_max:,} "
@@ -382,7 +399,7 @@ class Room:
         if reason is not None:
             wall_s = self.clock()
             self.advance(wall_s)  # up to now at the old speed: time never jumps
-            self.goal_ms = None
+            self.goal_ms = self.goal_from_ms = None
             self.pacer.set_speed(wall_s, 1.0)
             self.pacer.play(wall_s)
         self.clock_dirty = True
@@ -447,9 +464,8 @@ class Room:
             return
         self.open = open_
         # One group message, like a frame: never one send per viewer.
-        await self.layer.group_send(self.group, {"type": "room.state", "epoch": self.epoch,
-                                                 "text": _dumps({"type": "room",
-                                                                 "open": open_})})
+        await self._send({"type": "room.state", "epoch": self.epoch,
+                          "text": _dumps({"type": "room", "open": open_})})
 
     async def _seek(self, msg: dict) -> None:
         if self.script is None:
@@ -470,7 +486,7 @@ class Room:
             return
         self.cluster, self.script_pos = cluster, pos
         self.pending = []
-        self.goal_ms = None
+        self.goal_ms = self.goal_from_ms = None
         self.behind = False
         self.epoch += 1
         self.sent_seq = cluster.seq
@@ -478,8 +494,8 @@ class Room:
         self.pacer.rebase(self.clock(), cluster.now_ms)
         self.clock_dirty = True
         text, seq = self._snapshot_message()
-        await self.layer.group_send(self.group, {"type": "room.snapshot", "epoch": self.epoch,
-                                                 "seq": seq, "text": text})
+        await self._send({"type": "room.snapshot", "epoch": self.epoch, "seq": seq,
+                          "text": text})
 
     # -- observers in this process (the Kafka wire listener) ------------------------------------
 
@@ -519,6 +535,10 @@ class Room:
                                "open the scenario again to go on")
         # Catch up first: a command lands at the virtual time the viewers were shown.
         self.advance(self.clock())
+        if self.quotas is not None:
+            # The room's resource limits (partitions, topics, producer rates): a refusal
+            # names the limit and its value, and changes nothing.
+            self.quotas.check_command(self.cluster, command)
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
         events = self.cluster.apply(command)
@@ -563,8 +583,11 @@ class Room:
         pacer = self.pacer
         if self.realtime is not None and action in ("pause", "speed", "step", "jump"):
             raise ProtocolError("action", self.realtime, msg["request_id"])
-        if action in ("pause", "step"):
-            self.goal_ms = None  # stopping wins over a jump still under way
+        if action in ("pause", "step") and self.goal_ms is not None:
+            # Stopping wins over a jump still under way (the progress bar's Cancel is a pause):
+            # the room stays where the jump got to, and the clock goes on from there.
+            self.goal_ms = self.goal_from_ms = None
+            self.pacer.rebase(wall_s, self.cluster.now_ms)
         # Catch up to "now" first; a room that fell behind was re-based where it got to, so
         # every change below starts from the time the viewers are looking at.
         self.advance(wall_s)
@@ -589,5 +612,7 @@ class Room:
                 self.cluster.now_ms, pacer.virtual_at(wall_s))
             self.goal_ms = base + msg["ms"]
         if self.goal_ms is not None:
+            if self.goal_from_ms is None:
+                self.goal_from_ms = self.cluster.now_ms  # where the progress bar starts
             self.advance(wall_s)
         self.clock_dirty = True

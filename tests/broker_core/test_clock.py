@@ -73,3 +73,16 @@ def test_step_runs_to_the_next_instant_with_something_due():
     events = cluster.step()
     assert cluster.now_ms == 3_000  # group.initial.rebalance.delay.ms
     assert any(e["type"] == "group.rebalance_completed" for e in events)
+
+
+def test_a_bounded_run_stops_only_between_instants():
+    clock = Clock()
+    ran = []
+    for due in (5, 5, 5, 9, 12):
+        clock.at(due, ran.append, due)
+    # Asked to stop after every action, it still finishes instant 5 before returning.
+    reached = clock.run_until(100, stop=lambda: True)
+    assert (reached, clock.now_ms, ran) == (False, 5, [5, 5, 5])
+    assert clock.run_until(100, stop=lambda: len(ran) >= 4) is False and clock.now_ms == 9
+    assert clock.run_until(100, stop=lambda: False) is True and clock.now_ms == 100
+    assert ran == [5, 5, 5, 9, 12]

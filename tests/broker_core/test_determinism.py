@@ -58,13 +58,21 @@ def schedule(seed: int) -> list[tuple[int, dict]]:
     return out
 
 
-def run(seed: int, slice_ms: int | None = None, until_ms: int = 90_000) -> list[dict]:
+def run(seed: int, slice_ms: int | None = None, until_ms: int = 90_000,
+        max_events: int | None = None) -> list[dict]:
     cluster = Cluster(seed=seed, brokers=3)
     events: list[dict] = []
     groups: dict[str, str] = {}
+    calls: list[int] = []
 
     def advance_to(t):
-        if slice_ms is None:
+        if max_events is not None:
+            # Bounded calls stop at instant boundaries; calling again from there must give
+            # the same run as one unbounded call (how rooms keep a jump's work per tick small).
+            while cluster.now_ms < t:
+                events.extend(cluster.advance_to(t, max_events=max_events))
+                calls.append(cluster.now_ms)
+        elif slice_ms is None:
             events.extend(cluster.advance_to(t))
         else:
             while cluster.now_ms < t:
@@ -78,6 +86,8 @@ def run(seed: int, slice_ms: int | None = None, until_ms: int = 90_000) -> list[
             command = {**command, "group": groups[command["id"]]}
         events.extend(cluster.apply(command))
     advance_to(until_ms)
+    if max_events is not None:
+        assert len(calls) > len(events) // 200, f"seed {seed}: the bound never stopped a call"
     return events
 
 
@@ -89,6 +99,8 @@ def test_same_seed_same_events_however_time_is_sliced(seed):
     assert digest(run(seed)) == digest(first), f"seed {seed}: a second run differs"
     assert digest(run(seed, slice_ms=777)) == digest(first), (
         f"seed {seed}: slicing virtual time differently changed the events")
+    assert digest(run(seed, max_events=7)) == digest(first), (
+        f"seed {seed}: stopping after a few events at a time changed the events")
 
 
 def test_different_seeds_differ():
