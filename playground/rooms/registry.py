@@ -61,7 +61,8 @@ class Rooms:
                  build=build_cluster, tick_s: float = TICK_S, store=None,
                  create_burst: float = 30, create_per_min: float = 30,
                  checkpoint_s: float = 5.0, keep_s: float = 30 * 86_400,
-                 redis_url: str | None = None):
+                 redis_url: str | None = None, cpu_share: float = 0.5,
+                 jump_weight: int = 8, quotas=None):
         self.max_rooms = max_rooms
         self.idle_s = idle_s
         self.records_max = records_max
@@ -70,6 +71,14 @@ class Rooms:
         self.autorun = autorun
         self.build = build
         self.tick_s = tick_s
+        # The scheduler's budget: this share of every tick advances rooms, the rest is the
+        # process's (sockets, pages, the Kafka listener). See `_tick_rooms`.
+        self.cpu_share = cpu_share
+        self.jump_weight = jump_weight
+        self.quotas = quotas  # rooms/quotas.Quotas, or None (unlimited: unit tests)
+        self._scheduler: asyncio.Task | None = None
+        self._turn = 0  # where the next tick starts in the list of busy rooms
+        self.ticks_over_budget = 0  # ticks that ran out of budget before every room had a turn
         self.store = MemoryStore() if store is None else store
         self.checkpoint_s = checkpoint_s
         self.keep_s = keep_s  # a stored room nobody touched this long is deleted
@@ -110,6 +119,12 @@ class Rooms:
         holder = await remote.leases.holder(room_id)
         return holder is not None and holder != host.channel
 
+    def _adopt(self, room: Room) -> Room:
+        """What every room of this registry gets, however it came to be."""
+        room.quotas = self.quotas
+        room.jump_weight = self.jump_weight
+        return room
+
     def _room_kwargs(self) -> dict:
         return {"build": self.build, "layer": self.layer, "clock": self.clock,
                 "limits": {"rooms_max": self.max_rooms, "idle_sleep_s": self.idle_s}}
@@ -128,7 +143,7 @@ class Rooms:
         room_id = room_id or self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
                     owner=owner, **self._room_kwargs())
-        self.awake[room_id] = room
+        self.awake[room_id] = self._adopt(room)
         return room
 
     async def start(self, spec: dict, *, seed=None, meta: dict | None = None,
@@ -149,7 +164,7 @@ class Rooms:
         room = Room(room_id, recording["spec"], seed=recording["seed"],
                     records_max=recording.get("records_max") or 0, meta=meta, owner=owner,
                     script=script_of(recording), **self._room_kwargs())
-        self.awake[room_id] = room
+        self.awake[room_id] = self._adopt(room)
         return room
 
     def allow_creation(self, client: str | None) -> float:
@@ -320,7 +335,7 @@ class Rooms:
             room.persisted = recording.get("persisted", len(recording["log"]))
             self.settling.pop(room_id, None)
             self._make_space()  # other rooms may have woken while this one replayed
-            self.awake[room_id] = room
+            self.awake[room_id] = self._adopt(room)
             future.set_result(room)
         except BaseException as e:
             future.set_exception(e)
@@ -387,8 +402,11 @@ class Rooms:
             room.pacer.rebase(self.clock(), room.cluster.now_ms)
         room.viewers.add(channel)
         room.last_active_s = self.clock()
-        if self.autorun and room.task is None:
-            room.task = asyncio.get_running_loop().create_task(self._run(room))
+        if self.autorun:
+            if self._scheduler is None or self._scheduler.done():
+                self._scheduler = asyncio.get_running_loop().create_task(
+                    self._schedule_forever())
+            room.task = self._scheduler  # this room is ticked by the scheduler
         if self.autorun and (self._janitor is None or self._janitor.done()):
             self._janitor = asyncio.get_running_loop().create_task(self._sweep_forever())
         if self.autorun and (self._checkpointer is None or self._checkpointer.done()):
@@ -489,7 +507,7 @@ class Rooms:
         self._make_space()
         new = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
         self._make_space()  # the replay awaited: another room may have taken the slot
-        self.awake[new.id] = new
+        self.awake[new.id] = self._adopt(new)
         await new.notice("info", f"Forked from room {room.id} at its virtual time "
                          f"{room.cluster.now_ms:,} ms; you drive this copy.")
         await self.persist(new.id)
@@ -559,18 +577,77 @@ class Rooms:
             except Exception:
                 log.exception("sweeping idle rooms failed")
 
-    async def _run(self, room: Room) -> None:
+    async def _schedule_forever(self) -> None:
+        """One scheduler for every room of the process: ticks every `tick_s`, while anyone
+        watches any room."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         try:
-            while room.viewers and self.awake.get(room.id) is room:
-                await asyncio.sleep(self.tick_s)
-                try:
-                    await room.tick()
-                except Exception:
-                    # A bug in one room must not stop its clock for good, nor touch others.
-                    log.exception("room %s: tick failed", room.id)
+            while True:
+                due += self.tick_s
+                delay = due - loop.time()
+                if delay < 0:
+                    due, delay = loop.time(), 0  # late: start again from now, never burst
+                await asyncio.sleep(delay)
+                watched = []
+                for room in self.awake.values():
+                    if room.viewers:
+                        watched.append(room)
+                    elif room.task is not None:
+                        room.task = None  # time stands still while nobody watches
+                if not watched:
+                    return  # the next attach starts it again
+                await self._tick_rooms(watched)
         finally:
-            if room.task is asyncio.current_task():
-                room.task = None
+            if self._scheduler is asyncio.current_task():
+                self._scheduler = None
+                for room in self.awake.values():
+                    room.task = None
+
+    async def _tick_rooms(self, watched: list[Room]) -> None:
+        """Give every watched room a turn within this tick's budget (`cpu_share` of a tick).
+
+        Fair sharing: each room in turn gets the budget still left times its weight over the
+        weights still waiting, so a room that needs little leaves its share to those after it,
+        and a room that wants everything (100,000x with a fast producer) gets its share and
+        falls behind -- it plays slower -- instead of slowing the others. The order rotates
+        every tick, and when the budget runs out the rooms that had no turn go first next
+        time, so nobody is always last. Between rooms the loop serves sockets and pages.
+        """
+        budget_s = self.tick_s * self.cpu_share
+        n = len(watched)
+        first = self._turn % n
+        order = watched[first:] + watched[:first]
+        self._turn = first + 1
+        weights = sum(room.weight for room in order)
+        used_s = 0.0
+        for i, room in enumerate(order):
+            if self.awake.get(room.id) is not room or not room.viewers:
+                weights -= room.weight
+                continue
+            left_s = budget_s - used_s
+            if left_s <= 0.0005:
+                self.ticks_over_budget += 1
+                self._turn = first + i
+                # No model time for them this tick, but what their commands did goes out.
+                for waiting in order[i:]:
+                    if waiting.pending:
+                        await self._guarded(waiting.flush())
+                break
+            share_s = left_s * room.weight / max(weights, 1)
+            weights -= room.weight
+            started = time.perf_counter()
+            await self._guarded(room.tick(share_s), room)
+            used_s += time.perf_counter() - started
+            await asyncio.sleep(0)
+
+    @staticmethod
+    async def _guarded(call, room: Room | None = None) -> None:
+        try:
+            await call
+        except Exception:
+            # A bug in one room must not stop its clock for good, nor touch others.
+            log.exception("room %s: tick failed", room.id if room else "?")
 
 
 _rooms: Rooms | None = None

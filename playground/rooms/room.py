@@ -120,6 +120,8 @@ class Room:
         # Checks a command against the room's resource limits before the model sees it
         # (rooms/quotas.py; None: unlimited, as in unit tests of the room alone).
         self.quotas = None
+        self.jump_weight = 1  # the registry's scheduler sets PLAYGROUND_JUMP_WEIGHT
+        self.event_cost_s = 5e-6  # model time per event, measured: sizes the slices
         self.listeners: list = []  # fn(events) for every batch of new model events, in order
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
@@ -333,8 +335,16 @@ class Room:
             # A replay stops at each scripted instant, to apply it there and nowhere else.
             scripted = self._next_script_ms()
             stop = target if scripted is None else min(target, scripted)
-            # Idle time is free: the model jumps straight to its next due action.
-            self._emit(cluster.advance_to(stop, max_events=SLICE_MAX_EVENTS))
+            # Idle time is free: the model jumps straight to its next due action. A slice is
+            # sized to what is left of the budget, so a small share overshoots by little.
+            left_s = cpu_budget_s - (time.perf_counter() - started)
+            max_events = max(20, min(SLICE_MAX_EVENTS, int(left_s / self.event_cost_s)))
+            slice_started = time.perf_counter()
+            events = cluster.advance_to(stop, max_events=max_events)
+            self._emit(events)
+            if len(events) >= 20:
+                cost = (time.perf_counter() - slice_started) / len(events)
+                self.event_cost_s = 0.8 * self.event_cost_s + 0.2 * cost
         self._run_script()  # nothing scripted at or before `now` is left for later
         reached = cluster.now_ms >= target
         if self.goal_ms is not None:
@@ -351,10 +361,12 @@ class Room:
             self.clock_dirty = True
         return reached
 
-    async def tick(self) -> None:
+    async def tick(self, cpu_budget_s: float = TICK_CPU_BUDGET_S) -> bool:
+        """Advance within `cpu_budget_s` and send what happened as one frame. Returns whether
+        the room reached where it wanted to be (False: it would use more time)."""
         wall_s = self.clock()
         try:
-            self.advance(wall_s)
+            reached = self.advance(wall_s, cpu_budget_s)
         except Exception as e:
             # A model bug. The room goes on (the registry logs it and ticks again), but the
             # viewers are told, once in a while: whatever was due when it failed is lost.
@@ -365,6 +377,13 @@ class Room:
                                   "due may have stopped. This is a bug; please report it.")
             raise
         await self.flush(force=False, wall_s=wall_s)
+        return reached
+
+    @property
+    def weight(self) -> int:
+        """Shares of the process's tick this room gets when busy: a jump or step someone asked
+        for is a finite job the class is waiting on; playing fast is an appetite."""
+        return self.jump_weight if self.goal_ms is not None else 1
 
     async def flush(self, force: bool = False, wall_s: float | None = None) -> None:
         """Send what is pending as one frame (or a clock-only frame when one is due)."""
