@@ -45,6 +45,15 @@ class NoSuchRoom(KeyError):
     pass
 
 
+class TooManyRooms(Exception):
+    """This client address may not make or wake another room now. `wait_s`: when it may
+    (None: not until one of its rooms goes to sleep)."""
+
+    def __init__(self, message: str, wait_s: float | None = None):
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
 def build_cluster(spec: dict, seed):
     from broker_core import Cluster
 
@@ -62,7 +71,7 @@ class Rooms:
                  create_burst: float = 30, create_per_min: float = 30,
                  checkpoint_s: float = 5.0, keep_s: float = 30 * 86_400,
                  redis_url: str | None = None, cpu_share: float = 0.5,
-                 jump_weight: int = 8, quotas=None):
+                 jump_weight: int = 8, quotas=None, rooms_per_address: int = 0):
         self.max_rooms = max_rooms
         self.idle_s = idle_s
         self.records_max = records_max
@@ -76,6 +85,8 @@ class Rooms:
         self.cpu_share = cpu_share
         self.jump_weight = jump_weight
         self.quotas = quotas  # rooms/quotas.Quotas, or None (unlimited: unit tests)
+        # Awake rooms one client address may have (0: no limit); see `_make_space`.
+        self.rooms_per_address = rooms_per_address
         self._scheduler: asyncio.Task | None = None
         self._turn = 0  # where the next tick starts in the list of busy rooms
         self.ticks_over_budget = 0  # ticks that ran out of budget before every room had a turn
@@ -119,10 +130,12 @@ class Rooms:
         holder = await remote.leases.holder(room_id)
         return holder is not None and holder != host.channel
 
-    def _adopt(self, room: Room) -> Room:
-        """What every room of this registry gets, however it came to be."""
+    def _adopt(self, room: Room, client: str | None = None) -> Room:
+        """What every room of this registry gets, however it came to be. `client`: the
+        address that made or woke it (the per-address room limit counts it there)."""
         room.quotas = self.quotas
         room.jump_weight = self.jump_weight
+        room.client = client
         return room
 
     def _room_kwargs(self) -> dict:
@@ -132,30 +145,34 @@ class Rooms:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, spec: dict, *, seed=None, meta: dict | None = None,
-               owner: str | None = None, room_id: str | None = None) -> Room:
+               owner: str | None = None, room_id: str | None = None,
+               client: str | None = None) -> Room:
         """A fresh room running `spec` (raises ScenarioError/CommandError for a bad one),
         presented by session `owner` (None: open to all). In memory until `persist`.
         `room_id` names it (the Kafka listener's ``live``); by default a fresh random id."""
         # Only what is in memory: a caller naming a room has asked the store (aexists) first.
         if room_id is not None and (room_id in self.awake or room_id in self.settling):
             raise ValueError(f"room {room_id!r} exists already")
-        self._make_space()
+        if self.quotas is not None:
+            self.quotas.check_spec(spec)  # a scenario bigger than a room may be: refused
+        self._make_space(client)
         room_id = room_id or self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
                     owner=owner, **self._room_kwargs())
-        self.awake[room_id] = self._adopt(room)
+        self.awake[room_id] = self._adopt(room, client)
         return room
 
     async def start(self, spec: dict, *, seed=None, meta: dict | None = None,
-                    owner: str | None = None) -> Room:
+                    owner: str | None = None, client: str | None = None) -> Room:
         """`create`, then stored: what a view that opens a room for someone calls."""
-        room = self.create(spec, seed=seed, meta=meta, owner=owner)
+        room = self.create(spec, seed=seed, meta=meta, owner=owner, client=client)
         await self.persist(room.id)
         return room
 
-    def create_replay(self, recording: dict, *, owner: str | None = None) -> Room:
+    def create_replay(self, recording: dict, *, owner: str | None = None,
+                      client: str | None = None) -> Room:
         """A fresh replay room playing a saved recording (see store.load_recording)."""
-        self._make_space()
+        self._make_space(client)
         room_id = self._new_id()
         meta = {"name": recording.get("scenario_slug") or recording["slug"],
                 "title": recording.get("title") or recording["spec"].get("title") or "",
@@ -164,7 +181,7 @@ class Rooms:
         room = Room(room_id, recording["spec"], seed=recording["seed"],
                     records_max=recording.get("records_max") or 0, meta=meta, owner=owner,
                     script=script_of(recording), **self._room_kwargs())
-        self.awake[room_id] = self._adopt(room)
+        self.awake[room_id] = self._adopt(room, client)
         return room
 
     def allow_creation(self, client: str | None) -> float:
@@ -180,8 +197,20 @@ class Rooms:
             if room_id not in self.awake and room_id not in self.settling:
                 return room_id
 
-    def _make_space(self) -> None:
+    def _make_space(self, client: str | None = None) -> None:
         self.sweep()
+        if client is not None and self.rooms_per_address:
+            # One address may not fill the server: past its share its own idlest unwatched
+            # room goes to sleep, and if all of them are watched the new one is refused.
+            mine = [r for r in self.awake.values() if getattr(r, "client", None) == client]
+            if len(mine) >= self.rooms_per_address:
+                idle = [r for r in mine if not r.viewers]
+                if not idle:
+                    raise TooManyRooms(
+                        f"your address has {len(mine)} rooms open, the most one address may "
+                        f"have (PLAYGROUND_ROOMS_PER_ADDRESS = {self.rooms_per_address}); "
+                        "close one and try again")
+                self.sleep(min(idle, key=lambda r: r.last_active_s).id)
         if len(self.awake) < self.max_rooms:
             return
         idle = [r for r in self.awake.values() if not r.viewers]
@@ -309,13 +338,22 @@ class Rooms:
             room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
             room.checkpointed_s = self.clock()
 
-    async def wake(self, room_id: str) -> Room:
+    async def wake(self, room_id: str, client: str | None = None) -> Room:
+        """The awake room `room_id`, rebuilt by replay if it sleeps. Waking costs what creating
+        costs, so a `client` waking one draws on the same per-address allowance (a restarted
+        server's stored rooms cannot all be woken at once by one address opening sockets)."""
         room = self.awake.get(room_id)
         if room is not None:
             return room
         waking = self._waking.get(room_id)
         if waking is not None:
             return await asyncio.shield(waking)
+        if client is not None:
+            wait_s = self.allow_creation(client)
+            if wait_s:
+                raise TooManyRooms("too many rooms opened or woken from your address; try "
+                                   f"again in {wait_s:.0f} s (PLAYGROUND_ROOM_CREATE_BURST, "
+                                   "PLAYGROUND_ROOM_CREATE_PER_MIN)", wait_s)
         future = asyncio.get_running_loop().create_future()
         self._waking[room_id] = future
         try:
@@ -327,15 +365,15 @@ class Rooms:
                 recording = await self.store.load(room_id)
             if recording is None:
                 raise NoSuchRoom(room_id)
-            self._make_space()
+            self._make_space(client)
             # Replay is pure CPU work on a private cluster: a thread keeps the loop serving.
             room = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
             # From the store: all of its log is there. From `settling` after a failed save:
             # what that room had written; the next persist writes the rest.
             room.persisted = recording.get("persisted", len(recording["log"]))
             self.settling.pop(room_id, None)
-            self._make_space()  # other rooms may have woken while this one replayed
-            self.awake[room_id] = self._adopt(room)
+            self._make_space(client)  # other rooms may have woken while this one replayed
+            self.awake[room_id] = self._adopt(room, client)
             future.set_result(room)
         except BaseException as e:
             future.set_exception(e)
@@ -384,11 +422,11 @@ class Rooms:
             return None
         return {**stored["meta"], "steps": list(stored["spec"].get("steps") or [])}
 
-    async def attach(self, room_id: str, channel: str) -> None:
+    async def attach(self, room_id: str, channel: str, client: str | None = None) -> None:
         if await self._elsewhere(room_id):
             return await self._call(room_id, "attach", viewer=channel)
         for _ in range(3):
-            room = await self.wake(room_id)
+            room = await self.wake(room_id, client)
             if not await self._hold(room_id):
                 return await self._call(room_id, "attach", viewer=channel)
             # Waking awaits (the replay, the notice); a room created meanwhile may have put
@@ -468,8 +506,9 @@ class Rooms:
                          "url": f"/s/{slug}"}
             else:
                 try:
-                    new = await self.fork(room.id, owner=actor.get("session"))
-                except RoomsFull as e:
+                    new = await self.fork(room.id, owner=actor.get("session"),
+                                          client=actor.get("client"))
+                except (RoomsFull, TooManyRooms) as e:
                     raise ProtocolError("room", str(e), msg["request_id"]) from None
                 reply = {"type": "forked", "request_id": msg["request_id"], "room": new.id,
                          "url": f"/r/{new.id}"}
@@ -497,17 +536,18 @@ class Rooms:
                   "scenario_slug": str(room.meta.get("name") or "")[:64]}
         return await self.store.save_recording(fields)
 
-    async def fork(self, room_id: str, owner: str | None = None) -> Room:
+    async def fork(self, room_id: str, owner: str | None = None,
+                   client: str | None = None) -> Room:
         """A new live room: `room_id`'s scenario and log up to its current time, paused there,
         `owner` its presenter. Stored before it is returned."""
         room = await self.wake(room_id)
         room.advance(self.clock())
         recording = {**room.recording(), "id": self._new_id(), "owner": owner,
                      "open": None, "replay": None, "notices": []}
-        self._make_space()
+        self._make_space(client)
         new = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
-        self._make_space()  # the replay awaited: another room may have taken the slot
-        self.awake[new.id] = self._adopt(new)
+        self._make_space(client)  # the replay awaited: another room may have taken the slot
+        self.awake[new.id] = self._adopt(new, client)
         await new.notice("info", f"Forked from room {room.id} at its virtual time "
                          f"{room.cluster.now_ms:,} ms; you drive this copy.")
         await self.persist(new.id)
@@ -529,12 +569,13 @@ class Rooms:
                 raise RoomsFull(f"room {room_id!r} is still run by another process")
             await asyncio.sleep(0.1)
 
-    async def page(self, room_id: str) -> dict:
+    async def page(self, room_id: str, client: str | None = None) -> dict:
         """What the room's page is rendered with: its scenario and, in a replay, what it
-        replays. Wakes the room (a restarted server rebuilds it here)."""
+        replays. Wakes the room (a restarted server rebuilds it here), on `client`'s
+        allowance."""
         if await self._elsewhere(room_id):
             return await self._call(room_id, "page")
-        room = await self.wake(room_id)
+        room = await self.wake(room_id, client)
         replay = None
         if room.script is not None:
             replay = {"slug": room.script["slug"], "end_ms": room.script["end_ms"],
@@ -665,7 +706,10 @@ def get_rooms() -> Rooms:
                        records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX, store=DbStore(),
                        create_burst=settings.PLAYGROUND_ROOM_CREATE_BURST,
                        create_per_min=settings.PLAYGROUND_ROOM_CREATE_PER_MIN,
-                       keep_s=settings.PLAYGROUND_ROOM_KEEP_DAYS * 86_400)
+                       keep_s=settings.PLAYGROUND_ROOM_KEEP_DAYS * 86_400,
+                       cpu_share=settings.PLAYGROUND_ROOMS_CPU_SHARE,
+                       jump_weight=settings.PLAYGROUND_JUMP_WEIGHT,
+                       rooms_per_address=settings.PLAYGROUND_ROOMS_PER_ADDRESS)
     return _rooms
 
 
