@@ -116,7 +116,8 @@ PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS = env.bounded_number(
 PLAYGROUND_KAFKA_IDLE_S = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_IDLE_S", 600, 1,
                                              86_400, integer=False)
 PLAYGROUND_KAFKA_QUEUED_BYTES = env.bounded_number(
-    os.environ, "PLAYGROUND_KAFKA_QUEUED_BYTES", 64 * 1024 * 1024, 1024 * 1024, 1024 ** 4)
+    # At least one whole frame (codec.MAX_FRAME_BYTES, 8 MiB), as Kafka requires.
+    os.environ, "PLAYGROUND_KAFKA_QUEUED_BYTES", 64 * 1024 * 1024, 8 * 1024 * 1024, 1024 ** 4)
 # /healthz answers 503 when the event loop lagged more than this lately.
 PLAYGROUND_HEALTH_LOOP_LAG_MS = env.bounded_number(
     os.environ, "PLAYGROUND_HEALTH_LOOP_LAG_MS", 500, 10, 600_000)
@@ -144,3 +145,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# -- Deployment (HTTPS) --
+# Off by default, so `make run` keeps working on http://localhost; a server behind HTTPS sets
+# them (README's operations table) and `manage.py check --deploy` then reports no issues.
+SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD = env.hsts(os.environ)
+SECURE_SSL_REDIRECT = env.flag(os.environ, "DJANGO_SECURE_SSL_REDIRECT", False)
+# A load balancer's or orchestrator's health probe usually speaks plain HTTP to the backend:
+# /healthz answers it rather than redirecting it (it sets no cookie and reads no secret).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Cookies over HTTPS only: on by default when plain HTTP is redirected anyway.
+SESSION_COOKIE_SECURE = env.flag(os.environ, "DJANGO_SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = env.flag(os.environ, "DJANGO_CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (opt-in: see env.proxy_ssl_header).
+SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header(os.environ)
+# Origins allowed to POST (the import form, the admin) when they differ from the Host header,
+# as behind some proxies: https://playground.example.com
+CSRF_TRUSTED_ORIGINS = env.origin_list(os.environ, "DJANGO_CSRF_TRUSTED_ORIGINS")

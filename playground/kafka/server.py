@@ -12,6 +12,19 @@ frame larger than `codec.MAX_FRAME_BYTES`, one that does not decode, an unknown 
 unsupported version (except ApiVersions, which gets KIP-511's UNSUPPORTED_VERSION answer), or a
 handler that fails, closes that connection only: the room and every other connection go on.
 
+The listener shares its event loop with the web app, so no client may hold it or its memory:
+- a connection answers one request per turn of the loop (a pipelining client's requests are
+  already buffered, so without a yield its loop would never let anyone else run);
+- each client address has at most `connections_per_address` connections open across all the
+  brokers' ports (Kafka's max.connections.per.ip); one more is closed at once;
+- a connection that sends nothing for `idle_s` (or reads none of its answers for that long) is
+  closed (connections.max.idle.ms); one waiting on its own long-polling answer is not idle;
+- the bytes of big requests being read or handled, across all connections, come from one
+  `RequestPool` of `queued_bytes` (queued.max.request.bytes): a connection reserves a frame's
+  size before it reads the body and waits, muted, while the pool is spent. A frame body that
+  stops arriving closes its connection after `frame_body_timeout_s`, so a stalled sender cannot
+  keep its share of the pool.
+
 While any client is connected the room runs at 1x (`Room.realtime`): real clients' timeouts
 and heartbeats run on the wall clock, so the model's time must too. The listener stays attached
 to the room like a viewer (so the registry ticks it, sends frames to browsers and never puts it
@@ -21,6 +34,7 @@ answers come within milliseconds instead of waiting for the next 50 ms frame tic
 """
 
 import asyncio
+import collections
 import logging
 import time
 
@@ -49,6 +63,82 @@ LIVE_SPEC = {
     "cluster_config": {"replica.fetch.interval.ms": 5},
     "timeline": [],
 }
+
+# Defaults of the limits below when Django's settings do not name them (see settings.py).
+CONNECTIONS_PER_ADDRESS = 64
+IDLE_S = 600.0
+QUEUED_BYTES = 64 * 1024 * 1024
+# How long a frame's body may take to arrive once its length came. A client writes a request
+# in one go, so on a classroom network even an 8 MiB frame takes well under a second; a body
+# still incomplete after 30 s is a stalled or hostile sender holding its share of the pool.
+FRAME_BODY_TIMEOUT_S = 30.0
+# The StreamReader's buffer limit: a connection buffers up to twice this before it stops reading
+# from its socket. Frames up to this size bypass the pool (see `Listener._requests`).
+STREAM_LIMIT_BYTES = 64 * 1024
+# A flood of refused connections from one address logs one warning per this many seconds.
+REFUSAL_LOG_INTERVAL_S = 60.0
+
+
+def _setting(name: str, default):
+    """A Django setting, or `default` where there is none (the listener runs in tests and tools
+    without configured settings)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return getattr(settings, name, default)
+    except ImproperlyConfigured:
+        return default
+
+
+class RequestPool:
+    """Bytes of requests being read or handled, across all connections: Kafka's memory pool of
+    queued.max.request.bytes. `reserve` waits while the pool cannot hold the request (the
+    connection is muted meanwhile: its bytes stay in the client's and the kernel's buffers).
+    Waiters are served first come, first served, so a big frame is never overtaken for ever by
+    later smaller ones."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future]] = collections.deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    async def reserve(self, size: int) -> None:
+        if not self._waiters and self.used + size <= self.capacity:
+            self.used += size
+            return
+        entry = (size, asyncio.get_running_loop().create_future())
+        self._waiters.append(entry)
+        try:
+            await entry[1]
+        except BaseException:
+            if entry[1].done() and not entry[1].cancelled():
+                self.release(size)  # granted just as the connection was cancelled
+            else:
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
+                self._grant()  # it may have been first in line, holding up the next
+            raise
+
+    def release(self, size: int) -> None:
+        self.used -= size
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters:
+            size, waiter = self._waiters[0]
+            if waiter.done():  # cancelled; its task removes nothing more
+                self._waiters.popleft()
+                continue
+            if self.used + size > self.capacity:
+                return
+            self._waiters.popleft()
+            self.used += size
+            waiter.set_result(None)
 
 
 class Watch:
@@ -143,7 +233,23 @@ class Listener:
     def __init__(self, rooms, room_id: str = "live", host: str = "127.0.0.1",
                  port: int = 9092, spec: dict | None = None,
                  log_bytes_max: int = LIVE_LOG_BYTES_MAX,
-                 max_frame_bytes: int = codec.MAX_FRAME_BYTES):
+                 max_frame_bytes: int = codec.MAX_FRAME_BYTES,
+                 connections_per_address: int | None = None, idle_s: float | None = None,
+                 queued_bytes: int | None = None,
+                 frame_body_timeout_s: float = FRAME_BODY_TIMEOUT_S):
+        """The limits left None come from Django's settings PLAYGROUND_KAFKA_<NAME>."""
+        if connections_per_address is None:
+            connections_per_address = _setting("PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS",
+                                               CONNECTIONS_PER_ADDRESS)
+        if idle_s is None:
+            idle_s = _setting("PLAYGROUND_KAFKA_IDLE_S", IDLE_S)
+        if queued_bytes is None:
+            queued_bytes = _setting("PLAYGROUND_KAFKA_QUEUED_BYTES", QUEUED_BYTES)
+        if queued_bytes < max_frame_bytes:
+            # As Kafka requires queued.max.request.bytes >= socket.request.max.bytes: a frame
+            # the pool can never hold would wait for ever, and its connection with it.
+            raise ValueError(f"PLAYGROUND_KAFKA_QUEUED_BYTES={queued_bytes:,} is smaller than "
+                             f"the largest request frame ({max_frame_bytes:,} bytes)")
         self.rooms = rooms
         self.room_id = room_id
         self.host = host
@@ -151,6 +257,14 @@ class Listener:
         self.spec = spec or LIVE_SPEC
         self.log_bytes_max = log_bytes_max
         self.max_frame_bytes = max_frame_bytes
+        self.connections_per_address = connections_per_address
+        self.idle_s = idle_s
+        self.frame_body_timeout_s = frame_body_timeout_s
+        self.pool = RequestPool(queued_bytes)
+        # Open connections per client IP, across every broker's port.
+        self.addresses: dict[str, int] = {}
+        # Per address refused lately: (monotonic time of the last warning, refusals since).
+        self._refusals: dict[str, tuple[float, int]] = {}
         self.room = None
         self.servers: dict[int, asyncio.AbstractServer] = {}
         self.connections: dict[int, set[Connection]] = {}
@@ -316,7 +430,7 @@ class Listener:
             await self._serve(broker, reader, writer)
 
         server = await asyncio.start_server(serve, host, port, reuse_address=True,
-                                            limit=64 * 1024)
+                                            limit=STREAM_LIMIT_BYTES)
         if self._closed or not self.room.cluster.brokers[broker]["up"]:
             server.close()  # stopped again while the port was opening
             return
@@ -343,6 +457,15 @@ class Listener:
         if broker not in self.servers:
             writer.transport.abort()  # accepted just before the broker stopped
             return
+        # Kafka has no proxy headers: the peer is the client (or its NAT, which is why the
+        # default cap fits a classroom behind one address).
+        address = str((writer.get_extra_info("peername") or ("?",))[0])
+        open_now = self.addresses.get(address, 0)
+        if open_now >= self.connections_per_address:
+            writer.transport.abort()
+            self._refused(address, open_now)
+            return
+        self.addresses[address] = open_now + 1
         conn = Connection(self, broker, reader, writer)
         self.connections.setdefault(broker, set()).add(conn)
         self.clients += 1
@@ -363,26 +486,92 @@ class Listener:
             self.tasks.discard(task)
             self.connections.get(broker, set()).discard(conn)
             writer.transport.abort()
+            left = self.addresses.get(address, 1) - 1
+            if left > 0:
+                self.addresses[address] = left
+            else:
+                self.addresses.pop(address, None)
             self.clients -= 1
             if self.clients == 0 and not self._closed:
                 self._realtime_off()
 
+    def _refused(self, address: str, open_now: int) -> None:
+        """Log a refusal at warning, once per REFUSAL_LOG_INTERVAL_S and address (a client
+        retrying in a loop would otherwise fill the log), the others at debug."""
+        now = time.monotonic()
+        last, since = self._refusals.get(address, (-REFUSAL_LOG_INTERVAL_S, 0))
+        if now - last < REFUSAL_LOG_INTERVAL_S:
+            self._refusals[address] = (last, since + 1)
+            log.debug("Kafka connection from %s refused (connection cap)", address)
+            return
+        if len(self._refusals) >= 1024:  # forget addresses not refused lately
+            self._refusals = {a: v for a, v in self._refusals.items()
+                              if now - v[0] < REFUSAL_LOG_INTERVAL_S}
+        self._refusals[address] = (now, 0)
+        more = f"; {since:,} more refused since the last warning" if since else ""
+        log.warning("Kafka connection from %s refused: %s connections open from this address, "
+                    "at most PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS=%s%s", address, open_now,
+                    self.connections_per_address, more)
+
     async def _requests(self, conn: Connection) -> None:
         reader, writer = conn.reader, conn.writer
         max_frame = self.max_frame_bytes
+        pool = self.pool
         while True:
-            head = await reader.readexactly(4)
+            try:
+                # Idle: nothing sent since the last answer went out (a request in progress,
+                # a long-polling Fetch among them, is not idle: this clock is not running).
+                async with asyncio.timeout(self.idle_s):
+                    head = await reader.readexactly(4)
+            except TimeoutError:
+                log.debug("connection %s closed: idle for %s s (PLAYGROUND_KAFKA_IDLE_S)",
+                          conn.peer, self.idle_s)
+                return
             size = int.from_bytes(head, "big", signed=True)
             if size < 0 or size > max_frame:
                 raise codec.FrameError(f"a frame of {size:,} bytes (at most {max_frame:,})")
-            frame = await reader.readexactly(size)
-            header = codec.parse_header(frame)
-            conn.header = header
-            conn.client_id = header.client_id
-            response = await self._answer(conn, header, frame)
-            if response is not None:
-                writer.write(response)
-                await writer.drain()
+            # A frame that fits the stream buffer costs no more than the connection already
+            # may (it buffers up to twice STREAM_LIMIT_BYTES whatever we read), so it does not
+            # wait for the pool: metadata, heartbeats, commits and fetches keep the cluster
+            # going while big produce requests queue for their turn. Bigger frames reserve
+            # their size first, so the bytes held across all connections stay within the pool
+            # plus a bounded amount per open connection, itself capped per address.
+            reserved = size if size > STREAM_LIMIT_BYTES else 0
+            if reserved:
+                await pool.reserve(reserved)
+            try:
+                try:
+                    async with asyncio.timeout(self.frame_body_timeout_s):
+                        frame = await reader.readexactly(size)
+                except TimeoutError:
+                    log.info("connection %s closed: a frame of %s bytes was not complete after "
+                             "%s s", conn.peer, f"{size:,}", self.frame_body_timeout_s)
+                    return
+                header = codec.parse_header(frame)
+                conn.header = header
+                conn.client_id = header.client_id
+                response = await self._answer(conn, header, frame)
+                del frame  # the request's bytes are dropped before its share is given back
+                if response is not None:
+                    writer.write(response)
+                    del response
+            finally:
+                # Given back once the answer is in the transport, not after drain: a client
+                # that does not read its answers holds its socket's buffer (bounded by drain
+                # below and the idle timeout), not the pool every other connection needs.
+                if reserved:
+                    pool.release(reserved)
+            try:
+                async with asyncio.timeout(self.idle_s):
+                    await writer.drain()
+            except TimeoutError:
+                log.debug("connection %s closed: read none of its answers for %s s "
+                          "(PLAYGROUND_KAFKA_IDLE_S)", conn.peer, self.idle_s)
+                return
+            # One request per turn of the event loop: a pipelining client's next requests are
+            # already buffered, so neither readexactly nor drain would ever yield, and HTTP,
+            # WebSockets and every other connection on this loop would wait for it.
+            await asyncio.sleep(0)
 
     async def _answer(self, conn: Connection, header: codec.Header, frame: bytes):
         api = HANDLERS.get(header.api_key)
