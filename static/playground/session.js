@@ -94,7 +94,7 @@ export class Session {
     lock.command = reason;
     for (const node of document.querySelectorAll("[data-action], [data-command]")) lockNode(node, reason);
     const timeReason = this.timeReason;
-    for (const node of document.querySelectorAll("#play, #step, #speed, [data-jump], #scrub")) lockNode(node, timeReason);
+    for (const node of document.querySelectorAll("#play, #step, #speed, [data-jump], #jump-cancel, #scrub")) lockNode(node, timeReason);
     document.body.dataset.mayControl = String(this.mayControl);
     document.body.dataset.mode = this.replay ? "replay" : "live";
     document.dispatchEvent(new CustomEvent("playground:locks"));

@@ -49,9 +49,15 @@ export class Clock {
     this.playing = false;
     this.behind = false;
     this.realtime = false;  // real Kafka clients are attached: the room runs at 1x
+    // A jump or step under way: where it started and where it goes (null: none).
+    this.goalMs = null;
+    this.goalFromMs = null;
     this.at = performance.now();
   }
-  set({now_ms, speed, playing, behind, realtime}) {
+  set({now_ms, speed, playing, behind, realtime, goal_ms, goal_from_ms}) {
+    // Every clock the server sends says goal_ms (null once a jump ended or was cancelled).
+    if (goal_ms !== undefined) this.goalMs = goal_ms;
+    if (goal_from_ms !== undefined) this.goalFromMs = goal_from_ms;
     if (behind != null) this.behind = behind;
     if (realtime != null) this.realtime = realtime;
     if (now_ms != null) this.nowMs = now_ms;
@@ -126,4 +132,15 @@ export class Flights {
     this.items.clear();
     return all;
   }
+}
+
+// How far a jump has got: {percent, label} while one long enough to watch is under way, else
+// null. Short steps (under a minute of virtual time) finish before a bar could mean anything.
+export function jumpProgress(clock) {
+  const goal = clock.goalMs, from = clock.goalFromMs;
+  if (goal == null || from == null || goal - from < 60_000) return null;
+  const done = Math.max(0, Math.min(1, (clock.nowMs - from) / (goal - from)));
+  const percent = Math.floor(done * 100);
+  const to = formatClock(goal).replace(/:\d\d\.\d+$/, "");
+  return {percent, label: `Jumping to ${to} — ${percent} %`};
 }

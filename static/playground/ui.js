@@ -6,7 +6,7 @@
 
 import {Model, murmur2, recordId, splitTp, tpId} from "./model.js";
 import {Renderer, el, keyStyle, keyLabel, cssEsc, isSideTopic, lock} from "./render.js";
-import {Clock, formatClock, formatSpeed, sliderToSpeed, speedToSlider} from "./timeline.js";
+import {Clock, formatClock, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 import {Session} from "./session.js";
 
@@ -133,6 +133,15 @@ function syncTimeControls() {
   $("#speed-out").textContent = formatSpeed(clock.speed);
   const behind = $("#behind");
   behind.hidden = !(clock.playing && clock.behind);
+  // A long jump runs over many server ticks (other rooms keep their share): show how far.
+  const progress = jumpProgress(clock);
+  const bar = $("#jump-progress");
+  bar.hidden = progress == null;
+  if (progress) {
+    bar.querySelector("progress").value = progress.percent;
+    bar.querySelector("progress").setAttribute("aria-valuetext", progress.label);
+    $("#jump-label").textContent = progress.label;
+  }
   // Real Kafka clients connected: the server refuses pause and speed changes, so say why.
   $("#realtime").hidden = !clock.realtime;
   speedInput.disabled = clock.realtime;
@@ -170,6 +179,8 @@ async function control(action, extra = {}) {
 const togglePlay = () => control(clock.playing ? "pause" : "play");
 $("#play").addEventListener("click", togglePlay);
 $("#step").addEventListener("click", () => control("step"));
+// Cancelling a jump is a pause: the room stays where the jump got to.
+$("#jump-cancel").addEventListener("click", () => control("pause"));
 for (const b of document.querySelectorAll("[data-jump]")) b.addEventListener("click", () => control("jump", {ms: Number(b.dataset.jump)}));
 speedInput.addEventListener("input", () => { $("#speed-out").textContent = formatSpeed(sliderToSpeed(Number(speedInput.value))); });
 speedInput.addEventListener("change", () => control("speed", {speed: sliderToSpeed(Number(speedInput.value))}));
