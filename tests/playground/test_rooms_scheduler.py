@@ -142,3 +142,22 @@ async def test_fast_rooms_fall_behind_instead_of_slowing_a_quiet_one():
         for room in [*busy, calm]:
             await registry.detach(room.id, f"viewer-{room.id}")
         await asyncio.sleep(0.1)
+
+
+async def test_waking_a_room_hours_later_holds_no_stream_of_events(clock):  # noqa: F811
+    """A wake (or seek, or fork) rebuilds state by replay; before, each stretch between two
+    logged commands was one call holding every event of it."""
+    from playground.rooms.room import Room
+
+    registry = Rooms(clock=clock, autorun=False, layer=InMemoryChannelLayer(),
+                     records_max=5_000)
+    room = registry.create(busy_spec(rate_per_s=100, partitions=3))
+    recording = {**room.recording(), "now_ms": 30 * 60_000}  # asleep half an hour in
+    tracemalloc.start()
+    try:
+        woken = Room.replay(recording, **registry._room_kwargs())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert woken.cluster.now_ms == 30 * 60_000 and woken.cluster.seq > 180_000
+    assert peak < 30 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB rebuilding the room"
