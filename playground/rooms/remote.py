@@ -18,14 +18,25 @@ through here.
 
 Only with the Redis channel layer: the in-memory layer cannot reach another process, and a
 process without Redis runs all its rooms itself.
+
+Redis may go away and come back (restarted, empty). Meanwhile every call that needs it raises
+`LayerUnavailable` (a 503 for pages, a 4503 close for sockets), the rooms this process runs go on
+serving their local viewers (relay.publish), and the loops here keep retrying, logging once per
+outage: serving calls, receiving answers, and renewing leases -- which, once Redis is back,
+takes again the leases of every room this process runs (a restarted Redis has none).
 """
 
 import asyncio
+import collections
+import functools
 import json
 import logging
 import secrets
 
-from .registry import NoSuchRoom
+import redis.exceptions
+
+from .registry import NoSuchRoom, RoomsFull
+from .relay import BACKOFF_MAX_S, BACKOFF_MIN_S, LAYER_ERRORS, Outage, once_more
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,10 @@ LEASE_PREFIX = "playground:room-host:"
 CALL_TYPE = "room.call"
 REPLY_TYPE = "room.reply"
 OPS = ("exists", "info", "page", "attach", "detach", "handle", "you", "release")
+# Call ids a host remembers, to run a call sent twice (RemoteRooms.call retries a send that
+# failed, and it may have arrived all the same) only once. Far more than arrive in the time a
+# retry takes.
+SEEN_CALLS = 4096
 
 # Renew the lease only if we still hold it: another host may have taken a lapsed lease over.
 _RENEW = """
@@ -47,6 +62,32 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+class LayerUnavailable(RoomsFull, redis.exceptions.ConnectionError):
+    """Redis (the leases, the channel layer) cannot be reached: where a room runs cannot be
+    found or claimed, and calls to other processes cannot be carried. A RoomsFull, so pages say
+    503 and sockets close with 4503 (try again shortly); also a redis ConnectionError, for code
+    that catches Redis outages as such (views.redis_unreachable)."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(f"the rooms' Redis is unreachable ({type(error).__name__}: {error}); "
+                         "try again shortly")
+
+
+def _unavailable_on_outage(method):
+    """Raise LayerUnavailable, not redis-py's (or the socket's) own error, while Redis is away."""
+
+    @functools.wraps(method)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await method(*args, **kwargs)
+        except LayerUnavailable:
+            raise
+        except LAYER_ERRORS as e:
+            raise LayerUnavailable(e) from e
+
+    return wrapper
 
 
 class RoomHeldElsewhere(Exception):
@@ -67,17 +108,21 @@ class Leases:
         self.redis = aioredis.from_url(redis_url, socket_timeout=None, decode_responses=True)
         self.ttl_ms = int(ttl_s * 1000)
 
+    @_unavailable_on_outage
     async def acquire(self, room_id: str, holder: str) -> bool:
         return bool(await self.redis.set(LEASE_PREFIX + room_id, holder, nx=True,
                                          px=self.ttl_ms))
 
+    @_unavailable_on_outage
     async def renew(self, room_id: str, holder: str) -> bool:
         return bool(await self.redis.eval(_RENEW, 1, LEASE_PREFIX + room_id, holder,
                                           self.ttl_ms))
 
+    @_unavailable_on_outage
     async def release(self, room_id: str, holder: str) -> None:
         await self.redis.eval(_RELEASE, 1, LEASE_PREFIX + room_id, holder)
 
+    @_unavailable_on_outage
     async def holder(self, room_id: str) -> str | None:
         return await self.redis.get(LEASE_PREFIX + room_id)
 
@@ -100,6 +145,7 @@ class RoomHost:
         self.hosted: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self._calls: set[asyncio.Task] = set()
+        self._seen: collections.OrderedDict = collections.OrderedDict()
 
     async def start(self) -> None:
         if self.channel is not None:
@@ -125,7 +171,16 @@ class RoomHost:
     async def unhost(self, room_id: str) -> None:
         if room_id in self.hosted:
             self.hosted.discard(room_id)
+            await self._release(room_id)
+
+    async def _release(self, room_id: str) -> None:
+        try:
             await self.leases.release(room_id, self.channel)
+        except LayerUnavailable:
+            # Nothing left to undo: a restarted Redis has no lease, and one it still has lapses
+            # ttl_s after its last renewal (nobody renews it now).
+            log.warning("room %s: its lease could not be released (Redis unreachable); it "
+                        "lapses by itself", room_id)
 
     def release_after(self, room_id: str, saved: asyncio.Task | None) -> None:
         """Stop serving `room_id` now; give up its lease once `saved` (its last save) is done."""
@@ -134,7 +189,7 @@ class RoomHost:
         async def release():
             if saved is not None:
                 await asyncio.wait([saved])
-            await self.leases.release(room_id, self.channel)
+            await self._release(room_id)
 
         task = asyncio.get_running_loop().create_task(release())
         self._calls.add(task)
@@ -149,31 +204,59 @@ class RoomHost:
         self.channel = None
 
     async def _renew(self) -> None:
+        outage = Outage("room host: renewing room leases in Redis", log)
+        delay_s = BACKOFF_MIN_S
         while True:
-            await asyncio.sleep(self.leases.ttl_ms / 3000)
-            for room_id in list(self.hosted):
-                try:
-                    if not await self.leases.renew(room_id, self.channel):
-                        # Lapsed (this process stalled longer than the TTL) and maybe taken:
-                        # take it back only if nobody has.
-                        if not await self.leases.acquire(room_id, self.channel):
-                            log.error("room %s: lease lost to another process", room_id)
-                            self.hosted.discard(room_id)
-                except Exception:
-                    log.exception("room %s: renewing its lease failed", room_id)
+            # While Redis is away, retry soon (BACKOFF_MIN_S doubling to BACKOFF_MAX_S): once
+            # it is back, every lease should be ours again before another process, asked for
+            # one of these rooms, finds none and wakes a second copy from the store.
+            await asyncio.sleep(delay_s if outage.failing else self.leases.ttl_ms / 3000)
+            try:
+                await self._renew_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                # Any failure: a renewal loop that dies lets every lease lapse for good.
+                if outage.failing:
+                    delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+                outage.failed(e)
+                continue
+            outage.ok()
+            delay_s = BACKOFF_MIN_S
+
+    async def _renew_all(self) -> None:
+        for room_id in list(self.hosted):
+            if not await self.leases.renew(room_id, self.channel):
+                # Lapsed (this process stalled longer than the TTL, or Redis restarted empty)
+                # and maybe taken: take it back only if nobody has.
+                if not await self.leases.acquire(room_id, self.channel):
+                    log.error("room %s: lease lost to another process", room_id)
+                    self.hosted.discard(room_id)
 
     async def _serve(self) -> None:
+        outage = Outage("room host: receiving calls from the channel layer", log)
+        delay_s = BACKOFF_MIN_S
         while True:
             try:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as e:
                 # A Redis blip must not end serving for good while the leases stay held
                 # (every other process's calls would time out until this one restarted).
-                log.exception("room host: receiving calls failed; retrying in 1 s")
-                await asyncio.sleep(1)
+                outage.failed(e)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
                 continue
+            outage.ok()
+            delay_s = BACKOFF_MIN_S
+            call_id = message.get("id")
+            if isinstance(call_id, str):
+                if call_id in self._seen:
+                    continue  # the same call, sent again (RemoteRooms.call): it runs once
+                self._seen[call_id] = None
+                if len(self._seen) > SEEN_CALLS:
+                    self._seen.popitem(last=False)
             # One task per call: a slow one (a snapshot of a big room) must not hold up the rest.
             task = asyncio.get_running_loop().create_task(self._answer(message))
             self._calls.add(task)
@@ -220,7 +303,12 @@ class RoomHost:
             answer["error"] = type(e).__name__
             answer["message"] = str(e)
         try:
-            await self.layer.send(reply, answer)
+            # Sent twice at worst: the caller takes the first answer and ignores the other.
+            await once_more(self.layer.send, reply, answer)
+        except LAYER_ERRORS as e:
+            # The caller times out (RoomUnreachable) or has given up already.
+            log.warning("room %s: answering %s failed (%s: %s)", room_id, op,
+                        type(e).__name__, e)
         except Exception:
             log.exception("room %s: answering %s failed", room_id, op)
 
@@ -242,7 +330,8 @@ class RemoteRooms:
 
     async def call(self, room_id: str, op: str, **fields):
         """Run `op` on the room where it runs; raises KeyError if no process runs it,
-        RoomUnreachable if its host does not answer within ``timeout_s``."""
+        RoomUnreachable if its host does not answer within ``timeout_s``, LayerUnavailable
+        while Redis cannot be reached."""
         holder = await self.leases.holder(room_id)
         if holder is None:
             raise KeyError(room_id)
@@ -256,9 +345,13 @@ class RemoteRooms:
         # room exactly as sent.
         args = json.dumps(fields, separators=(",", ":"))
         try:
-            await self.layer.send(holder, {"type": CALL_TYPE, "id": call_id, "op": op,
-                                           "room": room_id, "reply": self._reply_channel,
-                                           "args": args})
+            try:
+                # Sent twice at worst: the host runs a call id once.
+                await once_more(self.layer.send, holder,
+                                {"type": CALL_TYPE, "id": call_id, "op": op, "room": room_id,
+                                 "reply": self._reply_channel, "args": args})
+            except LAYER_ERRORS as e:
+                raise LayerUnavailable(e) from e
             answer = await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:
             raise RoomUnreachable(f"the process running room {room_id!r} did not answer "
@@ -279,15 +372,21 @@ class RemoteRooms:
                 self._pump = asyncio.get_running_loop().create_task(self._receive())
 
     async def _receive(self) -> None:
+        outage = Outage("room calls: receiving answers from the channel layer", log)
+        delay_s = BACKOFF_MIN_S
         while True:
             try:
                 message = await self.layer.receive(self._reply_channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("room calls: receiving answers failed; retrying in 1 s")
-                await asyncio.sleep(1)
+            except Exception as e:
+                # Any failure: a receiver that dies leaves every later call to time out.
+                outage.failed(e)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
                 continue
+            outage.ok()
+            delay_s = BACKOFF_MIN_S
             future = self._waiting.get(message.get("id"))
             if future is not None and not future.done():
                 future.set_result(message)
