@@ -20,6 +20,7 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from playground.health import watch_loop  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -33,8 +34,22 @@ def websocket_app():
     return AllowedHostsOriginValidator(router)
 
 
+class WatchLoop:
+    """Starts /healthz's event-loop lag monitor (playground/health.py) on the loop that serves
+    this connection, so stalls are measured from the first request on, not from the first
+    health probe. Once it runs, a dictionary lookup per connection."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        watch_loop()
+        return await self.app(scope, receive, send)
+
+
 # The page's CSS and ES modules come from the same server, with or without DEBUG: no build
 # step and no second host. (A deployment behind a CDN or WhiteNoise would take this over.)
 application = ProtocolTypeRouter(
-    {"http": ASGIStaticFilesHandler(django_asgi_app), "websocket": websocket_app()}
+    {"http": WatchLoop(ASGIStaticFilesHandler(django_asgi_app)),
+     "websocket": WatchLoop(websocket_app())}
 )

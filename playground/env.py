@@ -148,3 +148,71 @@ def address_list(env: Mapping[str, str], name: str) -> list[str]:
                 f"{name} must list IP addresses or networks (10.0.0.1, 10.0.0.0/8), "
                 f"not {item!r}") from None
     return items
+
+
+# -- Deployment (HTTPS) -------------------------------------------------------------------------
+# Each default keeps `make run` on plain http://localhost working; a server behind HTTPS turns
+# them on (README's operations table), and then `manage.py check --deploy` has nothing to say.
+
+HSTS_PRELOAD_MIN_SECONDS = 31_536_000  # what hstspreload.org asks for: one year
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean setting `name` (see parse_bool); `default` when unset or blank."""
+    raw = env.get(name)
+    return default if raw is None or not raw.strip() else parse_bool(raw, default, name)
+
+
+def hsts(env: Mapping[str, str]) -> tuple[int, bool, bool]:
+    """(SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD).
+
+    DJANGO_SECURE_HSTS_SECONDS, 0 (off) by default: once a browser has seen the header it
+    refuses plain HTTP for that long, so it is for a site that is HTTPS for good. Including
+    subdomains follow it unless set. Preloading (DJANGO_SECURE_HSTS_PRELOAD) is asked for
+    explicitly: a site on the browsers' preload list stays HTTPS-only, subdomains included, for
+    months after it asks to leave. It is refused with a clear message when the list would
+    refuse the site (under a year, or without subdomains)."""
+    seconds = bounded_number(env, "DJANGO_SECURE_HSTS_SECONDS", 0, 0, 10 * 365 * 86_400)
+    include = flag(env, "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", seconds > 0)
+    preload = flag(env, "DJANGO_SECURE_HSTS_PRELOAD", False)
+    if preload and (seconds < HSTS_PRELOAD_MIN_SECONDS or not include):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_HSTS_PRELOAD is on, but the preload list needs "
+            f"DJANGO_SECURE_HSTS_SECONDS >= {HSTS_PRELOAD_MIN_SECONDS} (it is {seconds}) and "
+            f"DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS on (it is {'on' if include else 'off'})")
+    return seconds, include, preload
+
+
+def proxy_ssl_header(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """DJANGO_SECURE_PROXY_SSL_HEADER: how a TLS-terminating proxy says a request came over
+    HTTPS. Unset or off: None (Django looks at the connection itself). On (``1``, ``true``):
+    ``X-Forwarded-Proto: https``. Or a header and value of your own: ``X-Forwarded-Ssl: on``.
+
+    Only behind a proxy that sets the header on every request and drops the client's own: a
+    client could otherwise claim HTTPS. Without it behind such a proxy, DJANGO_SECURE_SSL_REDIRECT
+    would redirect forever (every request looks like plain HTTP)."""
+    raw = env.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+    if not raw:
+        return None
+    if ":" not in raw:
+        if parse_bool(raw, False, "DJANGO_SECURE_PROXY_SSL_HEADER"):
+            return ("HTTP_X_FORWARDED_PROTO", "https")
+        return None
+    header, _, value = (part.strip() for part in raw.partition(":"))
+    if not header or not value or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be on/off or 'Header-Name: value' (for "
+            f"example 'X-Forwarded-Proto: https'), not {raw!r}")
+    return ("HTTP_" + header.upper().replace("-", "_"), value)
+
+
+def origin_list(env: Mapping[str, str], name: str) -> list[str]:
+    """Comma-separated origins with their scheme (``https://playground.example.com``)."""
+    items = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    for item in items:
+        scheme, sep, host = item.partition("://")
+        if not sep or scheme not in ("http", "https") or not host or "/" in host:
+            raise ImproperlyConfigured(
+                f"{name} must list origins with their scheme, such as "
+                f"https://playground.example.com, not {item!r}")
+    return items

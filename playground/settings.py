@@ -121,6 +121,9 @@ PLAYGROUND_KAFKA_QUEUED_BYTES = env.bounded_number(
 # /healthz answers 503 when the event loop lagged more than this lately.
 PLAYGROUND_HEALTH_LOOP_LAG_MS = env.bounded_number(
     os.environ, "PLAYGROUND_HEALTH_LOOP_LAG_MS", 500, 10, 600_000)
+# ... and when a SQLite database has less room than this left to grow (disk, max_page_count).
+PLAYGROUND_HEALTH_DB_FREE_MIN_MB = env.bounded_number(
+    os.environ, "PLAYGROUND_HEALTH_DB_FREE_MIN_MB", 16, 0, 1_000_000)
 
 # The Kafka wire listener (playground/kafka/): broker b of the room listens on PORT + b - 1.
 PLAYGROUND_KAFKA_HOST = os.environ.get("PLAYGROUND_KAFKA_HOST", "127.0.0.1")

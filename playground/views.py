@@ -2,6 +2,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from playground.clientaddr import request_client
+
 # The home page's live demonstration: where order keys land on the Amazon story's topic.
 DEMO_TOPIC = "order-placed"
 DEMO_PARTITIONS = 3
@@ -140,6 +142,27 @@ async def _presenter(request: HttpRequest) -> str | None:
     return await apresenter_token(request.session)
 
 
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    """What the rooms' Redis (leases, the channel layer) raises when it cannot be reached.
+    redis-py wraps the socket's errors (refused, reset, timed out, no such host) in these two;
+    a bare OSError is left alone on purpose: the store raises it too (a full disk), and that
+    is not a Redis outage."""
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+REDIS_RETRY_S = 10
+
+
+def redis_unreachable() -> HttpResponse:
+    """A clear 503 while Redis is away: the room cannot be placed (its lease) or found, and
+    the page says so instead of a server error; Retry-After lets a browser or client wait."""
+    return HttpResponse("The room service's Redis is unreachable; try again shortly.",
+                        status=503, content_type="text/plain; charset=utf-8",
+                        headers={"Retry-After": str(REDIS_RETRY_S)})
+
+
 def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
     retry = max(1, round(wait_s))
     response = render(request, "playground/too_many_rooms.html", {"retry_s": retry},
@@ -164,7 +187,8 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     if found is None:
         raise Http404(f"no scenario or recording named {name!r}")
     rooms = get_rooms()
-    wait_s = rooms.allow_creation(request.META.get("REMOTE_ADDR"))
+    # The real client behind a trusted proxy (playground/clientaddr.py), not the proxy.
+    wait_s = rooms.allow_creation(request_client(request))
     if wait_s:
         return too_many_rooms(request, wait_s)
     owner = await _presenter(request)
@@ -182,7 +206,14 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
         # A stored scenario that today's model refuses (it changed since): say what, plainly.
         return HttpResponse(f"/s/{name} cannot be opened: {e}", status=409,
                             content_type="text/plain; charset=utf-8")
-    await rooms.persist(room.id)
+    try:
+        # With Redis, persisting also takes the room's lease there.
+        await rooms.persist(room.id)
+    except _redis_errors():
+        # Nobody knows this room's id and nothing of it is stored: drop it rather than let it
+        # hold one of the server's room slots until the idle sweep.
+        rooms.awake.pop(room.id, None)
+        return redis_unreachable()
     url = reverse("room", args=[room.id])
     return HttpResponseRedirect(url + ("?embed=1" if _embed(request) else ""))
 
@@ -196,6 +227,10 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
         page = await get_rooms().page(room_id)
     except NoSuchRoom:
         raise Http404("no such room (it may have expired)") from None
+    except _redis_errors():
+        # Where the room runs is in Redis (its lease): without it, it cannot be found. Before
+        # RoomsFull: the registry's "Redis unreachable" (remote.LayerUnavailable) is both.
+        return redis_unreachable()
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
@@ -215,5 +250,13 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     return response
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """The database, Redis and the event loop's lag (playground/health.py): 200 when all are
+    fine, else 503, with each check's ok and detail. Async, so the lag it reports is the loop
+    that serves the pages and sockets, and no check holds that loop up."""
+    from playground import health
+
+    report = await health.report()
+    response = JsonResponse(report, status=200 if report["ok"] else 503)
+    response["Cache-Control"] = "no-store"  # a proxy must never answer a probe from its cache
+    return response

@@ -113,9 +113,11 @@ def import_document(request: HttpRequest) -> HttpResponse:
         if not request.user.is_staff:
             # Checking a recording replays its log (up to 2,000,000 events) and a success
             # stores it: anonymous imports share the per-address allowance rooms are made from.
+            from playground.clientaddr import request_client
             from playground.rooms.registry import get_rooms
 
-            wait_s = get_rooms().allow_creation(request.META.get("REMOTE_ADDR"))
+            # The real client behind a trusted proxy (playground/clientaddr.py).
+            wait_s = get_rooms().allow_creation(request_client(request))
             if wait_s:
                 response = render(request, "library/import.html", {
                     "errors": [("$", f"too many imports and new rooms from your address; try "

@@ -1,5 +1,6 @@
 """What `make run` serves: the ASGI application under a real Daphne process."""
 
+import json
 import urllib.request
 
 import pytest
@@ -16,7 +17,8 @@ def test_daphne_serves_the_home_page(daphne_url):
 def test_daphne_serves_healthz(daphne_url):
     with urllib.request.urlopen(f"{daphne_url}/healthz", timeout=10) as response:
         assert response.status == 200
-        assert response.read() == b'{"ok": true}'
+        body = json.loads(response.read())
+        assert body["ok"] is True and all(check["ok"] for check in body["checks"].values())
 
 
 def test_asgi_application_routes_http_and_websocket():

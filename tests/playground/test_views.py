@@ -80,7 +80,8 @@ def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"ok": True}
+    body = response.json()
+    assert body["ok"] is True and set(body["checks"]) == {"database", "redis", "event_loop"}
 
 
 def test_services_demo_runs_the_model_five_groups_each_get_every_order():
