@@ -171,6 +171,13 @@ def too_many_rooms(request: HttpRequest, wait_s: float) -> HttpResponse:
     return response
 
 
+def rooms_per_address(e) -> HttpResponse:
+    """429: this address may not make or wake another room now (the message names the limit)."""
+    retry = max(1, round(e.wait_s)) if e.wait_s else 60
+    return HttpResponse(f"{e}", status=429, content_type="text/plain; charset=utf-8",
+                        headers={"Retry-After": str(retry)})
+
+
 async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     """A fresh room from scenario or recording `name`, then off to it (302 to /r/<id>,
     keeping ?embed=1). The requesting session is the new room's presenter.
@@ -181,14 +188,15 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     from asgiref.sync import sync_to_async
 
     from broker_core.scenario import ScenarioError
-    from playground.rooms.registry import RoomsFull, get_rooms
+    from playground.rooms.registry import RoomsFull, TooManyRooms, get_rooms
 
     found = await sync_to_async(_find_source)(name)
     if found is None:
         raise Http404(f"no scenario or recording named {name!r}")
     rooms = get_rooms()
     # The real client behind a trusted proxy (playground/clientaddr.py), not the proxy.
-    wait_s = rooms.allow_creation(request_client(request))
+    client = request_client(request)
+    wait_s = rooms.allow_creation(client)
     if wait_s:
         return too_many_rooms(request, wait_s)
     owner = await _presenter(request)
@@ -196,9 +204,11 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     try:
         if kind == "scenario":
             room = rooms.create(source["spec"], seed=source["seed"], meta=source["meta"],
-                                owner=owner)
+                                owner=owner, client=client)
         else:
-            room = rooms.create_replay(source, owner=owner)
+            room = rooms.create_replay(source, owner=owner, client=client)
+    except TooManyRooms as e:
+        return rooms_per_address(e)
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
                             content_type="text/plain; charset=utf-8", headers={"Retry-After": "60"})
@@ -221,12 +231,15 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
 async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     """The room's page; its live state comes over the WebSocket, this is the frame around it.
     Opening it wakes the room (a restarted server rebuilds it here by replay)."""
-    from playground.rooms.registry import NoSuchRoom, RoomsFull, get_rooms
+    from playground.rooms.registry import NoSuchRoom, RoomsFull, TooManyRooms, get_rooms
 
     try:
-        page = await get_rooms().page(room_id)
+        # Waking a stored room costs what creating one costs: the client's allowance.
+        page = await get_rooms().page(room_id, client=request_client(request))
     except NoSuchRoom:
         raise Http404("no such room (it may have expired)") from None
+    except TooManyRooms as e:
+        return rooms_per_address(e)
     except _redis_errors():
         # Where the room runs is in Redis (its lease): without it, it cannot be found. Before
         # RoomsFull: the registry's "Redis unreachable" (remote.LayerUnavailable) is both.

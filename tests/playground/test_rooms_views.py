@@ -91,3 +91,36 @@ def test_a_full_server_says_so(client, registry):
     response = client.get("/s/signup")
     assert response.status_code == 503
     assert "rooms" in response.content.decode()
+
+
+def test_one_address_past_its_rooms_gets_429_naming_the_limit(client):
+    from django.test import Client
+
+    rooms = Rooms(max_rooms=10, rooms_per_address=2)
+    set_rooms(rooms)
+    try:
+        for _ in range(2):
+            room_id = client.get("/s/signup")["Location"].removeprefix("/r/")
+            rooms.awake[room_id].viewers.add("tab")  # watched: none may be put to sleep
+        refused = client.get("/s/signup")
+        assert refused.status_code == 429 and refused["Retry-After"] == "60"
+        assert "PLAYGROUND_ROOMS_PER_ADDRESS = 2" in refused.content.decode()
+        # Another address (another school) still gets a room.
+        other = Client(REMOTE_ADDR="198.51.100.7").get("/s/signup")
+        assert other.status_code == 302
+    finally:
+        for room in rooms.awake.values():
+            room.viewers.clear()
+        set_rooms(None)
+
+
+def test_waking_a_stored_room_from_its_page_draws_on_the_allowance(client):
+    rooms = Rooms(max_rooms=10, create_burst=1, create_per_min=1)
+    set_rooms(rooms)
+    try:
+        room_id = client.get("/s/signup")["Location"].removeprefix("/r/")  # the one token
+        rooms.sleep(room_id)
+        refused = client.get(f"/r/{room_id}")
+        assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    finally:
+        set_rooms(None)
