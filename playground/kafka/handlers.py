@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from broker_core import CommandError
 from broker_core.config import TOPIC_CONFIGS
+from playground.rooms.quotas import QuotaError
 
 from . import codec
 from .codec import error_code
@@ -83,6 +84,12 @@ CREATE_ERRORS = {"name": "INVALID_TOPIC_EXCEPTION", "auto": "INVALID_REQUEST",
 
 
 def create_error(e: CommandError) -> str:
+    if isinstance(e, QuotaError):
+        # The room's limits act as Kafka's CreateTopicPolicy: POLICY_VIOLATION, in CreateTopics
+        # and in Metadata's auto-creation alike (Kafka's ZK-mode auto-creation passes the
+        # CreateTopics error through); one topic's partition count answers INVALID_PARTITIONS,
+        # as the model's own partition limit does.
+        return e.error
     if e.field.startswith("config"):
         return "INVALID_CONFIG"
     return CREATE_ERRORS.get(e.field, "INVALID_REQUEST")

@@ -16,9 +16,10 @@ Documents (format version 1)::
      "end_ms": int}
 
 The scenario is judged by `broker_core.scenario.validate_scenario` (its paths are moved under
-``$.scenario``); a recording's log by broker_core itself, replayed on a scratch cluster (the
-first entry the model refuses is reported at ``$.log[i].command.<field>``; later entries depend
-on it, so checking stops there).
+``$.scenario``) and by the rooms' limits (`playground.rooms.quotas`: partitions, topics,
+producer rates), since the document becomes a room; a recording's log by broker_core itself,
+replayed on a scratch cluster under the same limits (the first entry refused is reported at
+``$.log[i].command.<field>``; later entries depend on it, so checking stops there).
 """
 
 import logging
@@ -46,7 +47,10 @@ MAX_LOG = 100_000
 # before its last command is refused rather than tying up a web worker. A room that was left
 # running at 100,000x could exceed it; such a recording is still shared by link, just not by file.
 MAX_REPLAY_EVENTS = 2_000_000
-REPLAY_CHUNK_MS = 60_000
+# The replay runs in slices of at most this many events (each ending at an instant), counted
+# and dropped as they come: checking holds one slice in memory, and stops within one slice of
+# MAX_REPLAY_EVENTS however fast the recording's producers are.
+REPLAY_SLICE_EVENTS = 10_000
 
 
 class DocumentError(ValueError):
@@ -181,6 +185,11 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
         except ScenarioError as e:
             errors.extend((_under(err["path"], "$.scenario"), err["message"])
                           for err in e.errors)
+        else:
+            # The document becomes a room: over a room's limits it is refused here, by path,
+            # not later by a room that would refuse its own timeline.
+            errors.extend((_under(err["path"], "$.scenario"), err["message"])
+                          for err in _quotas().spec_errors(spec))
     out = {"format": fmt, "version": VERSION}
     if fmt == RECORDING_FORMAT:
         out.update(_recording_fields(obj, errors))
@@ -310,22 +319,26 @@ class _TooLong(Exception):
     pass
 
 
+def _quotas():
+    from playground.rooms.quotas import Quotas
+
+    return Quotas.from_settings()
+
+
 def _advance(cluster, target_ms: int, budget: list) -> None:
-    """Run the scratch cluster to `target_ms`, counting the model's work (its events)."""
+    """Run the scratch cluster to `target_ms`, counting the model's work (its events) as it
+    goes: slices of at most REPLAY_SLICE_EVENTS events, dropped once counted, and _TooLong
+    the moment the count passes the budget (never a whole stretch of virtual time first: a
+    100,000/s producer makes millions of events a minute)."""
     while cluster.now_ms < target_ms:
-        due = cluster.next_due_ms()
-        if due is None or due > target_ms:
-            budget[0] -= len(cluster.advance_to(target_ms))
-        else:
-            budget[0] -= len(cluster.advance_to(min(target_ms, max(due, cluster.now_ms
-                                                                   + REPLAY_CHUNK_MS))))
+        budget[0] -= len(cluster.advance_to(target_ms, max_events=REPLAY_SLICE_EVENTS))
         if budget[0] < 0:
             raise _TooLong
 
 
 def _check_log(doc: dict) -> None:
-    """Replay the log on a scratch cluster as a room would; the first refused command is the
-    error (the rest depend on it)."""
+    """Replay the log on a scratch cluster as a room would, under the room's limits; the
+    first refused command is the error (the rest depend on it)."""
     from django.conf import settings
 
     from broker_core import Cluster
@@ -338,12 +351,17 @@ def _check_log(doc: dict) -> None:
     if records_max:
         # As a room runs it (playground/rooms/room.py), so the replay expires the same records.
         cluster.config["retained.records.max"] = records_max
+    quotas = _quotas()
     budget = [MAX_REPLAY_EVENTS]
     for i, entry in enumerate(doc["log"]):
         path = f"$.log[{i}].command"
         try:
             _advance(cluster, entry["at_ms"], budget)
-            cluster.apply(entry["command"])
+            # As Room._apply does before the model sees a command.
+            quotas.check_command(cluster, entry["command"])
+            budget[0] -= len(cluster.apply(entry["command"]))
+            if budget[0] < 0:
+                raise _TooLong
         except CommandError as e:
             raise DocumentError([(field_path(entry["command"], e.field, path), e.message)]) \
                 from None

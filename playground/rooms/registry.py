@@ -154,7 +154,10 @@ class Rooms:
         if room_id is not None and (room_id in self.awake or room_id in self.settling):
             raise ValueError(f"room {room_id!r} exists already")
         if self.quotas is not None:
-            self.quotas.check_spec(spec)  # a scenario bigger than a room may be: refused
+            from broker_core.scenario import validate_scenario
+
+            # A scenario bigger than a room may be is refused, with the path of what is over.
+            self.quotas.check_spec(validate_scenario(spec))
         self._make_space(client)
         room_id = room_id or self._new_id()
         room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
@@ -698,6 +701,7 @@ def get_rooms() -> Rooms:
     """This process's rooms, configured from settings on first use."""
     global _rooms
     if _rooms is None:
+        from .quotas import Quotas
         from .store import DbStore
 
         _rooms = Rooms(max_rooms=settings.PLAYGROUND_MAX_ROOMS,
@@ -709,7 +713,8 @@ def get_rooms() -> Rooms:
                        keep_s=settings.PLAYGROUND_ROOM_KEEP_DAYS * 86_400,
                        cpu_share=settings.PLAYGROUND_ROOMS_CPU_SHARE,
                        jump_weight=settings.PLAYGROUND_JUMP_WEIGHT,
-                       rooms_per_address=settings.PLAYGROUND_ROOMS_PER_ADDRESS)
+                       rooms_per_address=settings.PLAYGROUND_ROOMS_PER_ADDRESS,
+                       quotas=Quotas.from_settings())
     return _rooms
 
 
