@@ -110,6 +110,9 @@ PLAYGROUND_WS_PER_ADDRESS = env.bounded_number(os.environ, "PLAYGROUND_WS_PER_AD
 # Per viewer: bytes of frames queued for a socket that is not reading; past it, a resync.
 PLAYGROUND_VIEWER_QUEUE_BYTES = env.bounded_number(
     os.environ, "PLAYGROUND_VIEWER_QUEUE_BYTES", 4 * 1024 * 1024, 65_536, 1024 ** 3)
+# ... and seconds it may stay past that without reading before its socket is closed (4408).
+PLAYGROUND_VIEWER_STUCK_S = env.bounded_number(os.environ, "PLAYGROUND_VIEWER_STUCK_S", 30, 1,
+                                               3_600, integer=False)
 # The Kafka port: connections per client address, idle timeout, bytes of requests held.
 PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS = env.bounded_number(
     os.environ, "PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS", 64, 1, 100_000)

@@ -1,5 +1,11 @@
 // The room's WebSocket (protocol.md): requests with ids and their replies, frames checked for
-// gaps, a resync when one is missing, and reconnection with back-off.
+// gaps, a resync when one is missing, a big snapshot joined from its parts, and reconnection
+// with back-off.
+
+// Close codes after which reconnecting soon cannot help but later may: every room slot is busy
+// (4503), or this address is over one of its limits (4429: too many sockets, rooms woken).
+const SLOW_RETRY = {4503: "full", 4429: "too-many"};
+const SLOW_RETRY_MS = 15000;
 
 export class RoomSocket {
   constructor(path, {onSnapshot, onFrame, onNotice, onStatus, onYou, onRoom} = {}) {
@@ -11,6 +17,7 @@ export class RoomSocket {
     this.retryMs = 500;
     this.closed = false;
     this.resyncing = false;
+    this.parts = null; // {id, count, chunks} while a snapshot arrives in parts
     this.open();
   }
 
@@ -28,6 +35,7 @@ export class RoomSocket {
     ws.addEventListener("close", (event) => {
       for (const {reject} of this.waiting.values()) reject({field: "connection", message: "the connection closed"});
       this.waiting.clear();
+      this.parts = null;
       if (this.closed) return;
       this.lastSeq = null;
       // 4404: the room does not exist (any more); reconnecting cannot help.
@@ -36,9 +44,10 @@ export class RoomSocket {
         this.status("gone");
         return;
       }
-      // 4503: every room slot is busy; try again, but slowly.
-      const wait = event.code === 4503 ? Math.max(this.retryMs, 15000) : this.retryMs;
-      this.status(event.code === 4503 ? "full" : "reconnecting");
+      // 4503 / 4429: try again, but slowly (the error before the close said why).
+      const slow = SLOW_RETRY[event.code];
+      const wait = slow ? Math.max(this.retryMs, SLOW_RETRY_MS) : this.retryMs;
+      this.status(slow || "reconnecting");
       setTimeout(() => this.open(), wait);
       this.retryMs = Math.min(this.retryMs * 2, 8000);
     });
@@ -57,6 +66,9 @@ export class RoomSocket {
       return;
     }
     switch (msg.type) {
+      case "snapshot.part":
+        this.part(msg);
+        break;
       case "snapshot":
         this.lastSeq = msg.seq;
         this.resyncing = false;
@@ -101,6 +113,25 @@ export class RoomSocket {
         break;
       default:
         break;
+    }
+  }
+
+  // A snapshot too big for one message comes as parts, in order, with nothing between them;
+  // the last one completes its text, which is then handled exactly as a snapshot.
+  part(msg) {
+    if (msg.index === 0) this.parts = {id: msg.id, count: msg.count, chunks: []};
+    const p = this.parts;
+    if (!p || p.id !== msg.id || p.count !== msg.count || p.chunks.length !== msg.index
+        || typeof msg.data !== "string") {
+      // Cannot happen on one socket; never show half a snapshot: ask for a whole one.
+      this.parts = null;
+      this.resync();
+      return;
+    }
+    p.chunks.push(msg.data);
+    if (p.chunks.length === p.count) {
+      this.parts = null;
+      this.receive(p.chunks.join(""));
     }
   }
 

@@ -76,7 +76,8 @@ const socket = new RoomSocket(bootstrap.ws_path, {
   onStatus(s) {
     const c = $("#conn");
     c.textContent = {open: "live", connecting: "connecting…", reconnecting: "reconnecting…",
-      full: "server busy, retrying…", gone: "room not found"}[s] || s;
+      full: "server busy, retrying…", "too-many": "too many connections from your address, retrying…",
+      gone: "room not found"}[s] || s;
     c.dataset.state = s;
     if (s === "gone") {
       const back = el("a", {href: "/", text: "Pick a scenario"});

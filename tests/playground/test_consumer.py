@@ -65,7 +65,8 @@ async def test_snapshot_first_then_contiguous_frames(rooms, clock):  # noqa: F81
     assert snapshot["room"]["id"] == room.id
     assert snapshot["room"]["scenario"]["name"] == "busy"
     assert snapshot["room"]["clock"] == {"now_ms": 0, "speed": 1.0, "playing": False,
-                                         "behind": False, "goal_ms": None, "recording": None,
+                                         "behind": False, "goal_ms": None, "goal_from_ms": None,
+                                         "recording": None,
                                          "realtime": False}
     assert snapshot["room"]["viewers"] == 1
     assert {"retained_records", "retained_records_max", "frame_events_max"} <= set(
