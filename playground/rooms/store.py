@@ -48,6 +48,16 @@ class MemoryStore:
     async def save(self, header, entries) -> None:
         self.save_sync(header, entries)
 
+    async def save_many(self, batch: list[tuple[dict, list]]) -> list[bool]:
+        out = []
+        for header, entries in batch:
+            try:
+                await self.save(header, entries)
+                out.append(True)
+            except Exception:
+                out.append(False)
+        return out
+
     async def load(self, room_id: str) -> dict | None:
         header = self.rooms.get(room_id)
         if header is None:
@@ -110,6 +120,30 @@ class DbStore:
 
     async def save(self, header, entries) -> None:
         await sync_to_async(self.save_sync)(header, entries)
+
+    def save_many_sync(self, batch: list[tuple[dict, list]]) -> list[bool]:
+        import logging
+
+        from django.db import transaction
+
+        out = []
+        with transaction.atomic():
+            for header, entries in batch:
+                # Each room in a savepoint of its own: one that fails does not take the
+                # others' saves with it.
+                try:
+                    self.save_sync(header, entries)
+                    out.append(True)
+                except Exception:
+                    logging.getLogger(__name__).exception("room %s: saving it failed",
+                                                          header["room_id"])
+                    out.append(False)
+        return out
+
+    async def save_many(self, batch: list[tuple[dict, list]]) -> list[bool]:
+        """Several rooms' saves (`save`'s arguments each) in one transaction; whether each
+        one was saved."""
+        return await sync_to_async(self.save_many_sync)(batch)
 
     def load_sync(self, room_id: str) -> dict | None:
         from .models import RoomRecord

@@ -25,6 +25,10 @@ def fresh_probe(monkeypatch):
     monkeypatch.setattr(health, "_db_executor", executor)
     monkeypatch.setattr(health, "_db_probe", health.DatabaseProbe())
     monkeypatch.setattr(health, "_db_running", None)
+    monkeypatch.setattr(health, "_db_last", None)
+    # Every test sees the database as it is now: the one-second memory of the last check
+    # has its own test.
+    monkeypatch.setattr(health, "DB_FRESH_S", 0.0)
     yield
     executor.shutdown(wait=True)
 
@@ -216,3 +220,16 @@ async def test_the_asgi_app_starts_the_lag_monitor_on_its_loop():
     response = await communicator.get_response(timeout=10)
     assert response["status"] == 200
     assert health._monitors[loop].running()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_probes_within_a_second_share_one_database_check(monkeypatch):
+    """A busy probe (or many load balancers) costs one database check a second; /healthz
+    answers the rest at once, without a thread hop."""
+    monkeypatch.setattr(health, "DB_FRESH_S", 1.0)
+    checks = []
+    real = health._db_probe.check
+    monkeypatch.setattr(health._db_probe, "check", lambda: checks.append(1) or real())
+    for _ in range(5):
+        assert (await health.check_database())["ok"]
+    assert len(checks) == 1

@@ -28,6 +28,11 @@ class GatedStore(DbStore):
         await self.gate.wait()
         await super().save(header, entries)
 
+    async def save_many(self, batch):
+        # What a room's persist uses (saves waiting together are committed together).
+        await self.gate.wait()
+        return await super().save_many(batch)
+
 
 def _drop_worker_connection():
     from django.db import connection
@@ -83,9 +88,9 @@ async def test_a_command_is_acknowledged_only_once_its_row_exists(db_rooms):
 async def test_a_command_that_cannot_be_saved_gets_an_error_not_an_ack(db_rooms):
     room = db_rooms.create(load_builtin("signup"))
 
-    async def broken(header, entries):
+    async def broken(batch):
         raise OSError("disk full")
-    db_rooms.store.save = broken
+    db_rooms.store.save_many = broken
     reply = json.loads((await db_rooms.handle(room.id, PRODUCE, {}))["text"])
     assert reply["type"] == "error" and reply["request_id"] == "c1"
     assert "could not be saved" in reply["message"]
@@ -269,3 +274,38 @@ def test_the_presenter_stays_the_presenter_after_logging_in(client, http_rooms):
     assert room.is_presenter({"viewer": "v", "session": client.session[SESSION_FIELD]})
     client.logout()  # a flushed session gives up the claim
     assert client.session.get(SESSION_FIELD) is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_checkpoint_saves_every_moved_room_in_one_store_call():
+    """Clock progress of twenty busy rooms is one transaction, not twenty commits that a
+    viewer's command would queue behind; a room whose save fails is tried again later."""
+    from playground.rooms.registry import Rooms
+    from playground.rooms.store import DbStore
+
+    class CountingStore(DbStore):
+        calls = 0
+
+        async def save_many(self, batch):
+            CountingStore.calls += 1
+            return await super().save_many(batch)
+
+    store = CountingStore()
+    clock = FakeClock()
+    registry = Rooms(clock=clock, autorun=False, store=store)
+    rooms = [registry.create(load_builtin("signup")) for _ in range(5)]
+    for room in rooms:
+        await registry.persist(room.id)
+        room.goal_ms = 30_000
+        room.advance(clock())
+    CountingStore.calls = 0
+    await registry.checkpoint()
+    assert CountingStore.calls == 1
+    # Saves asked for together (five viewers' commands at once) are one commit too.
+    await asyncio.gather(*(registry.persist(room.id) for room in rooms))
+    assert CountingStore.calls == 2
+    for room in rooms:
+        stored = await store.load(room.id)
+        assert (stored["now_ms"], stored["seq"]) == (30_000, room.cluster.seq)
+    await registry.checkpoint()  # nothing moved since: nothing to save
+    assert CountingStore.calls == 2
