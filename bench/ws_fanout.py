@@ -11,6 +11,12 @@ share this machine's clock). Printed: frames and events delivered per second, ev
 p50/p99/max, sequence gaps seen (must be 0), the server's RSS, and RSS across CYCLES
 connect/snapshot/disconnect cycles (it must stay flat).
 
+The server gets a throwaway SQLite database, migrated and with the built-in scenarios loaded
+(as `make run` does), and environment overrides that lift the per-address limits: every room
+and socket here comes from 127.0.0.1, which the defaults (sized for a classroom) would refuse.
+Each room is driven by its presenter: the viewer that sends its commands carries the session
+cookie of the GET /s/signup that created the room (the presenter rule, playground/presenter.py).
+
 Goal (rooms issue): 50 rooms x 10 viewers, 1,000 events/s in all, p99 under 250 ms.
 
 Run: .venv/bin/python bench/ws_fanout.py [--rooms 50] [--viewers 10] [--rate 10]
@@ -55,12 +61,36 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_daphne(port: int, rooms: int, workdir: str) -> subprocess.Popen:
+def server_env(rooms: int, viewers: int, workdir: str) -> dict:
+    """The server's environment: its own database, and limits lifted for one client address."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings",
            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
            "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3",
-           "PLAYGROUND_MAX_ROOMS": str(rooms + 10), "PYTHONUNBUFFERED": "1"}
+           "PLAYGROUND_MAX_ROOMS": str(rooms + 10), "PYTHONUNBUFFERED": "1",
+           # Every room is created from this one address, at once: no creation limit.
+           "PLAYGROUND_ROOM_CREATE_BURST": str(rooms + 100),
+           "PLAYGROUND_ROOM_CREATE_PER_MIN": "100000",
+           "PLAYGROUND_ROOMS_PER_ADDRESS": str(rooms + 100),
+           # rooms x viewers sockets, plus the connect/disconnect cycles' (10 at a time, and
+           # a closed socket may still count for a moment).
+           "PLAYGROUND_WS_PER_ADDRESS": str(rooms * viewers + 200)}
     env.pop("REDIS_URL", None)
+    return env
+
+
+def prepare_database(env: dict) -> None:
+    """Migrate the throwaway database and load the built-in scenarios (as `make run` does):
+    /s/signup opens the library's scenario, and a fresh database has none."""
+    for command in (["migrate", "--noinput"], ["load_scenarios"]):
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stderr}")
+
+
+def start_daphne(port: int, rooms: int, viewers: int, workdir: str) -> subprocess.Popen:
+    env = server_env(rooms, viewers, workdir)
+    prepare_database(env)
     daphne = Path(sys.executable).parent / "daphne"
     log = open(f"{workdir}/daphne.log", "wb")
     profile = os.environ.get("BENCH_PROFILE")  # a file: run the server under cProfile
@@ -79,13 +109,23 @@ def start_daphne(port: int, rooms: int, workdir: str) -> subprocess.Popen:
     raise RuntimeError("daphne did not start: " + open(f"{workdir}/daphne.log").read())
 
 
-def open_room(port: int) -> str:
+def open_room(port: int) -> tuple[str, str]:
+    """A new room from the signup scenario: (room id, the Cookie header of its presenter).
+
+    The session that GETs /s/<slug> presents the room it creates; only a socket carrying that
+    session's cookie may send it commands and controls."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/s/signup")
     response = conn.getresponse()
-    assert response.status == 302, response.status
+    body = response.read()
     conn.close()
-    return response.getheader("Location").removeprefix("/r/")
+    if response.status != 302:
+        raise RuntimeError(f"GET /s/signup answered {response.status}: {body[:300]!r}")
+    cookie = "; ".join(value.split(";", 1)[0] for name, value in response.getheaders()
+                       if name.lower() == "set-cookie")
+    if not cookie:
+        raise RuntimeError("GET /s/signup set no session cookie: no one could present the room")
+    return response.getheader("Location").removeprefix("/r/").split("?")[0], cookie
 
 
 class Viewer:
@@ -98,11 +138,13 @@ class Viewer:
 
 
 async def watch(uri: str, origin: str, viewer: Viewer, clock: dict, ready,
-                driver: list | None = None):
-    """One viewer: snapshot, then frames until cancelled. Counts only while clock["on"]."""
+                driver: list | None = None, cookie: str | None = None):
+    """One viewer: snapshot, then frames until cancelled. Counts only while clock["on"].
+    The driver (the room's presenter: `cookie` is its session) sends `driver` first."""
     from websockets.asyncio.client import connect
 
-    async with connect(uri, origin=origin, max_size=2 ** 22) as ws:
+    headers = {"Cookie": cookie} if cookie else None
+    async with connect(uri, origin=origin, max_size=2 ** 22, additional_headers=headers) as ws:
         snapshot = json.loads(await ws.recv())
         viewer.last_to_seq = snapshot["seq"]
         for i, message in enumerate(driver or []):
@@ -138,6 +180,24 @@ async def cycles(uri_of, origin: str, n: int, parallel: int = 10) -> None:
         await asyncio.gather(*(one(i) for i in range(start, min(n, start + parallel))))
 
 
+async def all_ready(tasks: list, ready: asyncio.Semaphore, timeout_s: float) -> None:
+    """Wait until every viewer has its snapshot (and the drivers sent their commands); a viewer
+    that fails meanwhile (refused, closed) ends the wait with its error, not a timeout."""
+    deadline = time.monotonic() + timeout_s
+    for _ in tasks:
+        acquire = asyncio.ensure_future(ready.acquire())
+        while not acquire.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                acquire.cancel()
+                raise TimeoutError(f"viewers not ready within {timeout_s:g} s")
+            await asyncio.wait([acquire], timeout=min(left, 0.5))
+            failed = [t for t in tasks if t.done() and t.exception() is not None]
+            if failed:
+                acquire.cancel()
+                raise failed[0].exception()
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -146,7 +206,8 @@ def percentile(values: list[float], p: float) -> float:
 async def run(args, port: int, pid: int) -> None:
     origin = f"http://127.0.0.1:{port}"
     rss_start = rss_kib(pid)
-    room_ids = [open_room(port) for _ in range(args.rooms)]
+    opened = [open_room(port) for _ in range(args.rooms)]
+    room_ids = [room_id for room_id, _ in opened]
     driver = [
         {"type": "command", "command": {"type": "producer.remove", "id": "signup-form"}},
         {"type": "command", "command": {"type": "topic.create", "name": "bench",
@@ -160,15 +221,14 @@ async def run(args, port: int, pid: int) -> None:
     ready = asyncio.Semaphore(0)
     viewers = []
     tasks = []
-    for room_id in room_ids:
+    for room_id, cookie in opened:
         for v in range(args.viewers):
             viewer = Viewer()
             viewers.append(viewer)
             tasks.append(asyncio.create_task(watch(
                 f"ws://127.0.0.1:{port}/ws/rooms/{room_id}/", origin, viewer, clock, ready,
-                driver if v == 0 else None)))
-    for _ in tasks:
-        await asyncio.wait_for(ready.acquire(), 60)
+                driver if v == 0 else None, cookie if v == 0 else None)))
+    await all_ready(tasks, ready, 60)
     await asyncio.sleep(args.warmup)
     clock["on"] = True
     started = time.monotonic()
@@ -200,6 +260,12 @@ async def run(args, port: int, pid: int) -> None:
     if latencies:
         print(f"event latency (emit->recv) p50 {percentile(latencies, 0.5):.1f} ms, "
               f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
+        p99 = percentile(latencies, 0.99)
+        print(f"goal                       p99 under 250 ms at 50 x 10: "
+              f"{'met' if p99 < 250 else 'NOT met'} (p99 {p99:.1f} ms at "
+              f"{args.rooms} x {args.viewers})")
+    else:
+        print("goal                       NOT met: no events were delivered")
     print(f"server CPU                 {server_cpu:.0%} of one core "
           f"(machine load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"server RSS                 {rss_start / 1024:.1f} MiB at start, "
@@ -235,7 +301,7 @@ def main() -> None:
     print("command: " + " ".join([".venv/bin/python", "bench/ws_fanout.py", *sys.argv[1:]]))
     with tempfile.TemporaryDirectory() as workdir:
         port = free_port()
-        proc = start_daphne(port, args.rooms, workdir)
+        proc = start_daphne(port, args.rooms, args.viewers, workdir)
         try:
             asyncio.run(asyncio.wait_for(run(args, port, proc.pid),
                                          args.duration + args.warmup + 240))
