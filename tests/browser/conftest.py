@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from tests.browser.offline import CHROMIUM_FLAGS
 
@@ -24,6 +25,20 @@ async def browser():
         from tests.conftest import require_program
 
         require_program("chromium", "apt-get install chromium")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium():
+    """One Chromium for a whole module (its tests mark `asyncio(loop_scope="module")` and open
+    a context per person), to keep the run short."""
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:

@@ -4,26 +4,10 @@ only the presenter may cancel it, and cancelling leaves the room where the jump 
 Screenshots at 1440x900 and 390x844 go to artifacts/browser/."""
 
 import pytest
-import pytest_asyncio
-
-from tests.browser.conftest import CHROMIUM
-from tests.browser.offline import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PERCENT_JS = "Number(document.querySelector('#jump-progress progress').value)"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def page_in_new_context(chromium, width, height):

@@ -12,10 +12,6 @@ import re
 import urllib.request
 
 import pytest
-import pytest_asyncio
-
-from tests.browser.conftest import CHROMIUM
-from tests.browser.offline import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,18 +19,6 @@ VIEWER_REASON = "The presenter drives this room. Fork it to try things yourself.
 REPLAY_REASON = "This is a replay: fork it to take over."
 PRESENTER_REFUSAL = "only the presenter drives this room; fork it to try things yourself"
 NOW_JS = "window.playground.clock.read(performance.now())"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def new_page(chromium, viewport=(1280, 800)):
