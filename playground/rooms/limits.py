@@ -44,6 +44,12 @@ class KeyedBuckets:
         self.max_keys = max_keys
         self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
+    def give_back(self, key: str) -> None:
+        """Return a token taken for `key` whose work did not happen (a wake that failed)."""
+        bucket = self.buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(bucket.burst, bucket.tokens + 1)
+
     def take(self, key: str) -> float:
         """Take a token for `key`: 0 if granted, else the seconds to wait."""
         bucket = self.buckets.pop(key, None) or TokenBucket(self.rate_per_s, self.burst,

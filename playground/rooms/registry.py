@@ -338,20 +338,36 @@ class Rooms:
             return
         async with self._lock_of(room):
             header, entries = self._unsaved(room)
-            await self._save(header, entries)
+            save = asyncio.ensure_future(self._save(header, entries, self._saved(room, header,
+                                                                               entries)))
+            try:
+                await asyncio.shield(save)
+            except asyncio.CancelledError:
+                # The caller went away (its socket closed), the save did not: the room's lock
+                # is held until it ends, so no other save of this room starts from a count of
+                # written entries that is about to change.
+                await asyncio.wait([save])
+                raise
+
+    def _saved(self, room: Room, header: dict, entries: list):
+        """What a stored save means for the room: its entries are written (counted here, by
+        the saver, so a caller cancelled meanwhile cannot lose the count) and its clock is
+        where the store has it."""
+        def done() -> None:
             if room.script is None:
                 room.persisted += len(entries)
-            room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
+            room.checkpointed = (header["now_ms"], header["seq"])
             room.checkpointed_s = self.clock()
+        return done
 
-    async def _save(self, header: dict, entries: list) -> None:
+    async def _save(self, header: dict, entries: list, on_saved=None) -> None:
         """Store one room's save, committed together with whatever other saves are waiting
         (group commit): while one transaction is written the next ones queue, and then go as
         one. Twenty students joining at once (a speed, a play, a producer each) made sixty
         commits in a row on the one database thread, and the teacher's command waited behind
         them. Raises if this room's save failed."""
         future = asyncio.get_running_loop().create_future()
-        self._save_queue.append((header, entries, future))
+        self._save_queue.append((header, entries, future, on_saved))
         if self._saver is None or self._saver.done():
             self._saver = asyncio.get_running_loop().create_task(self._save_queued())
         await future
@@ -360,10 +376,12 @@ class Rooms:
         while self._save_queue:
             batch, self._save_queue = self._save_queue, []
             try:
-                saved = await self.store.save_many([(h, e) for h, e, _ in batch])
+                saved = await self.store.save_many([(h, e) for h, e, _, _ in batch])
             except Exception as e:
                 saved = [e] * len(batch)
-            for (header, _, future), ok in zip(batch, saved, strict=True):
+            for (header, _, future, on_saved), ok in zip(batch, saved, strict=True):
+                if ok is True and on_saved is not None:
+                    on_saved()
                 if future.done():
                     continue  # its caller was cancelled
                 if ok is True:
@@ -382,14 +400,9 @@ class Rooms:
         waking = self._waking.get(room_id)
         if waking is not None:
             return await asyncio.shield(waking)
-        if client is not None:
-            wait_s = self.allow_creation(client)
-            if wait_s:
-                raise TooManyRooms("too many rooms opened or woken from your address; try "
-                                   f"again in {wait_s:.0f} s (PLAYGROUND_ROOM_CREATE_BURST, "
-                                   "PLAYGROUND_ROOM_CREATE_PER_MIN)", wait_s)
         future = asyncio.get_running_loop().create_future()
         self._waking[room_id] = future
+        charged = False
         try:
             settle = self._settles.get(room_id)
             if settle is not None:
@@ -398,7 +411,15 @@ class Rooms:
             if recording is None:
                 recording = await self.store.load(room_id)
             if recording is None:
-                raise NoSuchRoom(room_id)
+                raise NoSuchRoom(room_id)  # an old link: no room, and nothing charged
+            if client is not None:
+                wait_s = self.allow_creation(client)
+                if wait_s:
+                    raise TooManyRooms("too many rooms opened or woken from your address; "
+                                       f"try again in {wait_s:.0f} s "
+                                       "(PLAYGROUND_ROOM_CREATE_BURST, "
+                                       "PLAYGROUND_ROOM_CREATE_PER_MIN)", wait_s)
+                charged = True
             self._make_space(client)
             # Replay is pure CPU work on a private cluster: a thread keeps the loop serving.
             room = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
@@ -410,6 +431,8 @@ class Rooms:
             self.awake[room_id] = self._adopt(room, client)
             future.set_result(room)
         except BaseException as e:
+            if charged:
+                self.creations.give_back(client)  # no room woke: the allowance is not spent
             future.set_exception(e)
             future.exception()  # retrieved: nobody else may be waiting
             raise
@@ -604,8 +627,9 @@ class Rooms:
             await asyncio.sleep(0.1)
 
     async def page(self, room_id: str, client: str | None = None) -> dict:
-        """What the room's page is rendered with: its scenario and, in a replay, what it
-        replays. Wakes the room (a restarted server rebuilds it here), on `client`'s
+        """What the room's page is rendered with: its scenario, in a replay what it replays,
+        the produce form's first values and the order its topics and groups were made in.
+        Wakes the room (a restarted server rebuilds it here), on `client`'s
         allowance."""
         if await self._elsewhere(room_id):
             return await self._call(room_id, "page")
@@ -614,7 +638,14 @@ class Rooms:
         if room.script is not None:
             replay = {"slug": room.script["slug"], "end_ms": room.script["end_ms"],
                       "title": room.meta.get("title") or ""}
-        return {"scenario": room.scenario(), "replay": replay}
+        # The produce form's first values and the drawing order of topics and groups: the
+        # scenario's (playground/rooms/page_defaults.py), not the page's own guesses.
+        from .page_defaults import creation_order, produce_defaults
+
+        order = creation_order(room.cluster)
+        return {"scenario": room.scenario(), "replay": replay,
+                "produce_defaults": produce_defaults(room.spec),
+                "topic_order": order["topics"], "group_order": order["groups"]}
 
     async def you(self, room_id: str, actor: dict) -> dict:
         if await self._elsewhere(room_id):
@@ -635,38 +666,36 @@ class Rooms:
         hop to the database thread): twenty busy rooms used to mean twenty commits every few
         seconds, each one a place in the queue that a viewer's command waited behind."""
         due = []
-        for room in list(self.awake.values()):
-            # An unchanged room is still saved now and then: its row's `updated` is what
-            # old-room cleanup goes by, in every process, and a paused room watched for
-            # longer than keep_s (awake here, so unknown to another process's sweep)
-            # would otherwise be deleted under its viewers.
-            if (getattr(room, "checkpointed", None) == (room.cluster.now_ms, room.cluster.seq)
-                    and self.clock() - room.checkpointed_s < self.keep_s / 4):
-                continue
-            lock = self._lock_of(room)
-            if lock.locked():
-                continue  # a persist of its own is under way: it saves the header too
-            try:
-                if not await self._hold(room.id):
-                    continue
-            except Exception:
-                log.exception("room %s: checkpoint failed", room.id)
-                continue
-            await lock.acquire()  # free (checked above, nothing awaited since on this room)
-            due.append(room)
-        if not due:
-            return
         try:
+            for room in list(self.awake.values()):
+                # An unchanged room is still saved now and then: its row's `updated` is what
+                # old-room cleanup goes by, in every process, and a paused room watched for
+                # longer than keep_s (awake here, so unknown to another process's sweep)
+                # would otherwise be deleted under its viewers.
+                if (getattr(room, "checkpointed", None) == (room.cluster.now_ms,
+                                                            room.cluster.seq)
+                        and self.clock() - room.checkpointed_s < self.keep_s / 4):
+                    continue
+                try:
+                    if not await self._hold(room.id):
+                        continue
+                except Exception:
+                    log.exception("room %s: checkpoint failed", room.id)
+                    continue
+                lock = self._lock_of(room)
+                if lock.locked():
+                    continue  # a persist of its own is under way: it saves the header too
+                await lock.acquire()  # free: checked just above, nothing awaited since
+                due.append(room)
+            if not due:
+                return
             batch = [self._unsaved(room) for room in due]
-            saved = await asyncio.gather(*(self._save(h, e) for h, e in batch),
-                                         return_exceptions=True)
-            for room, (_, entries), failed in zip(due, batch, saved, strict=True):
-                if failed is not None:
-                    continue  # logged by the store; tried again next time
-                if room.script is None:
-                    room.persisted += len(entries)
-                room.checkpointed = (room.cluster.now_ms, room.cluster.seq)
-                room.checkpointed_s = self.clock()
+            saves = [asyncio.ensure_future(self._save(h, e, self._saved(room, h, e)))
+                     for room, (h, e) in zip(due, batch, strict=True)]
+            # Failures are logged by the store, and those rooms are tried again next time.
+            await asyncio.wait(saves)
+            for save in saves:
+                save.exception()  # retrieved
         finally:
             for room in due:
                 self._lock_of(room).release()

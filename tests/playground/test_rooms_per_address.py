@@ -61,3 +61,31 @@ async def test_waking_a_stored_room_draws_on_the_creation_allowance(clock):  # n
     clock.forward(61)
     await rooms.attach(stored[2].id, "c", client="10.0.0.9")
     assert stored[2].id in rooms.awake
+
+
+async def test_an_old_link_to_a_missing_room_costs_no_allowance(clock):  # noqa: F811
+    """Fifty students clicking yesterday's expired /r/<id> must not use up the class's
+    allowance for opening scenarios."""
+    from playground.rooms.registry import NoSuchRoom
+
+    rooms = registry(clock, create_burst=3, create_per_min=1)
+    for _ in range(3):
+        with pytest.raises(NoSuchRoom):
+            await rooms.page("deadbeef00", client="192.0.2.1")
+    assert rooms.allow_creation("192.0.2.1") == 0
+
+
+async def test_a_wake_that_fails_gives_its_token_back(clock):  # noqa: F811
+    from playground.rooms.registry import RoomsFull
+
+    rooms = registry(clock, max_rooms=1, create_burst=3, create_per_min=1)
+    asleep = rooms.create(quiet_spec())
+    rooms.sleep(asleep.id)
+    busy = rooms.create(quiet_spec())
+    await rooms.attach(busy.id, "v")
+    for _ in range(3):  # the server is full: every reload fails
+        with pytest.raises(RoomsFull):
+            await rooms.page(asleep.id, client="192.0.2.1")
+    await rooms.detach(busy.id, "v")
+    await rooms.page(asleep.id, client="192.0.2.1")  # space now: the allowance is intact
+    assert asleep.id in rooms.awake

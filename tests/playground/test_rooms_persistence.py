@@ -309,3 +309,23 @@ async def test_a_checkpoint_saves_every_moved_room_in_one_store_call():
         assert (stored["now_ms"], stored["seq"]) == (30_000, room.cluster.seq)
     await registry.checkpoint()  # nothing moved since: nothing to save
     assert CountingStore.calls == 2
+
+
+async def test_a_save_whose_caller_went_away_still_counts():
+    """A persist cancelled while its group commit waits (Daphne cancels a closed socket's
+    handler) is still written, and the room knows it: later saves do not write it again."""
+    from playground.rooms.store import MemoryStore
+
+    rooms = Rooms(clock=FakeClock(), autorun=False, store=MemoryStore())
+    room = rooms.create(load_builtin("signup"))
+    await rooms.persist(room.id)
+    room.apply({"type": "produce", "topic": "signup", "value": "a"})
+    task = asyncio.ensure_future(rooms.persist(room.id))
+    await asyncio.sleep(0)  # queued for the next group commit
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(rooms.store.logs[room.id]) == 1 and room.persisted == 1
+    room.apply({"type": "produce", "topic": "signup", "value": "b"})
+    await rooms.persist(room.id)  # before: the store refused entry 0 again, for good
+    assert len(rooms.store.logs[room.id]) == 2
