@@ -23,8 +23,8 @@ anything that shrinks it or leaves it as it is passes. A command the model would
 (bad types, unknown topics) is left for the model to refuse with its own message.
 
 What is not counted: records real Kafka clients produce (each arrives as a request through
-the listener, whose connections and buffers are bounded) and records consumers emit in
-pipelines (driven by what they read, so by the producers').
+the listener, whose connections and buffers are bounded). A consumer that emits in a pipeline
+is held to a producer's rate at its full speed (fanout per processing time).
 Timeline commands of a scenario run inside the model without passing here; `check_spec` is
 what holds them to the limits. A viewer's command is checked against what the room holds
 when it arrives, so a timeline that adds topics or producers *later* can take a room past a
@@ -119,6 +119,8 @@ class Quotas:
         if kind == "producer.add":
             self._check_rate(cluster, command)
             return
+        if kind == "consumer.add":
+            self._check_emitter(command)
         sizes = {name: len(t.partitions) for name, t in cluster.topics.items()}
         groups = _subscriptions(cluster)
         before = footprint(sizes, groups)
@@ -194,6 +196,33 @@ class Quotas:
                              "room's producers in this playground (PLAYGROUND_ROOM_RATE_MAX); "
                              f"its producers send {_n(running)}/s already",
                              "PLAYGROUND_ROOM_RATE_MAX")
+
+    def _check_emitter(self, command: dict) -> None:
+        """A consumer that emits is a producer too: at full speed it sends the sum of its
+        fanouts per record processed, so its rate is held to a producer's limit. (Without this,
+        one 1 ms consumer with a fanout of 100 made 100,000 records/s from a 10/s producer.)"""
+        emits = command.get("emits")
+        if not isinstance(emits, list) or not emits:
+            return
+        fanout = 0
+        for item in emits:
+            n = item.get("fanout", 1) if isinstance(item, dict) else None
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                return  # the model refuses it with its own words
+            fanout += n
+        processing = command.get("processing_ms", 0)
+        if isinstance(processing, dict):
+            processing = processing.get("min")
+        if isinstance(processing, bool) or not isinstance(processing, int) or processing < 0:
+            return
+        rate = fanout * 1000 / max(processing, 1)
+        if rate > self.producer_rate:
+            raise QuotaError("emits", f"this consumer could emit {_n(rate)} records/s (a fanout "
+                             f"of {_n(fanout)} every {_n(max(processing, 1))} ms); a consumer "
+                             f"that emits is held to a producer's {_n(self.producer_rate)} "
+                             "records/s in this playground (PLAYGROUND_PRODUCER_RATE_MAX): "
+                             "raise processing_ms or lower the fanout",
+                             "PLAYGROUND_PRODUCER_RATE_MAX")
 
     # -- a whole scenario -------------------------------------------------------------------
 

@@ -230,3 +230,19 @@ def test_every_room_of_the_process_registry_is_limited():
             room.apply({"type": "topic.create", "name": "big", "partitions": 1_000})
     finally:
         set_rooms(None)
+
+
+def test_a_consumer_that_emits_is_held_to_a_producers_rate():
+    """One 1 ms consumer with a fanout of 100 turned a 10/s producer into 10,000 records/s."""
+    cluster = Cluster(seed=1, brokers=1)
+    for name in ("in", "out"):
+        cluster.apply({"type": "topic.create", "name": name, "partitions": 1})
+    quotas = Quotas()
+    greedy = {"type": "consumer.add", "group": "fan", "topics": ["in"], "processing_ms": 1,
+              "emits": [{"topic": "out", "fanout": 100}]}
+    with pytest.raises(QuotaError) as refused:
+        quotas.check_command(cluster, greedy)
+    assert refused.value.field == "emits" and "PLAYGROUND_PRODUCER_RATE_MAX" in str(refused.value)
+    # youtube-upload's transcode: three renditions every 4 s.
+    quotas.check_command(cluster, {**greedy, "processing_ms": 4000,
+                                   "emits": [{"topic": "out", "fanout": 3}]})
