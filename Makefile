@@ -10,11 +10,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint pytest bench clean distclean venv
+.PHONY: help run superuser test lint pytest bench clean distclean venv
 
 help:
 	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates,"
 	@echo "             loads the built-in scenarios)"
+	@echo "make superuser  an admin login for /admin/ (asks for a name and password)"
 	@echo "make test    ruff check + the whole pytest suite"
 	@echo "make lint    ruff check only"
 	@echo "make bench   run every bench/*.py and print its figures"
@@ -40,6 +41,15 @@ run: $(STAMP)
 	@# Built-ins follow their files in broker_core/scenarios/ (idempotent: unchanged, untouched).
 	$(BIN)/python manage.py load_scenarios
 	$(BIN)/python manage.py runserver_kafka $(HOST):$(PORT)
+
+# The admin's login, in the same environment as `make run` (DJANGO_DEBUG=1: with DEBUG off,
+# settings want a DJANGO_SECRET_KEY, and a bare `manage.py createsuperuser` stopped there).
+# Migrates first, so it works before the first `make run` too. ARGS go to createsuperuser,
+# e.g. ARGS=--noinput with DJANGO_SUPERUSER_USERNAME, _EMAIL and _PASSWORD set.
+superuser: export DJANGO_DEBUG ?= 1
+superuser: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createsuperuser $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

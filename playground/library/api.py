@@ -193,8 +193,8 @@ def validate_document(obj, *, check_slug: bool = True) -> dict:
     out = {"format": fmt, "version": VERSION}
     if fmt == RECORDING_FORMAT:
         out.update(_recording_fields(obj, errors))
-    if spec is not None and fmt == SCENARIO_FORMAT and slug is None and "slug" not in obj:
-        slug = spec["name"]
+    if spec is not None and fmt == SCENARIO_FORMAT and obj.get("slug") is None:
+        slug = spec["name"]  # no slug (or null): the scenario's own name
     if check_slug and slug is not None and slug_taken(slug):
         errors.append(("$.slug" if "slug" in obj else "$.scenario.name",
                        f"/s/{slug} is taken already; give the document another \"slug\""))
