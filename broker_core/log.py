@@ -18,6 +18,7 @@ records, whether they were acknowledged decides between `record.lost` and a prod
 from array import array
 
 ACKS_CODE = {"0": 0, "1": 1, "all": 2}
+ACKS_NAME = {code: name for name, code in ACKS_CODE.items()}
 
 _TRIM_MIN = 4096
 
@@ -205,6 +206,10 @@ class Log:
 
     def timestamp_at(self, offset: int) -> int:
         return self.timestamps[offset - self.base]
+
+    def acks_at(self, offset: int) -> str:
+        """The acks its producer asked for: "0", "1" or "all"."""
+        return ACKS_NAME[self.acks[offset - self.base]]
 
     def size_at(self, offset: int) -> int:
         return self.sizes[offset - self.base]

@@ -383,9 +383,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self._send_snapshot(message["text"])
                 return
             if kind == "room.frame":
-                # A frame of a cluster a seek replaced, or one the last snapshot covers.
-                if (message.get("epoch", 0) != self.epoch
-                        or message["to_seq"] <= self.snapshot_seq):
+                # A frame of a cluster a seek replaced, or one the last snapshot covers. Frames
+                # cover from_seq..to_seq with no gaps and a snapshot at S is taken right after
+                # a flush, so it covers exactly the frames that start at or before S. Not
+                # "to_seq <= S": a clock-only frame after it has to_seq = from_seq - 1 = S, and
+                # dropping those froze a quiet room's clock until its next event. (A clock-only
+                # frame sent just before the snapshot, with no event since, also starts at S + 1
+                # and goes through: its clock is a tick old and the frames after it, in order,
+                # carry the newer one.)
+                if "from_seq" in message:
+                    covered = message["from_seq"] <= self.snapshot_seq
+                else:  # from a room process that predates from_seq (a rolling deploy)
+                    covered = message["to_seq"] <= self.snapshot_seq
+                if message.get("epoch", 0) != self.epoch or covered:
                     return
             elif kind not in ("room.notice", "room.state"):
                 return

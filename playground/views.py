@@ -1,4 +1,4 @@
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -123,6 +123,14 @@ def _find_source(slug: str) -> tuple[str, dict] | None:
     return ("recording", recording) if recording is not None else None
 
 
+def not_found(request: HttpRequest, detail: str = "") -> HttpResponse:
+    """The site's own 404 page (templates/404.html), status 404, in every mode. Raising Http404
+    gives it only with DEBUG off: with DEBUG on (`make run`), Django answers Http404 with its
+    technical page, and a learner who followed a stale /s/ or /r/ link saw a URL-pattern dump
+    instead of the way back to the gallery."""
+    return render(request, "404.html", {"detail": detail}, status=404)
+
+
 def _embed(request: HttpRequest) -> bool:
     return request.GET.get("embed") == "1"
 
@@ -192,7 +200,7 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
 
     found = await sync_to_async(_find_source)(name)
     if found is None:
-        raise Http404(f"no scenario or recording named {name!r}")
+        return not_found(request, f"There is no scenario or shared recording at /s/{name}.")
     rooms = get_rooms()
     # The real client behind a trusted proxy (playground/clientaddr.py), not the proxy.
     client = request_client(request)
@@ -237,7 +245,7 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
         # Waking a stored room costs what creating one costs: the client's allowance.
         page = await get_rooms().page(room_id, client=request_client(request))
     except NoSuchRoom:
-        raise Http404("no such room (it may have expired)") from None
+        return not_found(request, f"There is no room {room_id}: it may have expired.")
     except TooManyRooms as e:
         return rooms_per_address(e)
     except _redis_errors():
@@ -252,8 +260,15 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     # fork (the socket reads the token from the session this cookie names).
     await _presenter(request)
     embed = _embed(request)
+    from playground.rooms.page_defaults import produce_defaults
+
     bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": page["scenario"],
-                 "embed": embed, "replay": page["replay"]}
+                 "embed": embed, "replay": page["replay"],
+                 # The scenario's own first record for the produce form (room.html), and the
+                 # order the page draws topics and groups in: the order they were made.
+                 "produce_defaults": page.get("produce_defaults") or produce_defaults(None),
+                 "topic_order": page.get("topic_order") or [],
+                 "group_order": page.get("group_order") or []}
     context = {**bootstrap, "bootstrap": bootstrap}
     response = render(request, "playground/room.html", context)
     if embed:

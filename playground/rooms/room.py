@@ -34,6 +34,7 @@ from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
 
 from . import messages
+from .cells import add_records
 from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
 from .messages import MAX_MESSAGE_BYTES, ProtocolError
 from .pacing import SPEED_MAX, SPEED_MIN, Pacer
@@ -83,6 +84,17 @@ def run_to(cluster, t_ms: int) -> None:
         cluster.advance_to(t_ms, max_events=SLICE_MAX_EVENTS)
 
 
+FRAME_HEAD = '{"type":"frame",'
+
+
+def _with_room_fields(text: str, fields: dict) -> str:
+    """A frame's text with the room's shared state (`fields`) beside its clock. Every frame
+    carries it, not only snapshots, so every page follows the presenter's narration step and
+    sees how many watch within a tick; build_frame knows only events and the clock."""
+    assert text.startswith(FRAME_HEAD), text[:40]
+    return f"{FRAME_HEAD}{_dumps(fields)[1:-1]},{text[len(FRAME_HEAD):]}"
+
+
 def retained_records(snapshot: dict) -> int:
     return sum(p["log_end_offset"] - p["log_start_offset"]
                for topic in snapshot["topics"].values() for p in topic["partitions"])
@@ -114,6 +126,7 @@ class Room:
         self.goal_ms: int | None = None  # a step or jump in progress: reach it, unpaced
         self.narration_step = 0
         self.viewers: set[str] = set()
+        self.viewers_sent = 0  # people_watching() as the last frame said it (see flush)
         self.notices: list[dict] = []
         self.task = None
         self.last_active_s = clock()
@@ -279,7 +292,9 @@ class Room:
         return list(getattr(self.cluster, "steps", None) or [])
 
     def _snapshot_message(self) -> tuple[str, int]:
-        state = self.cluster.snapshot()
+        # With each partition's newest records (cells.py): a page that joins late, reloads or
+        # opens a fork draws the cells a page that watched from the start draws.
+        state = add_records(self.cluster.snapshot(), self.cluster)
         seq = self.cluster.seq
         message = {"type": "snapshot", "seq": seq, "state": state,
                    "room": {"id": self.id, "scenario": self.scenario(),
@@ -397,20 +412,33 @@ class Room:
         """Send what is pending as one frame (or a clock-only frame when one is due)."""
         wall_s = self.clock() if wall_s is None else wall_s
         pending = self.pending
-        if not pending and not force and not self.clock_dirty and not (
-                self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
+        # Viewers come and go through the registry (attach, detach): a changed count is
+        # noticed here, so everyone sees it at the next tick, in quiet and paused rooms too.
+        watching = self.people_watching()
+        if self.viewers_sent == 0:
+            # Nobody watched when the last frame went: everyone watching now came since, and
+            # the snapshot each is sent after attaching (its resync flushes right after it)
+            # already says the count; a first viewer needs no frame to repeat its snapshot.
+            self.viewers_sent = watching
+        if not pending and not force and not self.clock_dirty and watching == self.viewers_sent \
+                and not (self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
             return
         bit = any(e["type"] == "record.expired" and e.get("reason") == BUDGET_REASON
                   for e in pending)
         self.pending = []
-        text, to_seq, _ = build_frame(pending, self.sent_seq + 1, self.clock_state(),
-                                      self.wall_ms())
+        from_seq = self.sent_seq + 1
+        text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms())
+        text = _with_room_fields(text, {"narration_step": self.narration_step,
+                                        "viewers": watching})
         self.sent_seq = to_seq
+        self.viewers_sent = watching
         self.last_frame_s = wall_s
         self.clock_dirty = False
         self.frames_sent += 1
-        await self._send({"type": "room.frame", "to_seq": to_seq, "epoch": self.epoch,
-                          "text": text})
+        # from_seq lets a viewer's consumer tell a frame its snapshot covers (it starts at or
+        # before the snapshot's seq) from a clock-only frame after it (to_seq = from_seq - 1).
+        await self._send({"type": "room.frame", "from_seq": from_seq, "to_seq": to_seq,
+                          "epoch": self.epoch, "text": text})
         if bit and wall_s - self.budget_noticed_s >= BUDGET_NOTICE_EVERY_S:
             self.budget_noticed_s = wall_s
             await self.notice("warning", f"This room keeps at most {self.records_max:,} "

@@ -50,8 +50,20 @@ function newPartition(topic, p) {
   };
 }
 
+// `map` with the names in `order` first, in that order, then the rest as they were.
+function reordered(map, order) {
+  const out = new Map();
+  for (const name of order) if (map.has(name) && !out.has(name)) out.set(name, map.get(name));
+  for (const [name, value] of map) if (!out.has(name)) out.set(name, value);
+  return out;
+}
+
 export class Model {
-  constructor() {
+  // `made`: the order the room made its topics and groups in, from the page's bootstrap. A
+  // snapshot lists them by name; the page draws them as the scenario wrote them instead, the
+  // same after a reload or a fork, and live frames append new ones at the end.
+  constructor(made = {}) {
+    this.made = {topics: made.topics || [], groups: made.groups || []};
     this.reset();
   }
 
@@ -70,6 +82,8 @@ export class Model {
   }
 
   loadSnapshot(state, seq) {
+    // The order this page has drawn so far (it saw later topics made), then the bootstrap's.
+    const order = {topics: [...this.topics.keys(), ...this.made.topics], groups: [...this.groups.keys(), ...this.made.groups]};
     this.reset();
     this.seq = seq ?? state.seq ?? 0;
     this.nowMs = state.now_ms ?? 0;
@@ -77,19 +91,49 @@ export class Model {
     this.controllerEpoch = state.controller_epoch ?? null;
     for (const b of state.brokers || []) this.brokers.set(b.id, {id: b.id, up: b.up !== false});
     for (const [path, value] of Object.entries(state.zookeeper || {})) this.zk.set(path, value);
+    const recent = []; // [record, partition] of every record the snapshot carries
     for (const [name, t] of Object.entries(state.topics || {})) {
       const topic = {name, config: t.config || {}, rf: t.replication_factor, partitions: []};
       for (const p of t.partitions || []) {
         const part = newPartition(name, p);
         if (!part.leo.size && part.leader != null) part.leo.set(part.leader, p.log_end_offset ?? 0);
-        // A snapshot may carry the newest records of each partition; take them when it does.
-        for (const r of p.records || []) part.cells.set(r.offset, {key: r.key ?? null, value: r.value, headers: r.headers});
+        // The snapshot carries each partition's newest records (PROTOCOL.md, "records"): the
+        // same cells, and the same keys on consumer chips, as a page that watched them arrive.
+        for (const r of p.records || []) {
+          part.cells.set(r.offset, {key: r.key ?? null, value: r.value, headers: r.headers});
+          recent.push([r, part]);
+        }
         topic.partitions.push(part);
       }
       this.topics.set(name, topic);
     }
+    // Oldest first, so the trail limit and the key legend keep the newest, as they do live.
+    recent.sort(([a], [z]) => a.timestamp_ms - z.timestamp_ms);
+    for (const [r, part] of recent) this.trailFromSnapshot(r, part);
     for (const [name, g] of Object.entries(state.groups || {})) this.groups.set(name, this.groupFromSnapshot(name, g));
     for (const [id, p] of Object.entries(state.producers || {})) this.producers.set(id, {id, ...p, sent: p.sent ?? 0});
+    this.topics = reordered(this.topics, order.topics);
+    this.groups = reordered(this.groups, order.groups);
+  }
+
+  // A record known from a snapshot, not from its events: what its log holds (key, a value
+  // preview, headers, timestamp, acks), not who sent it or why this partition (`producer`
+  // and `why` null); `joined` marks it, so the inspector can say its history before this page
+  // connected is summed up by the groups' committed offsets rather than listed.
+  trailFromSnapshot(r, part) {
+    const id = recordId(part.topic, part.partition, r.offset);
+    const key = r.key ?? null;
+    const holders = part.replicas.filter((b) => (part.leo.get(b) ?? 0) > r.offset);
+    this.touchTrail(id, () => ({id, topic: part.topic, partition: part.partition, offset: r.offset, key,
+      keyChars: r.key_chars ?? null, value: r.value, valueChars: r.value_truncated ? r.value_chars : null,
+      headers: r.headers || null, headersOmitted: r.headers_omitted ?? 0, why: null, leader: part.leader,
+      producer: null, acks: r.acks ?? null, t_ms: r.timestamp_ms ?? null, steps: [], groups: new Map(),
+      replicas: new Set(holders), joined: true}));
+    if (key != null) {
+      this.keys.delete(key);
+      this.keys.set(key, true);
+      if (this.keys.size > 64) this.keys.delete(this.keys.keys().next().value);
+    }
   }
 
   groupFromSnapshot(name, g) {
@@ -109,6 +153,9 @@ export class Model {
         inFlight: c.in_flight ? recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset) : null,
         last: null, mark: c.hangs ? "hung" : null, hung: !!c.hangs, client: c.client || null,
       });
+      // The record in its hands: the snapshot says who has it and at which attempt.
+      const held = c.in_flight && this.trail(recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset));
+      if (held) held.groups.set(name, {consumer: id, attempts: c.in_flight.attempt ?? 1, outcome: null, committed: false});
     }
     for (const row of g.lag || []) group.committed.set(tpId(row.topic, row.partition), row.committed);
     return group;

@@ -106,8 +106,12 @@ export class Renderer {
     this.sampledAt = 0;
     this.watch = null;
     this.cellWindow = CELL_WINDOW;
+    // Lanes draw as many cells as fit, measured again whenever the brokers' column changes
+    // width (a scroll bar, a panel beside it, the window): measured only when the lanes were
+    // rebuilt, a page that has been open a while kept an old window and drew other cells than
+    // a page opened later at the same size.
+    if (window.ResizeObserver) new ResizeObserver(() => { this.dirty.measure = true; }).observe(this.cols.brokers);
     this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
-    this.storyTopics = new Set();
     this.elected = new Map(); // partition -> when its leader changed (the new leader lane pulses)
   }
 
@@ -224,6 +228,10 @@ export class Renderer {
       this.renderLegend(now);
       d.legend = false;
     }
+    if (d.measure) {
+      d.measure = false;
+      this.measureWindow();
+    }
     this.launch(now);
   }
 
@@ -252,11 +260,9 @@ export class Renderer {
     const m = this.model;
     const box = this.cols.brokers;
     box.replaceChildren();
-    // Where the story starts first: topics the producers write to, then the rest by name.
-    // (Remembered, so the order does not flip when a producer finishes.)
-    for (const p of m.producers.values()) this.storyTopics.add(p.topic);
-    const used = this.storyTopics;
-    const topics = [...m.topics.values()].sort((a, z) => (used.has(z.name) - used.has(a.name)) || a.name.localeCompare(z.name));
+    // In the order the room made them (model.js keeps it across snapshots): the scenario's
+    // own order, where its story starts, the same after a reload or a fork; new topics last.
+    const topics = [...m.topics.values()];
     const main = topics.filter((t) => !isSideTopic(t.name));
     const side = topics.filter((t) => isSideTopic(t.name));
     for (const b of [...m.brokers.values()].sort((a, z) => a.id - z.id)) {
@@ -400,7 +406,7 @@ export class Renderer {
   renderGroups() {
     const box = this.cols.groups;
     box.replaceChildren();
-    const names = [...this.model.groups.keys()].sort();
+    const names = [...this.model.groups.keys()]; // the order they were made, as topics
     if (!names.length) box.append(el("p", {class: "muted empty", text: "No consumer groups yet."}));
     for (const name of names) {
       const section = el("section", {class: "group", "data-group": name, "aria-label": `Consumer group ${name}`});

@@ -16,7 +16,8 @@ const RECORD_TYPES = /^(record\.(produced|replicated|acked|delivered|processed)|
 const LOG_LIMIT = 400;
 
 const bootstrap = JSON.parse($("#room-bootstrap").textContent);
-const model = new Model();
+// Topics and groups drawn in the order the room made them (the scenario's), not by name.
+const model = new Model({topics: bootstrap.topic_order, groups: bootstrap.group_order});
 const clock = new Clock();
 let scenario = bootstrap.scenario || {};
 let narrationStep = 0;
@@ -39,7 +40,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     session.onClock(room.clock);
     if (room.scenario) scenario = room.scenario;
     narrationStep = room.narration_step ?? narrationStep;
-    if (room.viewers != null) $("#viewers").textContent = room.viewers > 1 ? `${room.viewers} watching` : "";
+    showViewers(room.viewers);
     renderer.markAll();
     fillTopicSelect(produceForm.elements.topic);
     renderNarration();
@@ -61,12 +62,13 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     }
     for (const a of frame.aggregates || []) {
       for (const effect of model.applyAggregate(a)) renderer.mark(effect);
-      logLine(describeAggregate(a), "event", a.type);
+      logAggregate(a);
     }
     if (frame.narration_step != null && frame.narration_step !== narrationStep) {
       narrationStep = frame.narration_step;
       renderNarration();
     }
+    showViewers(frame.viewers);
     inspectorDirty = true;
     syncTimeControls();
   },
@@ -89,6 +91,14 @@ const socket = new RoomSocket(bootstrap.ws_path, {
 
 const session = new Session({socket, clock, bootstrap, flash: (t) => flash(t), showError: (e) => showError(e), control: (a, x) => control(a, x)});
 document.addEventListener("playground:locks", () => renderNarration());
+
+// How many people have the room open (every frame says it): the presenter sees the class arrive.
+function showViewers(n) {
+  if (n == null) return;
+  const text = n === 1 ? "only you watching" : `${n.toLocaleString("en-US")} watching`;
+  const out = $("#viewers");
+  if (out.textContent !== text) out.textContent = text;
+}
 
 function notice(n) {
   logLine(n.message, n.level === "warning" ? "warning" : "system");
@@ -214,10 +224,11 @@ $("#help").addEventListener("click", () => $("#shortcuts").showModal());
 
 // --- produce -----------------------------------------------------------------------------------
 const produceForm = $("#produce-form");
-// The topics a learner would send to first: those the producers use, then the rest.
+// The topics a learner would send to first: those the producers use, then the rest, each in
+// the scenario's order (a stable sort keeps the model's).
 function fillTopicSelect(select, keep) {
   const used = [...model.producers.values()].map((p) => p.topic);
-  const names = [...model.topics.keys()].sort((a, b) => (used.includes(b) - used.includes(a)) || a.localeCompare(b));
+  const names = [...model.topics.keys()].sort((a, b) => used.includes(b) - used.includes(a));
   const current = keep ?? select.value;
   select.replaceChildren(...names.map((n) => el("option", {value: n, text: n})));
   if (names.includes(current)) select.value = current;
@@ -394,7 +405,8 @@ function recordFacts(id) {
     : value;
   out.push(dl([["key", keyNode], ["value", valueNode], ["headers", headers],
     ["topic / partition / offset", `${t.topic} / ${t.partition} / ${t.offset}`], ["produced at", formatClock(t.t_ms)],
-    ["producer", t.producer ?? "the produce form"], ["acks", t.acks ?? "all"]]));
+    ["producer", t.producer ?? (t.joined ? "not known (sent before this page connected)" : "the produce form")],
+    ["acks", t.acks ?? "all"]]));
   out.push(el("h3", {text: "Why this partition"}));
   const why = t.why || {};
   if (why.method === "murmur2" && t.key != null) {
@@ -419,7 +431,11 @@ function recordFacts(id) {
   const subscribed = [...model.groups.values()].filter((g) => [...g.consumers.values()].some((c) => c.topics.includes(t.topic)) || t.groups.has(g.name));
   const rows = subscribed.map((g) => {
     const d = t.groups.get(g.name);
-    const text = d ? `${d.consumer} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${d.outcome || "in progress"}${d.committed ? " · committed" : ""}` : "not delivered yet";
+    // A record from the snapshot (this page joined later): the group's committed offset
+    // says whether it was read and committed before the page connected.
+    const committedPast = t.joined && (g.committed.get(tpId(t.topic, t.partition)) ?? -1) > t.offset;
+    const text = d ? `${d.consumer} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${d.outcome || "in progress"}${d.committed ? " · committed" : ""}`
+      : committedPast ? "committed past it before this page connected" : "not delivered yet";
     return el("li", {"data-delivery-group": g.name}, el("strong", {text: g.name}), document.createTextNode(`: ${text}`));
   });
   out.push(el("ul", {class: "deliveries"}, ...(rows.length ? rows : [el("li", {class: "muted", text: "no group reads this topic"})])));
@@ -802,7 +818,19 @@ $("#narration-next").addEventListener("click", () => narrate(narrationStep + 1))
 const logList = $("#log-list");
 const logFilter = $("#log-filter");
 const logRecords = $("#log-records");
-let logQueue = [];
+// The log keeps its lines in three bounded stores, so that no kind of line pushes out another:
+// per-record lines (hidden unless ticked, so a busy producer cannot evict what is shown), the
+// other lines, and the lines a lesson is about — elections, controller moves, losses, dead
+// letters, timeouts, rebalances, crashes — which only newer such lines evict.
+const LOG_KEPT_LIMIT = 200;
+const LOG_KEEP = {record: LOG_LIMIT, ordinary: LOG_LIMIT, kept: LOG_KEPT_LIMIT};
+const LOG_KEPT = /^(partition\.(leader_elected|offline|assigned|revoked)|leader\.preferred_election|controller\.\w+|record\.(lost|truncated|dead_lettered|dropped|timed_out|abandoned)|dead_letter\.\w+|group\.(rebalance_started|rebalance_completed|member_expired|member_pending_expired)|broker\.(stopped|started|session_expired)|consumer\.(crashed|hung|recovered)|replica\.truncated)$/;
+const logStores = {record: [], ordinary: [], kept: []};
+let logSeq = 0;       // numbers the lines in arrival order
+let logDrawn = 0;     // the newest line number the DOM has been drawn up to
+let logSkipped = 0;   // lines that would have been shown but came and went between two draws
+let logSkippedT = 0;
+let logRun = null;    // the per-record events since the newest other line (see countRun)
 let logAt = 0;
 
 function describe(e) {
@@ -817,7 +845,10 @@ function describe(e) {
     case "record.retry_scheduled": return `${e.group}: ${rec} will be retried`;
     case "record.timed_out": return `${e.group}: ${rec} timed out (${e.kind})`;
     case "record.dead_lettered": return `${e.group}: ${rec} dead-lettered to ${e.dead_letter_topic}`;
-    case "record.lost": return `LOST ${rec}: ${e.reason}`;
+    case "record.lost": return `LOST ${rec} key=${e.key ?? "∅"}: ${e.reason}`;
+    case "record.truncated": return `truncated ${rec} key=${e.key ?? "∅"}: ${e.reason}`;
+    case "record.dropped": return `${e.group}: ${rec} dropped after ${e.attempts} attempts: ${e.why || e.reason}`;
+    case "record.abandoned": return `${e.group}: ${rec} abandoned by ${e.consumer}: ${e.reason}`;
     case "offset.committed": return `${e.group}: committed ${e.topic}/${e.partition} at ${e.offset}`;
     case "partition.high_watermark": return `${e.topic}/${e.partition} high watermark ${e.high_watermark}`;
     case "partition.leader_elected": return `${e.topic}/${e.partition}: leader is now ${e.leader == null ? "none" : `broker ${e.leader}`} (epoch ${e.epoch})${e.unclean ? ", unclean" : ""}`;
@@ -844,6 +875,10 @@ function describe(e) {
     case "consumer.recovered": return `${e.group}: ${e.consumer} recovered`;
     case "dead_letter.replay_started": return `replaying ${e.records} record${e.records === 1 ? "" : "s"} from ${e.topic}`;
     case "dead_letter.replayed": return `${e.topic}: ${e.replayed} replayed to their original topics, ${e.skipped} skipped`;
+    case "group.rebalance_started": return `${e.group}: rebalance started, generation ${e.generation}${e.reason ? ` (${e.reason})` : ""}`;
+    case "group.rebalance_completed": return `${e.group}: rebalance done, generation ${e.generation}: ${Object.entries(e.assignment || {}).map(([m, tps]) => `${m} gets ${tps.map((x) => x.join("/")).join(", ") || "nothing"}`).join("; ") || "no members"}`;
+    case "controller.none": return `no controller: ${e.reason}`;
+    case "leader.preferred_election": return `preferred leader election: ${e.moved} of ${e.partitions} partitions moved`;
     default: {
       const bits = ["group", "consumer", "topic", "partition", "broker", "path", "producer"].filter((k) => e[k] != null).map((k) => `${k}=${e[k]}`);
       return bits.join(" ");
@@ -858,51 +893,226 @@ function describeAggregate(a) {
   return `${who}${a.count.toLocaleString("en-US")} × ${a.type}${where}${range} (counted, not drawn)`;
 }
 
+const LOG_WARN = /lost|failed|dead|stopped|crash|expired|offline|hung|truncated|timed_out|dropped|abandoned|controller\.none/;
+function logClass(type) {
+  return RECORD_TYPES.test(type) ? "record" : LOG_WARN.test(type) ? "warning" : "event";
+}
+
 function logEvent(e) {
-  logLine(describe(e), RECORD_TYPES.test(e.type) ? "record" : /lost|failed|dead|stopped|crash|expired|offline|hung|truncated/.test(e.type) ? "warning" : "event", e.type, e.t_ms);
+  const cls = logClass(e.type);
+  if (cls === "record") countRun(1, e.t_ms ?? clock.nowMs, false);
+  logLine(describe(e), cls, e.type, e.t_ms);
   if (!RECORD_TYPES.test(e.type)) announceEvent(e);
 }
 
-function logLine(text, cls, type = "", t_ms = null) {
-  logQueue.push({text, cls, type, t: t_ms ?? model.nowMs});
-  if (logQueue.length > LOG_LIMIT * 2) logQueue = logQueue.slice(-LOG_LIMIT);
+// An aggregate stands for events the frame had no room to carry whole. It has no time of its own
+// but ends where the frame's clock is: stamped with the last whole event's time instead, the log
+// stayed 20 s behind the clock after "+1 min" (a frame carries its earliest records whole).
+function logAggregate(a) {
+  const cls = logClass(a.type);
+  if (cls === "record") countRun(a.count, clock.nowMs, true);
+  // Another aggregate (produce.failed, say) does not end the run of per-record events.
+  logLine(describeAggregate(a), cls, a.type, clock.nowMs, false);
 }
 
-function visible(entry) {
-  if (entry.cls === "record" && !logRecords.checked) return false;
-  const q = logFilter.value.trim().toLowerCase();
+// With per-record lines off, one line stands for the per-record events since the newest other
+// line, at the bottom of the log and at the newest one's time, so the log follows the clock
+// while only records flow; the next other line leaves it in place and starts a new run.
+function countRun(count, t, aggregated) {
+  if (!logRun) logRun = {n: 0, cls: "summary", type: "", text: "", t, kept: false, li: null, count: 0, counted: 0};
+  logRun.count += count;
+  if (aggregated) logRun.counted += count;
+  logRun.t = Math.max(logRun.t, t);
+  logRun.text = "";
+}
+
+function runText(run) {
+  const n = run.count.toLocaleString("en-US");
+  const counted = !run.counted ? "" : run.counted === run.count ? " (counted, not drawn)" : ` (${run.counted.toLocaleString("en-US")} of them counted, not drawn)`;
+  return `… ${n} per-record ${run.count === 1 ? "event" : "events"}${counted}`;
+}
+
+function logLine(text, cls, type = "", t_ms = null, endsRun = true) {
+  if (cls !== "record" && endsRun && logRun) {
+    const run = logRun;
+    logRun = null;
+    run.text = runText(run);
+    run.n = ++logSeq;
+    run.li?.remove(); // drawn again, in its place, with the lines that come after it
+    storeLine(run, "ordinary");
+  }
+  // A line with no time of its own (a notice, a refusal, a snapshot) is at the room's clock.
+  const entry = {n: ++logSeq, text, cls, type, t: t_ms ?? clock.nowMs, kept: LOG_KEPT.test(type), li: null};
+  storeLine(entry, entry.kept ? "kept" : cls === "record" ? "record" : "ordinary");
+  return entry;
+}
+
+function storeLine(entry, kind) {
+  const store = logStores[kind];
+  store.push(entry);
+  if (store.length > LOG_KEEP[kind] * 2) trimLogStore(kind, logQuery());
+}
+
+function logQuery() {
+  return logFilter.value.trim().toLowerCase();
+}
+function logMatches(entry, q) {
   return !q || entry.text.toLowerCase().includes(q) || entry.type.includes(q);
+}
+// Per-record lines show when ticked; the lines that stand for them show when not.
+function visible(entry, q) {
+  if (entry.cls === "record" ? !logRecords.checked : entry.cls === "summary" && logRecords.checked) return false;
+  return logMatches(entry, q);
+}
+
+function trimLogStore(kind, q) {
+  const store = logStores[kind];
+  const extra = store.length - LOG_KEEP[kind];
+  if (extra <= 0) return;
+  // A line that goes before it was ever drawn, and would have been shown, is counted as skipped.
+  for (let i = 0; i < extra; i++) if (store[i].n > logDrawn && visible(store[i], q)) noteSkipped(store[i]);
+  store.splice(0, extra);
+}
+
+function noteSkipped(entry) {
+  logSkipped += 1;
+  logSkippedT = Math.max(logSkippedT, entry.t);
+}
+
+// Every stored line `keep` accepts, oldest first.
+function logEntries(keep) {
+  return Object.values(logStores).flatMap((s) => s.filter(keep)).sort((a, b) => a.n - b.n);
+}
+
+function logItem(entry) {
+  const li = el("li", {class: entry.kept ? `${entry.cls} kept` : entry.cls, "data-type": entry.type},
+    el("span", {class: "num muted", text: formatClock(entry.t)}),
+    document.createTextNode(` ${entry.type ? `${entry.type}  ` : ""}${entry.text}`));
+  li._entry = entry;
+  entry.li = li;
+  return li;
+}
+
+// Draws `entries` (shown lines, oldest first) below the log, or instead of it. The cap counts
+// shown lines only: LOG_LIMIT ordinary ones (per-record lines among them when ticked), and the
+// kept ones apart, evicted only by newer kept ones. When more come at once than the cap holds,
+// the newest are drawn and one line says how many were skipped.
+function drawLog(entries, rebuild, q) {
+  const atBottom = rebuild || logList.scrollHeight - logList.scrollTop - logList.clientHeight < 30;
+  const ordinary = entries.reduce((k, e) => k + (e.kept ? 0 : 1), 0);
+  // The line that says how many were skipped, and the run's line below, take their places, so
+  // the cap does not evict them.
+  const room = LOG_LIMIT - (logRun ? 1 : 0);
+  const skipping = !rebuild && (logSkipped > 0 || ordinary > room);
+  let excess = ordinary - (skipping ? room - 1 : room);
+  const frag = document.createDocumentFragment();
+  const draw = [];
+  for (const e of entries) {
+    if (!e.kept && excess > 0) {
+      excess -= 1;
+      if (!rebuild) noteSkipped(e);
+    } else {
+      draw.push(e);
+    }
+  }
+  if (logSkipped && !rebuild) {
+    const k = logSkipped;
+    frag.append(logItem({n: 0, cls: "skipped", type: "", t: logSkippedT, kept: false,
+      text: `… ${k.toLocaleString("en-US")} ${k === 1 ? "line" : "lines"} skipped: more came at once than the log keeps`}));
+  }
+  logSkipped = 0;
+  logSkippedT = 0;
+  for (const e of draw) frag.append(logItem(e));
+  if (rebuild) logList.replaceChildren(frag);
+  else logList.append(frag);
+  placeRun(q);
+  trimLogDom();
+  if (atBottom) logList.scrollTop = logList.scrollHeight;
+  $("#log-count").textContent = `${logList.childElementCount}`;
+  showLogHint();
+}
+
+// The run of per-record events goes last, with its count brought up to date.
+function placeRun(q) {
+  const run = logRun;
+  if (!run) return;
+  if (!run.text) {
+    run.text = runText(run);
+    run.li?.remove();
+    run.li = null;
+  }
+  if (!visible(run, q)) {
+    run.li?.remove();
+    return;
+  }
+  logList.append(run.li || logItem(run));
+}
+
+function trimLogDom() {
+  let ordinary = -LOG_LIMIT;
+  let kept = -LOG_KEPT_LIMIT;
+  for (const li of logList.children) {
+    if (li._entry.kept) kept += 1;
+    else ordinary += 1;
+  }
+  for (let li = logList.firstElementChild; li && (ordinary > 0 || kept > 0);) {
+    const next = li.nextElementSibling;
+    if (li._entry.kept ? kept-- > 0 : ordinary-- > 0) li.remove();
+    li = next;
+  }
 }
 
 // The log's DOM is touched at most four times a second, whatever the event rate.
 function flushLog(now) {
-  if (!logQueue.length || now - logAt < 250) return;
+  if (logSeq === logDrawn || now - logAt < 250) return;
   logAt = now;
-  const atBottom = logList.scrollHeight - logList.scrollTop - logList.clientHeight < 30;
-  const frag = document.createDocumentFragment();
-  for (const entry of logQueue.slice(-LOG_LIMIT)) {
-    const li = el("li", {class: entry.cls, "data-type": entry.type}, el("span", {class: "num muted", text: formatClock(entry.t)}),
-      document.createTextNode(` ${entry.type ? `${entry.type}  ` : ""}${entry.text}`));
-    li._entry = entry;
-    li.hidden = !visible(entry);
-    frag.append(li);
-  }
-  logQueue = [];
-  logList.append(frag);
-  while (logList.childElementCount > LOG_LIMIT) logList.firstElementChild.remove();
-  if (atBottom) logList.scrollTop = logList.scrollHeight;
-  $("#log-count").textContent = `${logList.childElementCount}`;
+  const q = logQuery();
+  for (const kind of Object.keys(logStores)) trimLogStore(kind, q);
+  const fresh = logEntries((e) => e.n > logDrawn && visible(e, q));
+  logDrawn = logSeq;
+  drawLog(fresh, false, q);
 }
 
-function refilter() {
-  for (const li of logList.children) li.hidden = !visible(li._entry);
+function redrawLog() {
+  const q = logQuery();
+  for (const kind of Object.keys(logStores)) trimLogStore(kind, q);
+  logDrawn = logSeq;
+  logSkipped = 0;
+  drawLog(logEntries((e) => visible(e, q)), true, q);
 }
-logFilter.addEventListener("input", refilter);
-logRecords.addEventListener("change", refilter);
-$("#log-toggle").addEventListener("click", () => {
-  const open = $("#log").classList.toggle("open");
+
+// A filter that matches only lines the log hides says how to show them.
+function showLogHint() {
+  const q = logQuery();
+  const hidden = q && !logRecords.checked ? logStores.record.filter((e) => logMatches(e, q)).length : 0;
+  const shown = logList.childElementCount;
+  let text = "";
+  if (hidden) {
+    text = `${hidden.toLocaleString("en-US")} ${shown ? "more " : ""}matching per-record ${hidden === 1 ? "line is" : "lines are"} hidden — tick 'per-record events'`;
+  } else if (q && !shown) {
+    text = `Nothing in the log matches “${logFilter.value.trim()}”.`;
+  }
+  const out = $("#log-hint-text");
+  if (out.textContent !== text) out.textContent = text;
+  $("#log-hint-show").hidden = !hidden;
+}
+
+function openLog(open) {
+  $("#log").classList.toggle("open", open);
   $("#log-toggle").setAttribute("aria-expanded", String(open));
+}
+// Typing a filter into a closed log opens it: the answer is in the list.
+logFilter.addEventListener("input", () => {
+  if (logQuery()) openLog(true);
+  redrawLog();
 });
+logRecords.addEventListener("change", redrawLog);
+$("#log-hint-show").addEventListener("click", () => {
+  logRecords.checked = true;
+  redrawLog();
+  logRecords.focus();
+});
+$("#log-toggle").addEventListener("click", () => openLog(!$("#log").classList.contains("open")));
 
 // A screen reader hears the important changes, at most one message every two seconds, never
 // a record-by-record stream.

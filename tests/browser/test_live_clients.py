@@ -76,7 +76,7 @@ async def test_a_group_of_real_clients_shows_its_choice_and_its_members(
         assert await group.locator("[data-action='consumer.crash']").count() == 0
         assert await group.locator("[data-action='consumer.add']").count() == 0
         # One person watches (the listener keeps the room awake but is not counted).
-        assert await page.locator("#viewers").text_content() == ""
+        assert await page.locator("#viewers").text_content() == "only you watching"
         # The room runs at 1× while they are connected: the page says so and offers no pause.
         assert await page.locator("#realtime").is_visible()
         assert await page.locator("#play").is_disabled()

@@ -290,6 +290,7 @@ async def test_user_text_is_shown_as_text(browser, site, artifacts):
     title = await page.get_attribute(f'.cell[data-record="{record}"]', "title")
     assert f"key {key}" in title
     await page.click("#log-toggle")
+    await page.check("#log-records")  # the record's own line is a per-record line
     await page.fill("#log-filter", "bold")
     await page.wait_for_function(
         "() => document.querySelector('#log-list').textContent.includes('<b>bold</b>')"

@@ -66,7 +66,12 @@ def test_opening_a_scenario_makes_a_room_and_redirects_to_it(client, registry, r
     start = html.index('<script id="room-bootstrap" type="application/json">')
     bootstrap = json.loads(html[html.index(">", start) + 1:html.index("</script>")])
     assert bootstrap == {"room_id": room_id, "ws_path": f"/ws/rooms/{room_id}/",
-                         "scenario": scenario, "embed": False, "replay": None}
+                         "scenario": scenario, "embed": False, "replay": None,
+                         # signup's producer sends user-1001 .. user-1080 (80 records).
+                         "produce_defaults": {"topic": "signup", "key": "user-1081",
+                                              "value": '{"userId": "user-1081", "plan": "free"}',
+                                              "acks": "all"},
+                         "topic_order": ["signup"], "group_order": ["welcome-email", "profile"]}
 
 
 def test_a_sleeping_room_still_has_its_page(client, registry, room_template):
