@@ -77,6 +77,9 @@ CLUSTER_DEFAULTS = {
     # Not a Kafka setting: a playground room's budget of retained records across all its
     # partitions (0 = none). Over it, the oldest records go, as retention.bytes would drop them.
     "retained.records.max": 0,
+    # Likewise the bytes those records may hold (Kafka's record sizes, as retention.bytes counts
+    # them; 0 = none): a few huge records must not hold what a budget of records would not.
+    "retained.bytes.max": 0,
     # Topic auto-creation, with Kafka's broker defaults: a Metadata request naming an unknown
     # topic creates it (real clients' producers do this; see clients.py).
     "auto.create.topics.enable": True,
@@ -85,7 +88,7 @@ CLUSTER_DEFAULTS = {
 }
 _BOOLEAN = {"auto.create.topics.enable"}
 _MAY_BE_ZERO = {"replica.fetch.delay.ms", "leader.imbalance.per.broker.percentage",
-                "retained.records.max"}
+                "retained.records.max", "retained.bytes.max"}
 UNLIMITED_RETRIES = 2_147_483_647  # Kafka's default `retries`: delivery.timeout.ms decides
 RETRIABLE = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "LEADER_NOT_AVAILABLE",
              "NOT_LEADER_OR_FOLLOWER", "NETWORK_EXCEPTION"}
@@ -692,7 +695,8 @@ class Cluster(Replication, Clients):
                 for member in part.watchers:
                     member.wake()
             self._schedule_retention(part)
-        if touched and self.config["retained.records.max"]:
+        if touched and (self.config["retained.records.max"]
+                        or self.config["retained.bytes.max"]):
             self._enforce_record_budget()
 
     def _sticky(self, producer: str) -> StickyPartitioner:
@@ -979,10 +983,14 @@ class Cluster(Replication, Clients):
         partition's high watermark.
         """
         budget = self.config["retained.records.max"]
+        bytes_budget = self.config["retained.bytes.max"]
         parts = [p for topic in self.topics.values() for p in topic.partitions]
-        excess = sum(len(p.leader_log) for p in parts) - budget
-        if excess <= 0:
+        excess = sum(len(p.leader_log) for p in parts) - budget if budget else 0
+        excess_bytes = (sum(p.leader_log.size_bytes for p in parts) - bytes_budget
+                        if bytes_budget else 0)
+        if excess <= 0 and excess_bytes <= 0:
             return
+        reason = "retained.records.max" if excess > 0 else "retained.bytes.max"
         heap = []
         for i, p in enumerate(parts):
             log = p.leader_log
@@ -990,12 +998,13 @@ class Cluster(Replication, Clients):
                 heap.append((log.timestamp_at(log.start_offset), i))
         heapq.heapify(heap)
         cuts: dict[int, int] = {}
-        while excess > 0 and heap:
+        while (excess > 0 or excess_bytes > 0) and heap:
             _, i = heap[0]
             part = parts[i]
             cut = cuts.get(i, part.leader_log.start_offset) + 1
             cuts[i] = cut
             excess -= 1
+            excess_bytes -= part.leader_log.size_at(cut - 1)
             if cut < min(part.high_watermark, part.leader_log.end_offset):
                 heapq.heapreplace(heap, (part.leader_log.timestamp_at(cut), i))
             else:
@@ -1007,7 +1016,7 @@ class Cluster(Replication, Clients):
                 part.logs[b].delete_before(cut)
             self.event("record.expired", topic=part.topic.name, partition=part.index,
                        offset=first, count=cut - first, log_start_offset=cut,
-                       reason="retained.records.max")
+                       reason=reason)
 
     # -- producer workloads -------------------------------------------------------------------
 

@@ -54,7 +54,11 @@ SLICE_MAX_EVENTS = 500
 # room streams its events out as frames and aggregates rather than holding a jump's worth.
 PENDING_MAX_EVENTS = 20_000
 IDLE_FRAME_S = 1.0  # while playing with nothing happening, a clock-only frame this often
-BUDGET_REASON = "retained.records.max"
+BUDGET_REASONS = ("retained.records.max", "retained.bytes.max")
+# A room's records may hold this many bytes each on average (Kafka's record sizes): the bytes
+# budget follows from the records budget, so it is part of every recording without a field of
+# its own, and a few huge records cannot hold what the records budget would not.
+BYTES_PER_RECORD_BUDGET = 1024
 MAX_NOTICES = 20
 # A room is its recording, and the recording keeps every command (values included) for as
 # long as the room exists, awake or asleep; this bounds it, whatever the record budget.
@@ -171,6 +175,7 @@ class Room:
             # Part of the room's recording, set the same way before any command on every
             # replay, so a replayed room expires the same records at the same instants.
             cluster.config["retained.records.max"] = self.records_max
+            cluster.config["retained.bytes.max"] = self.records_max * BYTES_PER_RECORD_BUDGET
         # Construction and the scenario's first instant are in the snapshot; frames start after.
         cluster.advance(0)
         return cluster
@@ -281,6 +286,7 @@ class Room:
     def limits(self, state: dict) -> dict:
         return {"retained_records": retained_records(state),
                 "retained_records_max": self.records_max or None,
+                "retained_bytes_max": self.records_max * BYTES_PER_RECORD_BUDGET or None,
                 "frame_events_max": MAX_FRAME_EVENTS, "frame_bytes_max": MAX_FRAME_BYTES,
                 "message_bytes_max": MAX_MESSAGE_BYTES, "speed_min": SPEED_MIN,
                 "speed_max": SPEED_MAX, **self.extra_limits}
@@ -423,7 +429,7 @@ class Room:
         if not pending and not force and not self.clock_dirty and watching == self.viewers_sent \
                 and not (self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
             return
-        bit = any(e["type"] == "record.expired" and e.get("reason") == BUDGET_REASON
+        bit = any(e["type"] == "record.expired" and e.get("reason") in BUDGET_REASONS
                   for e in pending)
         self.pending = []
         from_seq = self.sent_seq + 1
@@ -441,8 +447,10 @@ class Room:
                           "epoch": self.epoch, "text": text})
         if bit and wall_s - self.budget_noticed_s >= BUDGET_NOTICE_EVERY_S:
             self.budget_noticed_s = wall_s
+            mib = self.records_max * BYTES_PER_RECORD_BUDGET / 1024 / 1024
             await self.notice("warning", f"This room keeps at most {self.records_max:,} "
-                              "records; the oldest are being deleted (like retention.bytes).")
+                              f"records and {mib:,.1f} MiB of them; the oldest are being "
+                              "deleted (like retention.bytes).")
 
     # -- messages from viewers ------------------------------------------------------------------
 

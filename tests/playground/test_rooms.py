@@ -242,3 +242,32 @@ async def test_a_room_put_to_sleep_before_its_persist_still_stores_the_command_f
     assert room.id not in rooms.store.logs
     await rooms.persist(room.id)  # what handle awaits before an ack
     assert [e["command"]["name"] for e in rooms.store.logs[room.id]] == ["late"]
+
+
+async def test_huge_records_cannot_hold_what_the_record_budget_would_not(clock):  # noqa: F811
+    """A 10/s producer of 1 MB values kept 50,000 of them (50 GB) within every count limit;
+    the budget's bytes (records_max x 1 KiB) now bite too, and the room says so."""
+    registry = Rooms(clock=clock, autorun=False, records_max=200)
+    spec = busy_spec(rate_per_s=10)
+    spec["producers"][0]["value_bytes"] = 100_000
+    room = registry.create(spec)
+    layer = registry.layer
+    channel = await layer.new_channel()
+    await layer.group_add(room.group, channel)
+    await registry.attach(room.id, channel)
+    await drive(registry, room, {"type": "control", "request_id": "p", "action": "play"})
+    clock.forward(10)  # 100 records of 100 KB: 10 MB, far over 200 KiB, well under 200 records
+    await room.tick(cpu_budget_s=60)
+    kept = sum(p.leader_log.size_bytes for t in room.cluster.topics.values()
+               for p in t.partitions)
+    assert kept <= 200 * 1024
+    frame = json.loads((await layer.receive(channel))["text"])
+    expired = [e for e in frame["events"] + frame["aggregates"] if e["type"] == "record.expired"]
+    assert expired and {e.get("reason", "retained.bytes.max") for e in expired} == {
+        "retained.bytes.max"}
+    notice = json.loads((await layer.receive(channel))["text"])
+    assert notice["level"] == "warning" and "0.2 MiB" in notice["message"]
+    # Part of the recording: a replay expires the same records.
+    registry.sleep(room.id)
+    await registry.attach(room.id, "again")
+    assert registry.awake[room.id].cluster.snapshot() == room.cluster.snapshot()
