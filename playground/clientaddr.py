@@ -29,7 +29,7 @@ def _trusted(address: str | None, proxies: tuple[str, ...]) -> bool:
 
 def real_client(peer: str | None, forwarded_for: str | None) -> str | None:
     """The client's address, given the direct peer and the X-Forwarded-For header value."""
-    proxies = tuple(getattr(settings, "PLAYGROUND_TRUSTED_PROXIES", ()) or ())
+    proxies = tuple(settings.PLAYGROUND_TRUSTED_PROXIES)
     if not forwarded_for or not _trusted(peer, proxies):
         return peer
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]

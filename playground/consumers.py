@@ -57,7 +57,6 @@ CLOSE_TOO_SLOW = 4408
 SNAPSHOT_PART_BYTES = 512 * 1024
 # How often a behind viewer's buffer is looked at while it drains.
 DRAIN_POLL_S = 0.1
-STUCK_S_DEFAULT = 30.0
 
 
 def _dumps(obj) -> str:
@@ -261,16 +260,23 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except (ValueError, RecursionError):  # "[[[[…" under the size limit is too deep
             await self._error("message", "is not valid JSON (or nested too deeply)")
             return
+        reply = await self._handle(message)
+        if reply is not None:
+            await self._reply(reply)
+
+    async def _handle(self, message, close_when_full: bool = False) -> dict | None:
+        """The room's reply to `message`, or None after telling the viewer that the room is
+        gone (closing) or unreachable (closing only when `close_when_full`)."""
         try:
-            reply = await self.rooms.handle(self.room_id, message, self._actor())
+            return await self.rooms.handle(self.room_id, message, self._actor())
         except NoSuchRoom:
             await self._error("room", "this room no longer exists")
             await self._close(CLOSE_NO_SUCH_ROOM)
-            return
         except RoomsFull as e:
             await self._error("room", str(e))
-            return
-        await self._reply(reply)
+            if close_when_full:
+                await self._close(CLOSE_ROOMS_FULL)
+        return None
 
     async def _send_text(self, text: str) -> None:
         # Nothing once closing: autobahn raises on a send after its close began (a ping
@@ -329,7 +335,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Wait for a behind viewer's buffer to drain, then resync it; close it if it does not
         drain within PLAYGROUND_VIEWER_STUCK_S."""
         loop = asyncio.get_running_loop()
-        stuck_s = float(getattr(settings, "PLAYGROUND_VIEWER_STUCK_S", STUCK_S_DEFAULT))
+        stuck_s = settings.PLAYGROUND_VIEWER_STUCK_S
         deadline = loop.time() + stuck_s
         while (unsent_bytes(self.connection) or 0) > self.queue_max // 4:
             if loop.time() >= deadline:
@@ -343,21 +349,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.catch_up_task = None
         self.behind = False
         try:
-            reply = await self.rooms.handle(self.room_id, {"type": "resync"}, self._actor())
-        except NoSuchRoom:
-            await self._error("room", "this room no longer exists")
-            await self._close(CLOSE_NO_SUCH_ROOM)
-            return
-        except RoomsFull as e:
-            await self._error("room", str(e))
-            await self._close(CLOSE_ROOMS_FULL)
-            return
+            reply = await self._handle({"type": "resync"}, close_when_full=True)
         except Exception:
             # Nobody awaits this task: a failure is logged here, and the page reconnects.
             log.exception("room %s: resyncing viewer %s failed", self.room_id, self.viewer_id)
             await self._close(1011)
             return
-        await self._reply(reply)
+        if reply is not None:
+            await self._reply(reply)
 
     # -- from the room, over the channel layer and this process's relay ------------------------
 

@@ -42,7 +42,7 @@ HEALTH_ROW_ID = 1
 def _free_min_bytes() -> int:
     # Below this much room to grow, a SQLite database is "full": room saves (a few KB each)
     # would start failing soon, and a probe that only overwrites one row would not notice.
-    return int(getattr(settings, "PLAYGROUND_HEALTH_DB_FREE_MIN_MB", 16)) * 1024 * 1024
+    return settings.PLAYGROUND_HEALTH_DB_FREE_MIN_MB * 1024 * 1024
 
 
 def _ok(detail: str) -> dict:

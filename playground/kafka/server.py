@@ -64,10 +64,6 @@ LIVE_SPEC = {
     "timeline": [],
 }
 
-# Defaults of the limits below when Django's settings do not name them (see settings.py).
-CONNECTIONS_PER_ADDRESS = 64
-IDLE_S = 600.0
-QUEUED_BYTES = 64 * 1024 * 1024
 # How long a frame's body may take to arrive once its length came. A client writes a request
 # in one go, so on a classroom network even an 8 MiB frame takes well under a second; a body
 # still incomplete after 30 s is a stalled or hostile sender holding its share of the pool.
@@ -77,18 +73,6 @@ FRAME_BODY_TIMEOUT_S = 30.0
 STREAM_LIMIT_BYTES = 64 * 1024
 # A flood of refused connections from one address logs one warning per this many seconds.
 REFUSAL_LOG_INTERVAL_S = 60.0
-
-
-def _setting(name: str, default):
-    """A Django setting, or `default` where there is none (the listener runs in tests and tools
-    without configured settings)."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        return getattr(settings, name, default)
-    except ImproperlyConfigured:
-        return default
 
 
 class RequestPool:
@@ -238,13 +222,14 @@ class Listener:
                  queued_bytes: int | None = None,
                  frame_body_timeout_s: float = FRAME_BODY_TIMEOUT_S):
         """The limits left None come from Django's settings PLAYGROUND_KAFKA_<NAME>."""
+        from django.conf import settings
+
         if connections_per_address is None:
-            connections_per_address = _setting("PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS",
-                                               CONNECTIONS_PER_ADDRESS)
+            connections_per_address = settings.PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS
         if idle_s is None:
-            idle_s = _setting("PLAYGROUND_KAFKA_IDLE_S", IDLE_S)
+            idle_s = settings.PLAYGROUND_KAFKA_IDLE_S
         if queued_bytes is None:
-            queued_bytes = _setting("PLAYGROUND_KAFKA_QUEUED_BYTES", QUEUED_BYTES)
+            queued_bytes = settings.PLAYGROUND_KAFKA_QUEUED_BYTES
         if queued_bytes < max_frame_bytes:
             # As Kafka requires queued.max.request.bytes >= socket.request.max.bytes: a frame
             # the pool can never hold would wait for ever, and its connection with it.

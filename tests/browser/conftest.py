@@ -2,6 +2,7 @@
 tests/conftest.py (`daphne_url`). Never `playwright install`: the executable is the system one.
 """
 
+import contextlib
 import os
 import shutil
 import urllib.error
@@ -17,8 +18,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 
 
-@pytest.fixture
-async def browser():
+@contextlib.asynccontextmanager
+async def launched_chromium():
+    """Debian's Chromium through Playwright (never `playwright install`)."""
     from playwright.async_api import async_playwright
 
     if not Path(CHROMIUM).exists():
@@ -33,18 +35,18 @@ async def browser():
             await b.close()
 
 
+@pytest.fixture
+async def browser():
+    async with launched_chromium() as b:
+        yield b
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chromium():
     """One Chromium for a whole module (its tests mark `asyncio(loop_scope="module")` and open
     a context per person), to keep the run short."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with launched_chromium() as b:
+        yield b
 
 
 @pytest.fixture
