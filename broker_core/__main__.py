@@ -18,7 +18,7 @@ import sys
 
 from .cluster import Cluster
 from .errors import CommandError
-from .report import RunSummary, format_summary
+from .report import RunSummary, format_ms, format_summary
 from .scenario import (
     MAX_TEXT_CHARS,
     ScenarioError,
@@ -54,7 +54,7 @@ def _duration(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m broker_core",
                                 description="Run the Kafka playground's model headless.")
-    commands = p.add_subparsers(dest="command", required=True, metavar="run")
+    commands = p.add_subparsers(dest="command", required=True, metavar="{run,steps}")
     run = commands.add_parser(
         "run", help="run a scenario and print its events or a summary",
         description="Run a scenario: a built-in name or a JSON/YAML file. Built-ins: "
@@ -65,6 +65,13 @@ def parser() -> argparse.ArgumentParser:
                           "the scenario's duration, else 60 s after its last timeline command)")
     run.add_argument("--seed", type=_seed, metavar="N", help="override the scenario's seed")
     run.add_argument("--jsonl", action="store_true", help="print every event, one JSON per line")
+    steps = commands.add_parser(
+        "steps", help="walk a scenario's narration: each step's moment and what it watches",
+        description="Visit each narration step's moment (its at / when) as Next does, and "
+                    "print the time and what the step's watch target shows there: a check "
+                    "that every step's text is true on the screen when it shows.")
+    steps.add_argument("scenario", metavar="SCENARIO", help="built-in name or path to a file")
+    steps.add_argument("--seed", type=_seed, metavar="N", help="override the scenario's seed")
     return p
 
 
@@ -122,10 +129,32 @@ def run(args, out) -> None:
     out.flush()
 
 
+def walk_steps(args, out) -> None:
+    from .narration import shows, walk
+
+    spec = load(args.scenario)
+    seed = spec["seed"] if args.seed is None else args.seed
+    cluster = Cluster.from_scenario(spec, seed=seed)
+    cluster.advance(0)
+    steps = spec["steps"]
+    if not steps:
+        out.write(f"{spec['name']} has no narration steps\n")
+    for i, moment in walk(cluster, steps, default_until_ms(spec)):
+        step = steps[i]
+        when = "never (its event did not happen)" if moment is None else format_ms(moment)
+        out.write(f"step {i + 1} at {when}: {step['title']}\n")
+        if moment is not None and moment >= cluster.now_ms:
+            out.write(f"  watch {json.dumps(step['watch'])}: "
+                      f"{shows(cluster, step['watch']) or 'NOT THERE'}\n")
+        elif moment is not None:
+            out.write(f"  (its moment is behind the previous step's: Next would rewind)\n")
+    out.flush()
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)  # argparse reports its own errors with status 2
     try:
-        run(args, sys.stdout)
+        (walk_steps if args.command == "steps" else run)(args, sys.stdout)
     except BadInput as e:
         print(f"python -m broker_core: {e}", file=sys.stderr)
         return 2

@@ -203,7 +203,8 @@ class Cluster(Replication, Clients):
         self.producers: dict[str, ProducerWorkload] = {}
         self.command_log: list[dict] = []
         self.brokers = {b: {"id": b, "up": True, "registered": True,
-                            "replica_fetch_delay_ms": None} for b in range(1, brokers + 1)}
+                            "replica_fetch_delay_ms": None, "stopped": None}
+                        for b in range(1, brokers + 1)}
         self.zk: dict[str, object] = {}
         self.controller: int | None = None
         self.controller_epoch = 0
@@ -268,18 +269,32 @@ class Cluster(Replication, Clients):
         self.clock.run_until(self.clock.now_ms + ms)
         return self._take_events()
 
-    def advance_to(self, t_ms: int, max_events: int | None = None) -> list[dict]:
+    def advance_to(self, t_ms: int, max_events: int | None = None, until=None) -> list[dict]:
         """Run virtual time forward to `t_ms`. With `max_events`, stop early at the end of the
         first instant by which that many events happened (`now_ms` says where): a host that
-        must bound its work calls again from there, and the run is the same as one call."""
+        must bound its work calls again from there, and the run is the same as one call.
+        With `until` (a predicate on one event), stop at the end of the first instant that had
+        a matching event: a narration step "when broker 1 has stopped" runs to that moment."""
         if isinstance(t_ms, bool) or not isinstance(t_ms, int) or t_ms < self.clock.now_ms:
             raise CommandError("t_ms", f"must be a whole number >= now ({self.clock.now_ms})")
-        if max_events is None:
+        if max_events is None and until is None:
             return self.advance(t_ms - self.clock.now_ms)
-        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+        if max_events is not None and (isinstance(max_events, bool)
+                                       or not isinstance(max_events, int) or max_events < 1):
             raise CommandError("max_events", f"must be a whole number >= 1, not {max_events!r}")
-        # Events already pending (a construction's) count too: the bound is on what is held.
-        self.clock.run_until(t_ms, lambda: len(self.events) >= max_events)
+        seen = 0  # events already looked at by `until`
+        found = False
+
+        def stop() -> bool:
+            nonlocal seen, found
+            events = self.events
+            if until is not None and not found:
+                found = any(until(e) for e in events[seen:])
+                seen = len(events)
+            # Events already pending (a construction's) count too: the bound is on what is held.
+            return found or (max_events is not None and len(events) >= max_events)
+
+        self.clock.run_until(t_ms, stop)
         return self._take_events()
 
     def next_due_ms(self) -> int | None:
@@ -294,6 +309,15 @@ class Cluster(Replication, Clients):
         return self.advance(due - self.clock.now_ms)
 
     def snapshot(self) -> dict:
+        topics = {name: self.topics[name].state() for name in sorted(self.topics)}
+        lag = self.config["replica.lag.time.max.ms"]
+        for name, state in topics.items():
+            for part, row in zip(self.topics[name].partitions, state["partitions"], strict=True):
+                # When each follower that stopped keeping up leaves the ISR, unless it catches
+                # up first (the leader's ISR check): what a page counts down on its replica.
+                row["isr_expires_ms"] = {
+                    str(b): t + lag for b, t in sorted(part.caught_up.items())
+                    if t is not None and b in part.isr and b != part.leader}
         return {
             "now_ms": self.clock.now_ms,
             "seed": self.seed,
@@ -303,7 +327,7 @@ class Cluster(Replication, Clients):
             "brokers": [dict(self.brokers[b], controller=b == self.controller)
                         for b in sorted(self.brokers)],
             "zookeeper": {path: self.zk[path] for path in sorted(self.zk)},
-            "topics": {name: self.topics[name].state() for name in sorted(self.topics)},
+            "topics": topics,
             "groups": {gid: self.groups[gid].snapshot() for gid in sorted(self.groups)},
             "producers": {pid: self.producers[pid].state() for pid in sorted(self.producers)},
         }

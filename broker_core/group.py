@@ -395,7 +395,8 @@ class Member:
         self.attempt = attempt
         self.phase = "processing"
         self.started_ms = now
-        cluster.event("record.delivered", **self._fields(part, offset), attempt=attempt)
+        delivered = cluster.event("record.delivered", **self._fields(part, offset),
+                                  attempt=attempt)
         if first and self.commit == "before":
             group.commit_offset(self, part, offset + 1)
         limit = config["message_timeout_ms"]
@@ -427,6 +428,8 @@ class Member:
         timeout = config["processing_timeout_ms"]
         if self.hangs or duration >= timeout:
             self.timer = clock.at(now + timeout, self._timed_out)
+            # Said on the delivery itself (same instant, not yet taken): a page counts down.
+            delivered["times_out_ms"] = now + timeout
         elif duration:
             self.timer = clock.at(now + duration, self._finish)
         else:
@@ -768,8 +771,17 @@ class Member:
         if self.in_flight is None:
             return None
         part, offset, _ = self.in_flight
-        return {"topic": part.topic.name, "partition": part.index, "offset": offset,
-                "attempt": self.attempt, "phase": self.phase}
+        out = {"topic": part.topic.name, "partition": part.index, "offset": offset,
+               "attempt": self.attempt, "phase": self.phase}
+        # What the page counts down to: the processing timeout of a record that will not
+        # finish in time (a hung consumer), or the end of a retry's back-off.
+        timer = self.timer
+        if timer is not None and timer.action is not None:
+            if timer.action == self._timed_out:
+                out["times_out_ms"] = timer.due_ms
+            elif self.phase == "backoff":
+                out["retry_ms"] = timer.due_ms
+        return out
 
     def state(self) -> dict:
         b = self.behaviour
@@ -783,6 +795,8 @@ class Member:
             "emits": copy.deepcopy(b["emits"]),
             "commit": self.commit,
             "status": "crashed" if self.crashed else "live",
+            "session_expires_ms": self.expiry_timer.due_ms if self.crashed
+            and self.expiry_timer is not None and self.expiry_timer.action is not None else None,
             "joined_ms": self.joined_ms,
             "partitions": [_tp(p) for p in self.owned],
             "positions": [[p.topic.name, p.index, self.positions[p]] for p in self.owned],

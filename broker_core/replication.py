@@ -125,6 +125,7 @@ class Replication:
                                   f"broker {b} is shutting down")
         self._go_down(b)
         self.brokers[b]["registered"] = False
+        self.brokers[b]["stopped"] = "clean"  # how it went down: a page draws the two apart
         self.event("broker.stopped", broker=b, mode="clean")
         self._zk_delete(f"/brokers/ids/{b}")
         self._after_session_end(b)
@@ -133,8 +134,12 @@ class Replication:
         self._go_down(b)
         expires = self.clock.now_ms + self.config["zookeeper.session.timeout.ms"]
         self.brokers[b]["session_expires_ms"] = expires
+        self.brokers[b]["stopped"] = "crash"
         self._session_timers[b] = self.clock.at(expires, self._session_expired, b)
-        self.event("broker.stopped", broker=b, mode="crash", session_expires_ms=expires)
+        # When its followers fall out of the ISRs, if nothing else removes them first (the
+        # leader's check finds them stale after replica.lag.time.max.ms): a page counts down.
+        self.event("broker.stopped", broker=b, mode="crash", session_expires_ms=expires,
+                   leaves_isr_ms=self.clock.now_ms + self.config["replica.lag.time.max.ms"])
 
     def _go_down(self, b: int) -> None:
         self.brokers[b]["up"] = False
@@ -181,6 +186,7 @@ class Replication:
             self._session_expired(b)
         self.brokers[b]["up"] = True
         self.brokers[b]["registered"] = True
+        self.brokers[b]["stopped"] = None
         self.event("broker.started", broker=b)
         self._zk_set(f"/brokers/ids/{b}", {"host": f"broker-{b}", "port": 9091 + b},
                      ephemeral_owner=b)

@@ -549,18 +549,24 @@ def _timeline(e: _Errors, doc: dict) -> list[dict]:
     return out
 
 
+STEP_KEYS = ("title", "text", "at", "at_ms", "when", "watch", "try", "commands")
+TRY_KEYS = ("topic", "key", "value", "partition")
+
+
 def _steps(e: _Errors, doc: dict) -> list[dict]:
+    from .narration import check_when
+
     items = _list(e, doc, "steps", MAX_STEPS)
     out = [None] * len(items)
+    previous_at = (None, 0)  # the latest `at` so far: (step index, ms)
     for i, s in _objects(e, items, "$.steps"):
         path = f"$.steps[{i}]"
         for key in s:
-            if key not in ("title", "text", "commands", "watch"):
-                e.add(path_key(path, key), "unknown key; a step takes title, text, commands, "
-                      "watch")
+            if key not in STEP_KEYS:
+                e.add(path_key(path, key), "unknown key; a step takes " + ", ".join(STEP_KEYS))
         step = {"title": _string(e, s, "title", path, default="", required=True),
                 "text": _string(e, s, "text", path, default="", max_length=5_000),
-                "commands": [], "watch": None}
+                "commands": [], "watch": None, "at_ms": None, "when": None, "try": None}
         commands = s.get("commands")
         if commands is not None:
             if not isinstance(commands, list):
@@ -573,27 +579,88 @@ def _steps(e: _Errors, doc: dict) -> list[dict]:
                         e.add(f"{path}.commands[{j}]", f"must be a command object, not "
                               f"{kind_of(c)}")
                 step["commands"] = copy.deepcopy(commands)
+        # The step's moment: a virtual time, an event, or both (the first such event from
+        # that time on). narration.py says how a room gets there.
+        if s.get("at") is not None and s.get("at_ms") is not None:
+            e.add(f"{path}.at_ms", "give at or at_ms, not both")
+        for key in ("at", "at_ms"):
+            if s.get(key) is None:  # a normalized spec says None for "no moment"
+                continue
+            value = s[key]
+            try:
+                step["at_ms"] = 0 if value == 0 and not isinstance(value, bool) else \
+                    parse_duration(value, key)
+            except CommandError as err:
+                e.add(f"{path}.{key}", err.message)
+        if s.get("when") is not None:
+            try:
+                step["when"] = check_when(s["when"])
+            except CommandError as err:
+                e.add(f"{path}.{err.field}", err.message)
+        if i == 0 and not step["commands"] and step["at_ms"] is None and step["when"] is None:
+            step["at_ms"] = 0  # the story starts where the room opens: Back to it rewinds
+        if step["commands"] and (step["at_ms"] is not None or step["when"] is not None):
+            e.add(f"{path}.commands", "a step with commands happens when Next is pressed, so "
+                  "it takes no at or when; put timed commands on the timeline")
+        if step["at_ms"] is not None:
+            before, before_ms = previous_at
+            if step["at_ms"] < before_ms:
+                e.add(f"{path}.{'at' if s.get('at') is not None else 'at_ms'}",
+                      f"must not be earlier than step {before + 1}'s ({before_ms:,} ms): "
+                      "the story goes forward in time")
+            else:
+                previous_at = (i, step["at_ms"])
         watch = s.get("watch")
         if watch is not None:
             step["watch"] = _watch(e, watch, f"{path}.watch")
+        if s.get("try") is not None:
+            step["try"] = _try(e, s["try"], f"{path}.try")
         out[i] = step
     return out
 
 
+def _try(e: _Errors, value, path: str):
+    """A "try it yourself" for the step: the produce form, filled in for the learner."""
+    if not isinstance(value, dict):
+        e.add(path, "must be an object such as {\"topic\": \"orders\", \"key\": \"order-7\", "
+              f"\"value\": \"...\"}}, not {kind_of(value)}")
+        return None
+    good = True
+    for key in value:
+        if key not in TRY_KEYS:
+            e.add(path_key(path, key), "unknown key; a try takes " + ", ".join(TRY_KEYS))
+            good = False
+    if not isinstance(value.get("topic"), str) or not value.get("topic"):
+        e.add(f"{path}.topic", "is required: the topic the form produces to")
+        good = False
+    for key in ("key", "value"):
+        if key in value and (not isinstance(value[key], str) or len(value[key]) > 1_000):
+            e.add(f"{path}.{key}", "must be a string of at most 1,000 characters")
+            good = False
+    if "partition" in value and _whole(e, value["partition"], f"{path}.partition", 0,
+                                       999) is None:
+        good = False
+    return dict(value) if good else None
+
+
 def _watch(e: _Errors, watch, path: str):
-    """What the page should point at: a partition, a group, a record or a broker. Names are
-    checked against the run later, in _check_commands."""
+    """What the page should point at: a partition, a group, a consumer, a producer, a record
+    or a broker. Names are checked against the run later, in _check_commands."""
     if not isinstance(watch, dict):
         e.add(path, f"must be an object such as {{\"topic\": ..., \"partition\": 0}}, "
               f"{{\"group\": ...}}, {{\"record\": \"topic/partition/offset\"}} or "
               f"{{\"broker\": 1}}, not {kind_of(watch)}")
         return None
-    kinds = [k for k in ("topic", "group", "record", "broker") if k in watch]
+    kinds = [k for k in ("topic", "consumer", "group", "producer", "record", "broker")
+             if k in watch]
+    if "consumer" in kinds:
+        kinds.remove("group") if "group" in kinds else None
     allowed = {"topic": ("topic", "partition"), "group": ("group",), "record": ("record",),
-               "broker": ("broker",)}
+               "broker": ("broker",), "consumer": ("group", "consumer"),
+               "producer": ("producer",)}
     if len(kinds) != 1:
         e.add(path, "must name exactly one of topic (with an optional partition), group, "
-              "record or broker")
+              "consumer (with its group), producer, record or broker")
         return None
     kind = kinds[0]
     for key in watch:
@@ -603,6 +670,9 @@ def _watch(e: _Errors, watch, path: str):
     value = watch[kind]
     if kind == "broker":
         return None if _whole(e, value, f"{path}.broker", 1, 16) is None else dict(watch)
+    if kind == "consumer" and not isinstance(watch.get("group"), str):
+        e.add(f"{path}.group", "is required with a consumer: the group it belongs to")
+        return None
     if not isinstance(value, str) or not value:
         e.add(f"{path}.{kind}", f"must be a non-empty string, not {kind_of(value)}")
         return None
@@ -788,6 +858,8 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
         scratch = Cluster(seed=spec["seed"], brokers=brokers)
     topics: dict[str, int] = {}
     groups: set[str] = set()
+    consumers: set[tuple[str, str]] = set()
+    producers: set[str] = set()
 
     def note(command):
         kind = command.get("type")
@@ -797,6 +869,11 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
             topics[command["name"]] = len(scratch.topics[command["name"]].partitions)
         elif kind in ("group.configure", "consumer.add"):
             groups.add(command["group"])
+            group = scratch.groups.get(command["group"])
+            # Ids the model made up (g-1, g-2, ...) count too: a step may watch them.
+            consumers.update((command["group"], mid) for mid in (group.members if group else ()))
+        elif kind == "producer.add" and isinstance(command.get("id"), str):
+            producers.add(command["id"])
 
     def attempt(command, base, fields):
         if not isinstance(command.get("type"), str):
@@ -828,6 +905,21 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
         for j, command in enumerate(step["commands"]):
             if isinstance(command, dict):
                 attempt(copy.deepcopy(command), f"$.steps[{i}].commands[{j}]", {})
+        tried = step["try"]
+        if tried is not None and tried["topic"] not in topics:
+            e.add(f"$.steps[{i}].try.topic", f"no topic {tried['topic']!r} in this scenario")
+        elif tried is not None and tried.get("partition", 0) >= topics[tried["topic"]]:
+            e.add(f"$.steps[{i}].try.partition", f"topic {tried['topic']!r} has "
+                  f"{topics[tried['topic']]} partition(s)")
+        when = step["when"]
+        if when is not None:
+            if "topic" in when and when["topic"] not in topics:
+                e.add(f"$.steps[{i}].when.topic", f"no topic {when['topic']!r} in this scenario")
+            if "group" in when and when["group"] not in groups:
+                e.add(f"$.steps[{i}].when.group", f"no group {when['group']!r} in this scenario")
+            if "broker" in when and spec["brokers"] and not 1 <= when["broker"] <= spec["brokers"]:
+                e.add(f"$.steps[{i}].when.broker", f"the cluster has brokers 1 to "
+                      f"{spec['brokers']}")
         watch = step["watch"]
         if watch is None:
             continue
@@ -841,6 +933,12 @@ def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
             e.add(f"{path}.group", f"no group {watch['group']!r} in this scenario")
         if "broker" in watch and spec["brokers"] and watch["broker"] > spec["brokers"]:
             e.add(f"{path}.broker", f"the cluster has brokers 1 to {spec['brokers']}")
+        if "consumer" in watch and watch["group"] in groups \
+                and (watch["group"], watch["consumer"]) not in consumers:
+            e.add(f"{path}.consumer", f"group {watch['group']!r} has no consumer "
+                  f"{watch['consumer']!r} in this scenario")
+        if "producer" in watch and watch["producer"] not in producers:
+            e.add(f"{path}.producer", f"no producer {watch['producer']!r} in this scenario")
         if "record" in watch:
             topic, partition, _ = _RECORD.fullmatch(watch["record"]).groups()
             if topic not in topics:

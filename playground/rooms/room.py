@@ -32,9 +32,11 @@ import time
 
 from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
+from broker_core.narration import has_moment, predicate
 
 from . import messages
 from .cells import add_records
+from .figures import MomentsAndFigures
 from .frames import MAX_FRAME_BYTES, MAX_FRAME_EVENTS, build_frame
 from .messages import MAX_MESSAGE_BYTES, ProtocolError
 from .pacing import SPEED_MAX, SPEED_MIN, Pacer
@@ -64,6 +66,9 @@ MAX_NOTICES = 20
 # long as the room exists, awake or asleep; this bounds it, whatever the record budget.
 LOG_BYTES_MAX = 1_500_000
 BUDGET_NOTICE_EVERY_S = 30.0
+# A step that waits for an event ("when broker 1 has stopped") runs the room at most this far
+# past the scenario's end (or past now, in a story without one) looking for it.
+NARRATION_SEARCH_MS = 3_600_000
 PRESENTER_ONLY = "only the presenter drives this room; fork it to try things yourself"
 REPLAY_ONLY = "this is a replay: fork it to take over"
 
@@ -80,12 +85,14 @@ def _dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def run_to(cluster, t_ms: int) -> None:
-    """Advance `cluster` to `t_ms`, dropping the events: a rebuild (wake, seek, fork) needs the
-    state, not the stream. In event-bounded slices, so memory stays flat however long the
-    stretch; the run is the same as one call (Cluster.advance_to)."""
+def run_to(cluster, t_ms: int, observe=None) -> None:
+    """Advance `cluster` to `t_ms`, dropping the events (after `observe` saw them, if given):
+    a rebuild (wake, seek, fork) needs the state, not the stream. In event-bounded slices, so
+    memory stays flat however long the stretch; the run is the same as one call."""
     while cluster.now_ms < t_ms:
-        cluster.advance_to(t_ms, max_events=SLICE_MAX_EVENTS)
+        events = cluster.advance_to(t_ms, max_events=SLICE_MAX_EVENTS)
+        if observe is not None:
+            observe(events)
 
 
 FRAME_HEAD = '{"type":"frame",'
@@ -122,7 +129,9 @@ class Room:
         self.records_max = records_max
         self.meta = meta or {}
         self.extra_limits = limits or {}
-        self.cluster = self._fresh_cluster(seed)
+        # When each narration step's event happened in this cluster's run (narration.py);
+        # swapped with the cluster on every rebuild.
+        self.cluster, self.moments = self._fresh_cluster(seed)
         self.seed = self.cluster.seed
         self.pending: list[dict] = []
         self.sent_seq = self.cluster.seq
@@ -141,6 +150,12 @@ class Room:
         self.log_bytes = 0  # the size of the commands in the recording (LOG_BYTES_MAX)
         self.behind = False
         self.goal_from_ms: int | None = None  # where the step or jump in progress started
+        # A narration step on its way to its moment: (step index, until-predicate or None).
+        # The room stops at the first matching event and pauses there (the text is true now).
+        self.goal_step: int | None = None
+        self.goal_until = None
+        self.missed_step: int | None = None  # its event never came within the search
+        self.narration_search_ms = NARRATION_SEARCH_MS
         self.frames_sent = 0
         # Checks a command against the room's resource limits before the model sees it
         # (rooms/quotas.py; None: unlimited, as in unit tests of the room alone).
@@ -169,7 +184,8 @@ class Room:
 
     # -- building and replaying ----------------------------------------------------------------
 
-    def _fresh_cluster(self, seed):
+    def _fresh_cluster(self, seed) -> tuple:
+        """A new cluster of the room's scenario at 0 ms, and its narration `Moments`."""
         cluster = self.build(self.spec, seed)
         if self.records_max:
             # Part of the room's recording, set the same way before any command on every
@@ -177,8 +193,13 @@ class Room:
             cluster.config["retained.records.max"] = self.records_max
             cluster.config["retained.bytes.max"] = self.records_max * BYTES_PER_RECORD_BUDGET
         # Construction and the scenario's first instant are in the snapshot; frames start after.
-        cluster.advance(0)
-        return cluster
+        # A step may still wait for one of its events (the first controller election). The
+        # scenario's figures (per-record waits) ride along: every event that feeds one feeds both.
+        scenario = getattr(cluster, "scenario", None) or {}
+        moments = MomentsAndFigures(list(getattr(cluster, "steps", None) or []),
+                                    scenario.get("figures"))
+        moments.observe(cluster.advance(0))
+        return cluster, moments
 
     def recording(self) -> dict:
         """What a room is: enough to rebuild it exactly (plus where its clock had got to)."""
@@ -209,13 +230,14 @@ class Room:
         cluster = room.cluster
         if room.script is not None:
             # Its log is the script's prefix: rebuilt the way a seek rebuilds it.
-            room.cluster, room.script_pos = room._build_at(recording["now_ms"])
+            room.cluster, room.moments, room.script_pos = room._build_at(recording["now_ms"])
             cluster = room.cluster
         else:
+            observe = room.moments.observe
             for entry in recording["log"]:
-                run_to(cluster, entry["at_ms"])
-                cluster.apply(entry["command"])
-            run_to(cluster, recording["now_ms"])
+                run_to(cluster, entry["at_ms"], observe)
+                observe(cluster.apply(entry["command"]))
+            run_to(cluster, recording["now_ms"], observe)
         room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
@@ -236,16 +258,29 @@ class Room:
 
     def _build_at(self, to_ms: int):
         """A fresh cluster with the script applied up to and including `to_ms`, at `to_ms`;
-        and the index of the script's next entry. Pure CPU work on a private cluster."""
-        cluster = self._fresh_cluster(self.seed)
+        its narration moments; and the index of the script's next entry. Pure CPU work on a
+        private cluster."""
+        cluster, moments = self._fresh_cluster(self.seed)
         entries = self.script["log"]
         pos = 0
         while pos < len(entries) and entries[pos]["at_ms"] <= to_ms:
-            run_to(cluster, entries[pos]["at_ms"])
-            self._apply_scripted(cluster, entries[pos])
+            run_to(cluster, entries[pos]["at_ms"], moments.observe)
+            moments.observe(self._apply_scripted(cluster, entries[pos]))
             pos += 1
-        run_to(cluster, to_ms)
-        return cluster, pos
+        run_to(cluster, to_ms, moments.observe)
+        return cluster, moments, pos
+
+    def _build_live_at(self, to_ms: int):
+        """A fresh cluster with the room's own command log replayed up to `to_ms`, at `to_ms`,
+        and its moments (a live room rewinding to a narration step's moment)."""
+        cluster, moments = self._fresh_cluster(self.seed)
+        for entry in self.cluster.command_log:
+            if entry["at_ms"] > to_ms:
+                break
+            run_to(cluster, entry["at_ms"], moments.observe)
+            moments.observe(cluster.apply(entry["command"]))
+        run_to(cluster, to_ms, moments.observe)
+        return cluster, moments
 
     def _apply_scripted(self, cluster, entry: dict) -> list:
         try:
@@ -279,7 +314,7 @@ class Room:
         if self.script is not None:
             recording = {"end_ms": self.script["end_ms"], "slug": self.script["slug"]}
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms,
+                "behind": self.behind, "goal_ms": self.goal_ms, "goal_step": self.goal_step,
                 "goal_from_ms": self.goal_from_ms if self.goal_ms is not None else None,
                 "recording": recording, "realtime": self.realtime is not None}
 
@@ -307,7 +342,7 @@ class Room:
                             "clock": self.clock_state(), "narration_step": self.narration_step,
                             "viewers": self.people_watching(), "limits": self.limits(state),
                             "notices": list(self.notices), "open": self.open,
-                            "mode": self.mode}}
+                            "mode": self.mode, "figures": self.moments.figures.snapshot()}}
         return _dumps(message), seq
 
     async def snapshot_text(self) -> tuple[str, int]:
@@ -369,17 +404,28 @@ class Room:
             left_s = cpu_budget_s - (time.perf_counter() - started)
             max_events = max(20, min(SLICE_MAX_EVENTS, int(left_s / self.event_cost_s)))
             slice_started = time.perf_counter()
-            events = cluster.advance_to(stop, max_events=max_events)
+            until = self.goal_until if self.goal_ms is not None else None
+            events = cluster.advance_to(stop, max_events=max_events, until=until)
             self._emit(events)
             if len(events) >= 20:
                 cost = (time.perf_counter() - slice_started) / len(events)
                 self.event_cost_s = 0.8 * self.event_cost_s + 0.2 * cost
+            if until is not None and any(until(e) for e in events):
+                # The narration step's event happened: its moment is this instant.
+                target = self.goal_ms = cluster.now_ms
+                self.goal_until = None
         self._run_script()  # nothing scripted at or before `now` is left for later
         reached = cluster.now_ms >= target
         if self.goal_ms is not None:
             if reached:
                 self.pacer.rebase(wall_s, self.goal_ms)
-                self.goal_ms = self.goal_from_ms = None
+                if self.goal_step is not None:
+                    # A narration step got to its moment: stop there, so what the step says
+                    # is what every viewer sees until someone plays on.
+                    self.pacer.pause(wall_s)
+                    if self.goal_until is not None:
+                        self.missed_step = self.goal_step  # searched to the end: no event
+                self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
             # A jump in progress moves its progress bar: every frame says where it got to.
             self.clock_dirty = True
         elif not reached:
@@ -405,6 +451,11 @@ class Room:
                                   f"({type(e).__name__}); it goes on, but something that was "
                                   "due may have stopped. This is a bug; please report it.")
             raise
+        if self.missed_step is not None:
+            step, self.missed_step = self.missed_step, None
+            await self.notice("info", f"Step {step + 1} waits for an event that had not "
+                              f"happened by {self.cluster.now_ms / 1000:,.1f} s; the room "
+                              "stopped there. Play on, or go back a step.")
         await self.flush(force=False, wall_s=wall_s)
         return reached
 
@@ -434,8 +485,12 @@ class Room:
         self.pending = []
         from_seq = self.sent_seq + 1
         text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms())
-        text = _with_room_fields(text, {"narration_step": self.narration_step,
-                                        "viewers": watching})
+        fields = {"narration_step": self.narration_step, "viewers": watching}
+        # The scenario's figures that this frame's events changed: numbers and new points.
+        figures = self.moments.figures.changes(from_seq)
+        if figures is not None:
+            fields["figures"] = figures
+        text = _with_room_fields(text, fields)
         self.sent_seq = to_seq
         self.viewers_sent = watching
         self.last_frame_s = wall_s
@@ -501,7 +556,7 @@ class Room:
             if msg["type"] == "command":
                 self._command(msg)
             elif msg["type"] == "narrate":
-                self._narrate(msg)
+                await self._narrate(msg)
             elif msg["type"] == "room":
                 await self._open(msg["action"] == "open")
             elif msg["action"] == "seek":
@@ -541,20 +596,27 @@ class Room:
         # Rebuilt off the loop; ticks go on with the old cluster meanwhile and are discarded.
         self.seeks += 1
         mine = self.seeks
-        cluster, pos = await asyncio.to_thread(self._build_at, msg["to_ms"])
+        cluster, moments, pos = await asyncio.to_thread(self._build_at, msg["to_ms"])
         if mine != self.seeks:
             # A later seek was asked for while this one was built (a far one takes longer
             # than a near one): the last one asked for is where the room goes, whichever
             # build ends last.
             return
-        self.cluster, self.script_pos = cluster, pos
+        self.script_pos = pos
+        await self._swap(cluster, moments)
+
+    async def _swap(self, cluster, moments, pause: bool = False) -> None:
+        """Put a rebuilt cluster in place (seek, rewind): a new epoch, and a snapshot for all."""
+        self.cluster, self.moments = cluster, moments
         self.pending = []
-        self.goal_ms = self.goal_from_ms = None
+        self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
         self.behind = False
         self.epoch += 1
         self.sent_seq = cluster.seq
         self.log_bytes = sum(len(_dumps(e["command"])) for e in cluster.command_log)
         self.pacer.rebase(self.clock(), cluster.now_ms)
+        if pause:
+            self.pacer.pause(self.clock())
         self.clock_dirty = True
         text, seq = self._snapshot_message()
         await self._send({"type": "room.snapshot", "epoch": self.epoch, "seq": seq,
@@ -575,6 +637,7 @@ class Room:
         self.pending += events
         if not events:
             return
+        self.moments.observe(events)
         for fn in list(self.listeners):
             try:
                 fn(events)
@@ -623,13 +686,17 @@ class Room:
             field = "command" if e.field == "command" else f"command.{e.field}"
             raise ProtocolError(field, e.message, msg["request_id"]) from None
 
-    def _narrate(self, msg: dict) -> None:
+    async def _narrate(self, msg: dict) -> None:
+        """Show step `msg["step"]` and take the room to its moment: forward as a visible jump
+        that pauses there (or runs until the step's event happens), back by rebuilding the
+        room at that moment, which loses nothing while nobody changed the room since."""
         steps = self.steps()
         index = msg["step"]
         if index >= len(steps):
             raise ProtocolError("step", f"this scenario has {len(steps)} narration steps "
                                 f"(0 to {len(steps) - 1}), not {index}", msg["request_id"])
-        commands = steps[index].get("commands") or [] if isinstance(steps[index], dict) else []
+        step = steps[index] if isinstance(steps[index], dict) else {}
+        commands = step.get("commands") or []
         for i, command in enumerate(commands):
             try:
                 self._apply(command)
@@ -639,6 +706,52 @@ class Room:
                                     msg["request_id"]) from None
         self.narration_step = index
         self.clock_dirty = True
+        if not has_moment(step) or self.realtime is not None:
+            # A step about whatever is on the screen; or real clients attached, whose
+            # timeouts run on the wall clock: the clock cannot be moved for a story.
+            return
+        wall_s = self.clock()
+        self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
+        self.advance(wall_s)  # catch up: "now" is what the viewers see
+        now = self.cluster.now_ms
+        moment = self.moments.moment(steps, index)
+        if moment is None:
+            # Its event has not happened yet: run until it does (from `at`, if later).
+            scenario = getattr(self.cluster, "scenario", None) or {}
+            duration = scenario.get("duration_ms")
+            end = max(duration or 0, now) + self.narration_search_ms
+            self._go(wall_s, end, index, predicate(step))
+        elif moment > now:
+            self._go(wall_s, moment, index, None)
+        elif moment < now:
+            await self._rewind(index, moment, msg["request_id"])
+        else:
+            self.pacer.pause(wall_s)
+
+    def _go(self, wall_s: float, goal_ms: int, index: int, until) -> None:
+        self.pacer.pause(wall_s)
+        self.goal_ms, self.goal_from_ms = goal_ms, self.cluster.now_ms
+        self.goal_step, self.goal_until = index, until
+        self.advance(wall_s)
+
+    async def _rewind(self, index: int, to_ms: int, request_id) -> None:
+        later = [e for e in self.cluster.command_log if e["at_ms"] > to_ms]
+        if later:
+            # Going back would undo what someone did after that moment: the step shows, the
+            # clock stays, and the room says why.
+            await self.notice("info", f"Step {index + 1} happens at {to_ms / 1000:,.1f} s, "
+                              f"before changes made in this room at {later[0]['at_ms'] / 1000:,.1f} "
+                              "s, so the clock stays where it is. Open the scenario again to "
+                              "start the story afresh.")
+            return
+        commands = len(self.cluster.command_log)
+        self.seeks += 1
+        mine = self.seeks
+        cluster, moments = await asyncio.to_thread(self._build_live_at, to_ms)
+        if mine != self.seeks or len(self.cluster.command_log) != commands:
+            # Another rewind, or a command that landed while this one was built, wins.
+            return
+        await self._swap(cluster, moments, pause=True)
 
     def _control(self, msg: dict) -> None:
         wall_s = self.clock()
@@ -646,6 +759,12 @@ class Room:
         pacer = self.pacer
         if self.realtime is not None and action in ("pause", "speed", "step", "jump"):
             raise ProtocolError("action", self.realtime, msg["request_id"])
+        if action in ("pause", "step", "jump") and self.goal_step is not None:
+            # A narration step on its way is a jump that also pauses at its moment: stopping
+            # or jumping on takes it over (Cancel stays where it got to).
+            self.goal_step = self.goal_until = None
+            if action != "jump":
+                self.goal_ms = None
         if action in ("pause", "step") and self.goal_ms is not None:
             # Stopping wins over a jump still under way (the progress bar's Cancel is a pause):
             # the room stays where the jump got to, and the clock goes on from there.

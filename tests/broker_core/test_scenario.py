@@ -304,7 +304,8 @@ def test_narration_steps_are_checked():
     good = validate_scenario({**doc, "steps": doc["steps"][:4]})
     assert good["steps"][0] == {"title": "ok", "text": "fine",
                                 "watch": {"topic": "t", "partition": 1},
-                                "commands": [{"type": "produce", "topic": "t", "value": "v"}]}
+                                "commands": [{"type": "produce", "topic": "t", "value": "v"}],
+                                "at_ms": None, "when": None, "try": None}
     assert good["steps"][1]["commands"] == [] and good["steps"][1]["text"] == ""
 
 

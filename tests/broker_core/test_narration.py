@@ -1,0 +1,113 @@
+"""Narration on the clock (broker_core/narration.py): each built-in's steps, walked as Next
+walks them, reach a moment, in order, where the step's watch target is on the screen."""
+
+import pytest
+
+from broker_core.__main__ import default_until_ms
+from broker_core.cluster import Cluster
+from broker_core.narration import EVENT_TYPES, Moments, shows, walk
+from broker_core.scenario import ScenarioError, validate_scenario
+from broker_core.scenarios import BUILTIN_NAMES, load_builtin
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_every_builtin_step_has_a_moment_in_order_showing_its_watch_target(name):
+    spec = load_builtin(name)
+    cluster = Cluster.from_scenario(spec)
+    cluster.advance(0)
+    assert spec["steps"], f"{name} has no narration"
+    assert not spec["steps"][0]["at_ms"] and spec["steps"][0]["when"] is None, \
+        "the first step is what a room shows when it opens, at 0 ms"
+    previous = 0
+    for i, moment in walk(cluster, spec["steps"], default_until_ms(spec)):
+        step = spec["steps"][i]
+        assert moment is not None, f"{name} step {i + 1} ({step['title']}): its event never came"
+        assert moment >= previous, f"{name} step {i + 1} goes back in time"
+        assert cluster.now_ms == moment
+        assert shows(cluster, step["watch"]) is not None, \
+            f"{name} step {i + 1} ({step['title']}) watches {step['watch']}: not there at " \
+            f"{moment} ms"
+        previous = moment
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_builtin_steps_are_timed_not_left_to_whoever_presses_next(name):
+    steps = load_builtin(name)["steps"]
+    assert all(s["at_ms"] is not None or s["when"] is not None for s in steps[1:]), \
+        f"{name}: every step after the first names its moment"
+
+
+def test_when_waits_for_the_first_matching_event_at_or_after_at():
+    doc = {"brokers": 3, "topics": [{"name": "t", "partitions": 1, "replication_factor": 3}],
+           "timeline": [{"at_ms": 5000, "command": {"type": "broker.stop", "broker": 2}},
+                        {"at_ms": 9000, "command": {"type": "broker.start", "broker": 2}},
+                        {"at_ms": 12000, "command": {"type": "broker.stop", "broker": 2}}],
+           "steps": [{"title": "start"},
+                     {"title": "first stop", "when": {"type": "broker.stopped", "broker": 2}},
+                     {"title": "second stop", "at": "6s",
+                      "when": {"type": "broker.stopped", "broker": 2}},
+                     {"title": "later", "at": "20s", "watch": {"broker": 2}}]}
+    spec = validate_scenario(doc)
+    cluster = Cluster.from_scenario(spec)
+    cluster.advance(0)
+    assert list(walk(cluster, spec["steps"], 60_000)) == [(0, 0), (1, 5000), (2, 12000),
+                                                          (3, 20000)]
+    assert shows(cluster, {"broker": 2}) == "broker 2 down"
+
+
+def test_a_step_whose_event_never_comes_has_no_moment():
+    spec = validate_scenario({"brokers": 1, "timeline": [], "steps": [
+        {"title": "a"}, {"title": "never", "when": {"type": "record.lost"}}]})
+    cluster = Cluster.from_scenario(spec)
+    assert list(walk(cluster, spec["steps"], 10_000)) == [(0, 0), (1, None)]
+    assert cluster.now_ms == 10_000
+
+
+def test_moments_remember_the_first_match_from_a_stream():
+    steps = [{"when": {"type": "broker.stopped"}, "at_ms": 100}, {"at_ms": 7}, {}]
+    moments = Moments(steps)
+    moments.observe([{"type": "broker.stopped", "t_ms": 50}])
+    moments.observe([{"type": "broker.stopped", "t_ms": 150}, {"type": "broker.stopped",
+                                                                "t_ms": 160}])
+    assert [moments.moment(steps, i) for i in range(3)] == [150, 7, None]
+
+
+def paths_of(doc):
+    with pytest.raises(ScenarioError) as e:
+        validate_scenario(doc)
+    return [err["path"] for err in e.value.errors]
+
+
+def test_step_moments_watch_targets_and_tries_are_checked_with_paths():
+    doc = {"brokers": 2, "timeline": [], "topics": [{"name": "t", "partitions": 1}],
+           "groups": [{"name": "g", "topics": ["t"], "consumers": 1}],
+           "producers": [{"id": "p", "topic": "t", "rate_per_s": 1}],
+           "steps": [
+               {"title": "ok", "at": "10s", "watch": {"group": "g", "consumer": "g-1"},
+                "try": {"topic": "t", "key": "k", "value": "v"}},
+               {"title": "ok", "when": {"type": "record.acked", "topic": "t"},
+                "watch": {"producer": "p"}},
+               {"title": "earlier", "at": "5s"},
+               {"title": "bad when", "when": {"type": "broker.exploded"}},
+               {"title": "bad when key", "when": {"type": "record.lost", "colour": "red"}},
+               {"title": "timed commands", "at": "20s",
+                "commands": [{"type": "produce", "topic": "t", "value": "v"}]},
+               {"title": "no such consumer", "watch": {"group": "g", "consumer": "g-9"}},
+               {"title": "no such producer", "watch": {"producer": "q"}},
+               {"title": "try nowhere", "try": {"topic": "nope"}},
+               {"title": "when nowhere", "when": {"type": "record.lost", "topic": "nope"}},
+               {"title": "bad at", "at": "soon"},
+           ]}
+    assert sorted(paths_of(doc)) == sorted([
+        "$.steps[2].at", "$.steps[3].when.type", "$.steps[4].when.colour",
+        "$.steps[5].commands", "$.steps[10].at", "$.steps[6].watch.consumer",
+        "$.steps[7].watch.producer", "$.steps[8].try.topic", "$.steps[9].when.topic"])
+
+
+def test_event_types_name_what_the_model_announces():
+    seen = set()
+    for name in BUILTIN_NAMES:
+        spec = load_builtin(name)
+        cluster = Cluster.from_scenario(spec)
+        seen |= {e["type"] for e in cluster.advance(min(default_until_ms(spec), 120_000))}
+    assert seen <= EVENT_TYPES, seen - EVENT_TYPES
