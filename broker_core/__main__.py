@@ -147,7 +147,7 @@ def walk_steps(args, out) -> None:
             out.write(f"  watch {json.dumps(step['watch'])}: "
                       f"{shows(cluster, step['watch']) or 'NOT THERE'}\n")
         elif moment is not None:
-            out.write(f"  (its moment is behind the previous step's: Next would rewind)\n")
+            out.write("  (its moment is behind the previous step's: Next would rewind)\n")
     out.flush()
 
 

@@ -739,10 +739,11 @@ class Room:
         if later:
             # Going back would undo what someone did after that moment: the step shows, the
             # clock stays, and the room says why.
+            changed_s = later[0]["at_ms"] / 1000
             await self.notice("info", f"Step {index + 1} happens at {to_ms / 1000:,.1f} s, "
-                              f"before changes made in this room at {later[0]['at_ms'] / 1000:,.1f} "
-                              "s, so the clock stays where it is. Open the scenario again to "
-                              "start the story afresh.")
+                              f"before changes made in this room at {changed_s:,.1f} s, so "
+                              "the clock stays where it is. Open the scenario again to start "
+                              "the story afresh.")
             return
         commands = len(self.cluster.command_log)
         self.seeks += 1
