@@ -47,6 +47,7 @@ function newPartition(topic, p) {
     leo: new Map(Object.entries(p.replica_log_end_offsets || {}).map(([b, o]) => [Number(b), o])),
     cells: new Map(), // offset -> {key, value, headers} for the newest records we have seen
     undrawn: 0, // records that reached this partition without a token of their own
+    isrExpires: new Map(), // follower -> when it leaves the ISR unless it catches up (countdown)
   };
 }
 
@@ -89,13 +90,15 @@ export class Model {
     this.nowMs = state.now_ms ?? 0;
     this.controller = state.controller ?? null;
     this.controllerEpoch = state.controller_epoch ?? null;
-    for (const b of state.brokers || []) this.brokers.set(b.id, {id: b.id, up: b.up !== false});
+    // How a stopped broker went down, and the ZooKeeper session a crashed one still holds.
+    for (const b of state.brokers || []) this.brokers.set(b.id, {id: b.id, up: b.up !== false, mode: b.stopped || null, sessionExpiresMs: b.session_expires_ms ?? null});
     for (const [path, value] of Object.entries(state.zookeeper || {})) this.zk.set(path, value);
     const recent = []; // [record, partition] of every record the snapshot carries
     for (const [name, t] of Object.entries(state.topics || {})) {
       const topic = {name, config: t.config || {}, rf: t.replication_factor, partitions: []};
       for (const p of t.partitions || []) {
         const part = newPartition(name, p);
+        for (const [b, at] of Object.entries(p.isr_expires_ms || {})) part.isrExpires.set(Number(b), at);
         if (!part.leo.size && part.leader != null) part.leo.set(part.leader, p.log_end_offset ?? 0);
         // The snapshot carries each partition's newest records (PROTOCOL.md, "records"): the
         // same cells, and the same keys on consumer chips, as a page that watched them arrive.
@@ -152,6 +155,10 @@ export class Model {
         partitions: (g.members?.[id] || c.partitions || []).map(([t, p]) => tpId(t, p)),
         inFlight: c.in_flight ? recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset) : null,
         last: null, mark: c.hangs ? "hung" : null, hung: !!c.hangs, client: c.client || null,
+        // The deadlines a page counts down: a crashed consumer's session, a stuck record's
+        // processing timeout, a retry's back-off.
+        sessionExpiresMs: c.session_expires_ms ?? null, timesOutMs: c.in_flight?.times_out_ms ?? null,
+        retryMs: c.in_flight?.retry_ms ?? null,
       });
       // The record in its hands: the snapshot says who has it and at which attempt.
       const held = c.in_flight && this.trail(recordId(c.in_flight.topic, c.in_flight.partition, c.in_flight.offset));
@@ -266,11 +273,26 @@ function trailEvent(m, e, entry) {
 
 const HANDLERS = {
   "broker.started"(m, e) {
-    m.brokers.set(e.broker, {id: e.broker, up: true});
+    m.brokers.set(e.broker, {id: e.broker, up: true, mode: null, sessionExpiresMs: null});
+    for (const t of m.topics.values()) for (const part of t.partitions) part?.isrExpires.delete(e.broker);
     return [{kind: "broker", broker: e.broker, up: true}];
   },
   "broker.stopped"(m, e) {
-    m.brokers.set(e.broker, {id: e.broker, up: false, mode: e.mode});
+    m.brokers.set(e.broker, {id: e.broker, up: false, mode: e.mode, sessionExpiresMs: e.session_expires_ms ?? null});
+    // A crashed follower stops fetching: its leaders drop it from their ISRs after
+    // replica.lag.time.max.ms (the event says when), unless it comes back first.
+    if (e.leaves_isr_ms != null) {
+      for (const t of m.topics.values()) {
+        for (const part of t.partitions) {
+          if (part && part.leader !== e.broker && part.isr.includes(e.broker) && !part.isrExpires.has(e.broker)) part.isrExpires.set(e.broker, e.leaves_isr_ms);
+        }
+      }
+    }
+    return [{kind: "broker", broker: e.broker, up: false}];
+  },
+  "broker.session_expired"(m, e) {
+    const b = m.brokers.get(e.broker);
+    if (b) b.sessionExpiresMs = null;
     return [{kind: "broker", broker: e.broker, up: false}];
   },
   "controller.elected"(m, e) {
@@ -330,6 +352,7 @@ const HANDLERS = {
     part.leader = e.leader ?? null;
     if (e.epoch != null) part.epoch = e.epoch;
     if (e.isr) part.isr = e.isr;
+    for (const b of [...part.isrExpires.keys()]) if (!part.isr.includes(b) || b === part.leader) part.isrExpires.delete(b);
     if (part.leader != null && !part.leo.has(part.leader)) part.leo.set(part.leader, part.hw);
     return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: part.leader, unclean: !!e.unclean}];
   },
@@ -353,18 +376,26 @@ const HANDLERS = {
     const c = m.consumer(e.group, e.consumer);
     c.mark = "hung";
     c.hung = true;
+    c.timesOutMs = e.in_flight?.times_out_ms ?? c.timesOutMs ?? null;
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "hung"}];
   },
   "consumer.recovered"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     if (c.mark === "hung") c.mark = null;
     c.hung = false;
+    // Its code works again, but the call it was stuck in never returns: the record in hand
+    // still waits for its processing timeout (the event says when).
+    c.timesOutMs = e.in_flight?.times_out_ms ?? null;
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: null}];
   },
   "partition.isr_changed"(m, e) {
     const part = m.partition(e.topic, e.partition);
-    if (part && e.isr) part.isr = e.isr;
-    return [{kind: "partition", topic: e.topic, partition: e.partition}];
+    if (part && e.isr) {
+      part.isr = e.isr;
+      for (const b of [...part.isrExpires.keys()]) if (!part.isr.includes(b)) part.isrExpires.delete(b);
+    }
+    // Every lane of the partition redraws (its ISR badges and countdowns).
+    return [{kind: "topology"}];
   },
   "partition.high_watermark"(m, e) {
     const part = m.partition(e.topic, e.partition);
@@ -506,6 +537,8 @@ const HANDLERS = {
   "consumer.crashed"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     c.status = "crashed";
+    c.sessionExpiresMs = e.session_expires_ms ?? null;
+    c.timesOutMs = c.retryMs = null;
     return [{kind: "group", group: e.group}];
   },
   "group.state_changed": setGroupState,
@@ -539,6 +572,8 @@ const HANDLERS = {
     const id = recordId(e.topic, e.partition, e.offset);
     c.inFlight = id;
     c.mark = e.attempt > 1 ? "retry" : null;
+    c.timesOutMs = e.times_out_ms ?? null;
+    c.retryMs = null;
     const t = m.trail(id);
     if (t) {
       const d = t.groups.get(e.group) || {consumer: e.consumer, attempts: 0, outcome: null, committed: false};
@@ -556,6 +591,7 @@ const HANDLERS = {
     if (c.inFlight === id) c.inFlight = null;
     c.last = id;
     c.mark = null;
+    c.timesOutMs = null;
     const t = m.trail(id);
     if (t?.groups.get(e.group)) t.groups.get(e.group).outcome = "processed";
     trailEvent(m, e, {what: "processed", group: e.group, text: `${e.group}: processed by ${e.consumer}`});
@@ -564,6 +600,7 @@ const HANDLERS = {
   "record.failed"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     c.mark = "failed";
+    c.timesOutMs = null;
     trailEvent(m, e, {what: "failed", group: e.group, level: "amber",
       text: `${e.group}: attempt ${e.attempt ?? "?"} failed on ${e.consumer}${e.error ? ` (${e.error})` : ""}`});
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "failed"}];
@@ -571,12 +608,14 @@ const HANDLERS = {
   "record.retry_scheduled"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     c.mark = "retry";
+    c.retryMs = e.retry_topic ? null : e.due_ms ?? null;
     trailEvent(m, e, {what: "retry", group: e.group, level: "amber", text: `${e.group}: retry scheduled`});
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "retry", id: recordId(e.topic, e.partition, e.offset)}];
   },
   "record.timed_out"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     c.mark = "timeout";
+    c.timesOutMs = null;
     trailEvent(m, e, {what: "timeout", group: e.group, level: "amber", text: `${e.group}: ${e.kind || "processing"} timeout`});
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "timeout"}];
   },

@@ -80,6 +80,15 @@ export function el(tag, attrs = {}, ...children) {
 
 const fmt = (n) => Number(n).toLocaleString("en-US");
 
+// A deadline the model announced (a session, a processing timeout, a back-off, the ISR's
+// patience): drawn on the thing that will change, its text kept running by ui.js's ticker
+// (tickCountdowns) from the room's clock, so it counts at the room's speed and stops when
+// the room pauses.
+export function countdown(untilMs, label, kind) {
+  return el("span", {class: `countdown ${kind}`, "data-until-ms": String(untilMs), "data-label": label,
+    role: "timer", text: label});
+}
+
 export class Renderer {
   constructor(root, model, opts = {}) {
     this.root = root;
@@ -222,6 +231,9 @@ export class Renderer {
       }
       if (d.controller) this.renderControllerPanel();
       d.controller = false;
+      // Redrawn lanes and chips are new elements: a step watching a record that has just
+      // arrived (or a consumer whose chip changed) must find it highlighted there too.
+      if (this.watch && (now === this.at.parts || now === this.at.groups || now === this.at.producers)) this.applyWatch();
     }
     if (d.legend && now - this.at.legend >= 500) {
       this.at.legend = now;
@@ -266,12 +278,19 @@ export class Renderer {
     const main = topics.filter((t) => !isSideTopic(t.name));
     const side = topics.filter((t) => isSideTopic(t.name));
     for (const b of [...m.brokers.values()].sort((a, z) => a.id - z.id)) {
-      const card = el("section", {class: `broker${b.up ? "" : " down"}`, "data-broker": b.id,
-        "aria-label": `Broker ${b.id}${b.up ? "" : " (stopped)"}${m.controller === b.id ? ", controller" : ""}`});
+      // A crash and a clean stop look different: a crashed broker said nothing, and the
+      // cluster finds out only when its ZooKeeper session expires (counted down here).
+      const crashed = !b.up && b.mode === "crash";
+      const how = b.up ? "up" : crashed ? "crashed" : "stopped cleanly";
+      const card = el("section", {class: `broker${b.up ? "" : " down"}${crashed ? " crashed" : ""}`, "data-broker": b.id,
+        "aria-label": `Broker ${b.id} (${how})${m.controller === b.id ? ", controller" : ""}`});
       const head = el("header", {class: "broker-head"},
         el("h3", {text: `Broker ${b.id}`}),
         m.controller === b.id ? el("span", {class: "badge controller-badge", title: "controller", text: "♛ controller"}) : null,
-        el("span", {class: `status ${b.up ? "up" : "down"}`, text: b.up ? "up" : "stopped"}),
+        el("span", {class: `status ${b.up ? "up" : crashed ? "crashed" : "down"}`,
+          title: crashed ? "crashed: no goodbye; ZooKeeper notices when its session expires" : b.up ? "" : "stopped cleanly: it handed its leaderships over first",
+          text: crashed ? "✕ crashed" : b.up ? "up" : "■ stopped"}),
+        crashed && b.sessionExpiresMs != null ? countdown(b.sessionExpiresMs, "ZooKeeper session expires in", "zk-session") : null,
         el("span", {class: "spacer"}),
         b.up
           ? el("span", {class: "actions"},
@@ -353,6 +372,11 @@ export class Renderer {
     const count = el("span", {class: "undrawn num", hidden: true});
     const meta = el("span", {class: "lane-meta num"});
     lane.append(label, tape, count, meta);
+    // A follower that stopped fetching (its broker is down) is still in the ISR until the
+    // leader's check finds it stale: the lane counts that down.
+    const leaves = !side && role === "follower" ? part.isrExpires.get(b) : null;
+    const bs = this.model.brokers.get(b);
+    if (leaves != null && inIsr && bs && !bs.up) lane.append(countdown(leaves, "leaves the ISR in", "isr-lag"));
     lane._parts = {tape, count, meta, label};
     this.fillLane(lane, part, b, role);
     return lane;
@@ -510,6 +534,11 @@ export class Renderer {
       el("span", {class: "consumer-name", text: c.id, title: c.client ? `real client ${c.client}` : c.id}),
       c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
       markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
+      // What will happen to it next, and when: the group notices the crash, the stuck record
+      // times out, the failed record is tried again.
+      c.status === "crashed" && c.sessionExpiresMs != null ? countdown(c.sessionExpiresMs, "session times out in", "session") : null,
+      c.status !== "crashed" && c.timesOutMs != null ? countdown(c.timesOutMs, "record times out in", "processing") : null,
+      c.status !== "crashed" && c.retryMs != null ? countdown(c.retryMs, "retries in", "backoff") : null,
       tags,
       el("span", {class: "spacer"}),
       el("span", {class: "recent"}, ...this.recent(c)),

@@ -52,11 +52,14 @@ export class Clock {
     // A jump or step under way: where it started and where it goes (null: none).
     this.goalMs = null;
     this.goalFromMs = null;
+    this.goalStep = null;
     this.at = performance.now();
   }
-  set({now_ms, speed, playing, behind, realtime, goal_ms, goal_from_ms}) {
+  set({now_ms, speed, playing, behind, realtime, goal_ms, goal_from_ms, goal_step}) {
     // Every clock the server sends says goal_ms (null once a jump ended or was cancelled).
     if (goal_ms !== undefined) this.goalMs = goal_ms;
+    // A narration step on its way to its moment (null: a plain jump, or none).
+    if (goal_step !== undefined) this.goalStep = goal_step;
     if (goal_from_ms !== undefined) this.goalFromMs = goal_from_ms;
     if (behind != null) this.behind = behind;
     if (realtime != null) this.realtime = realtime;
@@ -142,5 +145,6 @@ export function jumpProgress(clock) {
   const done = Math.max(0, Math.min(1, (clock.nowMs - from) / (goal - from)));
   const percent = Math.floor(done * 100);
   const to = formatClock(goal).replace(/:\d\d\.\d+$/, "");
+  if (clock.goalStep != null) return {percent, label: `Going to step ${clock.goalStep + 1} — ${percent} %`};
   return {percent, label: `Jumping to ${to} — ${percent} %`};
 }

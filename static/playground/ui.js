@@ -9,6 +9,8 @@ import {Renderer, el, keyStyle, keyLabel, cssEsc, isSideTopic, lock} from "./ren
 import {Clock, formatClock, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 import {Session} from "./session.js";
+import {loadFigures, updateFigures} from "./figures.js";
+import {Callouts, tickCountdowns} from "./callouts.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const reducedQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -41,6 +43,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     if (room.scenario) scenario = room.scenario;
     narrationStep = room.narration_step ?? narrationStep;
     showViewers(room.viewers);
+    loadFigures(room.figures);
     renderer.markAll();
     fillTopicSelect(produceForm.elements.topic);
     renderNarration();
@@ -54,6 +57,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     session.onClock(frame.clock);
     for (const ev of frame.events || []) {
       for (const effect of model.apply(ev)) renderer.mark(effect);
+      callouts.event(ev, model);
       logEvent(ev);
       if (ev.type.startsWith("topic.")) {
         fillTopicSelect(produceForm.elements.topic);
@@ -69,6 +73,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
       renderNarration();
     }
     showViewers(frame.viewers);
+    updateFigures(frame.figures);
     inspectorDirty = true;
     syncTimeControls();
   },
@@ -747,7 +752,49 @@ function openForm(kind, opts, from) {
   (first || $("#inspector-title")).focus();
 }
 
+// --- consequences: callouts and countdowns ----------------------------------------------------------
+const callouts = new Callouts($("#callouts"), {inspect: (id) => openInspector("record", id)});
+// Every countdown on the page (render.js draws them where the change will happen) runs from the
+// room's clock: at its speed while it plays, still while it is paused.
+setInterval(() => tickCountdowns(document.body, clock.read()), 200);
+
 // --- narration -----------------------------------------------------------------------------------
+// When a step is true: "at 0:20", "when broker 1 stops", or both ("from 0:10, when ...").
+const WHEN_PHRASES = {
+  "broker.stopped": (w) => `broker ${w.broker ?? ""} stops`, "broker.started": (w) => `broker ${w.broker ?? ""} starts`,
+  "broker.session_expired": (w) => `broker ${w.broker ?? ""}'s ZooKeeper session expires`,
+  "controller.elected": (w) => w.broker != null ? `broker ${w.broker} becomes controller` : "a controller is elected",
+  "partition.leader_elected": (w) => `${w.topic ?? "a partition"}${w.partition != null ? `/${w.partition}` : ""} gets a new leader`,
+  "partition.offline": (w) => `${w.topic ?? "a partition"}${w.partition != null ? `/${w.partition}` : ""} goes offline`,
+  "partition.isr_changed": (w) => `${w.topic ?? "a partition"}'s ISR changes`,
+  "record.produced": (w) => w.key != null ? `${w.key} is produced` : `a record is produced${w.topic ? ` to ${w.topic}` : ""}`,
+  "record.acked": (w) => w.key != null ? `${w.key} is acknowledged` : "a record is acknowledged",
+  "record.lost": () => "a record is lost", "record.dead_lettered": () => "a record is dead-lettered",
+  "record.timed_out": () => "a record times out", "record.failed": () => "a record fails",
+  "record.processed": (w) => `${w.group ?? "a group"} processes ${w.key ?? "a record"}`,
+  "record.retry_scheduled": () => "a retry is scheduled",
+  "group.rebalance_completed": (w) => `${w.group ?? "a group"} finishes rebalancing`,
+  "group.rebalance_started": (w) => `${w.group ?? "a group"} starts rebalancing`,
+  "consumer.crashed": (w) => `${w.consumer ?? "a consumer"} crashes`, "consumer.hung": (w) => `${w.consumer ?? "a consumer"} hangs`,
+  "consumer.recovered": (w) => `${w.consumer ?? "a consumer"} recovers`,
+  "group.member_expired": (w) => `${w.consumer ?? "a member"}'s session times out`,
+  "replica.truncated": (w) => `broker ${w.broker ?? ""} truncates its log`,
+};
+function shortClock(ms) {
+  const s = Math.floor(ms / 1000), frac = ms % 1000;
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const two = (x) => String(x).padStart(2, "0");
+  const tail = frac ? `.${String(frac).padStart(3, "0").replace(/0+$/, "")}` : "";
+  return h ? `${h}:${two(m)}:${two(sec)}${tail}` : `${m}:${two(sec)}${tail}`;
+}
+function describeMoment(s) {
+  const w = s.when;
+  const what = w ? `when ${(WHEN_PHRASES[w.type] || (() => w.type))(w).replace(/ +/g, " ")}` : "";
+  if (s.at_ms && w) return `from ${shortClock(s.at_ms)}, ${what}`;
+  if (s.at_ms != null) return `at ${shortClock(s.at_ms)}`;
+  return what;
+}
+
 function watchSelector(w) {
   if (!w) return null;
   if (typeof w === "string") {
@@ -759,8 +806,10 @@ function watchSelector(w) {
   if (w.record) parts.push(`[data-record="${cssEsc(w.record)}"]`);
   if (w.consumer) parts.push(`${w.group ? `[data-group="${cssEsc(w.group)}"] ` : ""}[data-consumer="${cssEsc(w.consumer)}"]`);
   else if (w.group) parts.push(`[data-group="${cssEsc(w.group)}"]`);
-  if (w.topic != null && w.partition != null) parts.push(`.lane[data-topic="${cssEsc(w.topic)}"][data-partition="${w.partition}"][data-role="leader"]`);
-  else if (w.topic != null) parts.push(`.lane[data-topic="${cssEsc(w.topic)}"][data-role="leader"]`);
+  // The leader's lane; every replica's lane while the partition has no leader (offline).
+  const lanes = (tp) => `.lane${tp}[data-role="leader"], .lane.offline${tp}`;
+  if (w.topic != null && w.partition != null) parts.push(lanes(`[data-topic="${cssEsc(w.topic)}"][data-partition="${w.partition}"]`));
+  else if (w.topic != null) parts.push(lanes(`[data-topic="${cssEsc(w.topic)}"]`));
   if (w.partition != null && w.topic == null && typeof w.partition === "string") {
     const [t, p] = splitTp(w.partition);
     parts.push(`.lane[data-topic="${cssEsc(t)}"][data-partition="${p}"][data-role="leader"]`);
@@ -779,7 +828,12 @@ function renderNarration() {
   const s = steps[i] || {};
   $("#narration-count").textContent = `Step ${i + 1} of ${steps.length}`;
   $("#narration-title").textContent = s.title || "";
+  $("#narration-moment").textContent = describeMoment(s);
   $("#narration-text").textContent = s.text || s.body || s.narration || s.say || "";
+  // "Try it yourself": the step's record, filled into the produce form for the learner to send.
+  const tryIt = $("#narration-try");
+  tryIt.hidden = !s.try;
+  if (s.try) tryIt.textContent = `Try it yourself: send ${s.try.key != null ? `key ${s.try.key}` : "a record"} to ${s.try.topic}`;
   const next = steps[i + 1];
   const cmds = next && next.commands && next.commands.length ? next.commands : null;
   const hint = $("#narration-commands");
@@ -811,6 +865,16 @@ async function narrate(to) {
     showError(err);
   }
 }
+$("#narration-try").addEventListener("click", () => {
+  const s = (scenario.steps || [])[narrationStep];
+  if (!s?.try) return;
+  const f = produceForm.elements;
+  fillTopicSelect(f.topic, s.try.topic);
+  if (s.try.key != null) f.key.value = s.try.key;
+  if (s.try.value != null) f.value.value = s.try.value;
+  formStatus(produceForm, "filled in by the step: press Send", false);
+  produceForm.querySelector("button[type=submit]").focus();
+});
 $("#narration-back").addEventListener("click", () => narrate(narrationStep - 1));
 $("#narration-next").addEventListener("click", () => narrate(narrationStep + 1));
 
@@ -1142,4 +1206,4 @@ setInterval(() => {
 syncTimeControls();
 renderNarration();
 // For tests and the console: the page's state, read-only by convention.
-window.playground = {model, renderer, clock, socket, session};
+window.playground = {model, renderer, clock, socket, session, scenario: () => scenario, narrationStep: () => narrationStep};
