@@ -66,6 +66,7 @@ async def test_snapshot_first_then_contiguous_frames(rooms, clock):  # noqa: F81
     assert snapshot["room"]["scenario"]["name"] == "busy"
     assert snapshot["room"]["clock"] == {"now_ms": 0, "speed": 1.0, "playing": False,
                                          "behind": False, "goal_ms": None, "goal_from_ms": None,
+                                         "goal_step": None,
                                          "recording": None,
                                          "realtime": False}
     assert snapshot["room"]["viewers"] == 1
@@ -277,7 +278,13 @@ async def test_frames_a_snapshot_already_covers_are_dropped(rooms, clock):  # no
 async def test_narration_runs_a_steps_commands_through_the_room(rooms):  # noqa: F811
     from broker_core.scenarios import load_builtin
 
-    room = rooms.create(load_builtin("signup"), meta={"name": "signup"})
+    # A step with commands (the built-ins' steps name moments instead): they run when the
+    # viewer gets there, through the room, into its command log.
+    spec = {**load_builtin("signup"), "steps": [
+        {"title": "a"}, {"title": "b", "at": "1s"},
+        {"title": "standby", "commands": [{"type": "consumer.add", "group": "welcome-email",
+                                               "topics": ["signup"]}]}]}
+    room = rooms.create(spec, meta={"name": "signup"})
     communicator, snapshot = await viewer(room.id)
     assert len(snapshot["room"]["scenario"]["steps"]) == 3
     ack = await send(communicator, {"type": "narrate", "request_id": "n2", "step": 2})
