@@ -99,7 +99,12 @@ class Clock:
             self.now_ms = due_ms
             self.actions_run += 1
             action(timer.arg)
-            if stop is not None and (not heap or heap[0][0] > due_ms) and stop():
+            if stop is None:
+                continue
+            # Cancelled timers left at this instant must not hide its end from `stop`.
+            while heap and heap[0][2].action is None:
+                pop(heap)
+            if (not heap or heap[0][0] > due_ms) and stop():
                 return due_ms >= until_ms
         if until_ms > self.now_ms:
             self.now_ms = until_ms

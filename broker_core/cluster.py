@@ -309,15 +309,6 @@ class Cluster(Replication, Clients):
         return self.advance(due - self.clock.now_ms)
 
     def snapshot(self) -> dict:
-        topics = {name: self.topics[name].state() for name in sorted(self.topics)}
-        lag = self.config["replica.lag.time.max.ms"]
-        for name, state in topics.items():
-            for part, row in zip(self.topics[name].partitions, state["partitions"], strict=True):
-                # When each follower that stopped keeping up leaves the ISR, unless it catches
-                # up first (the leader's ISR check): what a page counts down on its replica.
-                row["isr_expires_ms"] = {
-                    str(b): t + lag for b, t in sorted(part.caught_up.items())
-                    if t is not None and b in part.isr and b != part.leader}
         return {
             "now_ms": self.clock.now_ms,
             "seed": self.seed,
@@ -327,7 +318,7 @@ class Cluster(Replication, Clients):
             "brokers": [dict(self.brokers[b], controller=b == self.controller)
                         for b in sorted(self.brokers)],
             "zookeeper": {path: self.zk[path] for path in sorted(self.zk)},
-            "topics": topics,
+            "topics": {name: self.topics[name].state() for name in sorted(self.topics)},
             "groups": {gid: self.groups[gid].snapshot() for gid in sorted(self.groups)},
             "producers": {pid: self.producers[pid].state() for pid in sorted(self.producers)},
         }
@@ -1009,9 +1000,12 @@ class Cluster(Replication, Clients):
         budget = self.config["retained.records.max"]
         bytes_budget = self.config["retained.bytes.max"]
         parts = [p for topic in self.topics.values() for p in topic.partitions]
-        excess = sum(len(p.leader_log) for p in parts) - budget if budget else 0
-        excess_bytes = (sum(p.leader_log.size_bytes for p in parts) - bytes_budget
-                        if bytes_budget else 0)
+        records = size = 0  # one pass: this runs at every append
+        for p in parts:
+            records += len(p.leader_log)
+            size += p.leader_log.size_bytes
+        excess = records - budget if budget else 0
+        excess_bytes = size - bytes_budget if bytes_budget else 0
         if excess <= 0 and excess_bytes <= 0:
             return
         reason = "retained.records.max" if excess > 0 else "retained.bytes.max"

@@ -776,7 +776,7 @@ class Member:
         # What the page counts down to: the processing timeout of a record that will not
         # finish in time (a hung consumer), or the end of a retry's back-off.
         timer = self.timer
-        if timer is not None and timer.action is not None:
+        if timer is not None and timer.active:
             if timer.action == self._timed_out:
                 out["times_out_ms"] = timer.due_ms
             elif self.phase == "backoff":
@@ -796,7 +796,7 @@ class Member:
             "commit": self.commit,
             "status": "crashed" if self.crashed else "live",
             "session_expires_ms": self.expiry_timer.due_ms if self.crashed
-            and self.expiry_timer is not None and self.expiry_timer.action is not None else None,
+            and self.expiry_timer is not None and self.expiry_timer.active else None,
             "joined_ms": self.joined_ms,
             "partitions": [_tp(p) for p in self.owned],
             "positions": [[p.topic.name, p.index, self.positions[p]] for p in self.owned],
@@ -870,8 +870,9 @@ class Group:
         self._remove(member, "member_left", "left the group")
 
     def crash(self, member: Member) -> None:
-        in_flight = member.in_flight_record()
         member.cancel_timers()
+        # After the timers: a dead process's record has no timeout or back-off to count down.
+        in_flight = member.in_flight_record()
         member.in_flight = None
         member.crashed = True
         member.dirty = {}  # what a dead process had not committed yet is gone with it

@@ -13,9 +13,8 @@ going back to a step whose event is in the past needs no search. `walk` does the
 scenario alone (tests and the command line): it visits every step's moment in order.
 """
 
-import re
-
 from .errors import CommandError
+from .report import matches
 
 # Every event type the model announces; a `when` naming another could never match.
 EVENT_TYPES = frozenset("""
@@ -37,7 +36,6 @@ EVENT_TYPES = frozenset("""
 """.split())
 
 WHEN_KEYS = ("type", "topic", "partition", "group", "consumer", "producer", "broker", "key")
-_TYPE = re.compile(r"[a-z_]+\.[a-z_]+")
 
 
 def check_when(value, field: str = "when") -> dict:
@@ -65,10 +63,6 @@ def check_when(value, field: str = "when") -> dict:
     return dict(value)
 
 
-def matches(flt: dict, event: dict) -> bool:
-    return all(event.get(k) == v for k, v in flt.items())
-
-
 def waits_for_event(step: dict) -> bool:
     return bool(step) and step.get("when") is not None
 
@@ -81,26 +75,39 @@ def predicate(step: dict):
     """`until` for Cluster.advance_to: the first event that makes the step's moment."""
     flt = step["when"]
     after = step.get("at_ms") or 0
-    return lambda e: e["t_ms"] >= after and matches(flt, e)
+    return lambda e: e["t_ms"] >= after and matches(e, flt)
 
 
 class Moments:
     """When each ``when`` step's event first happened (at or after its ``at``), read from the
-    event stream as it passes. A rewind forgets what lies after the moment it rewinds to."""
+    event stream as it passes. A rebuilt cluster (wake, seek, rewind) gets new Moments that
+    see its whole run again."""
 
     def __init__(self, steps: list):
-        self.waiting = {i: predicate(s) for i, s in enumerate(steps) if waits_for_event(s)}
+        # The steps still waiting, by the event type they wait for: every event of a room
+        # passes here, and costs one dict look-up unless a step waits for its type.
+        self.waiting: dict[str, dict[int, object]] = {}
+        for i, s in enumerate(steps):
+            if waits_for_event(s):
+                self.waiting.setdefault(s["when"]["type"], {})[i] = predicate(s)
         self.found: dict[int, int] = {}
 
     def observe(self, events: list[dict]) -> None:
-        if not self.waiting:
+        waiting = self.waiting
+        if not waiting:
             return
-        for i, test in list(self.waiting.items()):
-            for e in events:
+        for e in events:
+            tests = waiting.get(e["type"])
+            if tests is None:
+                continue
+            for i, test in list(tests.items()):
                 if test(e):
                     self.found[i] = e["t_ms"]
-                    del self.waiting[i]
-                    break
+                    del tests[i]
+            if not tests:
+                del waiting[e["type"]]
+                if not waiting:
+                    return
 
     def moment(self, steps: list, i: int) -> int | None:
         """Step i's moment if it is known now: its `at`, or when its event happened."""
@@ -118,12 +125,11 @@ def walk(cluster, steps: list, limit_ms: int, slice_events: int = 20_000):
     A step's commands run when it is reached, as Next runs them."""
     moments = Moments(steps)
 
-    def run(t_ms: int, until) -> None:
-        while cluster.now_ms < t_ms:
-            events = cluster.advance_to(t_ms, max_events=slice_events, until=until)
-            moments.observe(events)
-            if until is not None and any(until(e) for e in events):
-                return
+    def run(t_ms: int, step: int | None = None) -> None:
+        """Up to `t_ms`, or until `step`'s event has happened (`moments` saw it)."""
+        until = None if step is None else predicate(steps[step])
+        while cluster.now_ms < t_ms and step not in moments.found:
+            moments.observe(cluster.advance_to(t_ms, max_events=slice_events, until=until))
 
     for i, step in enumerate(steps):
         for command in step.get("commands") or []:
@@ -133,9 +139,9 @@ def walk(cluster, steps: list, limit_ms: int, slice_events: int = 20_000):
             continue
         at = min(step.get("at_ms") or 0, limit_ms)
         if at > cluster.now_ms:
-            run(at, None)
-        if waits_for_event(step) and i not in moments.found:
-            run(limit_ms, predicate(step))
+            run(at)
+        if waits_for_event(step):
+            run(limit_ms, i)
         yield i, moments.moment(steps, i)
 
 
@@ -145,9 +151,8 @@ def shows(cluster, watch: dict | None) -> str | None:
     never point at nothing."""
     if watch is None:
         return "nothing in particular"
-    snap_brokers = {b: cluster.brokers[b] for b in cluster.brokers}
     if "broker" in watch:
-        b = snap_brokers.get(watch["broker"])
+        b = cluster.brokers.get(watch["broker"])
         if b is None:
             return None
         state = "up" if b["up"] else "down"
@@ -189,7 +194,7 @@ def shows(cluster, watch: dict | None) -> str | None:
                     f"{' hung' if state['hangs'] else ''} owns {state['partitions']}")
         return f"group {watch['group']} {group.state}, members {sorted(group.members)}"
     if "producer" in watch:
-        producer = cluster.snapshot()["producers"].get(watch["producer"])
+        producer = cluster.producers.get(watch["producer"])
         return None if producer is None else \
-            f"producer {watch['producer']} sent {producer['sent']}"
+            f"producer {watch['producer']} sent {producer.state()['sent']}"
     return None

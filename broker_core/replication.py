@@ -135,11 +135,11 @@ class Replication:
         expires = self.clock.now_ms + self.config["zookeeper.session.timeout.ms"]
         self.brokers[b]["session_expires_ms"] = expires
         self.brokers[b]["stopped"] = "crash"
+        # When its follower replicas fall out of the ISRs (a page counts it down on them).
+        leaves = self.brokers[b]["leaves_isr_ms"] = self._isr_leave_ms(b, self.clock.now_ms)
         self._session_timers[b] = self.clock.at(expires, self._session_expired, b)
-        # When its followers fall out of the ISRs, if nothing else removes them first (the
-        # leader's check finds them stale after replica.lag.time.max.ms): a page counts down.
         self.event("broker.stopped", broker=b, mode="crash", session_expires_ms=expires,
-                   leaves_isr_ms=self.clock.now_ms + self.config["replica.lag.time.max.ms"])
+                   leaves_isr_ms=leaves)
 
     def _go_down(self, b: int) -> None:
         self.brokers[b]["up"] = False
@@ -162,6 +162,7 @@ class Replication:
         self._session_timers.pop(b, None)
         self.brokers[b]["registered"] = False
         self.brokers[b].pop("session_expires_ms", None)
+        self.brokers[b].pop("leaves_isr_ms", None)
         self.event("broker.session_expired", broker=b,
                    session_timeout_ms=self.config["zookeeper.session.timeout.ms"])
         self._zk_delete(f"/brokers/ids/{b}")
@@ -187,6 +188,7 @@ class Replication:
         self.brokers[b]["up"] = True
         self.brokers[b]["registered"] = True
         self.brokers[b]["stopped"] = None
+        self.brokers[b].pop("leaves_isr_ms", None)
         self.event("broker.started", broker=b)
         self._zk_set(f"/brokers/ids/{b}", {"host": f"broker-{b}", "port": 9091 + b},
                      ephemeral_owner=b)
@@ -542,19 +544,31 @@ class Replication:
     # -- the ISR check ------------------------------------------------------------------------
 
     def _schedule_isr_check(self, part) -> None:
-        lag = self.config["replica.lag.time.max.ms"]
         times = [t for b, t in part.caught_up.items() if t is not None and b in part.isr
                  and b != part.leader]
         if not times:
             return
-        # The leader's check runs every lag/2 and drops followers stale for more than lag.
-        due = next_tick(min(times) + lag, max(1, lag // 2))
+        due = self._isr_check_due(min(times))
         timer = part.isr_timer
         if timer is not None and timer.active:
             if timer.due_ms <= due:
                 return
             timer.cancel()
         part.isr_timer = self.clock.at(due, self._isr_check, part)
+
+    def _isr_check_due(self, caught_up_ms: int) -> int:
+        """The leader's check runs every lag/2 and drops followers stale for more than lag:
+        the first check that finds one not caught up since `caught_up_ms` stale."""
+        lag = self.config["replica.lag.time.max.ms"]
+        return next_tick(caught_up_ms + lag, max(1, lag // 2))
+
+    def _isr_leave_ms(self, b: int, caught_up_ms: int) -> int:
+        """When broker `b`'s follower replicas, not caught up since `caught_up_ms`, leave the
+        ISRs if it does not come back: the leaders' stale check, or, for a crashed broker,
+        the controller dropping it when its ZooKeeper session expires, whichever is first."""
+        due = self._isr_check_due(caught_up_ms)
+        expires = self.brokers[b].get("session_expires_ms")
+        return due if expires is None else min(due, expires)
 
     def _isr_check(self, part) -> None:
         part.isr_timer = None

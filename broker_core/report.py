@@ -8,7 +8,9 @@ first later event matching ``to``, e.g. a customer's wait from ``record.produced
 """
 
 
-def _matches(event: dict, flt: dict) -> bool:
+def matches(event: dict, flt: dict) -> bool:
+    """Whether `event` has every field `flt` names, with the same value (a figure's ends, a
+    narration step's `when`)."""
     return all(event.get(k) == v for k, v in flt.items())
 
 
@@ -26,12 +28,12 @@ class _Figure:
         if "offset" not in event:
             return
         record = (event.get("topic"), event.get("partition"), event["offset"])
-        if _matches(event, self.end):
+        if matches(event, self.end):
             start = self.started.pop(record, None)
             if start is not None:
                 self.waits.append(event["t_ms"] - start)
                 return
-        if _matches(event, self.start) and record not in self.started:
+        if matches(event, self.start) and record not in self.started:
             self.started[record] = event["t_ms"]
 
     def result(self) -> dict:

@@ -43,6 +43,7 @@ import math
 import re
 
 from .errors import CommandError
+from .narration import EVENT_TYPES, check_when
 
 MAX_TEXT_CHARS = 1_000_000     # a scenario document, JSON or YAML
 MAX_NODES = 200_000            # values in a parsed document, counting each alias every time
@@ -554,8 +555,6 @@ TRY_KEYS = ("topic", "key", "value", "partition")
 
 
 def _steps(e: _Errors, doc: dict) -> list[dict]:
-    from .narration import check_when
-
     items = _list(e, doc, "steps", MAX_STEPS)
     out = [None] * len(items)
     previous_at = (None, 0)  # the latest `at` so far: (step index, ms)
@@ -583,15 +582,18 @@ def _steps(e: _Errors, doc: dict) -> list[dict]:
         # that time on). narration.py says how a room gets there.
         if s.get("at") is not None and s.get("at_ms") is not None:
             e.add(f"{path}.at_ms", "give at or at_ms, not both")
-        for key in ("at", "at_ms"):
-            if s.get(key) is None:  # a normalized spec says None for "no moment"
-                continue
-            value = s[key]
+        # A normalized spec says None for "no moment". `at_ms` is a timeline's `at_ms`; `at`
+        # a duration ("20s"), where the start of the story ("0s") is a moment too.
+        if s.get("at_ms") is not None:
+            step["at_ms"] = _whole(e, s["at_ms"], f"{path}.at_ms", 0, MAX_TIME_MS)
+        if s.get("at") is not None:
+            at = s["at"]
+            zero = isinstance(at, str) and (m := _DURATION.fullmatch(at)) and int(m.group(1)) == 0
             try:
-                step["at_ms"] = 0 if value == 0 and not isinstance(value, bool) else \
-                    parse_duration(value, key)
+                step["at_ms"] = 0 if zero or (at == 0 and not isinstance(at, bool)) else \
+                    parse_duration(at, "at")
             except CommandError as err:
-                e.add(f"{path}.{key}", err.message)
+                e.add(f"{path}.at", err.message)
         if s.get("when") is not None:
             try:
                 step["when"] = check_when(s["when"])
@@ -721,6 +723,10 @@ def _figures(e: _Errors, doc: dict) -> list[dict]:
                     good = False
             if "type" not in flt:
                 e.add(f"{path}.{end}.type", "is required: the event type")
+                good = False
+            elif isinstance(flt["type"], str) and flt["type"] not in EVENT_TYPES:
+                # A misspelt type never matches: the figure would wait for ever, silently.
+                e.add(f"{path}.{end}.type", f"no event is called {flt['type']!r}")
                 good = False
         if good:
             out[i] = copy.deepcopy(f)

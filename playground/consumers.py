@@ -35,7 +35,7 @@ from django.conf import settings
 
 from playground.clientaddr import scope_client
 from playground.presenter import known_token
-from playground.rooms.limits import TokenBucket  # noqa: F401 (tests import it here)
+from playground.rooms.limits import AddressCounts, TokenBucket  # noqa: F401 (tests import TokenBucket here)
 from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
 from playground.rooms.registry import NoSuchRoom, RoomsFull, TooManyRooms, get_rooms
 from playground.rooms.relay import get_relay
@@ -94,30 +94,21 @@ class OpenSockets:
 
     def __init__(self):
         self.loop = None
-        self.counts: dict[str, int] = {}
+        self.counts = AddressCounts()
 
-    def _counts(self) -> dict[str, int]:
+    def _counts(self) -> AddressCounts:
         loop = asyncio.get_running_loop()
         if loop is not self.loop:
             # A serving process has one loop; tests run each in a fresh one, whose sockets
             # are all new.
-            self.loop, self.counts = loop, {}
+            self.loop, self.counts = loop, AddressCounts()
         return self.counts
 
     def take(self, address: str | None, limit: int) -> bool:
-        counts, key = self._counts(), address or "?"
-        if counts.get(key, 0) >= limit:
-            return False
-        counts[key] = counts.get(key, 0) + 1
-        return True
+        return self._counts().take(address, limit)
 
     def give_back(self, address: str | None) -> None:
-        counts, key = self._counts(), address or "?"
-        left = counts.get(key, 0) - 1
-        if left > 0:
-            counts[key] = left
-        else:
-            counts.pop(key, None)
+        self._counts().give_back(address)
 
     def held(self, address: str | None) -> int:
         return self._counts().get(address or "?", 0)

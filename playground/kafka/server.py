@@ -39,6 +39,7 @@ import logging
 import time
 
 from broker_core.assignors import java_string_hash
+from playground.rooms.limits import AddressCounts
 from playground.rooms.room import PROCESS_VIEWER_PREFIX
 
 from . import codec
@@ -247,7 +248,7 @@ class Listener:
         self.frame_body_timeout_s = frame_body_timeout_s
         self.pool = RequestPool(queued_bytes)
         # Open connections per client IP, across every broker's port.
-        self.addresses: dict[str, int] = {}
+        self.addresses = AddressCounts()
         # Per address refused lately: (monotonic time of the last warning, refusals since).
         self._refusals: dict[str, tuple[float, int]] = {}
         self.room = None
@@ -445,12 +446,10 @@ class Listener:
         # Kafka has no proxy headers: the peer is the client (or its NAT, which is why the
         # default cap fits a classroom behind one address).
         address = str((writer.get_extra_info("peername") or ("?",))[0])
-        open_now = self.addresses.get(address, 0)
-        if open_now >= self.connections_per_address:
+        if not self.addresses.take(address, self.connections_per_address):
             writer.transport.abort()
-            self._refused(address, open_now)
+            self._refused(address, self.addresses[address])
             return
-        self.addresses[address] = open_now + 1
         conn = Connection(self, broker, reader, writer)
         self.connections.setdefault(broker, set()).add(conn)
         self.clients += 1
@@ -471,11 +470,7 @@ class Listener:
             self.tasks.discard(task)
             self.connections.get(broker, set()).discard(conn)
             writer.transport.abort()
-            left = self.addresses.get(address, 1) - 1
-            if left > 0:
-                self.addresses[address] = left
-            else:
-                self.addresses.pop(address, None)
+            self.addresses.give_back(address)
             self.clients -= 1
             if self.clients == 0 and not self._closed:
                 self._realtime_off()

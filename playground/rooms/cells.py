@@ -20,6 +20,8 @@ partitions take a few kilobytes.
 
 import json
 
+from .frames import cut_value
+
 CELLS_PER_PARTITION = 32  # the most cells a lane draws (model.js: CELL_WINDOW * 2)
 VALUE_PREVIEW_CHARS = 100  # a cell needs only the key; the inspector shows a preview
 # A key is sent whole up to this, since the page colours a cell by a hash of the whole key; a
@@ -47,14 +49,11 @@ def cell(log, offset: int) -> dict:
     rec = log.record(offset)
     out = {"offset": offset, "key": rec["key"], "value": rec["value"],
            "timestamp_ms": rec["timestamp_ms"], "acks": log.acks_at(offset)}
-    key, value, headers = rec["key"], rec["value"], rec["headers"]
+    key, headers = rec["key"], rec["headers"]
     if isinstance(key, str) and len(key) > KEY_CHARS_MAX:
         out["key"] = key[:KEY_CHARS_MAX]
         out["key_chars"] = len(key)
-    if isinstance(value, str) and len(value) > VALUE_PREVIEW_CHARS:
-        out["value"] = value[:VALUE_PREVIEW_CHARS]
-        out["value_truncated"] = True
-        out["value_chars"] = len(value)
+    cut_value(out, VALUE_PREVIEW_CHARS)
     if headers:
         cut = {_cut(name, VALUE_PREVIEW_CHARS): _cut(v, VALUE_PREVIEW_CHARS)
                for name, v in headers.items()}

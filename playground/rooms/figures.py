@@ -148,9 +148,6 @@ class Figures:
     def __init__(self, specs, **bounds):
         self.items = [LiveFigure(spec, **bounds) for spec in specs or [] if spec is not None]
 
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
     def observe(self, events: list[dict]) -> None:
         if not self.items:
             return

@@ -29,14 +29,20 @@ def _dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def cut_value(record: dict, chars: int) -> dict:
+    """`record` (an event, a snapshot's cell) with its value cut to `chars`, saying so the
+    way the page reads it: ``value_truncated`` and the whole length in ``value_chars``."""
+    value = record.get("value")
+    if isinstance(value, str) and len(value) > chars:
+        record["value"] = value[:chars]
+        record["value_truncated"] = True
+        record["value_chars"] = len(value)
+    return record
+
+
 def _trimmed(event: dict) -> dict:
     """The event with its value cut to a preview, for an event too large to send whole."""
-    out = dict(event)
-    value = out.get("value")
-    if isinstance(value, str) and len(value) > VALUE_PREVIEW_CHARS:
-        out["value"] = value[:VALUE_PREVIEW_CHARS]
-        out["value_truncated"] = True
-        out["value_chars"] = len(value)
+    out = cut_value(dict(event), VALUE_PREVIEW_CHARS)
     if len(_dumps(out)) > MAX_EVENT_BYTES:
         out.pop("headers", None)
     return out
@@ -66,10 +72,12 @@ def _aggregate(aggs: dict, event: dict) -> None:
 
 
 def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
-                max_events: int = MAX_FRAME_EVENTS,
-                max_bytes: int = MAX_FRAME_BYTES) -> tuple[str, int, dict]:
+                max_events: int = MAX_FRAME_EVENTS, max_bytes: int = MAX_FRAME_BYTES,
+                room: dict | None = None) -> tuple[str, int, dict]:
     """Serialise one frame covering `events` (contiguous, starting at `from_seq`).
 
+    `room` holds the room's shared state every frame carries beside its clock (narration
+    step, viewer count, changed figures); it counts against `max_bytes` like the rest.
     Returns (text, to_seq, stats). An empty `events` makes a clock-only frame with
     ``to_seq = from_seq - 1``. `stats` says how many events were sent whole and aggregated.
     """
@@ -77,8 +85,8 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
     # A frame must never claim a range it does not hold: the room hands over what it took.
     assert not events or (events[0]["seq"] == from_seq
                           and to_seq - from_seq + 1 == len(events)), "events not contiguous"
-    head = _dumps({"type": "frame", "from_seq": from_seq, "to_seq": to_seq, "clock": clock,
-                   "wall_ms": wall_ms})[:-1]
+    head = _dumps({"type": "frame", **(room or {}), "from_seq": from_seq, "to_seq": to_seq,
+                   "clock": clock, "wall_ms": wall_ms})[:-1]
     budget = max_bytes - len(head) - 64
     # Structural events first: they claim their room in the budget before the bulk does.
     keep = [False] * len(events)

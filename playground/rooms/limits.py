@@ -1,7 +1,28 @@
-"""Token buckets: the per-connection message limit and the per-address room-creation limit."""
+"""Token buckets (the per-connection message limit and the per-address room-creation
+limit) and per-address counts (sockets, Kafka connections)."""
 
 import time
 from collections import OrderedDict
+
+
+class AddressCounts(dict):
+    """How many of something (sockets, Kafka connections) each client address holds open;
+    unknown addresses share the key "?". An address holding none has no entry."""
+
+    def take(self, address: str | None, limit: int) -> bool:
+        key = address or "?"
+        if self.get(key, 0) >= limit:
+            return False
+        self[key] = self.get(key, 0) + 1
+        return True
+
+    def give_back(self, address: str | None) -> None:
+        key = address or "?"
+        left = self.get(key, 0) - 1
+        if left > 0:
+            self[key] = left
+        else:
+            self.pop(key, None)
 
 
 class TokenBucket:

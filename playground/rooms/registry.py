@@ -89,7 +89,6 @@ class Rooms:
         self.rooms_per_address = rooms_per_address
         self._scheduler: asyncio.Task | None = None
         self._turn = 0  # where the next tick starts in the list of busy rooms
-        self.ticks_over_budget = 0  # ticks that ran out of budget before every room had a turn
         self.store = MemoryStore() if store is None else store
         self.checkpoint_s = checkpoint_s
         self.keep_s = keep_s  # a stored room nobody touched this long is deleted
@@ -156,16 +155,15 @@ class Rooms:
         # Only what is in memory: a caller naming a room has asked the store (aexists) first.
         if room_id is not None and (room_id in self.awake or room_id in self.settling):
             raise ValueError(f"room {room_id!r} exists already")
+        # Built first: building validates the scenario (once) and keeps it normalized, which
+        # the limits are judged on. A refused room was never anyone's, and evicts nobody.
+        room = Room(room_id or self._new_id(), spec, seed=seed, records_max=self.records_max,
+                    meta=meta, owner=owner, **self._room_kwargs())
         if self.quotas is not None:
-            from broker_core.scenario import validate_scenario
-
             # A scenario bigger than a room may be is refused, with the path of what is over.
-            self.quotas.check_spec(validate_scenario(spec))
+            self.quotas.check_spec(room.cluster.scenario)
         self._make_space(client)
-        room_id = room_id or self._new_id()
-        room = Room(room_id, spec, seed=seed, records_max=self.records_max, meta=meta,
-                    owner=owner, **self._room_kwargs())
-        self.awake[room_id] = self._adopt(room, client)
+        self.awake[room.id] = self._adopt(room, client)
         return room
 
     async def start(self, spec: dict, *, seed=None, meta: dict | None = None,
@@ -208,7 +206,7 @@ class Rooms:
         if client is not None and self.rooms_per_address:
             # One address may not fill the server: past its share its own idlest unwatched
             # room goes to sleep, and if all of them are watched the new one is refused.
-            mine = [r for r in self.awake.values() if getattr(r, "client", None) == client]
+            mine = [r for r in self.awake.values() if r.client == client]
             if len(mine) >= self.rooms_per_address:
                 idle = [r for r in mine if not r.viewers]
                 if not idle:
@@ -763,7 +761,6 @@ class Rooms:
                 continue
             left_s = budget_s - used_s
             if left_s <= 0.0005:
-                self.ticks_over_budget += 1
                 self._turn = first + i
                 # No model time for them this tick, but what their commands did goes out.
                 for waiting in order[i:]:

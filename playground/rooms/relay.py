@@ -79,6 +79,23 @@ async def once_more(call, *args):
         return await call(*args)
 
 
+class Backoff:
+    """How long to wait before the next retry while something keeps failing: BACKOFF_MIN_S,
+    doubling to BACKOFF_MAX_S; `reset` once it works."""
+
+    __slots__ = ("delay_s",)
+
+    def __init__(self):
+        self.delay_s = BACKOFF_MIN_S
+
+    def next(self) -> float:
+        delay, self.delay_s = self.delay_s, min(self.delay_s * 2, BACKOFF_MAX_S)
+        return delay
+
+    def reset(self) -> None:
+        self.delay_s = BACKOFF_MIN_S
+
+
 class Outage:
     """Logs a failing dependency once when it starts failing and once when it works again,
     however many retries there are in between."""
@@ -215,7 +232,7 @@ class Relay:
         """Receive `group`'s messages for as long as this process has viewers of it (`leave`
         cancels it), whatever the layer does meanwhile."""
         renewed_s = time.monotonic()
-        delay_s = BACKOFF_MIN_S
+        backoff = Backoff()
         while True:
             try:
                 if sub.channel is None:
@@ -230,7 +247,7 @@ class Relay:
                         await self._discard(group, old)
                     sub.stale.clear()
                     self.outage.ok()
-                    delay_s = BACKOFF_MIN_S
+                    backoff.reset()
                     # Whatever was sent while this process was out of the group is lost: the
                     # viewers start over from a snapshot rather than wait for a gap to show.
                     await self._deliver(group, {"type": RESYNC_TYPE})
@@ -248,11 +265,10 @@ class Relay:
                 if sub.channel is not None:
                     sub.stale.append(sub.channel)
                     sub.channel = None
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+                await asyncio.sleep(backoff.next())
                 continue
             self.outage.ok()
-            delay_s = BACKOFF_MIN_S
+            backoff.reset()
             sub.live = True  # it arrived: the group_sends after it find this channel too
             key = _key(message)
             if sub.direct and key in sub.direct:
@@ -269,22 +285,21 @@ class _Sending:
     (a dead Redis costs a connection attempt each, up to its connect timeout, inside a room's
     tick) and one message at a time probes it, in the background, after a back-off."""
 
-    __slots__ = ("outage", "retry_at", "delay_s", "probe")
+    __slots__ = ("outage", "retry_at", "backoff", "probe")
 
     def __init__(self):
         self.outage = Outage("relay: publishing room messages to the channel layer")
         self.retry_at = 0.0
-        self.delay_s = BACKOFF_MIN_S
+        self.backoff = Backoff()
         self.probe: asyncio.Task | None = None
 
     def failed(self, error: BaseException) -> None:
         self.outage.failed(error)
-        self.retry_at = time.monotonic() + self.delay_s
-        self.delay_s = min(self.delay_s * 2, BACKOFF_MAX_S)
+        self.retry_at = time.monotonic() + self.backoff.next()
 
     def ok(self) -> None:
         self.outage.ok()
-        self.delay_s = BACKOFF_MIN_S
+        self.backoff.reset()
 
 
 _sending: "weakref.WeakKeyDictionary[object, _Sending]" = weakref.WeakKeyDictionary()

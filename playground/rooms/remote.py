@@ -36,7 +36,7 @@ import secrets
 import redis.exceptions
 
 from .registry import NoSuchRoom, RoomsFull
-from .relay import BACKOFF_MAX_S, BACKOFF_MIN_S, LAYER_ERRORS, Outage, once_more
+from .relay import LAYER_ERRORS, Backoff, Outage, once_more
 
 log = logging.getLogger(__name__)
 
@@ -205,24 +205,22 @@ class RoomHost:
 
     async def _renew(self) -> None:
         outage = Outage("room host: renewing room leases in Redis", log)
-        delay_s = BACKOFF_MIN_S
+        backoff = Backoff()
         while True:
-            # While Redis is away, retry soon (BACKOFF_MIN_S doubling to BACKOFF_MAX_S): once
-            # it is back, every lease should be ours again before another process, asked for
-            # one of these rooms, finds none and wakes a second copy from the store.
-            await asyncio.sleep(delay_s if outage.failing else self.leases.ttl_ms / 3000)
+            # While Redis is away, retry soon (Backoff): once it is back, every lease should
+            # be ours again before another process, asked for one of these rooms, finds none
+            # and wakes a second copy from the store.
+            await asyncio.sleep(backoff.next() if outage.failing else self.leases.ttl_ms / 3000)
             try:
                 await self._renew_all()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 # Any failure: a renewal loop that dies lets every lease lapse for good.
-                if outage.failing:
-                    delay_s = min(delay_s * 2, BACKOFF_MAX_S)
                 outage.failed(e)
                 continue
             outage.ok()
-            delay_s = BACKOFF_MIN_S
+            backoff.reset()
 
     async def _renew_all(self) -> None:
         for room_id in list(self.hosted):
@@ -235,7 +233,7 @@ class RoomHost:
 
     async def _serve(self) -> None:
         outage = Outage("room host: receiving calls from the channel layer", log)
-        delay_s = BACKOFF_MIN_S
+        backoff = Backoff()
         while True:
             try:
                 message = await self.layer.receive(self.channel)
@@ -245,11 +243,10 @@ class RoomHost:
                 # A Redis blip must not end serving for good while the leases stay held
                 # (every other process's calls would time out until this one restarted).
                 outage.failed(e)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+                await asyncio.sleep(backoff.next())
                 continue
             outage.ok()
-            delay_s = BACKOFF_MIN_S
+            backoff.reset()
             call_id = message.get("id")
             if isinstance(call_id, str):
                 if call_id in self._seen:
@@ -373,7 +370,7 @@ class RemoteRooms:
 
     async def _receive(self) -> None:
         outage = Outage("room calls: receiving answers from the channel layer", log)
-        delay_s = BACKOFF_MIN_S
+        backoff = Backoff()
         while True:
             try:
                 message = await self.layer.receive(self._reply_channel)
@@ -382,11 +379,10 @@ class RemoteRooms:
             except Exception as e:
                 # Any failure: a receiver that dies leaves every later call to time out.
                 outage.failed(e)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+                await asyncio.sleep(backoff.next())
                 continue
             outage.ok()
-            delay_s = BACKOFF_MIN_S
+            backoff.reset()
             future = self._waiting.get(message.get("id"))
             if future is not None and not future.done():
                 future.set_result(message)

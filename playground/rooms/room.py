@@ -26,9 +26,11 @@ instant, then apply), so the event stream is the original's, byte for byte.
 
 import asyncio
 import copy
+import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
@@ -95,20 +97,21 @@ def run_to(cluster, t_ms: int, observe=None) -> None:
             observe(events)
 
 
-FRAME_HEAD = '{"type":"frame",'
-
-
-def _with_room_fields(text: str, fields: dict) -> str:
-    """A frame's text with the room's shared state (`fields`) beside its clock. Every frame
-    carries it, not only snapshots, so every page follows the presenter's narration step and
-    sees how many watch within a tick; build_frame knows only events and the clock."""
-    assert text.startswith(FRAME_HEAD), text[:40]
-    return f"{FRAME_HEAD}{_dumps(fields)[1:-1]},{text[len(FRAME_HEAD):]}"
-
-
 def retained_records(snapshot: dict) -> int:
     return sum(p["log_end_offset"] - p["log_start_offset"]
                for topic in snapshot["topics"].values() for p in topic["partitions"])
+
+
+@dataclasses.dataclass(slots=True)
+class Goal:
+    """A step or jump in progress: run unpaced to `to_ms`; `from_ms` is where it started (the
+    page's progress bar). A narration step (`step`) also stops at the end of the first instant
+    with an event matching `until`, and pauses at its moment."""
+
+    to_ms: int
+    from_ms: int
+    step: int | None = None
+    until: Callable[[dict], bool] | None = None
 
 
 class Room:
@@ -136,7 +139,7 @@ class Room:
         self.pending: list[dict] = []
         self.sent_seq = self.cluster.seq
         self.pacer = Pacer(clock(), self.cluster.now_ms)
-        self.goal_ms: int | None = None  # a step or jump in progress: reach it, unpaced
+        self.goal: Goal | None = None  # a step or jump in progress
         self.narration_step = 0
         self.viewers: set[str] = set()
         self.viewers_sent = 0  # people_watching() as the last frame said it (see flush)
@@ -149,11 +152,6 @@ class Room:
         self.failure_noticed_s = float("-inf")
         self.log_bytes = 0  # the size of the commands in the recording (LOG_BYTES_MAX)
         self.behind = False
-        self.goal_from_ms: int | None = None  # where the step or jump in progress started
-        # A narration step on its way to its moment: (step index, until-predicate or None).
-        # The room stops at the first matching event and pauses there (the text is true now).
-        self.goal_step: int | None = None
-        self.goal_until = None
         self.missed_step: int | None = None  # its event never came within the search
         self.narration_search_ms = NARRATION_SEARCH_MS
         self.frames_sent = 0
@@ -163,6 +161,7 @@ class Room:
         self.jump_weight = 1  # the registry's scheduler sets PLAYGROUND_JUMP_WEIGHT
         self.event_cost_s = 5e-6  # model time per event, measured: sizes the slices
         self.listeners: list = []  # fn(events) for every batch of new model events, in order
+        self.client: str | None = None  # the address that made it (the registry sets it)
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
         # A replay room's recording: {"slug", "log", "end_ms"}; script_pos is its next entry.
@@ -177,6 +176,24 @@ class Room:
         # wall clock), or None. Refuses speed changes and pause; the clock says "realtime".
         self.realtime: str | None = None
         self.log_bytes_max = LOG_BYTES_MAX
+
+    @property
+    def goal_ms(self) -> int | None:
+        return None if self.goal is None else self.goal.to_ms
+
+    @goal_ms.setter
+    def goal_ms(self, to_ms: int | None) -> None:
+        """A plain jump to `to_ms` from where the cluster is (None: no goal)."""
+        self.goal = None if to_ms is None else Goal(to_ms, self.cluster.now_ms)
+
+    def _end_goal(self, wall_s: float, at_ms: int) -> None:
+        """The step or jump is over at `at_ms` (reached, or cancelled where it got to): the
+        clock goes on from there, paused if a narration step got to its moment."""
+        goal, self.goal = self.goal, None
+        self.pacer.rebase(wall_s, at_ms)
+        if goal is not None and goal.step is not None:
+            self.pacer.pause(wall_s)
+        self.clock_dirty = True
 
     @property
     def mode(self) -> str:
@@ -227,17 +244,13 @@ class Room:
                    records_max=recording["records_max"], meta=recording["meta"],
                    owner=recording.get("owner"), open=recording.get("open"),
                    script=recording.get("replay"), **kwargs)
-        cluster = room.cluster
         if room.script is not None:
             # Its log is the script's prefix: rebuilt the way a seek rebuilds it.
             room.cluster, room.moments, room.script_pos = room._build_at(recording["now_ms"])
-            cluster = room.cluster
         else:
-            observe = room.moments.observe
-            for entry in recording["log"]:
-                run_to(cluster, entry["at_ms"], observe)
-                observe(cluster.apply(entry["command"]))
-            run_to(cluster, recording["now_ms"], observe)
+            room.cluster, room.moments, _ = room._rebuild(
+                recording["log"], recording["now_ms"], start=(room.cluster, room.moments))
+        cluster = room.cluster
         room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
@@ -256,31 +269,30 @@ class Room:
         room.pending = []
         return room
 
-    def _build_at(self, to_ms: int):
-        """A fresh cluster with the script applied up to and including `to_ms`, at `to_ms`;
-        its narration moments; and the index of the script's next entry. Pure CPU work on a
-        private cluster."""
-        cluster, moments = self._fresh_cluster(self.seed)
-        entries = self.script["log"]
+    def _rebuild(self, entries: list[dict], to_ms: int, apply=None, start=None):
+        """A cluster with `entries` (a command log or a replay's script, in time order)
+        applied up to and including `to_ms`, at `to_ms`; its narration moments (which saw
+        every event); and how many entries were applied. From a fresh cluster, or from
+        `start` = (cluster, moments) at 0 ms. Pure CPU work on a private cluster."""
+        cluster, moments = start or self._fresh_cluster(self.seed)
+        apply = apply or (lambda c, entry: c.apply(entry["command"]))
         pos = 0
         while pos < len(entries) and entries[pos]["at_ms"] <= to_ms:
             run_to(cluster, entries[pos]["at_ms"], moments.observe)
-            moments.observe(self._apply_scripted(cluster, entries[pos]))
+            moments.observe(apply(cluster, entries[pos]))
             pos += 1
         run_to(cluster, to_ms, moments.observe)
         return cluster, moments, pos
 
+    def _build_at(self, to_ms: int):
+        """A replay room at `to_ms` (a seek): its script applied up to there, and the index of
+        the script's next entry."""
+        return self._rebuild(self.script["log"], to_ms, self._apply_scripted)
+
     def _build_live_at(self, to_ms: int):
-        """A fresh cluster with the room's own command log replayed up to `to_ms`, at `to_ms`,
-        and its moments (a live room rewinding to a narration step's moment)."""
-        cluster, moments = self._fresh_cluster(self.seed)
-        for entry in self.cluster.command_log:
-            if entry["at_ms"] > to_ms:
-                break
-            run_to(cluster, entry["at_ms"], moments.observe)
-            moments.observe(cluster.apply(entry["command"]))
-        run_to(cluster, to_ms, moments.observe)
-        return cluster, moments
+        """A live room at `to_ms` (a rewind to a narration step's moment): its own command log
+        replayed up to there."""
+        return self._rebuild(self.cluster.command_log, to_ms)[:2]
 
     def _apply_scripted(self, cluster, entry: dict) -> list:
         try:
@@ -310,12 +322,14 @@ class Room:
     # -- what viewers see -----------------------------------------------------------------------
 
     def clock_state(self) -> dict:
+        goal = self.goal
         recording = None
         if self.script is not None:
             recording = {"end_ms": self.script["end_ms"], "slug": self.script["slug"]}
         return {"now_ms": self.cluster.now_ms, **self.pacer.state(),
-                "behind": self.behind, "goal_ms": self.goal_ms, "goal_step": self.goal_step,
-                "goal_from_ms": self.goal_from_ms if self.goal_ms is not None else None,
+                "behind": self.behind, "goal_ms": self.goal_ms,
+                "goal_step": goal.step if goal else None,
+                "goal_from_ms": goal.from_ms if goal else None,
                 "recording": recording, "realtime": self.realtime is not None}
 
     def limits(self, state: dict) -> dict:
@@ -404,28 +418,28 @@ class Room:
             left_s = cpu_budget_s - (time.perf_counter() - started)
             max_events = max(20, min(SLICE_MAX_EVENTS, int(left_s / self.event_cost_s)))
             slice_started = time.perf_counter()
-            until = self.goal_until if self.goal_ms is not None else None
+            goal = self.goal
+            until = goal.until if goal is not None else None
             events = cluster.advance_to(stop, max_events=max_events, until=until)
             self._emit(events)
             if len(events) >= 20:
                 cost = (time.perf_counter() - slice_started) / len(events)
                 self.event_cost_s = 0.8 * self.event_cost_s + 0.2 * cost
-            if until is not None and any(until(e) for e in events):
-                # The narration step's event happened: its moment is this instant.
-                target = self.goal_ms = cluster.now_ms
-                self.goal_until = None
+            if until is not None and goal.step in self.moments.found:
+                # The narration step's event happened (its Moments saw it in _emit): its
+                # moment is this instant.
+                target = goal.to_ms = cluster.now_ms
+                goal.until = None
         self._run_script()  # nothing scripted at or before `now` is left for later
         reached = cluster.now_ms >= target
-        if self.goal_ms is not None:
+        goal = self.goal
+        if goal is not None:
             if reached:
-                self.pacer.rebase(wall_s, self.goal_ms)
-                if self.goal_step is not None:
-                    # A narration step got to its moment: stop there, so what the step says
-                    # is what every viewer sees until someone plays on.
-                    self.pacer.pause(wall_s)
-                    if self.goal_until is not None:
-                        self.missed_step = self.goal_step  # searched to the end: no event
-                self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
+                if goal.until is not None:
+                    self.missed_step = goal.step  # searched to the end: no event
+                # A narration step stops at its moment, so what the step says is what every
+                # viewer sees until someone plays on.
+                self._end_goal(wall_s, goal.to_ms)
             # A jump in progress moves its progress bar: every frame says where it got to.
             self.clock_dirty = True
         elif not reached:
@@ -463,7 +477,7 @@ class Room:
     def weight(self) -> int:
         """Shares of the process's tick this room gets when busy: a jump or step someone asked
         for is a finite job the class is waiting on; playing fast is an appetite."""
-        return self.jump_weight if self.goal_ms is not None else 1
+        return self.jump_weight if self.goal is not None else 1
 
     async def flush(self, force: bool = False, wall_s: float | None = None) -> None:
         """Send what is pending as one frame (or a clock-only frame when one is due)."""
@@ -484,13 +498,15 @@ class Room:
                   for e in pending)
         self.pending = []
         from_seq = self.sent_seq + 1
-        text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms())
+        # Every frame carries the room's shared state, not only snapshots, so every page
+        # follows the presenter's narration step and sees how many watch within a tick; and
+        # the scenario's figures that this frame's events changed (numbers and new points).
         fields = {"narration_step": self.narration_step, "viewers": watching}
-        # The scenario's figures that this frame's events changed: numbers and new points.
         figures = self.moments.figures.changes(from_seq)
         if figures is not None:
             fields["figures"] = figures
-        text = _with_room_fields(text, fields)
+        text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms(),
+                                      room=fields)
         self.sent_seq = to_seq
         self.viewers_sent = watching
         self.last_frame_s = wall_s
@@ -517,7 +533,7 @@ class Room:
         if reason is not None:
             wall_s = self.clock()
             self.advance(wall_s)  # up to now at the old speed: time never jumps
-            self.goal_ms = self.goal_from_ms = None
+            self.goal = None
             self.pacer.set_speed(wall_s, 1.0)
             self.pacer.play(wall_s)
         self.clock_dirty = True
@@ -609,7 +625,7 @@ class Room:
         """Put a rebuilt cluster in place (seek, rewind): a new epoch, and a snapshot for all."""
         self.cluster, self.moments = cluster, moments
         self.pending = []
-        self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
+        self.goal = None
         self.behind = False
         self.epoch += 1
         self.sent_seq = cluster.seq
@@ -711,7 +727,8 @@ class Room:
             # timeouts run on the wall clock: the clock cannot be moved for a story.
             return
         wall_s = self.clock()
-        self.goal_ms = self.goal_from_ms = self.goal_step = self.goal_until = None
+        if self.goal is not None:
+            self._end_goal(wall_s, self.cluster.now_ms)  # this step takes over
         self.advance(wall_s)  # catch up: "now" is what the viewers see
         now = self.cluster.now_ms
         moment = self.moments.moment(steps, index)
@@ -730,8 +747,7 @@ class Room:
 
     def _go(self, wall_s: float, goal_ms: int, index: int, until) -> None:
         self.pacer.pause(wall_s)
-        self.goal_ms, self.goal_from_ms = goal_ms, self.cluster.now_ms
-        self.goal_step, self.goal_until = index, until
+        self.goal = Goal(goal_ms, self.cluster.now_ms, index, until)
         self.advance(wall_s)
 
     async def _rewind(self, index: int, to_ms: int, request_id) -> None:
@@ -760,17 +776,13 @@ class Room:
         pacer = self.pacer
         if self.realtime is not None and action in ("pause", "speed", "step", "jump"):
             raise ProtocolError("action", self.realtime, msg["request_id"])
-        if action in ("pause", "step", "jump") and self.goal_step is not None:
-            # A narration step on its way is a jump that also pauses at its moment: stopping
-            # or jumping on takes it over (Cancel stays where it got to).
-            self.goal_step = self.goal_until = None
-            if action != "jump":
-                self.goal_ms = None
-        if action in ("pause", "step") and self.goal_ms is not None:
-            # Stopping wins over a jump still under way (the progress bar's Cancel is a pause):
-            # the room stays where the jump got to, and the clock goes on from there.
-            self.goal_ms = self.goal_from_ms = None
-            self.pacer.rebase(wall_s, self.cluster.now_ms)
+        goal = self.goal
+        if goal is not None and (action in ("pause", "step") or goal.step is not None
+                                 and action == "jump"):
+            # Stopping wins over a step or jump still under way (the progress bar's Cancel is
+            # a pause): the room stays where it got to, and the clock goes on from there. A
+            # jump takes over a narration step from there too.
+            self._end_goal(wall_s, self.cluster.now_ms)
         # Catch up to "now" first; a room that fell behind was re-based where it got to, so
         # every change below starts from the time the viewers are looking at.
         self.advance(wall_s)
@@ -791,11 +803,11 @@ class Room:
             else:
                 self.goal_ms = self.cluster.now_ms + msg["ms"]
         elif action == "jump":
-            base = self.goal_ms if self.goal_ms is not None else max(
-                self.cluster.now_ms, pacer.virtual_at(wall_s))
-            self.goal_ms = base + msg["ms"]
-        if self.goal_ms is not None:
-            if self.goal_from_ms is None:
-                self.goal_from_ms = self.cluster.now_ms  # where the progress bar starts
+            if self.goal is not None:
+                self.goal.to_ms += msg["ms"]  # a jump during a jump goes on further
+            else:
+                self.goal = Goal(max(self.cluster.now_ms, pacer.virtual_at(wall_s)) + msg["ms"],
+                                 self.cluster.now_ms)
+        if self.goal is not None:
             self.advance(wall_s)
         self.clock_dirty = True

@@ -4,108 +4,129 @@
 //
 // Each callout is built from events (never from HTML: user text goes in with textContent via
 // el()). Losses stay until dismissed (an acknowledged write is gone: nobody should miss it);
-// the others give way to newer ones, at most MAX_SHOWN at a time. Events at the same virtual
-// instant are told together ("3 acknowledged records lost"), so a burst is one callout.
+// the others give way to newer ones, at most MAX_SHOWN at a time. Events of one kind at the
+// same virtual instant are told together ("3 acknowledged records were lost"), so a burst is
+// one callout; it keeps the first RECORDS_NAMED records and counts the rest, and is drawn
+// once per frame (flush), however many events the frame brought.
 
 import {el} from "./render.js";
-import {formatClock} from "./timeline.js";
+import {recordId} from "./model.js";
+import {formatDuration, shortClock} from "./timeline.js";
 
 const MAX_SHOWN = 4;
+const RECORDS_NAMED = 5;
 const FADE_MS = 12_000; // wall time a passing callout stays (losses stay until dismissed)
 
 export class Callouts {
   constructor(list, {inspect}) {
     this.list = list;
-    this.inspect = inspect;
-    this.groups = new Map(); // "kind|t_ms|scope" -> {li, items, ...}
+    this.groups = new Map(); // "kind|t_ms|scope" -> {li, spec, t_ms, n, records}
+    this.dirty = new Set();
+    // One listener for every callout's buttons: they are redrawn, the list stays.
+    list.addEventListener("click", (ev) => {
+      const record = ev.target.closest("[data-callout-record]");
+      if (record) inspect(record.dataset.calloutRecord);
+      const close = ev.target.closest("[data-callout-close]");
+      if (close) this.remove(close.dataset.calloutClose);
+    });
   }
 
-  clear() {
-    this.list.replaceChildren();
-    this.groups.clear();
+  // A snapshot took the room back (a rewind, a seek): what happened after it has not happened.
+  forgetAfter(nowMs) {
+    for (const [id, g] of this.groups) if (g.t_ms > nowMs) this.remove(id);
   }
 
   // One event from a frame (after the model applied it; `model` is the page's copy).
   event(e, model) {
+    const id = e.offset != null ? recordId(e.topic, e.partition, e.offset) : null;
     switch (e.type) {
       case "record.lost":
-        this.add("lost", e, `${e.topic}/${e.partition}`, {
-          level: "red", sticky: true, record: `${e.topic}/${e.partition}/${e.offset}`, key: e.key,
-          one: (n) => `${n === 1 ? "An acknowledged record was" : `${n} acknowledged records were`} lost on ${e.topic}/${e.partition}`,
+        this.add("lost", e, `${e.topic}/${e.partition}`, id, e.key, {
+          level: "red", sticky: true,
+          say: (n) => `${n === 1 ? "An acknowledged record was" : `${n} acknowledged records were`} lost on ${e.topic}/${e.partition}`,
           why: e.reason || "the new leader never had it",
         });
         break;
       case "record.dead_lettered":
-        this.add("dead", e, e.group, {
-          level: "red", record: `${e.topic}/${e.partition}/${e.offset}`, key: model.trail?.(`${e.topic}/${e.partition}/${e.offset}`)?.key,
-          one: (n) => `${e.group}: ${n === 1 ? "a record went" : `${n} records went`} to the dead-letter topic ${e.dead_letter_topic}`,
+        this.add("dead", e, e.group, id, model.trail(id)?.key, {
+          level: "red",
+          say: (n) => `${e.group}: ${n === 1 ? "a record went" : `${n} records went`} to the dead-letter topic ${e.dead_letter_topic}`,
           why: `after ${e.attempts} attempt${e.attempts === 1 ? "" : "s"}${e.reason ? ` (${e.reason})` : ""}`,
         });
         break;
       case "record.timed_out":
-        this.add("timeout", e, e.group, {
-          level: "amber", record: `${e.topic}/${e.partition}/${e.offset}`, key: model.trail?.(`${e.topic}/${e.partition}/${e.offset}`)?.key,
-          one: (n) => `${e.group}: ${n === 1 ? "a record" : `${n} records`} timed out on ${e.consumer}`,
-          why: e.kind === "message" ? `it waited ${formatSpan(e.age_ms)} (message timeout)` : `processing took over ${formatSpan(e.processing_timeout_ms)}`,
+        this.add("timeout", e, e.group, id, model.trail(id)?.key, {
+          level: "amber",
+          say: (n) => `${e.group}: ${n === 1 ? "a record" : `${n} records`} timed out on ${e.consumer}`,
+          why: e.kind === "message" ? `it waited ${formatDuration(e.age_ms)} (message timeout)` : `processing took over ${formatDuration(e.processing_timeout_ms)}`,
         });
         break;
       case "partition.leader_elected":
         if (e.previous_leader == null && !e.unclean) break; // a topic's first leaders
-        this.add("elected", e, e.unclean ? "unclean" : "clean", {
+        this.add("elected", e, e.unclean ? "unclean" : "clean", null, null, {
           level: e.unclean ? "red" : "blue",
-          one: (n) => n === 1
+          say: (n) => n === 1
             ? `${e.topic}/${e.partition}: broker ${e.leader} is the leader now${e.previous_leader != null ? ` (was ${e.previous_leader})` : ""}`
             : `${n} partitions have new leaders`,
           why: e.unclean ? "unclean election: an out-of-sync replica took over, records only the old leader had are gone" : (e.reason || "elected from the in-sync replicas"),
         });
         break;
       case "partition.offline":
-        this.add("offline", e, "", {
-          level: "red", one: (n) => n === 1 ? `${e.topic}/${e.partition} is offline` : `${n} partitions are offline`,
+        this.add("offline", e, "", null, null, {
+          level: "red", say: (n) => n === 1 ? `${e.topic}/${e.partition} is offline` : `${n} partitions are offline`,
           why: e.reason || "no live replica in the ISR",
         });
         break;
       case "controller.elected":
         if (!e.t_ms) break; // the first controller, at 0 ms
-        this.add("controller", e, "", {level: "blue", one: () => `Broker ${e.broker} is the controller now`, why: `epoch ${e.epoch}`});
+        this.add("controller", e, "", null, null, {level: "blue", say: () => `Broker ${e.broker} is the controller now`, why: `epoch ${e.epoch}`});
         break;
       case "controller.none":
-        this.add("controller", e, "none", {level: "red", one: () => "No controller: no broker can take the role", why: e.reason || ""});
+        this.add("controller", e, "none", null, null, {level: "red", say: () => "No controller: no broker can take the role", why: e.reason || ""});
         break;
       default:
         break;
     }
   }
 
-  add(kind, e, scope, spec) {
+  add(kind, e, scope, record, key, spec) {
     const id = `${kind}|${e.t_ms}|${scope}`;
     let g = this.groups.get(id);
     if (!g) {
-      g = {kind, items: [], li: el("li", {class: `callout ${spec.level}${spec.sticky ? " sticky" : ""}`, "data-callout": kind}), spec};
+      g = {li: el("li", {class: `callout ${spec.level}`, "data-callout": kind}), spec, t_ms: e.t_ms, n: 0, records: []};
       this.groups.set(id, g);
       this.list.prepend(g.li);
       if (!spec.sticky) g.timer = setTimeout(() => this.remove(id), FADE_MS);
       this.trim();
     }
-    g.items.push({record: spec.record, key: spec.key});
-    this.draw(id, g, e, spec);
+    g.n += 1;
+    g.spec = spec; // the newest event's wording
+    if (record && g.records.length < RECORDS_NAMED) g.records.push({record, key});
+    this.dirty.add(id);
   }
 
-  draw(id, g, e, spec) {
-    const n = g.items.length;
-    const head = el("p", {class: "callout-head"},
-      el("span", {class: "callout-time num muted", text: `${formatClock(e.t_ms)} `}),
-      el("strong", {text: spec.one(n)}));
-    const why = spec.why ? el("p", {class: "callout-why", text: spec.why}) : null;
-    const records = g.items.filter((r) => r.record).slice(0, 5);
-    const which = records.length ? el("p", {class: "callout-records"},
-      ...records.map((r) => el("button", {type: "button", class: "linkish", "data-callout-record": r.record,
-        title: "Inspect this record", text: r.key != null ? `${r.record} (key ${r.key})` : r.record})),
-      n > records.length ? el("span", {class: "muted", text: ` and ${n - records.length} more`}) : null) : null;
-    const close = el("button", {type: "button", class: "callout-close", "aria-label": "Dismiss", text: "×"});
-    close.addEventListener("click", () => this.remove(id));
-    g.li.replaceChildren(...[head, why, which, close].filter(Boolean));
-    for (const b of g.li.querySelectorAll("[data-callout-record]")) b.addEventListener("click", () => this.inspect(b.dataset.calloutRecord));
+  // Draw the callouts this frame's events touched (ui.js calls it after each frame).
+  flush() {
+    for (const id of this.dirty) {
+      const g = this.groups.get(id);
+      if (g) this.draw(id, g);
+    }
+    this.dirty.clear();
+  }
+
+  draw(id, g) {
+    const {spec, n, records} = g;
+    g.li.replaceChildren(...[
+      el("p", {class: "callout-head"},
+        el("span", {class: "callout-time num muted", text: `${shortClock(g.t_ms)} `}),
+        el("strong", {text: spec.say(n)})),
+      spec.why ? el("p", {class: "callout-why", text: spec.why}) : null,
+      records.length ? el("p", {class: "callout-records"},
+        ...records.map((r) => el("button", {type: "button", class: "linkish", "data-callout-record": r.record,
+          title: "Inspect this record", text: r.key != null ? `${r.record} (key ${r.key})` : r.record})),
+        n > records.length ? el("span", {class: "muted", text: ` and ${n - records.length} more`}) : null) : null,
+      el("button", {type: "button", class: "callout-close", "data-callout-close": id, "aria-label": "Dismiss", text: "×"}),
+    ].filter(Boolean));
   }
 
   remove(id) {
@@ -114,40 +135,26 @@ export class Callouts {
     clearTimeout(g.timer);
     g.li.remove();
     this.groups.delete(id);
+    this.dirty.delete(id);
   }
 
   // The newest MAX_SHOWN stay; passing ones go first, losses last.
   trim() {
-    const ids = [...this.groups.keys()];
     while (this.groups.size > MAX_SHOWN) {
-      const victim = ids.find((k) => this.groups.has(k) && !this.groups.get(k).spec.sticky) ?? ids.find((k) => this.groups.has(k));
-      this.remove(victim);
+      const ids = [...this.groups.keys()];
+      this.remove(ids.find((k) => !this.groups.get(k).spec.sticky) ?? ids[0]);
     }
   }
 }
 
-// 86,400,000 ms -> "24 h"; 12,345 -> "12.3 s".
-export function formatSpan(ms) {
-  if (ms == null) return "?";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  if (h) return `${h} h${m ? ` ${m} min` : ""}`;
-  return `${m} min${sec ? ` ${sec} s` : ""}`;
-}
-
-// What a countdown says: "12.3 s", "4:05", "23:59:48".
-export function formatLeft(ms) {
+// What a countdown says: "12.3 s", then "4:05", "23:59:48".
+function formatLeft(ms) {
   if (ms <= 0) return "any moment";
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.ceil(ms / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const two = (x) => String(x).padStart(2, "0");
-  return h ? `${h}:${two(m)}:${two(sec)}` : `${m}:${two(sec)}`;
+  return shortClock(Math.ceil(ms / 1000) * 1000);
 }
 
-// Keep every countdown on the page running from the room's clock (`nowMs`).
+// Keep every countdown under `root` running from the room's clock (`nowMs`).
 export function tickCountdowns(root, nowMs) {
   for (const c of root.querySelectorAll(".countdown[data-until-ms]")) {
     const left = Number(c.dataset.untilMs) - nowMs;

@@ -6,10 +6,12 @@
 // before the modules) draws each wait at the virtual time it ended, on a log scale, so 20 ms
 // and 5 s read on one chart. The panel stays hidden for a scenario without figures.
 //
-// DOM work happens in requestAnimationFrame, at most RENDER_EVERY_MS apart: frames come 20 a
-// second, the numbers need not change that often to be read.
+// DOM work happens in the page's animation loop (ui.js calls flushFigures), at most
+// RENDER_EVERY_MS apart: frames come 20 a second, the numbers need not change that often to be
+// read.
 
 import {PALETTE, el} from "./render.js";
+import {formatDuration, shortClock} from "./timeline.js";
 
 const SERIES_POINTS = 300;  // as many as the server keeps per figure (SERIES_POINTS there)
 const RENDER_EVERY_MS = 250;
@@ -26,26 +28,10 @@ const STATS = ["newest_ms", "mean_ms", "median_ms", "max_ms"];
 
 const $ = (sel) => document.querySelector(sel);
 
-// A wait for people (as broker_core.report.format_ms): 20 ms, 1,300 ms, 42.5 s, 3 min 20 s.
-export function formatWait(ms) {
-  if (ms == null) return "–";
-  if (ms < 10000) return `${Math.round(ms).toLocaleString("en-US")} ms`;
-  if (ms < 120000) return `${(ms / 1000).toLocaleString("en-US", {maximumFractionDigits: 1})} s`;
-  if (ms < 7200000) {
-    const total = Math.round(ms / 1000);
-    const m = Math.floor(total / 60), s = total % 60;
-    return s ? `${m} min ${s} s` : `${m} min`;
-  }
-  return `${(ms / 3600000).toLocaleString("en-US", {maximumFractionDigits: 1})} h`;
-}
-
 // A virtual instant on the chart's axis: 45 s, 2:05, 1:02:05.
 function formatAt(ms) {
   const t = Math.max(0, Math.round(ms / 1000));
-  if (t < 120) return `${t} s`;
-  const h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t % 60;
-  const ss = String(s).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+  return t < 120 ? `${t} s` : shortClock(t * 1000);
 }
 
 class FiguresPanel {
@@ -58,7 +44,7 @@ class FiguresPanel {
     this.rows = [];
     this.plot = null;
     this.rebuild = false;
-    this.scheduled = false;
+    this.dirty = false;
     this.renderedAt = -Infinity;
     if (window.ResizeObserver) {
       new ResizeObserver(() => this.resize()).observe(this.chartBox);
@@ -69,7 +55,8 @@ class FiguresPanel {
   load(list) {
     this.figures = (list || []).map((f) => ({...f, points: (f.points || []).slice(-SERIES_POINTS)}));
     this.rebuild = true;
-    this.schedule();
+    this.dirty = true;
+    this.renderedAt = -Infinity;  // drawn at the next animation frame
   }
 
   // A frame: the figures its events changed.
@@ -84,22 +71,14 @@ class FiguresPanel {
         if (figure.points.length > SERIES_POINTS) figure.points.splice(0, figure.points.length - SERIES_POINTS);
       }
     }
-    this.schedule();
+    this.dirty = true;
   }
 
-  schedule() {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const run = (now) => {
-      if (now - this.renderedAt < RENDER_EVERY_MS) {
-        requestAnimationFrame(run);
-        return;
-      }
-      this.scheduled = false;
-      this.renderedAt = now;
-      this.render();
-    };
-    requestAnimationFrame(run);
+  flush(now) {
+    if (!this.dirty || now - this.renderedAt < RENDER_EVERY_MS) return;
+    this.dirty = false;
+    this.renderedAt = now;
+    this.render();
   }
 
   render() {
@@ -134,7 +113,7 @@ class FiguresPanel {
 
   fillRow(cells, f) {
     if (!cells) return;
-    for (const stat of STATS) setText(cells[stat], f.count ? formatWait(f[stat]) : "–");
+    for (const stat of STATS) setText(cells[stat], f.count ? formatDuration(f[stat]) : "–");
     const median = cells.median_ms;
     const note = f.median_of != null && f.median_of < f.count
       ? `median of the newest ${f.median_of.toLocaleString("en-US")} waits` : "";
@@ -217,7 +196,7 @@ function formatDecade(ms) {
   if (ms == null) return null;
   if (ms < 1000) return `${ms} ms`;
   if (ms < 1000000) return `${ms / 1000} s`;
-  return formatWait(ms);
+  return formatDuration(ms);
 }
 
 function decades(min, max) {
@@ -248,4 +227,9 @@ export function loadFigures(list) {
 // A frame's figure changes (frame.figures), if any.
 export function updateFigures(changes) {
   if (changes?.length) thePanel()?.update(changes);
+}
+
+// From the page's animation loop: draw what changed, at most every RENDER_EVERY_MS.
+export function flushFigures(now) {
+  panel?.flush(now);
 }

@@ -47,8 +47,16 @@ function newPartition(topic, p) {
     leo: new Map(Object.entries(p.replica_log_end_offsets || {}).map(([b, o]) => [Number(b), o])),
     cells: new Map(), // offset -> {key, value, headers} for the newest records we have seen
     undrawn: 0, // records that reached this partition without a token of their own
-    isrExpires: new Map(), // follower -> when it leaves the ISR unless it catches up (countdown)
   };
+}
+
+const KEYS_KEPT = 64; // keys the legend remembers (it shows the newest few)
+
+// A broker as the page draws it: up, or how it went down (a crash or a clean stop), the
+// ZooKeeper session a crashed one still holds and when its followers leave their ISRs (ms,
+// the model's deadlines: render.js counts them down).
+function brokerState(id, up, mode = null, sessionExpiresMs = null, leavesIsrMs = null) {
+  return {id, up, mode: up ? null : mode ?? null, sessionExpiresMs: sessionExpiresMs ?? null, leavesIsrMs: leavesIsrMs ?? null};
 }
 
 // `map` with the names in `order` first, in that order, then the rest as they were.
@@ -90,15 +98,15 @@ export class Model {
     this.nowMs = state.now_ms ?? 0;
     this.controller = state.controller ?? null;
     this.controllerEpoch = state.controller_epoch ?? null;
-    // How a stopped broker went down, and the ZooKeeper session a crashed one still holds.
-    for (const b of state.brokers || []) this.brokers.set(b.id, {id: b.id, up: b.up !== false, mode: b.stopped || null, sessionExpiresMs: b.session_expires_ms ?? null});
+    // How a stopped broker went down, the ZooKeeper session a crashed one still holds, and
+    // when its follower replicas leave their ISRs.
+    for (const b of state.brokers || []) this.brokers.set(b.id, brokerState(b.id, b.up !== false, b.stopped, b.session_expires_ms, b.leaves_isr_ms));
     for (const [path, value] of Object.entries(state.zookeeper || {})) this.zk.set(path, value);
     const recent = []; // [record, partition] of every record the snapshot carries
     for (const [name, t] of Object.entries(state.topics || {})) {
       const topic = {name, config: t.config || {}, rf: t.replication_factor, partitions: []};
       for (const p of t.partitions || []) {
         const part = newPartition(name, p);
-        for (const [b, at] of Object.entries(p.isr_expires_ms || {})) part.isrExpires.set(Number(b), at);
         if (!part.leo.size && part.leader != null) part.leo.set(part.leader, p.log_end_offset ?? 0);
         // The snapshot carries each partition's newest records (PROTOCOL.md, "records"): the
         // same cells, and the same keys on consumer chips, as a page that watched them arrive.
@@ -128,15 +136,18 @@ export class Model {
     const key = r.key ?? null;
     const holders = part.replicas.filter((b) => (part.leo.get(b) ?? 0) > r.offset);
     this.touchTrail(id, () => ({id, topic: part.topic, partition: part.partition, offset: r.offset, key,
-      keyChars: r.key_chars ?? null, value: r.value, valueChars: r.value_truncated ? r.value_chars : null,
-      headers: r.headers || null, headersOmitted: r.headers_omitted ?? 0, why: null, leader: part.leader,
+      value: r.value, valueChars: r.value_truncated ? r.value_chars : null,
+      headers: r.headers || null, why: null, leader: part.leader,
       producer: null, acks: r.acks ?? null, t_ms: r.timestamp_ms ?? null, steps: [], groups: new Map(),
       replicas: new Set(holders), joined: true}));
-    if (key != null) {
-      this.keys.delete(key);
-      this.keys.set(key, true);
-      if (this.keys.size > 64) this.keys.delete(this.keys.keys().next().value);
-    }
+    if (key != null) this.noteKey(key);
+  }
+
+  // The legend lists the most recent keys: a key seen again moves to the newest end.
+  noteKey(key) {
+    this.keys.delete(key);
+    this.keys.set(key, true);
+    if (this.keys.size > KEYS_KEPT) this.keys.delete(this.keys.keys().next().value);
   }
 
   groupFromSnapshot(name, g) {
@@ -273,26 +284,16 @@ function trailEvent(m, e, entry) {
 
 const HANDLERS = {
   "broker.started"(m, e) {
-    m.brokers.set(e.broker, {id: e.broker, up: true, mode: null, sessionExpiresMs: null});
-    for (const t of m.topics.values()) for (const part of t.partitions) part?.isrExpires.delete(e.broker);
+    m.brokers.set(e.broker, brokerState(e.broker, true));
     return [{kind: "broker", broker: e.broker, up: true}];
   },
   "broker.stopped"(m, e) {
-    m.brokers.set(e.broker, {id: e.broker, up: false, mode: e.mode, sessionExpiresMs: e.session_expires_ms ?? null});
-    // A crashed follower stops fetching: its leaders drop it from their ISRs after
-    // replica.lag.time.max.ms (the event says when), unless it comes back first.
-    if (e.leaves_isr_ms != null) {
-      for (const t of m.topics.values()) {
-        for (const part of t.partitions) {
-          if (part && part.leader !== e.broker && part.isr.includes(e.broker) && !part.isrExpires.has(e.broker)) part.isrExpires.set(e.broker, e.leaves_isr_ms);
-        }
-      }
-    }
+    m.brokers.set(e.broker, brokerState(e.broker, false, e.mode, e.session_expires_ms, e.leaves_isr_ms));
     return [{kind: "broker", broker: e.broker, up: false}];
   },
   "broker.session_expired"(m, e) {
     const b = m.brokers.get(e.broker);
-    if (b) b.sessionExpiresMs = null;
+    if (b) b.sessionExpiresMs = b.leavesIsrMs = null;
     return [{kind: "broker", broker: e.broker, up: false}];
   },
   "controller.elected"(m, e) {
@@ -352,7 +353,6 @@ const HANDLERS = {
     part.leader = e.leader ?? null;
     if (e.epoch != null) part.epoch = e.epoch;
     if (e.isr) part.isr = e.isr;
-    for (const b of [...part.isrExpires.keys()]) if (!part.isr.includes(b) || b === part.leader) part.isrExpires.delete(b);
     if (part.leader != null && !part.leo.has(part.leader)) part.leo.set(part.leader, part.hw);
     return [{kind: "leader", topic: e.topic, partition: e.partition, from, to: part.leader, unclean: !!e.unclean}];
   },
@@ -390,12 +390,8 @@ const HANDLERS = {
   },
   "partition.isr_changed"(m, e) {
     const part = m.partition(e.topic, e.partition);
-    if (part && e.isr) {
-      part.isr = e.isr;
-      for (const b of [...part.isrExpires.keys()]) if (!part.isr.includes(b)) part.isrExpires.delete(b);
-    }
-    // Every lane of the partition redraws (its ISR badges and countdowns).
-    return [{kind: "topology"}];
+    if (part && e.isr) part.isr = e.isr;
+    return [{kind: "partition", topic: e.topic, partition: e.partition}];
   },
   "partition.high_watermark"(m, e) {
     const part = m.partition(e.topic, e.partition);
@@ -416,11 +412,7 @@ const HANDLERS = {
       value: e.value, valueChars: e.value_truncated ? e.value_chars : null, headers: e.headers || null,
       why: e.why || null, leader, producer: e.producer || null,
       acks: e.acks ?? null, t_ms: e.t_ms, steps: [], groups: new Map(), replicas: new Set([leader])}));
-    if (e.key != null) {
-      m.keys.delete(e.key); // re-insert: the legend lists the most recent keys
-      m.keys.set(e.key, true);
-      if (m.keys.size > 64) m.keys.delete(m.keys.keys().next().value);
-    }
+    if (e.key != null) m.noteKey(e.key);
     const prod = e.producer && m.producers.get(e.producer);
     if (prod) prod.sent = (prod.sent || 0) + 1;
     // A record a consumer emitted while processing another comes from that consumer.

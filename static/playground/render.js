@@ -372,12 +372,12 @@ export class Renderer {
     const count = el("span", {class: "undrawn num", hidden: true});
     const meta = el("span", {class: "lane-meta num"});
     lane.append(label, tape, count, meta);
-    // A follower that stopped fetching (its broker is down) is still in the ISR until the
-    // leader's check finds it stale: the lane counts that down.
-    const leaves = !side && role === "follower" ? part.isrExpires.get(b) : null;
-    const bs = this.model.brokers.get(b);
-    if (leaves != null && inIsr && bs && !bs.up) lane.append(countdown(leaves, "leaves the ISR in", "isr-lag"));
+    // A crashed broker's follower replica stays in the ISR until the leader's check finds it
+    // stale or the controller sees its session end: the lane counts that down.
+    const bs = !side && role === "follower" && inIsr ? this.model.brokers.get(b) : null;
+    if (bs && !bs.up && bs.leavesIsrMs != null) lane.append(countdown(bs.leavesIsrMs, "leaves the ISR in", "isr-lag"));
     lane._parts = {tape, count, meta, label};
+    lane._isr = part.isr.join(","); // drawn with this ISR (badges, countdown): updatePartition
     this.fillLane(lane, part, b, role);
     return lane;
   }
@@ -422,8 +422,11 @@ export class Renderer {
     const part = this.model.partition(topic, p);
     if (!part) return;
     for (const lane of this.root.querySelectorAll(`.lane[data-topic="${cssEsc(topic)}"][data-partition="${p}"]`)) {
-      const b = lane.dataset.replica === "" ? part.leader : Number(lane.dataset.replica);
-      this.fillLane(lane, part, b, lane.dataset.role);
+      const side = lane.classList.contains("side");
+      const b = side ? part.leader : Number(lane.dataset.replica);
+      // The ISR changed (a follower left or rejoined): this lane's badges are redrawn whole.
+      if (lane._isr !== part.isr.join(",")) lane.replaceWith(this.lane(part, side ? null : b));
+      else this.fillLane(lane, part, b, lane.dataset.role);
     }
   }
 
@@ -497,6 +500,11 @@ export class Renderer {
     for (const chip of section.querySelectorAll("[data-consumer]")) {
       const c = g.consumers.get(chip.dataset.consumer);
       if (!c) continue;
+      const deadlines = deadlinesKey(c);
+      if (chip._deadlines !== deadlines) {
+        chip._deadlines = deadlines;
+        chip.querySelector(".deadlines")?.replaceChildren(...this.deadlines(c));
+      }
       const recentKey = `${c.inFlight}|${c.last}`;
       if (chip._recent !== recentKey) {
         chip._recent = recentKey;
@@ -534,11 +542,7 @@ export class Renderer {
       el("span", {class: "consumer-name", text: c.id, title: c.client ? `real client ${c.client}` : c.id}),
       c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
       markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
-      // What will happen to it next, and when: the group notices the crash, the stuck record
-      // times out, the failed record is tried again.
-      c.status === "crashed" && c.sessionExpiresMs != null ? countdown(c.sessionExpiresMs, "session times out in", "session") : null,
-      c.status !== "crashed" && c.timesOutMs != null ? countdown(c.timesOutMs, "record times out in", "processing") : null,
-      c.status !== "crashed" && c.retryMs != null ? countdown(c.retryMs, "retries in", "backoff") : null,
+      el("span", {class: "deadlines"}, ...this.deadlines(c)),
       tags,
       el("span", {class: "spacer"}),
       el("span", {class: "recent"}, ...this.recent(c)),
@@ -552,7 +556,17 @@ export class Renderer {
         "aria-label": `Remove ${c.id} (leaves politely)`, title: "remove (leaves politely)", text: "⏏"}),
       el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Crash ${c.id}`, title: "crash (silent)", text: "☠"}))));
+    li._deadlines = deadlinesKey(c);
     return li;
+  }
+
+  // What will happen to a consumer next, and when: the group notices its crash, the record in
+  // hand times out, the failed record is tried again. Patched in place (patchGroup): a new
+  // delivery changes them without changing the group's shape.
+  deadlines(c) {
+    if (c.status === "crashed") return c.sessionExpiresMs != null ? [countdown(c.sessionExpiresMs, "session times out in", "session")] : [];
+    return [c.timesOutMs != null ? countdown(c.timesOutMs, "record times out in", "processing") : null,
+      c.retryMs != null ? countdown(c.retryMs, "retries in", "backoff") : null].filter(Boolean);
   }
 
   // The records a consumer is working on or just finished, newest first.
@@ -787,6 +801,8 @@ export class Renderer {
 
 // Which hook-carrying element a token landed on: "broker=2 lane=order-placed/1 role=leader" or
 // "group=inventory consumer=inventory-1".
+const deadlinesKey = (c) => `${c.status}|${c.sessionExpiresMs}|${c.timesOutMs}|${c.retryMs}`;
+
 function describeTarget(node) {
   const bits = [];
   const broker = node.closest("[data-broker]");

@@ -18,6 +18,29 @@ export function formatClock(ms) {
   return `Day ${day}, ${pad(h)}:${pad(m)}:${pad(s)}.${pad(t % 1000, 3)}`;
 }
 
+// A virtual instant or span as a clock reads: `0:05`, `4:05`, `1:02:05`, `0:01.5` (with the
+// milliseconds when there are any): narration moments, countdowns, chart axes.
+export function shortClock(ms) {
+  const t = Math.max(0, Math.round(ms));
+  const s = Math.floor(t / 1000) % 60, m = Math.floor(t / 60000) % 60, h = Math.floor(t / 3600000);
+  const frac = t % 1000 ? `.${pad(t % 1000, 3).replace(/0+$/, "")}` : "";
+  return h ? `${h}:${pad(m)}:${pad(s)}${frac}` : `${m}:${pad(s)}${frac}`;
+}
+
+// A duration for people (as broker_core.report.format_ms): 20 ms, 1,300 ms, 42.5 s,
+// 3 min 20 s, 24 h: a wait, a timeout, a back-off.
+export function formatDuration(ms) {
+  if (ms == null) return "–";
+  if (ms < 10000) return `${Math.round(ms).toLocaleString("en-US")} ms`;
+  if (ms < 120000) return `${(ms / 1000).toLocaleString("en-US", {maximumFractionDigits: 1})} s`;
+  if (ms < 7200000) {
+    const total = Math.round(ms / 1000);
+    const m = Math.floor(total / 60), s = total % 60;
+    return s ? `${m} min ${s} s` : `${m} min`;
+  }
+  return `${(ms / 3600000).toLocaleString("en-US", {maximumFractionDigits: 1})} h`;
+}
+
 export function formatSpeed(speed) {
   if (speed >= 1000) return `${Math.round(speed).toLocaleString("en-US")}×`;
   if (speed >= 10) return `${Math.round(speed)}×`;

@@ -6,10 +6,10 @@
 
 import {Model, murmur2, recordId, splitTp, tpId} from "./model.js";
 import {Renderer, el, keyStyle, keyLabel, cssEsc, isSideTopic, lock} from "./render.js";
-import {Clock, formatClock, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
+import {Clock, formatClock, formatSpeed, jumpProgress, shortClock, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 import {Session} from "./session.js";
-import {loadFigures, updateFigures} from "./figures.js";
+import {flushFigures, loadFigures, updateFigures} from "./figures.js";
 import {Callouts, tickCountdowns} from "./callouts.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -44,6 +44,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
     narrationStep = room.narration_step ?? narrationStep;
     showViewers(room.viewers);
     loadFigures(room.figures);
+    callouts.forgetAfter(msg.state.now_ms ?? 0);
     renderer.markAll();
     fillTopicSelect(produceForm.elements.topic);
     renderNarration();
@@ -68,6 +69,7 @@ const socket = new RoomSocket(bootstrap.ws_path, {
       for (const effect of model.applyAggregate(a)) renderer.mark(effect);
       logAggregate(a);
     }
+    callouts.flush();
     if (frame.narration_step != null && frame.narration_step !== narrationStep) {
       narrationStep = frame.narration_step;
       renderNarration();
@@ -112,6 +114,8 @@ function notice(n) {
 
 // --- the animation loop ------------------------------------------------------------------------
 let shownClock = "";
+let countdownsAt = -Infinity;
+const stage = $("#main"); // brokers and groups: where render.js draws the countdowns
 let inspectorDirty = false;
 let topicFormsDirty = false;
 let inspectorAt = 0;
@@ -125,6 +129,12 @@ function frameLoop(now) {
     shownClock = text;
   }
   flushLog(now);
+  flushFigures(now);
+  // Countdowns run from the clock shown, a few times a second (not every animation frame).
+  if (now - countdownsAt >= 200) {
+    countdownsAt = now;
+    tickCountdowns(stage, clock.read(now));
+  }
   if ((inspectorDirty || topicFormsDirty) && now - inspectorAt > 500) {
     inspectorAt = now;
     inspectorDirty = false;
@@ -135,7 +145,6 @@ function frameLoop(now) {
   requestAnimationFrame(frameLoop);
 }
 requestAnimationFrame(frameLoop);
-window.addEventListener("resize", () => renderer.measureWindow());
 
 // --- time controls -------------------------------------------------------------------------
 const speedInput = $("#speed");
@@ -754,9 +763,6 @@ function openForm(kind, opts, from) {
 
 // --- consequences: callouts and countdowns ----------------------------------------------------------
 const callouts = new Callouts($("#callouts"), {inspect: (id) => openInspector("record", id)});
-// Every countdown on the page (render.js draws them where the change will happen) runs from the
-// room's clock: at its speed while it plays, still while it is paused.
-setInterval(() => tickCountdowns(document.body, clock.read()), 200);
 
 // --- narration -----------------------------------------------------------------------------------
 // When a step is true: "at 0:20", "when broker 1 stops", or both ("from 0:10, when ...").
@@ -780,19 +786,11 @@ const WHEN_PHRASES = {
   "group.member_expired": (w) => `${w.consumer ?? "a member"}'s session times out`,
   "replica.truncated": (w) => `broker ${w.broker ?? ""} truncates its log`,
 };
-function shortClock(ms) {
-  const s = Math.floor(ms / 1000), frac = ms % 1000;
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const two = (x) => String(x).padStart(2, "0");
-  const tail = frac ? `.${String(frac).padStart(3, "0").replace(/0+$/, "")}` : "";
-  return h ? `${h}:${two(m)}:${two(sec)}${tail}` : `${m}:${two(sec)}${tail}`;
-}
 function describeMoment(s) {
   const w = s.when;
-  const what = w ? `when ${(WHEN_PHRASES[w.type] || (() => w.type))(w).replace(/ +/g, " ")}` : "";
-  if (s.at_ms && w) return `from ${shortClock(s.at_ms)}, ${what}`;
-  if (s.at_ms != null) return `at ${shortClock(s.at_ms)}`;
-  return what;
+  if (!w) return s.at_ms != null ? `at ${shortClock(s.at_ms)}` : "";
+  const what = `when ${(WHEN_PHRASES[w.type] || (() => w.type))(w).replace(/ +/g, " ")}`;
+  return s.at_ms ? `from ${shortClock(s.at_ms)}, ${what}` : what;
 }
 
 function watchSelector(w) {
@@ -812,7 +810,7 @@ function watchSelector(w) {
   else if (w.topic != null) parts.push(lanes(`[data-topic="${cssEsc(w.topic)}"]`));
   if (w.partition != null && w.topic == null && typeof w.partition === "string") {
     const [t, p] = splitTp(w.partition);
-    parts.push(`.lane[data-topic="${cssEsc(t)}"][data-partition="${p}"][data-role="leader"]`);
+    parts.push(lanes(`[data-topic="${cssEsc(t)}"][data-partition="${p}"]`));
   }
   if (w.broker != null) parts.push(`[data-broker="${w.broker}"]`);
   if (w.producer) parts.push(`[data-producer="${cssEsc(w.producer)}"]`);

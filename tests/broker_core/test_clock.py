@@ -86,3 +86,13 @@ def test_a_bounded_run_stops_only_between_instants():
     assert clock.run_until(100, stop=lambda: len(ran) >= 4) is False and clock.now_ms == 9
     assert clock.run_until(100, stop=lambda: False) is True and clock.now_ms == 100
     assert ran == [5, 5, 5, 9, 12]
+
+
+def test_a_cancelled_timer_at_the_same_instant_does_not_hide_its_end_from_a_bound():
+    clock = Clock()
+    ran = []
+    clock.at(5, ran.append, "live")
+    clock.at(5, ran.append, "cancelled").cancel()
+    clock.at(50, ran.append, "later")
+    assert clock.run_until(100, stop=lambda: True) is False
+    assert clock.now_ms == 5 and ran == ["live"]

@@ -6,35 +6,19 @@ screenshots go to artifacts/browser/."""
 
 import pytest
 
+from tests.browser.pages import PHONE, WIDE, close, connected, open_pair
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NOW_JS = "window.playground.clock.read(performance.now())"
 WAIT_MS = 15_000
-WIDE, PHONE = (1440, 900), (390, 844)
-
-
-async def new_page(chromium, viewport):
-    context = await chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
-
-
-async def connected(page) -> None:
-    await page.wait_for_selector('#conn[data-state="open"]', timeout=WAIT_MS)
-    await page.wait_for_selector('[data-broker="1"] .lane', timeout=WAIT_MS)
 
 
 async def quiet_room(chromium, site, teacher_size, student_size):
     """amazon-orders run an hour on (its orders are long done: nothing is due), both pages
     reloaded, so each starts from a snapshot whose seq is the last event's."""
-    teacher = await new_page(chromium, teacher_size)
-    await teacher.goto(f"{site}/s/amazon-orders")
-    await connected(teacher)
-    student = await new_page(chromium, student_size)
-    await student.goto(teacher.url)
-    await connected(student)
+    teacher, student = await open_pair(chromium, f"{site}/s/amazon-orders", teacher_size,
+                                       student_size)
     await teacher.click('button[data-jump="3600000"]')
     await teacher.wait_for_function(
         "() => window.playground.clock.nowMs >= 3600000 && window.playground.clock.goalMs == null",
@@ -55,12 +39,6 @@ async def clock_runs(page, seconds: float) -> float:
         f"() => window.playground.clock.nowMs >= {start + seconds * 1000}"
         f" && {NOW_JS} >= {start + seconds * 1000}", timeout=WAIT_MS)
     return start
-
-
-async def close(*pages) -> None:
-    for page in pages:
-        assert page.errors == [], page.errors
-        await page.context.close()
 
 
 async def test_a_quiet_rooms_clock_runs_on_both_pages_after_a_reload_and_pause_holds_it(

@@ -4,28 +4,21 @@ lost, in a callout on the cluster; timeout-24h shows the hung record's remaining
 callout when it times out; a crash and a clean stop look different. A presenter at 1440x900
 and a student at 390x844 see the same; screenshots go to artifacts/browser/consequences/."""
 
-from pathlib import Path
-
 import pytest
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.pages import close, open_pair
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT_MS = 30_000
-SHOTS = Path("artifacts/browser/consequences")
+SHOTS = ARTIFACTS / "consequences"
 
 
-async def open_pair(chromium, site, name):
-    pages = []
-    for size in ((1440, 900), (390, 844)):
-        context = await chromium.new_context(viewport={"width": size[0], "height": size[1]})
-        page = await context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))
-        await page.goto(pages[0].url if pages else f"{site}/s/{name}")
-        await page.wait_for_selector('#conn[data-state="open"]', timeout=WAIT_MS)
-        pages.append(page)
+async def open_story(chromium, site, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    return pages
+    return await open_pair(chromium, f"{site}/s/{name}", timeout=WAIT_MS,
+                           drawn="#brokers .broker")
 
 
 async def go_to_step(page, index: int) -> None:
@@ -50,14 +43,8 @@ async def countdown_seconds(page, selector: str) -> float:
     return float(sum(p * 60 ** i for i, p in enumerate(reversed(parts))))
 
 
-async def close(*pages):
-    for page in pages:
-        assert not page.errors, page.errors
-        await page.context.close()
-
-
 async def test_a_crashed_consumer_counts_its_session_down_while_the_room_plays(chromium, site):
-    teacher, student = await open_pair(chromium, site, "rebalance")
+    teacher, student = await open_story(chromium, site, "rebalance")
     await go_to_step(teacher, 7)  # "A consumer crashes": paused at the crash
     chip = '[data-group="cooperative"] .consumer.crashed .countdown.session'
     for page in (teacher, student):
@@ -77,7 +64,7 @@ async def test_a_crashed_consumer_counts_its_session_down_while_the_room_plays(c
 
 
 async def test_lost_write_names_the_lost_record_in_a_callout(chromium, site):
-    teacher, student = await open_pair(chromium, site, "lost-write")
+    teacher, student = await open_story(chromium, site, "lost-write")
     await go_to_step(teacher, 3)  # the leader crashes: a crash, not a clean stop
     await teacher.wait_for_selector('[data-broker="1"].broker.crashed .countdown.zk-session',
                                     timeout=WAIT_MS)
@@ -98,7 +85,7 @@ async def test_lost_write_names_the_lost_record_in_a_callout(chromium, site):
 
 
 async def test_timeout_24h_shows_the_time_left_then_a_callout(chromium, site):
-    teacher, student = await open_pair(chromium, site, "timeout-24h")
+    teacher, student = await open_story(chromium, site, "timeout-24h")
     await go_to_step(teacher, 3)  # fixed an hour later, the record still stuck
     timer = '[data-group="renderer"] .countdown.processing'
     for page in (teacher, student):
@@ -118,7 +105,7 @@ async def test_timeout_24h_shows_the_time_left_then_a_callout(chromium, site):
 
 
 async def test_a_clean_stop_looks_unlike_a_crash(chromium, site):
-    teacher, student = await open_pair(chromium, site, "signup")
+    teacher, student = await open_story(chromium, site, "signup")
     await teacher.click('[data-action="broker.stop"][data-mode="clean"][data-id="2"]')
     await teacher.wait_for_selector('[data-broker="2"].broker.down', timeout=WAIT_MS)
     assert not await teacher.locator('[data-broker="2"].crashed').count()

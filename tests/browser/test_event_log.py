@@ -21,6 +21,8 @@ import re
 import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from tests.browser.pages import connected, new_page
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 # The shown lines of the log, oldest first, with the virtual time each line carries.
@@ -46,13 +48,9 @@ MISSING_JS = f"""(want) => {{ const shown = ({SHOWN_JS})();
 
 
 async def open_room(chromium, site, width, height, name="broker-failure"):
-    context = await chromium.new_context(viewport={"width": width, "height": height})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page = await new_page(chromium, (width, height))
     await page.goto(f"{site}/s/{name}")
-    await page.wait_for_selector('#conn[data-state="open"]')
-    await page.wait_for_selector('[data-broker="1"] .lane')
+    await connected(page)
     return page
 
 
@@ -106,7 +104,11 @@ async def test_elections_controller_moves_and_rebalances_stay_in_the_log_at_40_s
     assert gone == [], f"gone from the log with per-record lines on: {gone}"
     # The cap counts shown lines: 400 at most, besides the kept ones.
     assert sum("kept" not in s["cls"] for s in shown) <= 400
-    path = artifacts / "event-log-40s-per-record-1440.png"
+    await finish(page, artifacts / "event-log-40s-per-record-1440.png")
+
+
+async def finish(page, path) -> None:
+    """The page's screenshot to `path` (printed, to look at), no page errors, closed."""
     await page.screenshot(path=str(path))
     print(path)
     assert page.errors == []
@@ -161,11 +163,7 @@ async def test_more_lines_at_once_than_the_log_keeps_are_skipped_and_counted(
     await newest_line_near_clock(page)
     shown = await page.evaluate(SHOWN_JS)
     assert sum("kept" not in s["cls"] for s in shown) <= 400
-    path = artifacts / "event-log-skipped-1440.png"
-    await page.screenshot(path=str(path))
-    print(path)
-    assert page.errors == []
-    await page.context.close()
+    await finish(page, artifacts / "event-log-skipped-1440.png")
 
 
 async def test_a_filter_that_matches_only_hidden_lines_says_how_to_show_them(

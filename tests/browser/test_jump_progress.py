@@ -5,17 +5,15 @@ Screenshots at 1440x900 and 390x844 go to artifacts/browser/."""
 
 import pytest
 
+from tests.browser.pages import new_page
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PERCENT_JS = "Number(document.querySelector('#jump-progress progress').value)"
 
 
 async def page_in_new_context(chromium, width, height):
-    context = await chromium.new_context(viewport={"width": width, "height": height})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
+    return await new_page(chromium, (width, height))
 
 
 async def test_a_long_jump_shows_progress_to_everyone_and_the_presenter_cancels_it(

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from broker_core.partitioner import partition_for_key
+from tests.browser.pages import new_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,10 +29,7 @@ PRODUCED_JS = """() => window.playground.model.topics.get("order-placed").partit
 
 
 async def open_page(chromium, url):
-    context = await chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page = await new_page(chromium)
     await page.goto(url)
     await page.wait_for_selector('#conn[data-state="open"]')
     await page.wait_for_selector("#brokers .lane .cell")

@@ -5,7 +5,6 @@ exist and are visible, and a student in a second browser shows the same step and
 Screenshots per step go to artifacts/browser/narration/."""
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -13,11 +12,13 @@ from broker_core.__main__ import default_until_ms
 from broker_core.cluster import Cluster
 from broker_core.narration import walk
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.pages import new_page, open_pair
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT_MS = 30_000
-SHOTS = Path("artifacts/browser/narration")
+SHOTS = ARTIFACTS / "narration"
 
 
 def moments(name: str) -> list[int]:
@@ -25,14 +26,6 @@ def moments(name: str) -> list[int]:
     cluster = Cluster.from_scenario(spec)
     cluster.advance(0)
     return [m for _, m in walk(cluster, spec["steps"], default_until_ms(spec))]
-
-
-async def new_page(chromium, viewport):
-    context = await chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
 
 
 async def at_step(page, index: int, moment: int) -> None:
@@ -45,12 +38,8 @@ async def at_step(page, index: int, moment: int) -> None:
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 async def test_each_step_shows_its_moment_and_its_watched_elements(chromium, site, name):
     expected = moments(name)
-    teacher = await new_page(chromium, (1440, 900))
-    await teacher.goto(f"{site}/s/{name}")
-    await teacher.wait_for_selector('#conn[data-state="open"]', timeout=WAIT_MS)
-    student = await new_page(chromium, (390, 844))
-    await student.goto(teacher.url)
-    await student.wait_for_selector('#conn[data-state="open"]', timeout=WAIT_MS)
+    teacher, student = await open_pair(chromium, f"{site}/s/{name}", timeout=WAIT_MS,
+                                       drawn="#brokers .broker")
     SHOTS.mkdir(parents=True, exist_ok=True)
     steps = await teacher.evaluate("window.playground.scenario().steps")
     assert len(steps) == len(expected) > 1

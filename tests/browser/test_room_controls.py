@@ -13,6 +13,8 @@ import urllib.request
 
 import pytest
 
+from tests.browser.pages import new_page
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 VIEWER_REASON = "The presenter drives this room. Fork it to try things yourself."
@@ -21,16 +23,8 @@ PRESENTER_REFUSAL = "only the presenter drives this room; fork it to try things 
 NOW_JS = "window.playground.clock.read(performance.now())"
 
 
-async def new_page(chromium, viewport=(1280, 800)):
-    context = await chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
-
-
 async def open_room(chromium, url):
-    page = await new_page(chromium)
+    page = await new_page(chromium, (1280, 800))
     await page.goto(url)
     assert "/r/" in page.url
     await page.wait_for_selector('#conn[data-state="open"]')

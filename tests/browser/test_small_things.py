@@ -8,6 +8,7 @@ import re
 import pytest
 
 from broker_core.scenarios import load_builtin
+from tests.browser.pages import new_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,14 +25,6 @@ DRAWN_JS = """() => ({
   form: Object.fromEntries(["topic", "key", "value", "acks"].map((name) =>
     [name, document.querySelector(`#p-${name}`).value])),
 })"""
-
-
-async def new_page(chromium):
-    context = await chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
 
 
 async def drawn(page) -> dict:

@@ -7,25 +7,13 @@ import re
 
 import pytest
 
+from tests.browser.pages import WIDE, connected, new_page, open_pair
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT_MS = 15_000
-WIDE, PHONE = (1440, 900), (390, 844)
 # A wait as the page writes it: 20 ms, 1,300 ms, 42.5 s, 3 min 20 s.
 WAIT = re.compile(r"^\d[\d,]*(\.\d)? (ms|s)$|^\d+ min( \d+ s)?$")
-
-
-async def new_page(chromium, viewport):
-    context = await chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
-
-
-async def connected(page) -> None:
-    await page.wait_for_selector('#conn[data-state="open"]', timeout=WAIT_MS)
-    await page.wait_for_selector('[data-broker="1"] .lane', timeout=WAIT_MS)
 
 
 def ms(text: str) -> float:
@@ -43,12 +31,7 @@ async def waits(page) -> list[dict]:
 
 
 async def test_the_sync_vs_async_page_shows_both_customers_waits_live(chromium, site, artifacts):
-    teacher = await new_page(chromium, WIDE)
-    await teacher.goto(f"{site}/s/amazon-sync-vs-async")
-    await connected(teacher)
-    student = await new_page(chromium, PHONE)
-    await student.goto(teacher.url)
-    await connected(student)
+    teacher, student = await open_pair(chromium, f"{site}/s/amazon-sync-vs-async")
     for page in (teacher, student):
         await page.wait_for_selector("#figures:not([hidden])", timeout=WAIT_MS)
 

@@ -55,3 +55,9 @@ def quiet_spec() -> dict:
 
 def decode(text: str) -> dict:
     return json.loads(text)
+
+
+async def drive(registry, room, message, actor=None) -> dict:
+    """Send `message` to `room` through the registry as `actor` (default: anyone) and decode
+    the reply (an ack or an error)."""
+    return decode((await registry.handle(room.id, message, actor or {}))["text"])

@@ -2,10 +2,9 @@
 jump that pauses there), a step that waits for an event stops at the instant it happens, Back
 rewinds to an earlier step's moment, and nothing anyone did is ever undone by the story."""
 
-import json
 
 from broker_core.checkers import digest
-from tests.playground.rooms_support import FakeClock, clock, rooms  # noqa: F401
+from tests.playground.rooms_support import FakeClock, clock, drive, rooms  # noqa: F401
 
 STORY = {
     "name": "story", "title": "Story", "brokers": 3, "duration": "60s",
@@ -23,10 +22,6 @@ STORY = {
          "watch": {"topic": "pay", "partition": 0}},
         {"title": "never", "when": {"type": "record.lost"}},
     ]}
-
-
-async def drive(rooms, room, message) -> dict:  # noqa: F811
-    return json.loads((await rooms.handle(room.id, message, {}))["text"])
 
 
 async def settle(room, clock, ticks=400):  # noqa: F811
@@ -122,3 +117,24 @@ async def test_pause_cancels_a_step_on_its_way(rooms, clock):  # noqa: F811
     await drive(rooms, room, {"type": "control", "request_id": "p", "action": "pause"})
     assert room.goal_ms is None and room.clock_state()["goal_step"] is None
     assert room.cluster.now_ms < 20_000
+
+
+async def test_after_a_cancelled_step_the_clock_plays_on_from_where_it_got_to(
+        rooms, clock):  # noqa: F811
+    busy = {**STORY, "producers": [{"id": "p", "topic": "pay", "rate_per_s": 1000}]}
+    room = rooms.create(busy, meta={"name": "story"})
+    await rooms.attach(room.id, "v")
+    await drive(rooms, room, {"type": "narrate", "request_id": "n", "step": 2})
+    await room.tick(cpu_budget_s=0.05)
+    await drive(rooms, room, {"type": "control", "request_id": "p", "action": "pause"})
+    stopped = room.cluster.now_ms
+    assert stopped > 0
+    await drive(rooms, room, {"type": "control", "request_id": "g", "action": "play"})
+    clock.forward(0.2)
+    await room.tick(cpu_budget_s=5)
+    assert room.cluster.now_ms == stopped + 200  # not stuck waiting for the pacer to catch up
+    await drive(rooms, room, {"type": "control", "request_id": "j", "action": "jump",
+                              "ms": 60_000})
+    state = room.clock_state()
+    # A later jump's progress bar starts where that jump started, not where the step did.
+    assert state["goal_from_ms"] >= stopped + 200 and state["goal_step"] is None

@@ -9,14 +9,10 @@ import json
 from broker_core.scenarios import load_builtin
 from playground.rooms.frames import MAX_FRAME_BYTES
 from playground.rooms.room import Room
-from tests.playground.rooms_support import FakeClock, clock, rooms  # noqa: F401
+from tests.playground.rooms_support import FakeClock, clock, drive, rooms  # noqa: F401
 
 SCENARIO = "amazon-sync-vs-async"
 SYNC, ASYNC = 0, 1  # the scenario's figures: the synchronous, then the asynchronous wait
-
-
-async def drive(rooms, room, message) -> dict:  # noqa: F811
-    return json.loads((await rooms.handle(room.id, message, {}))["text"])
 
 
 async def snapshot(rooms, room) -> dict:  # noqa: F811
@@ -45,16 +41,22 @@ async def play_for(rooms, room, clock, seconds, layer, channel):  # noqa: F811
     return frames
 
 
-def numbers(figure: dict) -> dict:
-    return {k: v for k, v in figure.items() if k not in ("label", "index", "points")}
-
-
-async def test_the_snapshot_and_frames_carry_both_customers_waits(rooms, clock):  # noqa: F811
+async def watched_room(rooms):  # noqa: F811
+    """The scenario's room, and a channel in its group that receives its frames."""
     room = rooms.create(load_builtin(SCENARIO), meta={"name": SCENARIO})
     layer = rooms.layer
     channel = await layer.new_channel()
     await layer.group_add(room.group, channel)
     await rooms.attach(room.id, channel)
+    return room, layer, channel
+
+
+def numbers(figure: dict) -> dict:
+    return {k: v for k, v in figure.items() if k not in ("label", "index", "points")}
+
+
+async def test_the_snapshot_and_frames_carry_both_customers_waits(rooms, clock):  # noqa: F811
+    room, layer, channel = await watched_room(rooms)
     first = await snapshot(rooms, room)
     labels = [f["label"] for f in first["room"]["figures"]]
     assert "synchronous" in labels[SYNC] and "asynchronous" in labels[ASYNC]
@@ -84,11 +86,7 @@ async def test_the_snapshot_and_frames_carry_both_customers_waits(rooms, clock):
 
 
 async def test_a_quiet_frame_carries_no_figures(rooms, clock):  # noqa: F811
-    room = rooms.create(load_builtin(SCENARIO), meta={"name": SCENARIO})
-    layer = rooms.layer
-    channel = await layer.new_channel()
-    await layer.group_add(room.group, channel)
-    await rooms.attach(room.id, channel)
+    room, layer, channel = await watched_room(rooms)
     await snapshot(rooms, room)
     await drive(rooms, room, {"type": "control", "request_id": "p", "action": "play"})
     clock.forward(2)
@@ -102,11 +100,7 @@ async def test_a_quiet_frame_carries_no_figures(rooms, clock):  # noqa: F811
 
 
 async def test_a_room_woken_by_replay_has_the_figures_of_one_that_watched(rooms, clock):  # noqa: F811
-    room = rooms.create(load_builtin(SCENARIO), meta={"name": SCENARIO})
-    layer = rooms.layer
-    channel = await layer.new_channel()
-    await layer.group_add(room.group, channel)
-    await rooms.attach(room.id, channel)
+    room, layer, channel = await watched_room(rooms)
     await play_for(rooms, room, clock, 40, layer, channel)
     # Someone's own order on the asynchronous path, mid-way: part of the recording.
     ack = await drive(rooms, room, {"type": "command", "request_id": "c", "command": {

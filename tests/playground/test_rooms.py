@@ -8,16 +8,12 @@ import pytest
 from broker_core.checkers import digest
 from broker_core.scenarios import load_builtin
 from playground.rooms.registry import NoSuchRoom, Rooms, RoomsFull
-from tests.playground.rooms_support import FakeClock, busy_spec, clock, quiet_spec, rooms  # noqa: F401
+from tests.playground.rooms_support import FakeClock, busy_spec, clock, drive, quiet_spec, rooms  # noqa: F401
 
 
 def state_digest(room) -> str:
     return digest([room.cluster.snapshot(), {"seq": room.cluster.seq,
                                              "log": room.cluster.command_log}])
-
-
-async def drive(registry, room, message) -> dict:
-    return json.loads((await registry.handle(room.id, message, {}))["text"])
 
 
 async def test_an_idle_room_sleeps_and_wakes_by_replay_to_the_identical_state(rooms, clock):  # noqa: F811

@@ -71,3 +71,14 @@ def test_one_huge_value_is_cut_to_a_preview_not_dropped():
     [event] = frame["events"]
     assert event["value_truncated"] is True and event["value_chars"] == 500_000
     assert len(event["value"]) == 1_000
+
+
+def test_the_rooms_shared_state_counts_against_the_byte_bound():
+    events = stream(MAX_FRAME_EVENTS * 4, value="x" * 300)
+    room = {"narration_step": 3, "viewers": 50,
+            "figures": [{"index": i, "points": [[t, t] for t in range(2_000)]} for i in range(4)]}
+    text, to_seq, _ = build_frame(events, 1, {"now_ms": 0}, 0, room=room)
+    frame = json.loads(text)
+    assert len(text.encode()) <= MAX_FRAME_BYTES
+    assert frame["viewers"] == 50 and frame["figures"] == room["figures"]
+    assert covered(frame) == to_seq == len(events)  # what did not fit whole is aggregated

@@ -399,13 +399,19 @@ def server_side_open(port: int, client_port: int) -> bool:
     return False
 
 
-async def test_over_daphne_a_viewer_that_never_reads_is_bounded_then_closed(small_queue_daphne):
+def start_busy_room(small_queue_daphne):
+    """A busy room on the small-queue server, its presenter driving it until `stop` is set."""
     base, _ = small_queue_daphne
     port = urlsplit(base).port
     room_id, cookie = open_busy_room(base)
     uri = f"ws://127.0.0.1:{port}/ws/rooms/{room_id}/"
     stop = asyncio.Event()
     driving = asyncio.create_task(presenter(uri, base, cookie, stop))
+    return base, port, uri, stop, driving
+
+
+async def test_over_daphne_a_viewer_that_never_reads_is_bounded_then_closed(small_queue_daphne):
+    base, port, uri, stop, driving = start_busy_room(small_queue_daphne)
     try:
         ws, client_port = await slow_client(uri, base)
         assert server_side_open(port, client_port)
@@ -424,12 +430,7 @@ async def test_over_daphne_a_viewer_that_never_reads_is_bounded_then_closed(smal
 
 async def test_over_daphne_a_viewer_that_pauses_reading_resyncs_from_a_snapshot(
         small_queue_daphne):
-    base, _ = small_queue_daphne
-    port = urlsplit(base).port
-    room_id, cookie = open_busy_room(base)
-    uri = f"ws://127.0.0.1:{port}/ws/rooms/{room_id}/"
-    stop = asyncio.Event()
-    driving = asyncio.create_task(presenter(uri, base, cookie, stop))
+    base, port, uri, stop, driving = start_busy_room(small_queue_daphne)
     try:
         ws, _ = await slow_client(uri, base)
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
