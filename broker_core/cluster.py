@@ -321,7 +321,33 @@ class Cluster(Replication, Clients):
             "topics": {name: self.topics[name].state() for name in sorted(self.topics)},
             "groups": {gid: self.groups[gid].snapshot() for gid in sorted(self.groups)},
             "producers": {pid: self.producers[pid].state() for pid in sorted(self.producers)},
+            "delivery_topics": self.delivery_topics(),
         }
+
+    def delivery_topics(self) -> dict:
+        """Existing topics that a modelled group's delivery policy writes to: name ->
+        {"kind": "dead_letter" | "retry", "source": the topic read, "groups": [...]}. A page
+        draws them apart from the data flow from this, never from the name (a custom
+        dead_letter_topic is called anything)."""
+        out: dict[str, dict] = {}
+
+        def note(name: str, kind: str, source: str, gid: str) -> None:
+            if name not in self.topics:
+                return
+            row = out.setdefault(name, {"kind": kind, "source": source, "groups": []})
+            if gid not in row["groups"]:
+                row["groups"].append(gid)
+
+        for gid in sorted(self.groups):
+            group = self.groups[gid]
+            if group.external:
+                continue
+            declared = sorted({t for m in group.members.values() for t in m.declared})
+            for name in declared:
+                note(dead_letter_topic_name(group.config, name), "dead_letter", name, gid)
+            for name, (source, _) in sorted(retry_topics(group.config, declared).items()):
+                note(name, "retry", source, gid)
+        return out
 
     # -- events -------------------------------------------------------------------------------
 

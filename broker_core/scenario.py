@@ -550,7 +550,10 @@ def _timeline(e: _Errors, doc: dict) -> list[dict]:
     return out
 
 
-STEP_KEYS = ("title", "text", "at", "at_ms", "when", "watch", "try", "commands")
+STEP_KEYS = ("title", "text", "at", "at_ms", "when", "watch", "try", "commands", "view")
+# How the page draws the cluster from this step on: "topics" (each partition once, its replicas
+# as marks; the default) or "brokers" (every replica a lane on its broker, for replication).
+STEP_VIEWS = ("topics", "brokers")
 TRY_KEYS = ("topic", "key", "value", "partition")
 
 
@@ -617,6 +620,12 @@ def _steps(e: _Errors, doc: dict) -> list[dict]:
             step["watch"] = _watch(e, watch, f"{path}.watch")
         if s.get("try") is not None:
             step["try"] = _try(e, s["try"], f"{path}.try")
+        # Only where given, so a story without views normalizes as it always did.
+        if s.get("view") is not None:
+            if s["view"] not in STEP_VIEWS:
+                e.add(f"{path}.view", f"must be one of {', '.join(STEP_VIEWS)}, not {s['view']!r}")
+            else:
+                step["view"] = s["view"]
         out[i] = step
     return out
 

@@ -44,6 +44,12 @@ from .messages import MAX_MESSAGE_BYTES, ProtocolError
 from .pacing import SPEED_MAX, SPEED_MIN, Pacer
 from .relay import publish
 
+# Events after which a frame carries the cluster's delivery topics again
+# (Cluster.delivery_topics): topics and groups coming and going.
+DELIVERY_TOPOLOGY = frozenset({
+    "topic.created", "topic.deleted", "group.created", "group.configured", "group.deleted",
+    "group.member_joined", "group.member_left", "group.member_expired"})
+
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05  # frames at most ~20 a second
@@ -505,6 +511,10 @@ class Room:
         figures = self.moments.figures.changes(from_seq)
         if figures is not None:
             fields["figures"] = figures
+        # Which topics are dead-letter and retry topics changes only with topics and groups:
+        # then the frame says them all (a few names), so a page never guesses from a name.
+        if any(e["type"] in DELIVERY_TOPOLOGY for e in pending):
+            fields["delivery_topics"] = self.cluster.delivery_topics()
         text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms(),
                                       room=fields)
         self.sent_seq = to_seq

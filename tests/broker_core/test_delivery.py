@@ -824,3 +824,25 @@ def test_a_dead_letter_held_for_an_offline_dlt_costs_a_few_clock_actions_a_day()
     rec.apply({"type": "broker.start", "broker": leader})
     rec.advance(3_600_000)  # the next try comes within the longest wait, an hour
     assert [e["dead_letter_offset"] for e in rec.of_type("record.dead_lettered")] == [0]
+
+
+# -- what the page is told about delivery topics --------------------------------------------------
+
+def test_the_snapshot_names_dead_letter_and_retry_topics_by_the_groups_policy_not_their_names():
+    rec = started(partitions=2, fail_keys=["bad"],
+                  group_config={"retry_mode": "topics", "dead_letter_topic": "all-failures"})
+    produce(rec, "bad", partition=1)
+    rec.advance(60_000)
+    assert rec.of_type("record.dead_lettered")
+    assert rec.cluster.snapshot()["delivery_topics"] == {
+        "all-failures": {"kind": "dead_letter", "source": "t", "groups": ["g"]},
+        "t-retry-1": {"kind": "retry", "source": "t", "groups": ["g"]},
+        "t-retry-2": {"kind": "retry", "source": "t", "groups": ["g"]},
+    }
+
+
+def test_a_topic_named_like_a_dead_letter_topic_is_not_one_unless_a_group_writes_there():
+    rec = started()
+    rec.apply({"type": "topic.create", "name": "orders-dlt", "partitions": 1,
+               "replication_factor": 1})
+    assert rec.cluster.snapshot()["delivery_topics"] == {}
