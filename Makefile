@@ -10,11 +10,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run superuser test lint pytest bench clean distclean venv
+.PHONY: help run collectstatic superuser test lint pytest bench clean distclean venv
 
 help:
 	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates,"
-	@echo "             loads the built-in scenarios)"
+	@echo "             loads the built-in scenarios, collects the static files)"
+	@echo "make collectstatic  static/ into staticfiles/: hashed names, .br and .gz copies"
 	@echo "make superuser  an admin login for /admin/ (asks for a name and password)"
 	@echo "make test    ruff check + the whole pytest suite"
 	@echo "make lint    ruff check only"
@@ -34,13 +35,28 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# The page's CSS and JS as a server with DEBUG off sends them: content-hashed names, a .br and a
+# .gz beside each, staticfiles.json (playground/storage.py), in STATIC_ROOT (gitignored).
+# Redone only when something under static/ (a file, or a folder's entries) or the requirements
+# (Django admin's files) changed since. DEBUG is not needed, only a settings file that loads
+# without DJANGO_SECRET_KEY.
+STATIC_ROOT_DIR := $(or $(DJANGO_STATIC_ROOT),staticfiles)
+STATIC_MANIFEST := $(STATIC_ROOT_DIR)/staticfiles.json
+$(STATIC_MANIFEST): $(STAMP) $(shell find static 2>/dev/null)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput -v0
+	@touch $@
+
+collectstatic: $(STATIC_MANIFEST)
+
 # DEBUG is off unless asked for; `make run` is the local development server, so it asks.
 run: export DJANGO_DEBUG ?= 1
-run: $(STAMP)
+run: $(STAMP) collectstatic
 	$(BIN)/python manage.py migrate --noinput
 	@# Built-ins follow their files in broker_core/scenarios/ (idempotent: unchanged, untouched).
 	$(BIN)/python manage.py load_scenarios
-	$(BIN)/python manage.py runserver_kafka $(HOST):$(PORT)
+	@# --nostatic: static files through playground/asgi.py (WhiteNoise) as on a server, not
+	@# through runserver's own handler; with DEBUG it reads static/ afresh on each request.
+	$(BIN)/python manage.py runserver_kafka --nostatic $(HOST):$(PORT)
 
 # The admin's login, in the same environment as `make run` (DJANGO_DEBUG=1: with DEBUG off,
 # settings want a DJANGO_SECRET_KEY, and a bare `manage.py createsuperuser` stopped there).
@@ -54,12 +70,20 @@ superuser: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-pytest: $(STAMP)
+# axe-core for the browser's accessibility tests (package.json, a test-only dev dependency):
+# installed when npm is there; without it those tests are skipped (and fail under CI=true).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "make: npm not found: the accessibility tests will be skipped"; fi
+
+pytest: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest tests
 
 test: lint pytest
 
-bench: $(STAMP)
+# bench/ws_fanout.py runs Daphne with DEBUG off, which serves the collected static files.
+bench: $(STAMP) collectstatic
 	@set -e; found=0; for f in bench/*.py; do \
 		[ -e "$$f" ] || continue; found=1; \
 		echo "== $$f"; $(BIN)/python "$$f"; \

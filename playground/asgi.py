@@ -5,6 +5,7 @@ Daphne serves this both under `manage.py runserver` and as `daphne playground.as
 
 import os
 import sys
+import warnings
 
 from django.core.asgi import get_asgi_application
 
@@ -26,6 +27,11 @@ from channels.security.websocket import (  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.contrib.staticfiles.storage import ManifestFilesMixin  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.core.files.storage import storages  # noqa: E402
+from django.http import Http404  # noqa: E402
+from whitenoise.middleware import WhiteNoiseMiddleware  # noqa: E402
 
 from playground.health import watch_loop  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
@@ -54,9 +60,54 @@ class WatchLoop:
         return await self.app(scope, receive, send)
 
 
-# The page's CSS and ES modules come from the same server, with or without DEBUG: no build
-# step and no second host. (A deployment behind a CDN or WhiteNoise would take this over.)
+class StaticFiles(ASGIStaticFilesHandler):
+    """The page's CSS and ES modules, from the same server, with or without DEBUG (no second
+    host), served by WhiteNoise: the .br or .gz copy collectstatic wrote when
+    the browser accepts it (Vary: Accept-Encoding), ETag and Last-Modified, and for a
+    content-hashed name a ten-year `immutable` Cache-Control. With DEBUG, WhiteNoise finds
+    each file in static/ at request time (its autorefresh), so edits show without
+    collectstatic.
+
+    WhiteNoise's own Django middleware is synchronous: in settings.MIDDLEWARE it would put
+    every request, pages and /healthz too, through a worker thread and back once more (see
+    the switch interval above). Here only /static/ requests reach it, through Django's own
+    ASGI static handler (a worker thread finds and reads the file, as before, never the event
+    loop); everything else goes straight to the application."""
+
+    def __init__(self, application):
+        super().__init__(application)
+        # The middleware's configuration (settings.WHITENOISE_*, DEBUG, STATIC_ROOT) and
+        # lookup; a file it does not have is the site's 404 page. It warns when STATIC_ROOT
+        # is missing: with DEBUG files come from static/, and without DEBUG
+        # require_collected_static() has already refused to start.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "No directory at", UserWarning)
+            self.whitenoise = WhiteNoiseMiddleware(get_response=self._not_found)
+
+    @staticmethod
+    def _not_found(request):
+        raise Http404(request.path)
+
+    def serve(self, request):
+        return self.whitenoise(request)
+
+
+def require_collected_static() -> None:
+    """With DEBUG off, `{% static %}` names the content-hashed files listed in STATIC_ROOT's
+    manifest: without it every page would fail (500) and the page's files would 404. Say so
+    at startup rather than on the first page."""
+    storage = storages["staticfiles"]
+    if settings.DEBUG or not isinstance(storage, ManifestFilesMixin):
+        return
+    if storage.read_manifest() is None:
+        raise ImproperlyConfigured(
+            f"STATIC_ROOT={settings.STATIC_ROOT} has no {storage.manifest_name}: run "
+            "`manage.py collectstatic --noinput` before serving with DEBUG off "
+            "(`make run` does), or set DJANGO_STATIC_ROOT to where it was collected")
+
+
+require_collected_static()
 application = ProtocolTypeRouter(
-    {"http": WatchLoop(ASGIStaticFilesHandler(django_asgi_app)),
+    {"http": WatchLoop(StaticFiles(django_asgi_app)),
      "websocket": WatchLoop(websocket_app())}
 )

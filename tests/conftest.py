@@ -130,16 +130,36 @@ def redis_url(tmp_path_factory):
         stop_process(proc)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory):
+    """A STATIC_ROOT as `make run` leaves staticfiles/ (minified, content-hashed names, .br and
+    .gz), collected once a session, never into the developer's staticfiles/. Every server a
+    test starts (Daphne, runserver_kafka, with DEBUG off they refuse to start without it)
+    inherits it through the environment."""
+    from tests.page_bytes import collect_static
+
+    root = collect_static(tmp_path_factory.mktemp("staticfiles"))
+    previous = os.environ.get("DJANGO_STATIC_ROOT")
+    os.environ["DJANGO_STATIC_ROOT"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("DJANGO_STATIC_ROOT", None)
+    else:
+        os.environ["DJANGO_STATIC_ROOT"] = previous
+
+
 @pytest.fixture(scope="session")
-def daphne_env(tmp_path_factory):
+def daphne_env(tmp_path_factory, collected_static):
     """The environment the test Daphne runs in, with its own migrated SQLite file (never the
-    developer's db.sqlite3). Tests that need rows in that database (a staff user) run
+    developer's db.sqlite3) and the session's collected static files, served as a deployed
+    server serves them (DEBUG off). Tests that need rows in that database (a staff user) run
     `manage.py` with this environment."""
     workdir = tmp_path_factory.mktemp("daphne")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "playground.settings",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "DJANGO_STATIC_ROOT": str(collected_static),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)

@@ -60,8 +60,8 @@ def site(daphne_url):
     if not ok:
         pytest.fail(
             "Daphne does not serve /static/playground/ui.js: the ASGI application must serve "
-            "static files (e.g. django.contrib.staticfiles.handlers.ASGIStaticFilesHandler "
-            "around the HTTP app in playground/asgi.py)"
+            "static files (playground/asgi.py's StaticFiles, WhiteNoise around the HTTP app) "
+            "from the STATIC_ROOT `manage.py collectstatic` filled (DJANGO_STATIC_ROOT)"
         )
     return daphne_url
 
