@@ -9,7 +9,7 @@
 // one callout; it keeps the first RECORDS_NAMED records and counts the rest, and is drawn
 // once per frame (flush), however many events the frame brought.
 
-import {el} from "./render.js";
+import {el} from "./dom.js";
 import {recordId} from "./model.js";
 import {formatDuration, shortClock} from "./timeline.js";
 
@@ -43,21 +43,21 @@ export class Callouts {
       case "record.lost":
         this.add("lost", e, `${e.topic}/${e.partition}`, id, e.key, {
           level: "red", sticky: true,
-          say: (n) => `${n === 1 ? "An acknowledged record was" : `${n} acknowledged records were`} lost on ${e.topic}/${e.partition}`,
+          say: (n) => `${n === 1 ? "An acknowledged record was" : n + " acknowledged records were"} lost on ${e.topic}/${e.partition}`,
           why: e.reason || "the new leader never had it",
         });
         break;
       case "record.dead_lettered":
         this.add("dead", e, e.group, id, model.trail(id)?.key, {
           level: "red",
-          say: (n) => `${e.group}: ${n === 1 ? "a record went" : `${n} records went`} to the dead-letter topic ${e.dead_letter_topic}`,
-          why: `after ${e.attempts} attempt${e.attempts === 1 ? "" : "s"}${e.reason ? ` (${e.reason})` : ""}`,
+          say: (n) => `${e.group}: ${n === 1 ? "a record went" : n + " records went"} to the dead-letter topic ${e.dead_letter_topic}`,
+          why: `after ${e.attempts} attempt${e.attempts === 1 ? "" : "s"}${e.reason ? " (" + e.reason + ")" : ""}`,
         });
         break;
       case "record.timed_out":
         this.add("timeout", e, e.group, id, model.trail(id)?.key, {
           level: "amber",
-          say: (n) => `${e.group}: ${n === 1 ? "a record" : `${n} records`} timed out on ${e.consumer}`,
+          say: (n) => `${e.group}: ${n === 1 ? "a record" : n + " records"} timed out on ${e.consumer}`,
           why: e.kind === "message" ? `it waited ${formatDuration(e.age_ms)} (message timeout)` : `processing took over ${formatDuration(e.processing_timeout_ms)}`,
         });
         break;
@@ -66,7 +66,7 @@ export class Callouts {
         this.add("elected", e, e.unclean ? "unclean" : "clean", null, null, {
           level: e.unclean ? "red" : "blue",
           say: (n) => n === 1
-            ? `${e.topic}/${e.partition}: broker ${e.leader} is the leader now${e.previous_leader != null ? ` (was ${e.previous_leader})` : ""}`
+            ? `${e.topic}/${e.partition}: broker ${e.leader} is the leader now${e.previous_leader != null ? " (was " + e.previous_leader + ")" : ""}`
             : `${n} partitions have new leaders`,
           why: e.unclean ? "unclean election: an out-of-sync replica took over, records only the old leader had are gone" : (e.reason || "elected from the in-sync replicas"),
         });
@@ -162,4 +162,13 @@ export function tickCountdowns(root, nowMs) {
     if (c.textContent !== text) c.textContent = text;
     c.classList.toggle("due", left <= 0);
   }
+}
+
+// A deadline the model announced (a session, a processing timeout, a back-off, the ISR's
+// patience): drawn on the thing that will change, its text kept running by ui.js's ticker
+// (tickCountdowns) from the room's clock, so it counts at the room's speed and stops when
+// the room pauses.
+export function countdown(untilMs, label, kind) {
+  return el("span", {class: `countdown ${kind}`, "data-until-ms": String(untilMs), "data-label": label,
+    role: "timer", text: label});
 }

@@ -2,15 +2,16 @@
 // of amazon-sync-vs-async, live. The room's snapshot brings each figure whole (its numbers and
 // newest points, room.figures); a frame brings only the figures its events changed (numbers
 // and new points, frame.figures); see playground/rooms/figures.py. The numbers are a table
-// (the accessible form); the chart (uPlot, static/vendor/uplot, loaded by a plain <script>
-// before the modules) draws each wait at the virtual time it ended, on a log scale, so 20 ms
+// (the accessible form); the chart (uPlot, static/vendor/uplot, loaded once the room is drawn:
+// charts.js loadCharts) draws each wait at the virtual time it ended, on a log scale, so 20 ms
 // and 5 s read on one chart. The panel stays hidden for a scenario without figures.
 //
 // DOM work happens in the page's animation loop (ui.js calls flushFigures), at most
 // RENDER_EVERY_MS apart: frames come 20 a second, the numbers need not change that often to be
 // read.
 
-import {PALETTE, el} from "./render.js";
+import {PALETTE} from "./keys.js";
+import {el} from "./dom.js";
 import {formatDuration, shortClock} from "./timeline.js";
 
 const SERIES_POINTS = 300;  // as many as the server keeps per figure (SERIES_POINTS there)
@@ -149,7 +150,7 @@ class FiguresPanel {
     const ink = style.getPropertyValue("--muted").trim() || "#596069";
     const grid = style.getPropertyValue("--line").trim() || "#d5d9de";
     const axis = {stroke: ink, grid: {stroke: grid, width: 1}, ticks: {stroke: grid, width: 1},
-      font: "11px system-ui, sans-serif"};
+      font: "12px system-ui, sans-serif"};
     const size = this.size();
     this.plot = new window.uPlot({
       width: size.width, height: size.height,
@@ -212,6 +213,10 @@ function setText(node, text) {
 }
 
 let panel = null;
+// The chart library arrives after the room is drawn (charts.js): draw the chart then.
+window.addEventListener("playground:charts", () => {
+  if (panel) panel.dirty = true;
+});
 function thePanel() {
   const root = $("#figures");
   if (!root) return null;

@@ -88,6 +88,35 @@ export class Model {
     this.producers = new Map(); // id -> {id, topic, rate_per_s, keys, acks, sent}
     this.trails = new Map(); // record id -> trail (insertion order = age)
     this.keys = new Map(); // key -> count seen (for the legend)
+    // Dead-letter and retry topics, as the model names them (snapshot.delivery_topics, and
+    // the dead letters and retries it announces): name -> {kind, source, groups}.
+    this.delivery = new Map();
+  }
+
+  // The cluster's word on which topics are delivery topics (a snapshot's, or a frame's after
+  // topics or groups changed): it replaces what the page had.
+  setDelivery(map) {
+    this.delivery = new Map(Object.entries(map || {}).map(([name, d]) => [name, {kind: d.kind, source: d.source, groups: [...(d.groups || [])]}]));
+  }
+
+  isDelivery(name) {
+    return this.delivery.has(name);
+  }
+
+  noteDelivery(name, kind, source, group) {
+    if (name == null) return false;
+    const d = this.delivery.get(name);
+    if (d) {
+      if (group && !d.groups.includes(group)) d.groups.push(group);
+      return false;
+    }
+    this.delivery.set(name, {kind, source, groups: group ? [group] : []});
+    return true;
+  }
+
+  // The topics a group's consumers write to while processing (a pipeline's next stage).
+  groupOutputs(g) {
+    return [...(g.outputs || [])].filter((t) => this.topics.has(t) && !this.isDelivery(t));
   }
 
   loadSnapshot(state, seq) {
@@ -121,6 +150,7 @@ export class Model {
     // Oldest first, so the trail limit and the key legend keep the newest, as they do live.
     recent.sort(([a], [z]) => a.timestamp_ms - z.timestamp_ms);
     for (const [r, part] of recent) this.trailFromSnapshot(r, part);
+    this.setDelivery(state.delivery_topics);
     for (const [name, g] of Object.entries(state.groups || {})) this.groups.set(name, this.groupFromSnapshot(name, g));
     for (const [id, p] of Object.entries(state.producers || {})) this.producers.set(id, {id, ...p, sent: p.sent ?? 0});
     this.topics = reordered(this.topics, order.topics);
@@ -158,6 +188,7 @@ export class Model {
     group.protocol = g.protocol || "eager";
     group.kind = g.kind || "modelled";
     const consumers = g.consumers || {};
+    for (const c of Object.values(consumers)) for (const out of c.emits || []) if (out.topic) group.outputs.add(out.topic);
     const ids = new Set([...Object.keys(g.members || {}), ...Object.keys(consumers)]);
     for (const id of [...ids].sort()) {
       const c = consumers[id] || {};
@@ -181,7 +212,7 @@ export class Model {
 
   newGroup(name, config) {
     return {name, state: "Empty", generation: 0, assignor: config?.assignor || "range", protocol: "eager",
-      kind: "modelled", config: {...(config || {})}, consumers: new Map(), committed: new Map()};
+      kind: "modelled", config: {...(config || {})}, consumers: new Map(), committed: new Map(), outputs: new Set()};
   }
 
   partition(topic, p) {
@@ -323,6 +354,7 @@ const HANDLERS = {
   },
   "topic.deleted"(m, e) {
     m.topics.delete(e.topic);
+    m.delivery.delete(e.topic);
     // Its offsets leave every group's table (Kafka deletes them with the topic).
     for (const g of m.groups.values()) {
       for (const key of [...g.committed.keys()]) if (splitTp(key)[0] === e.topic) g.committed.delete(key);
@@ -417,13 +449,23 @@ const HANDLERS = {
     if (prod) prod.sent = (prod.sent || 0) + 1;
     // A record a consumer emitted while processing another comes from that consumer.
     let from = null;
+    let newOutput = false;
+    if (e.cause?.group && m.groups.has(e.cause.group)) {
+      const outs = m.groups.get(e.cause.group).outputs;
+      if (!outs.has(e.topic) && !m.isDelivery(e.topic)) {
+        outs.add(e.topic);
+        newOutput = true;
+      }
+    }
     if (e.cause) {
       const c = m.trail(recordId(e.cause.topic, e.cause.partition, e.cause.offset));
       const d = c && c.groups.get(e.cause.group);
       if (d) from = [e.cause.group, d.consumer];
     }
-    return [{kind: "produced", id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
-      leader, producer: e.producer || null, from}];
+    const effects = [{kind: "produced", id, topic: e.topic, partition: e.partition, offset: e.offset, key: e.key ?? null,
+      leader, producer: e.producer || null, from, t: e.t_ms}];
+    if (newOutput) effects.push({kind: "topology"});
+    return effects;
   },
   "record.acked"(m, e) {
     trailEvent(m, e, {what: "acked", text: `acknowledged to the producer (acks=${e.acks ?? "?"})`});
@@ -442,7 +484,7 @@ const HANDLERS = {
       if (t) t.replicas.add(e.broker);
     }
     return [{kind: "replicated", topic: e.topic, partition: e.partition, broker: e.broker, offset: e.offset, count,
-      from: part.leader}];
+      from: part.leader, t: e.t_ms}];
   },
   "record.lost"(m, e) {
     trailEvent(m, e, {what: "lost", text: `lost: ${e.reason || "truncated"}`, level: "red"});
@@ -575,7 +617,7 @@ const HANDLERS = {
     }
     trailEvent(m, e, {what: "delivered", group: e.group, text: `${e.group}: delivered to ${e.consumer} (attempt ${e.attempt ?? 1})`});
     return [{kind: "delivered", id, group: e.group, consumer: e.consumer, topic: e.topic, partition: e.partition,
-      offset: e.offset, attempt: e.attempt ?? 1}];
+      offset: e.offset, attempt: e.attempt ?? 1, t: e.t_ms}];
   },
   "record.processed"(m, e) {
     const c = m.consumer(e.group, e.consumer);
@@ -594,15 +636,17 @@ const HANDLERS = {
     c.mark = "failed";
     c.timesOutMs = null;
     trailEvent(m, e, {what: "failed", group: e.group, level: "amber",
-      text: `${e.group}: attempt ${e.attempt ?? "?"} failed on ${e.consumer}${e.error ? ` (${e.error})` : ""}`});
+      text: `${e.group}: attempt ${e.attempt ?? "?"} failed on ${e.consumer}${e.error ? " (" + e.error + ")" : ""}`});
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "failed"}];
   },
   "record.retry_scheduled"(m, e) {
     const c = m.consumer(e.group, e.consumer);
     c.mark = "retry";
     c.retryMs = e.retry_topic ? null : e.due_ms ?? null;
+    const added = e.retry_topic ? m.noteDelivery(e.retry_topic, "retry", e.original?.topic ?? e.topic, e.group) : false;
     trailEvent(m, e, {what: "retry", group: e.group, level: "amber", text: `${e.group}: retry scheduled`});
-    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "retry", id: recordId(e.topic, e.partition, e.offset)}];
+    return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "retry", id: recordId(e.topic, e.partition, e.offset)},
+      ...(added ? [{kind: "topology"}] : [])];
   },
   "record.timed_out"(m, e) {
     const c = m.consumer(e.group, e.consumer);
@@ -612,6 +656,7 @@ const HANDLERS = {
     return [{kind: "mark", group: e.group, consumer: e.consumer, mark: "timeout"}];
   },
   "record.dead_lettered"(m, e) {
+    const added = m.noteDelivery(e.dead_letter_topic, "dead_letter", e.original?.topic ?? e.topic, e.group);
     const t = trailEvent(m, e, {what: "dead", group: e.group, level: "red",
       text: `${e.group}: dead-lettered to ${e.dead_letter_topic}/${e.dead_letter_partition}@${e.dead_letter_offset} after ${e.attempts} attempts (${e.reason})`});
     if (t) {
@@ -621,7 +666,8 @@ const HANDLERS = {
     const c = e.consumer ? m.consumer(e.group, e.consumer) : null;
     if (c) c.mark = "dead";
     return [{kind: "dead", group: e.group, consumer: e.consumer, topic: e.dead_letter_topic,
-      partition: e.dead_letter_partition, offset: e.dead_letter_offset, key: t?.key ?? null}];
+      partition: e.dead_letter_partition, offset: e.dead_letter_offset, key: t?.key ?? null, t: e.t_ms},
+    ...(added ? [{kind: "topology"}] : [])];
   },
   "offset.committed"(m, e) {
     const g = m.group(e.group);

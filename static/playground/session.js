@@ -6,7 +6,7 @@
 // disabled with the reason as their tooltip, before they try. A refusal that comes anyway
 // (the presenter took the room back a moment ago) is shown like any other error.
 
-import {el, lock, lockNode} from "./render.js";
+import {el, lock, lockNode} from "./dom.js";
 import {formatClock} from "./timeline.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);

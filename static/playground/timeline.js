@@ -128,12 +128,13 @@ export class Flights {
     this.items.add(token);
     return true;
   }
-  // Positions at wall time `now`; tokens that arrived are returned in `done` and removed.
-  step(now, reduced) {
+  // Positions at wall time `now` (virtual time `vnow` for tokens placed on the room's clock);
+  // tokens that arrived are returned in `done` and removed.
+  step(now, reduced, vnow = now) {
     const moving = [];
     const done = [];
     for (const t of this.items) {
-      const x = (now - t.start) / t.dur;
+      const x = ((t.virtual ? vnow : now) - t.start) / t.dur;
       if (x >= 1) {
         done.push(t);
         this.items.delete(t);

@@ -18,7 +18,7 @@ SHOTS = ARTIFACTS / "consequences"
 async def open_story(chromium, site, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     return await open_pair(chromium, f"{site}/s/{name}", timeout=WAIT_MS,
-                           drawn="#brokers .broker")
+                           drawn=".lane")
 
 
 async def go_to_step(page, index: int) -> None:
@@ -66,7 +66,7 @@ async def test_a_crashed_consumer_counts_its_session_down_while_the_room_plays(c
 async def test_lost_write_names_the_lost_record_in_a_callout(chromium, site):
     teacher, student = await open_story(chromium, site, "lost-write")
     await go_to_step(teacher, 3)  # the leader crashes: a crash, not a clean stop
-    await teacher.wait_for_selector('[data-broker="1"].broker.crashed .countdown.zk-session',
+    await teacher.wait_for_selector('[data-broker="1"].crashed .countdown.zk-session',
                                     timeout=WAIT_MS)
     assert "crashed" in await teacher.text_content('[data-broker="1"] .status')
     await go_to_step(teacher, 1)  # the clean election, without like-3
@@ -107,7 +107,7 @@ async def test_timeout_24h_shows_the_time_left_then_a_callout(chromium, site):
 async def test_a_clean_stop_looks_unlike_a_crash(chromium, site):
     teacher, student = await open_story(chromium, site, "signup")
     await teacher.click('[data-action="broker.stop"][data-mode="clean"][data-id="2"]')
-    await teacher.wait_for_selector('[data-broker="2"].broker.down', timeout=WAIT_MS)
+    await teacher.wait_for_selector('[data-broker="2"].down', timeout=WAIT_MS)
     assert not await teacher.locator('[data-broker="2"].crashed').count()
     assert "stopped" in await teacher.text_content('[data-broker="2"] .status')
     assert not await teacher.locator('[data-broker="2"] .countdown').count()

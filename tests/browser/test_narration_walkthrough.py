@@ -39,7 +39,7 @@ async def at_step(page, index: int, moment: int) -> None:
 async def test_each_step_shows_its_moment_and_its_watched_elements(chromium, site, name):
     expected = moments(name)
     teacher, student = await open_pair(chromium, f"{site}/s/{name}", timeout=WAIT_MS,
-                                       drawn="#brokers .broker")
+                                       drawn=".lane")
     SHOTS.mkdir(parents=True, exist_ok=True)
     steps = await teacher.evaluate("window.playground.scenario().steps")
     assert len(steps) == len(expected) > 1

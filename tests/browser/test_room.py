@@ -60,7 +60,7 @@ async def open_room(
     await page.goto(f"{site}/s/{name}")
     assert "/r/" in page.url
     await page.wait_for_selector('#conn[data-state="open"]')
-    await page.wait_for_selector('[data-broker="1"] .lane')
+    await page.wait_for_selector(".lane")
     await page.evaluate(WATCH_JS)
     return page
 
@@ -71,7 +71,7 @@ async def play_until_stable(page, groups=SERVICES):
     await page.wait_for_function(
         """(groups) => groups.every((g) => {
              const s = document.querySelector(`[data-group="${g}"]`);
-             return s && s.querySelector(".pill").textContent === "Stable"
+             return s && s.querySelector(".pill").dataset.state === "Stable"
                && s.querySelector(".tag[data-tp]");
            })""",
         arg=list(groups),
@@ -105,7 +105,9 @@ async def screenshot(page, artifacts, name):
 
 
 async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browser, site, artifacts):
-    page = await open_room(browser, site)
+    # A projector's screen, where all five groups fit: a token never flies to a chip scrolled
+    # out of sight (it would park in empty space), it is only counted.
+    page = await open_room(browser, site, viewport=(1440, 900))
     await play_until_stable(page)
     value = f"order 17 placed at {time.time_ns()}"
     record = await produce(page, "order-17", value)
@@ -125,11 +127,11 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
     leader = landed["broker"]
     assert f"broker={leader}" in landed["landed"]
     cell = (
-        f'[data-broker="{leader}"] .lane[data-topic="order-placed"][data-partition="{expected}"]'
+        f'.lane[data-topic="order-placed"][data-partition="{expected}"][data-replica="{leader}"]'
         f'[data-role="leader"] .cell[data-record="{record}"]'
     )
     await page.wait_for_selector(cell, state="attached")
-    await screenshot(page, artifacts, "order-17-landed-1280")
+    await screenshot(page, artifacts, "order-17-landed-1440")
 
     # Then one consumer in each of the five groups: a token lands on its chip, and the chip
     # (which owns that partition) shows the record.
@@ -154,7 +156,7 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
         chips = [s for s in seen if s["group"] == group]
         assert {s["consumer"] for s in chips} == {consumer}
         assert f"order-placed/{expected}" in chips[0]["owns"]
-    await screenshot(page, artifacts, "order-17-delivered-1280")
+    await screenshot(page, artifacts, "order-17-delivered-1440")
 
     # The inspector explains the partition with the same arithmetic.
     await page.evaluate(
@@ -213,7 +215,7 @@ async def test_a_stopped_broker_greys_out_and_its_leaderships_move(browser, site
     page = await open_room(browser, site)
     await play_until_stable(page, ["inventory"])
     lane = page.locator('.lane[data-topic="order-placed"][data-partition="0"][data-role="leader"]')
-    broker = await lane.evaluate("(l) => l.closest('[data-broker]').dataset.broker")
+    broker = await lane.evaluate("(l) => l.dataset.replica")
     await page.click(f'[data-broker="{broker}"] [data-action="broker.stop"][data-mode="crash"]')
     await page.wait_for_timeout(500)
     refused = await page.text_content("#flash")
@@ -226,7 +228,7 @@ async def test_a_stopped_broker_greys_out_and_its_leaderships_move(browser, site
     await page.wait_for_function(
         """(b) => { const l = document.querySelector(
              '.lane[data-topic="order-placed"][data-partition="0"][data-role="leader"]');
-                    return l && l.closest('[data-broker]').dataset.broker !== b; }""",
+                    return l && l.dataset.replica !== b; }""",
         arg=broker,
         timeout=30_000,
     )
@@ -338,7 +340,8 @@ async def test_reduced_motion_puts_tokens_at_their_destination(browser, site):
 async def spilled(page):
     """Elements that poke out of their card (a group, a broker, a producer)."""
     return await page.evaluate(
-        """() => [...document.querySelectorAll(".group, .broker, .producer")].flatMap((card) => {
+        """() => [...document.querySelectorAll(
+             ".group, .broker, .broker-chip, .topic-card, .producer")].flatMap((card) => {
              const box = card.getBoundingClientRect();
              return [...card.querySelectorAll("*")].filter((e) => {
                const r = e.getBoundingClientRect();
@@ -422,7 +425,7 @@ async def test_keyboard_labels_live_log_and_contrast(browser, site, artifacts, s
     assert unnamed == []
     # Focus order follows the page: brand, then the time controls, then narration, then the columns.
     order = []
-    for _ in range(12):
+    for _ in range(16):
         await page.keyboard.press("Tab")
         order.append(
             await page.evaluate(

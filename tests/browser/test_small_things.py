@@ -12,14 +12,15 @@ from tests.browser.pages import new_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SIDE = re.compile(r"(-dlt|-retry(-\d+)?|\.DLT|-dlq)$", re.I)  # render.js isSideTopic
+SIDE = re.compile(r"(-dlt|-retry(-\d+)?|\.DLT|-dlq)$", re.I)  # this story's dead-letter topics
 
-# What the page draws, in DOM order: each broker card's topic blocks, the side topics (dead
-# letters), the consumer groups, and the produce form's topic choices.
+# What the page draws, in DOM order: the topics (the topics view), the dead-letter topics
+# among them, the consumer groups, and the produce form's topic choices.
 DRAWN_JS = """() => ({
-  brokers: [...document.querySelectorAll('[data-broker]')].map((card) =>
-    [...card.querySelectorAll('[data-topic-block]')].map((b) => b.dataset.topicBlock)),
-  side: [...document.querySelectorAll('[data-side-topic]')].map((b) => b.dataset.sideTopic),
+  brokers: [[...document.querySelectorAll('#brokers .topic-card:not(.side)')]
+    .map((b) => b.dataset.topicBlock)],
+  side: [...document.querySelectorAll('#brokers .topic-card.side')]
+    .map((b) => b.dataset.topicBlock),
   groups: [...document.querySelectorAll('section[data-group]')].map((g) => g.dataset.group),
   choices: [...document.querySelectorAll('#p-topic option')].map((o) => o.value),
   form: Object.fromEntries(["topic", "key", "value", "acks"].map((name) =>
