@@ -88,10 +88,15 @@ export class Follow {
       this.shown = words;
       this.text.textContent = words;
     }
-    const keys = [...this.model.keys.keys()].slice(-12).reverse().join("\n");
+    // The key field's suggestions (the newest keys), at most twice a second.
+    const now = performance.now();
+    if (now - (this.keysAt ?? -Infinity) < 500) return;
+    this.keysAt = now;
+    const newest = [...this.model.keys.keys()].slice(-12).reverse();
+    const keys = newest.join("\n");
     if (keys !== this.keysShown) {
       this.keysShown = keys;
-      this.keys.replaceChildren(...[...this.model.keys.keys()].slice(-12).reverse().map((k) => el("option", {value: k})));
+      this.keys.replaceChildren(...newest.map((k) => el("option", {value: k})));
     }
   }
 }

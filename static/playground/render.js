@@ -15,7 +15,11 @@ import {GroupsView} from "./groups.js";
 import {TokenLayer} from "./tokens.js";
 import {keyLabel, keyStyle} from "./keys.js";
 
-const fmt = (n) => Number(n).toLocaleString("en-US");
+// One formatter, made once: Number.toLocaleString builds one a call (a profile's hot spot).
+const NUMBER = new Intl.NumberFormat("en-US");
+const fmt = (n) => NUMBER.format(n);
+
+const DOM_PARTS_PER_FRAME = 3;
 
 export class Renderer {
   constructor(root, model, opts = {}) {
@@ -33,6 +37,8 @@ export class Renderer {
     this.dirty = {all: true, parts: new Set(), groups: new Set(), producers: false, controller: false, legend: true};
     this.watch = null;
     this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
+    this.round = {parts: false, groups: false}; // a redraw round still under way
+    this.touched = false; // rows or chips redrawn this frame: highlights are applied again
     // "topics": each partition drawn once, its replicas as broker marks on it (the default);
     // "brokers": every replica a lane on its broker's card (for replication lessons).
     this.view = opts.view === "brokers" ? "brokers" : "topics";
@@ -107,6 +113,7 @@ export class Renderer {
       d.all = false;
       d.parts.clear();
       d.groups.clear();
+      this.round = {parts: false, groups: false};
       d.producers = false;
       d.controller = false;
       d.legend = true;
@@ -115,15 +122,17 @@ export class Renderer {
     } else {
       // Lanes, groups and side panels redraw a few times a second at most, whatever the event
       // rate; only tokens move every frame.
-      if (d.parts.size && now - this.at.parts >= 100) {
-        this.at.parts = now;
-        for (const key of d.parts) this.cluster.updatePartition(...splitTp(key));
-        d.parts.clear();
+      // A round redraws what is dirty a few parts a frame (DOM_PARTS_PER_FRAME), so a busy
+      // room spreads its DOM work over frames instead of one long frame every 100 ms.
+      if (d.parts.size && (this.round.parts || now - this.at.parts >= 100)) {
+        if (!this.round.parts) this.at.parts = now;
+        this.round.parts = this.take(d.parts, (key) => this.cluster.updatePartition(...splitTp(key)));
+        this.touched = true;
       }
-      if (d.groups.size && now - this.at.groups >= 150) {
-        this.at.groups = now;
-        for (const g of d.groups) this.groups.updateGroup(g);
-        d.groups.clear();
+      if (d.groups.size && (this.round.groups || now - this.at.groups >= 150)) {
+        if (!this.round.groups) this.at.groups = now;
+        this.round.groups = this.take(d.groups, (g) => this.groups.updateGroup(g));
+        this.touched = true;
       }
       if (d.producers && now - this.at.producers >= 250) {
         this.at.producers = now;
@@ -134,8 +143,9 @@ export class Renderer {
       d.controller = false;
       // Redrawn lanes and chips are new elements: a step watching a record that has just
       // arrived (or a consumer whose chip changed) must find it highlighted there too.
-      if (this.watch && (now === this.at.parts || now === this.at.groups || now === this.at.producers)) this.applyWatch();
-      if (this.follow && (now === this.at.parts || now === this.at.groups || now === this.at.producers)) this.applyFollow();
+      if (this.watch && (this.touched || now === this.at.producers)) this.applyWatch();
+      if (this.follow && (this.touched || now === this.at.producers)) this.applyFollow();
+      this.touched = false;
     }
     if (d.legend && now - this.at.legend >= 500) {
       this.at.legend = now;
@@ -147,6 +157,17 @@ export class Renderer {
       this.cluster.measureWindow();
     }
     if (rebuild) this.tokens.launch(now);
+  }
+
+  // Redraw up to DOM_PARTS_PER_FRAME of `set` (removing them); true while some are left.
+  take(set, redraw) {
+    let n = 0;
+    for (const item of set) {
+      if (n++ >= DOM_PARTS_PER_FRAME) return true;
+      set.delete(item);
+      redraw(item);
+    }
+    return false;
   }
 
   renderProducers() {

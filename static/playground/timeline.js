@@ -141,16 +141,23 @@ export class Flights {
         continue;
       }
       if (x < 0) continue;
+      // Written on the token (no object a token a frame): the canvas draws t.x, t.y.
       if (reduced) {
-        moving.push({t, x: t.to.x, y: t.to.y, opacity: Math.min(1, x * 2)});
-        continue;
+        t.x = t.to.x;
+        t.y = t.to.y;
+        t.opacity = Math.min(1, x * 2);
+      } else {
+        const k = ease(x);
+        // A gentle arc: lift the middle of the path by a tenth of its length.
+        const dx = t.to.x - t.from.x;
+        const dy = t.to.y - t.from.y;
+        const lift = Math.min(60, Math.hypot(dx, dy) * 0.1) * Math.sin(Math.PI * k);
+        t.x = t.from.x + dx * k;
+        t.y = t.from.y + dy * k - lift;
+        t.opacity = 1;
       }
-      const k = ease(x);
-      // A gentle arc: lift the middle of the path by a tenth of its length.
-      const dx = t.to.x - t.from.x;
-      const dy = t.to.y - t.from.y;
-      const lift = Math.min(60, Math.hypot(dx, dy) * 0.1) * Math.sin(Math.PI * k);
-      moving.push({t, x: t.from.x + dx * k, y: t.from.y + dy * k - lift, opacity: 1});
+      t.r = t.disc ? t.disc.r : 12;
+      moving.push(t);
     }
     return {moving, done};
   }

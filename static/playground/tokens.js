@@ -10,6 +10,15 @@ import {Flights, hopMs} from "./timeline.js";
 import {cssEsc} from "./dom.js";
 import {keyColour, keyInk, keyLabel} from "./keys.js";
 
+const LABELS_MAX = 80;
+
+// What a token says: its key's short label ("17"), "17+" for a batch of copies; a copy in the
+// brokers view says nothing.
+function label(t) {
+  if (t.kind === "replica") return "";
+  return t.count > 1 ? `${keyLabel(t.key)}+` : keyLabel(t.key);
+}
+
 export class TokenLayer {
   constructor(r, opts = {}) {
     this.r = r; // the renderer: the model, the columns, the view, what is dirty
@@ -199,68 +208,88 @@ export class TokenLayer {
     if (!this.dpr) this.sizeCanvas();
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    this.drawn = [];
     const dpr = this.dpr;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.font = `700 ${10 * dpr}px system-ui, sans-serif`;
-    for (const {t, x, y, opacity} of moving) {
-      const sprite = this.sprite(t);
-      ctx.globalAlpha = opacity;
-      // Whole device pixels: a sprite drawn at a fraction is resampled, which costs and blurs.
-      const px = Math.round(x * dpr);
-      const py = Math.round(y * dpr);
-      ctx.drawImage(sprite, px - sprite.width / 2, py - sprite.height / 2);
-      if (t.kind !== "replica") {
+    // Clear only where tokens were and are (a full-window canvas cleared whole is damaged
+    // whole: the browser repaints and uploads all of it every frame).
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const t of moving) {
+      if (t.x < x0) x0 = t.x;
+      if (t.x > x1) x1 = t.x;
+      if (t.y < y0) y0 = t.y;
+      if (t.y > y1) y1 = t.y;
+    }
+    const box = moving.length ? [(x0 - 30) * dpr, (y0 - 24) * dpr, (x1 + 30) * dpr, (y1 + 24) * dpr] : null;
+    const was = this.box;
+    if (was || box) {
+      const a = was && box ? [Math.min(was[0], box[0]), Math.min(was[1], box[1]), Math.max(was[2], box[2]), Math.max(was[3], box[3])] : was || box;
+      ctx.clearRect(Math.floor(a[0]), Math.floor(a[1]), Math.ceil(a[2] - a[0]) + 1, Math.ceil(a[3] - a[1]) + 1);
+    }
+    this.box = box;
+    // Labels while the tokens can be told apart; in a dense stream (more than LABELS_MAX in
+    // flight) they would overlap into noise, and the colours carry the keys (the legend, the
+    // cells and a click still name each record).
+    const labelled = moving.length <= LABELS_MAX;
+    if (labelled) {
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.font = `700 ${12 * dpr}px system-ui, sans-serif`;
+    }
+    for (const t of moving) {
+      // The disc (and its ↻ or ✕) is a cached bitmap, one per colour and kind: far cheaper to
+      // draw than an arc and a stroke for every token in every frame.
+      const disc = t.disc || (t.disc = this.sprite(t));
+      t.r = disc.r;
+      ctx.globalAlpha = t.opacity;
+      // Whole device pixels: a bitmap drawn at a fraction is resampled (costs, blurs).
+      const px = Math.round(t.x * dpr);
+      const py = Math.round(t.y * dpr);
+      ctx.drawImage(disc, px - disc.width / 2, py - disc.height / 2);
+      if (labelled && t.kind !== "replica") {
         ctx.fillStyle = keyInk(t.key);
-        ctx.fillText(t.count > 1 ? `${keyLabel(t.key)}+` : keyLabel(t.key), px, py + dpr / 2);
+        ctx.fillText(label(t), px, py + dpr / 2);
       }
-      this.drawn.push({x, y, r: sprite.r, id: t.id});
     }
     ctx.globalAlpha = 1;
+    this.drawn = moving; // each has its x, y, r and id: tokenAt
     this.painted = moving.length > 0;
     return this.flights.size;
   }
 
-  // A token's disc, drawn once per (key colour, kind) and reused: a bitmap is far cheaper to
-  // draw than an arc and a stroke for every token in every frame. The label is drawn on top.
+  // A token's disc: key-coloured, a little wider than round so a four-digit label fits, with
+  // a ↻ for a redelivery or ✕ for a dead letter; a copy (brokers view) is a small disc. One per
+  // (colour, kind), made once.
   sprite(t) {
     const small = t.kind === "replica";
-    const label = "";
     const id = `${keyColour(t.key)}|${t.kind}`;
     let sp = this.sprites.get(id);
     if (sp) return sp;
     const dpr = this.dpr;
-    const r = small ? 7 : 11;
+    const r = small ? 7 : 12;
+    const half = small ? r : 16;
     const pad = t.kind === "retry" || t.kind === "dead" ? 8 : 2;
-    const size = Math.ceil((r + pad) * 2 * dpr);
     sp = document.createElement("canvas");
-    sp.width = size;
-    sp.height = size;
-    sp.r = r;
+    sp.width = Math.ceil((half + pad) * 2 * dpr);
+    sp.height = Math.ceil((r + pad) * 2 * dpr);
+    sp.r = half;
     const c = sp.getContext("2d");
     c.scale(dpr, dpr);
-    const mid = size / dpr / 2;
+    const mx = sp.width / dpr / 2;
+    const my = sp.height / dpr / 2;
     c.globalAlpha = small ? 0.8 : 1;
     c.fillStyle = keyColour(t.key);
     c.strokeStyle = t.kind === "dead" ? this.ink.red : this.ink.ring;
     c.lineWidth = 2;
     c.beginPath();
-    c.arc(mid, mid, r, 0, Math.PI * 2);
+    c.roundRect(mx - half, my - r, half * 2, r * 2, r);
     c.fill();
     c.stroke();
-    if (label) {
-      c.textAlign = "center";
-      c.textBaseline = "middle";
-      c.font = "700 10px system-ui, sans-serif";
-      c.fillStyle = keyInk(t.key);
-      c.fillText(label, mid, mid + 0.5);
-    }
+    c.globalAlpha = 1;
     if (t.kind === "retry" || t.kind === "dead") {
       c.font = "700 12px system-ui, sans-serif";
+      c.textAlign = "center";
+      c.textBaseline = "middle";
       c.fillStyle = t.kind === "retry" ? this.ink.amber : this.ink.red;
-      c.fillText(t.kind === "retry" ? "↻" : "✕", mid + r - 1, mid - r + 3);
+      c.fillText(t.kind === "retry" ? "↻" : "✕", mx + half - 1, my - r + 3);
     }
     if (this.sprites.size > 600) this.sprites.clear();
     this.sprites.set(id, sp);
