@@ -188,7 +188,8 @@ def rooms_per_address(e) -> HttpResponse:
 
 async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     """A fresh room from scenario or recording `name`, then off to it (302 to /r/<id>,
-    keeping ?embed=1). The requesting session is the new room's presenter.
+    keeping ?embed=1, ?view= and ?projector=1). The requesting session is the new room's
+    presenter.
 
     Async so that, under Daphne, rooms are created on the event loop their runners use: making
     room may put another to sleep, which must not race that room's tick from another thread.
@@ -233,7 +234,20 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
         rooms.awake.pop(room.id, None)
         return redis_unreachable()
     url = reverse("room", args=[room.id])
-    return HttpResponseRedirect(url + ("?embed=1" if _embed(request) else ""))
+    return HttpResponseRedirect(url + _page_query(request))
+
+
+# What /s/<name>?… passes on to the room's page: the embedded frame, and how the page draws
+# (static/playground/view.js: the cluster by topics or by brokers, projector mode). Anything
+# else, or another value, is left behind.
+PAGE_QUERY = {"embed": ("1",), "view": ("topics", "brokers"), "projector": ("1",)}
+
+
+def _page_query(request: HttpRequest) -> str:
+    from urllib.parse import urlencode
+
+    kept = {k: request.GET[k] for k, allowed in PAGE_QUERY.items() if request.GET.get(k) in allowed}
+    return f"?{urlencode(kept)}" if kept else ""
 
 
 async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:

@@ -212,12 +212,9 @@ def collected_server(timeout_s: float = 60.0) -> Iterator[str]:
                     time.sleep(0.2)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            from tests.conftest import stop_process
+
+            stop_process(proc)
 
 
 if __name__ == "__main__":

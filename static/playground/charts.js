@@ -56,9 +56,9 @@ export class Charts {
       this.sampledAt = now;
       this.sample(vnow);
     }
-    if (now - this.drawnAt >= DRAW_MS) {
-      this.drawnAt = now;
-      this.draw();
+    if (this.drawing || now - this.drawnAt >= DRAW_MS) {
+      if (!this.drawing) this.drawnAt = now;
+      this.drawing = this.draw();
     }
   }
 
@@ -121,19 +121,36 @@ export class Charts {
     }
   }
 
+  // A round every DRAW_MS redraws the sparklines one a frame, in turn: redrawing them all in
+  // one frame made it one of the page's slowest (bench/anim_frames.py). True while a round is
+  // under way.
   draw() {
-    for (const [key, plot] of this.plots) {
-      if (!plot.root.isConnected) {
-        // Its group or topic is gone: let it go (a new one is made if it comes back).
-        if (!this.model.groups.has(key.slice(6)) && !this.model.topics.has(key.slice(6))) {
-          plot.destroy();
-          this.plots.delete(key);
-        }
-        continue;
-      }
-      const s = this.series.get(key);
-      if (s && s.x.length > 1) plot.setData([s.x, s.y]);
+    const keys = [...this.plots.keys()];
+    this.turn = (this.turn ?? -1) + 1;
+    if (this.turn >= keys.length) {
+      this.turn = -1;
+      this.drawRest();
+      return false;
     }
+    this.drawOne(keys[this.turn]);
+    return true;
+  }
+
+  drawOne(key) {
+    const plot = this.plots.get(key);
+    if (!plot.root.isConnected) {
+      // Its group or topic is gone: let it go (a new one is made if it comes back).
+      if (!this.model.groups.has(key.slice(6)) && !this.model.topics.has(key.slice(6))) {
+        plot.destroy();
+        this.plots.delete(key);
+      }
+      return;
+    }
+    const s = this.series.get(key);
+    if (s && s.x.length > 1) plot.setData([s.x, s.y]);
+  }
+
+  drawRest() {
     if (this.big) {
       if (!this.big.node.isConnected) {
         this.big.plot.destroy();

@@ -66,19 +66,10 @@ export class ClusterView {
         "aria-label": `Broker ${b.id} (${how})${m.controller === b.id ? ", controller" : ""}, leads ${n} partition${n === 1 ? "" : "s"}`},
       el("h3", {text: `Broker ${b.id}`}),
       m.controller === b.id ? el("span", {class: "badge controller-badge", title: "The controller: it elects partition leaders", text: "♛ controller"}) : null,
-      el("span", {class: `status ${b.up ? "up" : crashed ? "crashed" : "down"}`,
-        title: crashed ? "crashed: no goodbye; ZooKeeper notices when its session expires" : b.up ? "" : "stopped cleanly: it handed its leaderships over first",
-        text: crashed ? "✕ crashed" : b.up ? "up" : "■ stopped"}),
+      brokerStatus(b),
       el("span", {class: "leads muted num", title: "partitions this broker leads (takes writes and serves reads for)", text: `leads ${n}`}),
-      crashed && b.sessionExpiresMs != null ? countdown(b.sessionExpiresMs, "ZooKeeper session expires in", "zk-session") : null,
-      b.up
-        ? el("span", {class: "actions"},
-          el("button", {type: "button", class: "mini", "data-action": "broker.stop", "data-mode": "clean", "data-id": b.id,
-            "aria-label": `Stop broker ${b.id} cleanly`, text: "Stop"}),
-          el("button", {type: "button", class: "mini danger", "data-action": "broker.stop", "data-mode": "crash", "data-id": b.id,
-            "aria-label": `Crash broker ${b.id}`, text: "Crash"}))
-        : el("button", {type: "button", class: "mini", "data-action": "broker.start", "data-id": b.id,
-          "aria-label": `Start broker ${b.id}`, text: "Start"})));
+      sessionCountdown(b),
+      brokerActions(b)));
     }
   }
 
@@ -216,19 +207,10 @@ export class ClusterView {
       const head = el("header", {class: "broker-head"},
         el("h3", {text: `Broker ${b.id}`}),
         m.controller === b.id ? el("span", {class: "badge controller-badge", title: "controller", text: "♛ controller"}) : null,
-        el("span", {class: `status ${b.up ? "up" : crashed ? "crashed" : "down"}`,
-          title: crashed ? "crashed: no goodbye; ZooKeeper notices when its session expires" : b.up ? "" : "stopped cleanly: it handed its leaderships over first",
-          text: crashed ? "✕ crashed" : b.up ? "up" : "■ stopped"}),
-        crashed && b.sessionExpiresMs != null ? countdown(b.sessionExpiresMs, "ZooKeeper session expires in", "zk-session") : null,
+        brokerStatus(b),
+        sessionCountdown(b),
         el("span", {class: "spacer"}),
-        b.up
-          ? el("span", {class: "actions"},
-            el("button", {type: "button", class: "mini", "data-action": "broker.stop", "data-mode": "clean", "data-id": b.id,
-              "aria-label": `Stop broker ${b.id} cleanly`, text: "Stop"}),
-            el("button", {type: "button", class: "mini danger", "data-action": "broker.stop", "data-mode": "crash", "data-id": b.id,
-              "aria-label": `Crash broker ${b.id}`, text: "Crash"}))
-          : el("button", {type: "button", class: "mini", "data-action": "broker.start", "data-id": b.id,
-            "aria-label": `Start broker ${b.id}`, text: "Start"}));
+        brokerActions(b));
       card.append(head);
       const lanes = el("div", {class: "lanes"});
       for (const t of main) {
@@ -373,6 +355,32 @@ export class ClusterView {
       else this.fillLane(lane, part, b, lane.dataset.role);
     }
   }
+}
+
+// How a broker is: up, crashed (it said nothing; ZooKeeper notices when its session expires,
+// counted down beside it) or stopped cleanly (it handed its leaderships over first).
+function brokerStatus(b) {
+  const crashed = !b.up && b.mode === "crash";
+  return el("span", {class: `status ${b.up ? "up" : crashed ? "crashed" : "down"}`,
+    title: crashed ? "crashed: no goodbye; ZooKeeper notices when its session expires" : b.up ? "" : "stopped cleanly: it handed its leaderships over first",
+    text: crashed ? "✕ crashed" : b.up ? "up" : "■ stopped"});
+}
+
+function sessionCountdown(b) {
+  return !b.up && b.mode === "crash" && b.sessionExpiresMs != null
+    ? countdown(b.sessionExpiresMs, "ZooKeeper session expires in", "zk-session") : null;
+}
+
+// Stop (cleanly) and Crash for a broker that is up; Start for one that is down.
+function brokerActions(b) {
+  return b.up
+    ? el("span", {class: "actions"},
+      el("button", {type: "button", class: "mini", "data-action": "broker.stop", "data-mode": "clean", "data-id": b.id,
+        "aria-label": `Stop broker ${b.id} cleanly`, text: "Stop"}),
+      el("button", {type: "button", class: "mini danger", "data-action": "broker.stop", "data-mode": "crash", "data-id": b.id,
+        "aria-label": `Crash broker ${b.id}`, text: "Crash"}))
+    : el("button", {type: "button", class: "mini", "data-action": "broker.start", "data-id": b.id,
+      "aria-label": `Start broker ${b.id}`, text: "Start"});
 }
 
 // A topic's name over its lanes; it opens the topic's inspector (config, grow, delete).

@@ -5,7 +5,7 @@
 // members, assignment); lag and recent records are patched in place, and partitions that moved
 // slide to their new owner (FLIP).
 
-import {splitTp, tpId} from "./model.js";
+import {splitTp} from "./model.js";
 import {cssEsc, el} from "./dom.js";
 import {keyLabel, keyStyle} from "./keys.js";
 import {countdown} from "./callouts.js";

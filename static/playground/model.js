@@ -87,7 +87,7 @@ export class Model {
     this.groups = new Map(); // name -> group
     this.producers = new Map(); // id -> {id, topic, rate_per_s, keys, acks, sent}
     this.trails = new Map(); // record id -> trail (insertion order = age)
-    this.keys = new Map(); // key -> count seen (for the legend)
+    this.keys = new Map(); // key -> {topic, partition} of its newest record (the legend), newest last
     // Dead-letter and retry topics, as the model names them (snapshot.delivery_topics, and
     // the dead letters and retries it announces): name -> {kind, source, groups}.
     this.delivery = new Map();
@@ -170,13 +170,13 @@ export class Model {
       headers: r.headers || null, why: null, leader: part.leader,
       producer: null, acks: r.acks ?? null, t_ms: r.timestamp_ms ?? null, steps: [], groups: new Map(),
       replicas: new Set(holders), joined: true}));
-    if (key != null) this.noteKey(key);
+    if (key != null) this.noteKey(key, part.topic, part.partition);
   }
 
   // The legend lists the most recent keys: a key seen again moves to the newest end.
-  noteKey(key) {
+  noteKey(key, topic, partition) {
     this.keys.delete(key);
-    this.keys.set(key, true);
+    this.keys.set(key, {topic, partition}); // where its newest record went (the legend says)
     if (this.keys.size > KEYS_KEPT) this.keys.delete(this.keys.keys().next().value);
   }
 
@@ -444,7 +444,7 @@ const HANDLERS = {
       value: e.value, valueChars: e.value_truncated ? e.value_chars : null, headers: e.headers || null,
       why: e.why || null, leader, producer: e.producer || null,
       acks: e.acks ?? null, t_ms: e.t_ms, steps: [], groups: new Map(), replicas: new Set([leader])}));
-    if (e.key != null) m.noteKey(e.key);
+    if (e.key != null) m.noteKey(e.key, e.topic, e.partition);
     const prod = e.producer && m.producers.get(e.producer);
     if (prod) prod.sent = (prod.sent || 0) + 1;
     // A record a consumer emitted while processing another comes from that consumer.

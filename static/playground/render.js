@@ -19,7 +19,7 @@ import {keyLabel, keyStyle} from "./keys.js";
 const NUMBER = new Intl.NumberFormat("en-US");
 const fmt = (n) => NUMBER.format(n);
 
-const DOM_PARTS_PER_FRAME = 3;
+const DOM_PARTS_PER_FRAME = 8;
 
 export class Renderer {
   constructor(root, model, opts = {}) {
@@ -172,13 +172,26 @@ export class Renderer {
 
   renderProducers() {
     const box = this.cols.producers;
+    const producers = [...this.model.producers.values()].sort((a, z) => a.id.localeCompare(z.id));
+    // Records sent change four times a second; the cards only when producers come, go or are
+    // tuned: then they are rebuilt, else their counts are patched.
+    const shape = producers.map((p) => `${p.id}|${p.topic}|${p.rate_per_s}|${p.acks}`).join(";");
+    if (box._shape === shape) {
+      for (const p of producers) {
+        const sent = box.querySelector(`[data-producer="${cssEsc(p.id)}"] .sent`);
+        const text = `${fmt(p.sent || 0)} sent`;
+        if (sent && sent.textContent !== text) sent.textContent = text;
+      }
+      return;
+    }
+    box._shape = shape;
     box.replaceChildren();
-    for (const p of [...this.model.producers.values()].sort((a, z) => a.id.localeCompare(z.id))) {
+    for (const p of producers) {
       box.append(el("li", {class: "producer", "data-producer": p.id},
         el("div", {class: "producer-name", text: p.id}),
         el("div", {class: "muted small num", text: `→ ${p.topic} · ${p.rate_per_s}/s · acks=${p.acks ?? "all"}`}),
         el("div", {class: "producer-foot"},
-          el("span", {class: "muted small num", text: `${fmt(p.sent || 0)} sent`}),
+          el("span", {class: "muted small num sent", text: `${fmt(p.sent || 0)} sent`}),
           el("span", {class: "spacer"}),
           el("button", {type: "button", class: "mini", "data-action": "producer.tune", "data-id": p.id, "aria-label": `Tune ${p.id}`, text: "Tune"}),
           el("button", {type: "button", class: "mini", "data-action": "producer.remove", "data-id": p.id, "aria-label": `Stop ${p.id}`, text: "Stop"}))));
@@ -192,13 +205,8 @@ export class Renderer {
     const box = this.cols.legend;
     const m = this.model;
     const keys = [...m.keys.keys()].slice(-5).reverse();
-    const where = new Map();
-    for (const t of [...m.trails.values()].reverse()) {
-      if (where.size >= keys.length) break;
-      if (t.key != null && !where.has(t.key)) where.set(t.key, t);
-    }
     const items = keys.map((k) => {
-      const t = where.get(k);
+      const t = m.keys.get(k);
       return el("li", {}, el("button", {type: "button", class: "key-button", "data-follow-key": k},
       el("span", {class: "visually-hidden", text: "Follow key "}),
       el("span", {class: "swatch token-shape", style: keyStyle(k), "aria-hidden": "true", text: keyLabel(k)}),

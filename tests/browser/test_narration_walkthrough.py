@@ -4,9 +4,11 @@ presenter steps through the story with Next; at every step the clock is at the s
 exist and are visible, and a student in a second browser shows the same step and clock.
 Screenshots per step go to artifacts/browser/narration/."""
 
+import contextlib
 import re
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from broker_core.__main__ import default_until_ms
 from broker_core.cluster import Cluster
@@ -48,9 +50,13 @@ async def test_each_step_shows_its_moment_and_its_watched_elements(chromium, sit
             await teacher.click("#narration-next")
         await at_step(teacher, i, moment)
         await at_step(student, i, moment)  # the class follows the presenter
-        watched = await teacher.evaluate(
-            "[...document.querySelectorAll('.watched')].filter((n) => n.getClientRects().length"
-            " && getComputedStyle(n).visibility !== 'hidden').length")
+        # Rows and chips redraw a few times a second, a few a frame: give the step's record
+        # a moment to be drawn (bounded), then count.
+        visible = ("[...document.querySelectorAll('.watched')].filter((n) => n.getClientRects()"
+                   ".length && getComputedStyle(n).visibility !== 'hidden').length")
+        with contextlib.suppress(PlaywrightTimeout):
+            await teacher.wait_for_function(f"() => {visible} > 0", timeout=2_000)
+        watched = await teacher.evaluate(visible)
         assert watched >= 1, f"{name} step {i + 1} ({steps[i]['title']}): watches " \
                              f"{steps[i]['watch']}, nothing visible at {moment} ms"
         moment_text = await teacher.text_content("#narration-moment")

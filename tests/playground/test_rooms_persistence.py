@@ -329,3 +329,15 @@ async def test_a_save_whose_caller_went_away_still_counts():
     room.apply({"type": "produce", "topic": "signup", "value": "b"})
     await rooms.persist(room.id)  # before: the store refused entry 0 again, for good
     assert len(rooms.store.logs[room.id]) == 2
+
+
+def test_opening_a_scenario_passes_on_how_the_page_draws_and_nothing_else(client, http_rooms):
+    from playground.rooms.recordings import save_recording
+
+    slug = save_recording(recording_doc())
+    response = client.get(f"/s/{slug}?view=brokers&projector=1&embed=1&next=//evil.example")
+    room_id = response["Location"].split("?")[0].removeprefix("/r/")
+    assert response["Location"] == f"/r/{room_id}?embed=1&view=brokers&projector=1"
+    # A value the page does not know is left behind, as is a parameter it does not take.
+    response = client.get(f"/s/{slug}?view=<script>&projector=yes")
+    assert "?" not in response["Location"]
