@@ -500,8 +500,15 @@ class Room:
         if not pending and not force and not self.clock_dirty and watching == self.viewers_sent \
                 and not (self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
             return
-        bit = any(e["type"] == "record.expired" and e.get("reason") in BUDGET_REASONS
-                  for e in pending)
+        # One pass over what may be 20,000 events: did the retention budget bite, did topics
+        # or groups change (then the frame says the delivery topics again)?
+        bit = topology = False
+        for e in pending:
+            kind = e["type"]
+            if kind == "record.expired":
+                bit = bit or e.get("reason") in BUDGET_REASONS
+            elif kind in DELIVERY_TOPOLOGY:
+                topology = True
         self.pending = []
         from_seq = self.sent_seq + 1
         # Every frame carries the room's shared state, not only snapshots, so every page
@@ -513,7 +520,7 @@ class Room:
             fields["figures"] = figures
         # Which topics are dead-letter and retry topics changes only with topics and groups:
         # then the frame says them all (a few names), so a page never guesses from a name.
-        if any(e["type"] in DELIVERY_TOPOLOGY for e in pending):
+        if topology:
             fields["delivery_topics"] = self.cluster.delivery_topics()
         text, to_seq, _ = build_frame(pending, from_seq, self.clock_state(), self.wall_ms(),
                                       room=fields)

@@ -16,6 +16,8 @@ const DRAW_MS = 500;          // wall ms between redraws
 const SPARK = {width: 84, height: 22};
 const RATE_SPAN_S = 5;        // virtual seconds a topic's rate is averaged over
 
+import {shortClock} from "./timeline.js";
+
 let loading = null;
 
 // Fetch uPlot (its URL, hashed, is in the page's <meta name="playground-charts">) once.
@@ -69,11 +71,7 @@ export class Charts {
     this.lastV = vnow;
     const x = vnow / 1000;
     const m = this.model;
-    for (const g of m.groups.values()) {
-      let lag = 0;
-      for (const c of g.consumers.values()) for (const tp of c.partitions) lag += m.lag(g, tp);
-      this.push(`group:${g.name}`, x, lag);
-    }
+    for (const g of m.groups.values()) this.push(`group:${g.name}`, x, m.groupLag(g));
     for (const t of m.topics.values()) {
       let end = 0;
       for (const p of t.partitions) if (p) end += p.leo.get(p.leader) ?? p.hw;
@@ -185,7 +183,7 @@ export class Charts {
       width: 340, height: 140, legend: {show: false}, cursor: {show: false},
       scales: {x: {time: false}},
       axes: [
-        {stroke: ink, size: 30, font: "12px system-ui", values: (u, ticks) => ticks.map(clockLabel)},
+        {stroke: ink, size: 30, font: "12px system-ui", values: (u, ticks) => ticks.map((s) => shortClock(Math.round(s) * 1000))},
         {stroke: ink, size: 40, font: "12px system-ui", values: (u, ticks) => ticks.map((v) => String(Math.round(v)))},
       ],
       series: [{}, {label: "lag", stroke: css.getPropertyValue("--amber").trim() || "#9a5b00", width: 2}],
@@ -210,12 +208,4 @@ function sparkline(colourVar) {
 
 function formatRate(v) {
   return v >= 100 ? Math.round(v).toLocaleString("en-US") : v >= 10 ? v.toFixed(0) : v.toFixed(1);
-}
-
-// Virtual seconds as the clock reads: 0:05, 4:05, 1:02:05.
-function clockLabel(s) {
-  const t = Math.max(0, Math.round(s));
-  const h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, sec = t % 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
 }

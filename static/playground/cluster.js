@@ -7,23 +7,16 @@ import {CELL_WINDOW, recordId, tpId, splitTp} from "./model.js";
 import {cssEsc, el} from "./dom.js";
 import {keyColour} from "./keys.js";
 import {countdown} from "./callouts.js";
+import {Part} from "./part.js";
+import {formatCount as fmt} from "./timeline.js";
 
-// One formatter, made once: Number.toLocaleString builds one a call (a profile's hot spot).
-const NUMBER = new Intl.NumberFormat("en-US");
-const fmt = (n) => NUMBER.format(n);
 
-export class ClusterView {
+export class ClusterView extends Part {
   constructor(r) {
-    this.r = r; // the renderer: the model, the columns, the view chosen, the sparklines
+    super(r);
     this.cellWindow = CELL_WINDOW;
     this.elected = new Map(); // partition -> when its leader changed (the new leader lane pulses)
   }
-
-  get model() { return this.r.model; }
-  get root() { return this.r.root; }
-  get cols() { return this.r.cols; }
-  get view() { return this.r.view; }
-  get charts() { return this.r.charts; }
 
   renderControllerPanel() {
     const m = this.model;

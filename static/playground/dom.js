@@ -3,6 +3,9 @@
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 
+// Focus is in a text field (keyboard shortcuts stay out of its way).
+export const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+
 // Why this page may not send commands now (a viewer of a presenter's room, a replay), or null.
 // Every command button is built disabled while it is set, so a rebuild never re-enables one;
 // ui.js updates the buttons already on the page when it changes.

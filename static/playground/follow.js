@@ -82,7 +82,7 @@ export class Follow {
     const f = this.following();
     const j = this.renderer.journey;
     const words = !f ? "" : !f.id ? `Waiting for the next record with key ${f.key}…` : j ? describe(j, this.model) : "That record is no longer on this page.";
-    this.next.hidden = this.stopButton.hidden = !f;
+    this.stopButton.hidden = !f;
     this.next.hidden = !f || f.key == null;
     if (words !== this.shown) {
       this.shown = words;

@@ -9,17 +9,9 @@ import {splitTp} from "./model.js";
 import {cssEsc, el} from "./dom.js";
 import {keyLabel, keyStyle} from "./keys.js";
 import {countdown} from "./callouts.js";
+import {Part} from "./part.js";
 
-export class GroupsView {
-  constructor(r) {
-    this.r = r; // the renderer: the model, the columns, reduced motion, the sparklines
-  }
-
-  get model() { return this.r.model; }
-  get cols() { return this.r.cols; }
-  get dirty() { return this.r.dirty; }
-  get reduced() { return this.r.reduced; }
-  get charts() { return this.r.charts; }
+export class GroupsView extends Part {
 
   renderGroups() {
     const box = this.cols.groups;
@@ -74,13 +66,13 @@ export class GroupsView {
     section._shape = shape;
     // Where each partition tag was, so a rebalance can slide it to its new owner (FLIP).
     const before = new Map();
-    if (!this.reduced) for (const tag of section.querySelectorAll(".tag[data-tp]")) before.set(`${tag.dataset.tp}`, tag.getBoundingClientRect());
+    if (!this.r.reduced) for (const tag of section.querySelectorAll(".tag[data-tp]")) before.set(`${tag.dataset.tp}`, tag.getBoundingClientRect());
     const focused = section.contains(document.activeElement) ? focusKey(document.activeElement) : null;
     const outputs = this.model.groupOutputs(g);
     const head = el("header", {class: "group-head"},
       el("button", {type: "button", class: "group-name", "data-inspect": "group", "data-id": name, text: name}),
       el("span", {class: "group-lag num", "data-group-lag": name, title: "records committed to its partitions that this group has not yet committed (high watermark − committed offset, summed)",
-        text: `lag ${this.groupLag(g)}`}),
+        text: `lag ${this.model.groupLag(g)}`}),
       el("span", {class: "spark", "data-spark-group": name, title: "lag over the last minutes (virtual time)", "aria-hidden": "true"}),
       el("span", {class: "state-line"},
         el("span", {class: `pill state-${g.state}`, "data-state": g.state, title: STATE_HELP[g.state] || g.state},
@@ -115,15 +107,9 @@ export class GroupsView {
     }
   }
 
-  groupLag(g) {
-    let lag = 0;
-    for (const c of g.consumers.values()) for (const tp of c.partitions) lag += this.model.lag(g, tp);
-    return lag;
-  }
-
   patchGroup(g, section) {
     const total = section.querySelector("[data-group-lag]");
-    const lagText = `lag ${this.groupLag(g)}`;
+    const lagText = `lag ${this.model.groupLag(g)}`;
     if (total && total.textContent !== lagText) {
       total.textContent = lagText;
       total.classList.toggle("behind", lagText !== "lag 0");

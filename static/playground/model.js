@@ -248,6 +248,14 @@ export class Model {
     return Math.max(0, part.hw - (committed ?? part.logStart));
   }
 
+  // A group's lag summed over the partitions its consumers own (the header's "lag n", the
+  // sparkline's samples).
+  groupLag(group) {
+    let lag = 0;
+    for (const c of group.consumers.values()) for (const tp of c.partitions) lag += this.lag(group, tp);
+    return lag;
+  }
+
   trail(id) {
     return this.trails.get(id);
   }

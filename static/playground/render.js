@@ -14,10 +14,8 @@ import {ClusterView} from "./cluster.js";
 import {GroupsView} from "./groups.js";
 import {TokenLayer} from "./tokens.js";
 import {keyLabel, keyStyle} from "./keys.js";
+import {formatCount as fmt} from "./timeline.js";
 
-// One formatter, made once: Number.toLocaleString builds one a call (a profile's hot spot).
-const NUMBER = new Intl.NumberFormat("en-US");
-const fmt = (n) => NUMBER.format(n);
 
 const DOM_PARTS_PER_FRAME = 8;
 

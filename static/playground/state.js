@@ -21,4 +21,5 @@ export const state = {
   // Set by the socket's frames, drawn by the frame loop at most twice a second.
   inspectorDirty: false,
   topicFormsDirty: false,
+  charts: null,     // charts.js Charts, set by ui.js (the inspector's lag chart)
 };

@@ -9,6 +9,7 @@ import {recordId} from "./model.js";
 import {Flights, hopMs} from "./timeline.js";
 import {cssEsc} from "./dom.js";
 import {keyColour, keyInk, keyLabel} from "./keys.js";
+import {Part} from "./part.js";
 
 const LABELS_MAX = 80;
 
@@ -19,9 +20,9 @@ function label(t) {
   return t.count > 1 ? `${keyLabel(t.key)}+` : keyLabel(t.key);
 }
 
-export class TokenLayer {
+export class TokenLayer extends Part {
   constructor(r, opts = {}) {
-    this.r = r; // the renderer: the model, the columns, the view, what is dirty
+    super(r);
     this.reduced = !!opts.reduced;
     this.speed = () => (opts.speed ? opts.speed() : 1);
     this.onArrive = opts.onArrive || (() => {});
@@ -37,12 +38,6 @@ export class TokenLayer {
     this.sampled = 0; // records not drawn since the page started sampling
     this.sampledAt = 0;
   }
-
-  get model() { return this.r.model; }
-  get root() { return this.r.root; }
-  get cols() { return this.r.cols; }
-  get view() { return this.r.view; }
-  get dirty() { return this.r.dirty; }
 
   clear() {
     this.flights.clear();

@@ -5,7 +5,7 @@
 // model and mark what is dirty.
 
 import {Renderer} from "./render.js";
-import {$, el} from "./dom.js";
+import {$, el, typing} from "./dom.js";
 import {formatClock, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 import {Session} from "./session.js";
@@ -24,7 +24,7 @@ const reducedQuery = window.matchMedia("(prefers-reduced-motion: reduce)");
 const {bootstrap, model, clock} = state;
 
 const charts = new Charts(model);
-state.charts = charts;
+state.charts = charts; // the inspector draws a group's lag chart with it
 const renderer = new Renderer(document.body, model, {
   reduced: reducedQuery.matches,
   speed: () => clock.speed,
@@ -271,7 +271,6 @@ speedInput.setAttribute("aria-valuetext", "1×");
 speedInput.addEventListener("input", () => speedInput.setAttribute("aria-valuetext", formatSpeed(sliderToSpeed(Number(speedInput.value)))));
 
 // --- keyboard --------------------------------------------------------------------------------
-const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "Escape") {
@@ -287,6 +286,8 @@ document.addEventListener("keydown", (e) => {
   } else if (e.key === "ArrowRight" && e.target.type !== "range") {
     e.preventDefault();
     control("step");
+  } else if (e.key === "p") {
+    view.toggleProjector();
   } else if (e.key === "?") {
     e.preventDefault();
     $("#shortcuts").showModal();

@@ -32,11 +32,7 @@ export class View {
       }
     }
     this.projector(on);
-    projector?.addEventListener("click", () => this.projector(!document.body.classList.contains("projector"), true));
-    document.addEventListener("keydown", (e) => {
-      if (e.key !== "p" || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
-      this.projector(!document.body.classList.contains("projector"), true);
-    });
+    projector?.addEventListener("click", () => this.toggleProjector());
   }
 
   set(view, {byHand = false} = {}) {
@@ -67,6 +63,11 @@ export class View {
     else if (first && !this.linked) this.set(this.stepView() || "topics");
   }
 
+  // The Projector button and P (ui.js's shortcuts).
+  toggleProjector() {
+    this.projector(!document.body.classList.contains("projector"), true);
+  }
+
   projector(on, remember = false) {
     document.body.classList.toggle("projector", on);
     $("#presenter")?.setAttribute("aria-pressed", String(on));
@@ -81,5 +82,3 @@ export class View {
     this.renderer.markAll();
   }
 }
-
-const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
