@@ -16,7 +16,7 @@ const DRAW_MS = 500;          // wall ms between redraws
 const SPARK = {width: 84, height: 22};
 const RATE_SPAN_S = 5;        // virtual seconds a topic's rate is averaged over
 
-import {shortClock} from "./timeline.js";
+import {formatCount, shortClock} from "./timeline.js";
 
 let loading = null;
 
@@ -207,5 +207,5 @@ function sparkline(colourVar) {
 }
 
 function formatRate(v) {
-  return v >= 100 ? Math.round(v).toLocaleString("en-US") : v >= 10 ? v.toFixed(0) : v.toFixed(1);
+  return v >= 100 ? formatCount(Math.round(v)) : v >= 10 ? v.toFixed(0) : v.toFixed(1);
 }

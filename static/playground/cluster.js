@@ -289,6 +289,18 @@ export class ClusterView extends Part {
   }
 
   // `ticks`: followers whose log end is marked on this tape (the topics view draws one tape).
+  // One offset's cell: its key's colour, its side of the high watermark.
+  cell(part, off) {
+    const rec = part.cells.get(off);
+    const cell = document.createElement("span");
+    cell.dataset.record = recordId(part.topic, part.partition, off);
+    // A record this page never saw (before it connected, or counted in an aggregate) stays
+    // an empty cell: grey is for records without a key.
+    if (rec) cell.style.setProperty("--key", keyColour(rec.key));
+    cellSides(cell, part, off, rec);
+    return cell;
+  }
+
   fillLane(lane, part, b, role, ticks = []) {
     const {tape, count, meta} = lane._parts;
     const leo = part.leo.get(b) ?? (role === "leader" ? part.hw : 0);
@@ -303,24 +315,40 @@ export class ClusterView extends Part {
     const sig = `${first}|${leo}|${part.hw}|${part.undrawn}|${[...ends].join(";")}`;
     if (lane._sig === sig) return;
     lane._sig = sig;
-    const cells = [];
-    for (let off = first; off < leo; off++) {
-      const rec = part.cells.get(off);
-      const id = recordId(part.topic, part.partition, off);
-      const cell = document.createElement("span");
-      cell.className = off >= part.hw ? "cell above-hw" : "cell";
-      cell.dataset.record = id;
-      // A record this page never saw (before it connected, or counted in an aggregate) stays
-      // an empty cell: grey is for records without a key.
-      if (rec) cell.style.setProperty("--key", keyColour(rec.key));
-      else cell.classList.add("unseen");
-      cell.title = `offset ${off}${rec && rec.key != null ? " · key " + rec.key : ""}${off >= part.hw ? " · above the high watermark" : ""}`;
-      if (off === part.hw) cells.push(hwMarker(part.hw));
-      if (ends.has(off)) cells.push(endTick(ends.get(off)));
-      cells.push(cell);
+    // The window moves a few offsets at a time: cells still in it are kept, those it left are
+    // dropped and new ones appended (rebuilding every cell of a busy lane each time cost the
+    // style, layout and paint of all of them, the largest share of a busy frame). A window
+    // that moved back (a truncated log, a wider lane) or jumped past its old end is redrawn.
+    const drawn = lane._drawn;
+    if (!drawn || first < drawn.first || leo < drawn.leo || first >= drawn.leo) {
+      const cells = new Map();
+      for (let off = first; off < leo; off++) cells.set(off, this.cell(part, off));
+      tape.replaceChildren(...cells.values());
+      lane._drawn = {first, leo, hw: part.hw, cells};
+    } else {
+      const {cells} = drawn;
+      for (let off = drawn.first; off < first; off++) {
+        cells.get(off)?.remove();
+        cells.delete(off);
+      }
+      for (const mark of tape.querySelectorAll(":scope > .hw, :scope > .end-tick")) mark.remove();
+      // Cells the high watermark passed (or, after an election, fell back over).
+      const lo = Math.max(first, Math.min(drawn.hw, part.hw));
+      const hi = Math.min(drawn.leo, Math.max(drawn.hw, part.hw));
+      for (let off = lo; off < hi; off++) cellSides(cells.get(off), part, off);
+      const fresh = document.createDocumentFragment();
+      for (let off = drawn.leo; off < leo; off++) {
+        const cell = this.cell(part, off);
+        cells.set(off, cell);
+        fresh.append(cell);
+      }
+      tape.append(fresh);
+      Object.assign(drawn, {first, leo, hw: part.hw});
     }
-    if (part.hw >= leo && leo > first) cells.push(hwMarker(part.hw));
-    tape.replaceChildren(...cells);
+    const cells = lane._drawn.cells;
+    if (part.hw >= first && part.hw < leo) tape.insertBefore(hwMarker(part.hw), cells.get(part.hw));
+    else if (part.hw >= leo && leo > first) tape.append(hwMarker(part.hw));
+    for (const [off, brokers] of ends) tape.insertBefore(endTick(brokers), cells.get(off));
     tape.setAttribute("aria-label", `offsets ${first} to ${Math.max(first, leo - 1)}, high watermark ${part.hw}`);
     meta.textContent = `${leo}`;
     meta.title = `log end offset ${leo} · high watermark ${part.hw}`;
@@ -390,6 +418,16 @@ function endTick(brokers) {
   m.dataset.brokers = brokers.join(",");
   m.title = `broker${brokers.length > 1 ? "s" : ""} ${brokers.join(", ")}: log ends here`;
   return m;
+}
+
+function cellSides(cell, part, off, rec = part.cells.get(off)) {
+  if (!cell) return;
+  const above = off >= part.hw;
+  // Toggled, not set: a followed record's cell carries the follow's classes (render.js).
+  cell.classList.add("cell");
+  cell.classList.toggle("above-hw", above);
+  cell.classList.toggle("unseen", !rec);
+  cell.title = `offset ${off}${rec && rec.key != null ? " · key " + rec.key : ""}${above ? " · above the high watermark" : ""}`;
 }
 
 function hwMarker(hw) {

@@ -41,6 +41,21 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Writes that change nothing still cost: a text set anew is a new text node to lay out and
+// paint, and controls refreshed with every frame of the room's stream would be redrawn
+// twenty times a second. These write only a change.
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+export function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}
+
+export function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
 export function cssEsc(s) {
   return window.CSS && CSS.escape ? CSS.escape(String(s)) : String(s).replace(/["\\]/g, "\\$&");
 }

@@ -11,8 +11,8 @@
 // read.
 
 import {PALETTE} from "./keys.js";
-import {el} from "./dom.js";
-import {formatDuration, shortClock} from "./timeline.js";
+import {el, setText} from "./dom.js";
+import {formatCount, formatDuration, shortClock} from "./timeline.js";
 
 const SERIES_POINTS = 300;  // as many as the server keeps per figure (SERIES_POINTS there)
 const RENDER_EVERY_MS = 250;
@@ -117,10 +117,10 @@ class FiguresPanel {
     for (const stat of STATS) setText(cells[stat], f.count ? formatDuration(f[stat]) : "–");
     const median = cells.median_ms;
     const note = f.median_of != null && f.median_of < f.count
-      ? `median of the newest ${f.median_of.toLocaleString("en-US")} waits` : "";
+      ? `median of the newest ${formatCount(f.median_of)} waits` : "";
     if (median.title !== note) median.title = note;
-    setText(cells.records, f.count.toLocaleString("en-US"));
-    setText(cells.waiting, f.pending ? ` (${f.pending.toLocaleString("en-US")} waiting)` : "");
+    setText(cells.records, formatCount(f.count));
+    setText(cells.waiting, f.pending ? ` (${formatCount(f.pending)} waiting)` : "");
   }
 
   data() {
@@ -206,10 +206,6 @@ function decades(min, max) {
     if (d >= min * 0.9999) out.push(d);
   }
   return out;
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
 }
 
 let panel = null;

@@ -4,7 +4,7 @@
 // Start by clicking a token, a cell, a key in the legend or a record on a consumer, or by
 // typing a key: the newest record with that key, or the next one to be produced.
 
-import {$, el} from "./dom.js";
+import {$, el, setHidden} from "./dom.js";
 import {murmur2} from "./model.js";
 
 export class Follow {
@@ -82,8 +82,8 @@ export class Follow {
     const f = this.following();
     const j = this.renderer.journey;
     const words = !f ? "" : !f.id ? `Waiting for the next record with key ${f.key}…` : j ? describe(j, this.model) : "That record is no longer on this page.";
-    this.stopButton.hidden = !f;
-    this.next.hidden = !f || f.key == null;
+    setHidden(this.stopButton, !f);
+    setHidden(this.next, !f || f.key == null);
     if (words !== this.shown) {
       this.shown = words;
       this.text.textContent = words;

@@ -10,6 +10,7 @@ import {cssEsc, el} from "./dom.js";
 import {keyLabel, keyStyle} from "./keys.js";
 import {countdown} from "./callouts.js";
 import {Part} from "./part.js";
+import {naturalCompare} from "./timeline.js";
 
 export class GroupsView extends Part {
 
@@ -86,7 +87,7 @@ export class GroupsView extends Part {
       g.kind === "clients" ? null : el("button", {type: "button", class: "mini", "data-action": "consumer.add",
         "data-in-group": name, "aria-label": `Add a consumer to ${name}`, text: "+"}));
     const list = el("ul", {class: "consumers"});
-    for (const c of [...g.consumers.values()].sort((a, z) => a.id.localeCompare(z.id, "en", {numeric: true}))) {
+    for (const c of [...g.consumers.values()].sort((a, z) => naturalCompare(a.id, z.id))) {
       list.append(this.consumerChip(g, c));
     }
     if (!g.consumers.size) list.append(el("li", {class: "muted empty", text: "no consumers"}));

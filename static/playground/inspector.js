@@ -5,7 +5,7 @@
 import {$, el} from "./dom.js";
 import {murmur2, recordId, splitTp, tpId} from "./model.js";
 import {keyStyle, keyLabel} from "./keys.js";
-import {formatClock} from "./timeline.js";
+import {formatClock, formatCount} from "./timeline.js";
 import {state} from "./state.js";
 import {addPartitionsForm, consumerAddForm, groupConfigForm, producerForm, resetOffsetsForm, topicForm, topicForms} from "./forms.js";
 
@@ -83,7 +83,7 @@ function recordFacts(id) {
     : "none";
   const value = el("code", {class: "value", text: String(t.value ?? "")});
   const valueNode = t.valueChars
-    ? el("span", {}, value, el("small", {class: "muted", text: ` (the first ${String(t.value).length.toLocaleString("en-US")} of ${t.valueChars.toLocaleString("en-US")} characters)`}))
+    ? el("span", {}, value, el("small", {class: "muted", text: ` (the first ${formatCount(String(t.value).length)} of ${formatCount(t.valueChars)} characters)`}))
     : value;
   out.push(dl([["key", keyNode], ["value", valueNode], ["headers", headers],
     ["topic / partition / offset", `${t.topic} / ${t.partition} / ${t.offset}`], ["produced at", formatClock(t.t_ms)],
@@ -160,7 +160,7 @@ function newestRecords(part) {
 // 86400000 → "24 h (86,400,000 ms)": the unit a person thinks in, and the exact figure.
 function duration(ms) {
   const units = [[86400000, "d"], [3600000, "h"], [60000, "min"], [1000, "s"]];
-  const exact = `${Number(ms).toLocaleString("en-US")} ms`;
+  const exact = `${formatCount(Number(ms))} ms`;
   for (const [size, unit] of units) {
     if (ms >= size && ms % size === 0) return `${ms / size === 1 && unit === "d" ? "24 h" : ms / size + " " + unit} (${exact})`;
   }

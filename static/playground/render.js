@@ -14,7 +14,7 @@ import {ClusterView} from "./cluster.js";
 import {GroupsView} from "./groups.js";
 import {TokenLayer} from "./tokens.js";
 import {keyLabel, keyStyle} from "./keys.js";
-import {formatCount as fmt} from "./timeline.js";
+import {formatCount as fmt, naturalCompare} from "./timeline.js";
 
 
 const DOM_PARTS_PER_FRAME = 8;
@@ -170,7 +170,7 @@ export class Renderer {
 
   renderProducers() {
     const box = this.cols.producers;
-    const producers = [...this.model.producers.values()].sort((a, z) => a.id.localeCompare(z.id));
+    const producers = [...this.model.producers.values()].sort((a, z) => naturalCompare(a.id, z.id));
     // Records sent change four times a second; the cards only when producers come, go or are
     // tuned: then they are rebuilt, else their counts are patched.
     const shape = producers.map((p) => `${p.id}|${p.topic}|${p.rate_per_s}|${p.acks}`).join(";");

@@ -32,22 +32,57 @@ export function shortClock(ms) {
 export function formatDuration(ms) {
   if (ms == null) return "–";
   if (ms < 10000) return `${formatCount(Math.round(ms))} ms`;
-  if (ms < 120000) return `${(ms / 1000).toLocaleString("en-US", {maximumFractionDigits: 1})} s`;
+  if (ms < 120000) return `${formatCount(Math.round(ms / 100) / 10)} s`;
   if (ms < 7200000) {
     const total = Math.round(ms / 1000);
     const m = Math.floor(total / 60), s = total % 60;
     return s ? `${m} min ${s} s` : `${m} min`;
   }
-  return `${(ms / 3600000).toLocaleString("en-US", {maximumFractionDigits: 1})} h`;
+  return `${formatCount(Math.round(ms / 360000) / 10)} h`;
 }
 
-// A count for people: 1,240. One formatter, made once: Number.toLocaleString builds one a
-// call, which a profile of a busy page found among its hot spots.
-const COUNT = new Intl.NumberFormat("en-US");
-export const formatCount = (n) => COUNT.format(n);
+// A count for people: 1,240, and at most three decimals, rounded as en-US number formatting
+// rounds (half up, on the shortest decimal that reads back as the number: 1.2345 → 1.235).
+// Written out rather than Intl.NumberFormat: the first Intl object a page makes loads the
+// locale data, 15-40 ms of a cold load's main thread before the room could be drawn
+// (bench/anim_frames.py), and Number.toLocaleString builds a formatter every call. What
+// rounds to zero is "0", not "-0".
+export function formatCount(n) {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  if (abs >= 1e21) return String(n);  // String() switches to exponent notation there
+  let [whole, frac = ""] = abs < 1e-6 ? ["0"] : String(abs).split(".");
+  if (frac.length > 3) {
+    let digits = whole + frac.slice(0, 3);
+    if (frac[3] >= "5") {
+      let i = digits.length - 1;
+      while (i >= 0 && digits[i] === "9") i -= 1;
+      digits = i < 0 ? "1" + "0".repeat(digits.length)
+        : digits.slice(0, i) + String(Number(digits[i]) + 1) + "0".repeat(digits.length - i - 1);
+    }
+    whole = digits.slice(0, -3);
+    frac = digits.slice(-3).replace(/0+$/, "");
+  }
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ",");
+  const zero = /^0*$/.test(whole) && !frac;
+  return (n < 0 && !zero ? "-" : "") + grouped + (frac ? "." + frac : "");
+}
+
+// Names with numbers in them in the order people count: consumer-2 before consumer-10.
+// Not localeCompare: its collator costs a cold page the same locale load as Intl.
+export function naturalCompare(a, z) {
+  const x = a.match(/\d+|\D+/g) || [], y = z.match(/\d+|\D+/g) || [];
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
+    if (x[i] === y[i]) continue;
+    const nx = /^\d/.test(x[i]), ny = /^\d/.test(y[i]);
+    if (nx && ny) return Number(x[i]) - Number(y[i]) || x[i].length - y[i].length;
+    return x[i] < y[i] ? -1 : 1;
+  }
+  return x.length - y.length;
+}
 
 export function formatSpeed(speed) {
-  if (speed >= 1000) return `${Math.round(speed).toLocaleString("en-US")}×`;
+  if (speed >= 1000) return `${formatCount(Math.round(speed))}×`;
   if (speed >= 10) return `${Math.round(speed)}×`;
   return `${Number(speed.toPrecision(2))}×`;
 }

@@ -12,6 +12,11 @@ import {keyColour, keyInk, keyLabel} from "./keys.js";
 import {Part} from "./part.js";
 
 const LABELS_MAX = 80;
+// A frame's batch for the painter (tokenpaint.js): x, y, opacity, disc index per token.
+const STRIDE = 4;
+// The half-width of a token's disc in CSS pixels: a click within it picks the token.
+const discHalf = (kind) => (kind === "replica" ? 7 : 16);
+const PAINTER_START_MS = 3000;
 
 // What a token says: its key's short label ("17"), "17+" for a batch of copies; a copy in the
 // brokers view says nothing.
@@ -30,7 +35,8 @@ export class TokenLayer extends Part {
     // events, so pause freezes them and speed changes move them at the new rate.
     this.clock = opts.clock || null;
     this.canvas = r.root.querySelector("#flights");
-    this.ctx = this.canvas.getContext("2d");
+    this.painter = null; // {worker} or {here: Painter} once known
+    this.painterAsked = false;
     window.addEventListener("resize", () => this.sizeCanvas());
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.sizeCanvas());
     this.flights = new Flights(opts.cap);
@@ -174,23 +180,81 @@ export class TokenLayer extends Part {
 
   // Tokens are drawn on one canvas: 300 moving DOM elements cost a full style, layout and
   // paint pass a frame in a software-rendered browser; 300 discs on a canvas cost about a ms.
-  sizeCanvas() {
-    const c = this.canvas;
-    const dpr = window.devicePixelRatio || 1;
-    const w = window.innerWidth;
-    const h = window.innerHeight;
-    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(h * dpr);
+  // That canvas is painted by a worker (tokenworker.js, its URL in room.html's
+  // <meta name="playground-token-worker">) when the browser can hand it one: the drawing, and
+  // the commit's copy of a window-sized bitmap every frame, then leave the main thread (it
+  // kept 1-2 ms of a busy frame's work, bench/anim_frames.py). Otherwise, or if the worker does
+  // not start within PAINTER_START_MS, the page paints it itself with the same code. Started
+  // once the room is drawn (ui.js), as the charts are: a worker starting while the page loads
+  // took its time from the first drawn frame; tokens meanwhile move unpainted.
+  startPainter() {
+    if (this.painterAsked) return;
+    this.painterAsked = true;
+    const url = document.querySelector('meta[name="playground-token-worker"]')?.content;
+    // The painting code is not part of the page's first load: the room is drawn without it.
+    const here = () => import("./tokenpaint.js").then(({Painter}) => {
+      if (this.painter) return;
+      this.painter = {here: new Painter(this.canvas)};
+      this.dpr = null; // sized on the next frame
+    });
+    if (!url || !this.canvas.transferControlToOffscreen || typeof OffscreenCanvas !== "function" || !window.Worker) {
+      here();
+      return;
     }
-    this.dpr = dpr;
-    this.sprites = new Map();
+    let worker;
+    try {
+      worker = new Worker(url, {type: "module"});
+    } catch {
+      here();
+      return;
+    }
+    const late = setTimeout(() => {
+      worker.terminate();
+      here();
+    }, PAINTER_START_MS);
+    worker.onmessage = ({data}) => {
+      if (!data.ready || this.painter) return;
+      clearTimeout(late);
+      const canvas = this.canvas.transferControlToOffscreen();
+      worker.postMessage({canvas}, [canvas]);
+      this.painter = {worker};
+      this.dpr = null;
+    };
+    worker.onerror = (e) => {
+      if (this.painter) {
+        // After the canvas was handed over there is no painting it here: say so once.
+        console.warn("the token painter stopped:", e.message);
+        return;
+      }
+      clearTimeout(late);
+      worker.terminate();
+      here();
+    };
+  }
+
+  send(message, transfer = []) {
+    const p = this.painter;
+    if (p.worker) {
+      p.worker.postMessage(message, transfer);
+      return;
+    }
+    if (message.size) p.here.size(message.size);
+    if (message.frame) p.here.paint(message.frame);
+  }
+
+  sizeCanvas() {
+    if (!this.painter) return;
+    const dpr = window.devicePixelRatio || 1;
     const css = getComputedStyle(document.documentElement);
-    this.ink = {
+    const ink = {
       ring: css.getPropertyValue("--token-ring").trim() || "#fff",
       amber: css.getPropertyValue("--amber").trim() || "#9a5b00",
       red: css.getPropertyValue("--red").trim() || "#b3261e",
     };
+    this.dpr = dpr;
+    this.discs = new Map(); // colour|kind -> the painter's disc index
+    this.discGen = (this.discGen || 0) + 1;
+    this.send({size: {width: Math.round(window.innerWidth * dpr), height: Math.round(window.innerHeight * dpr), dpr, ink}});
   }
 
   animate(now) {
@@ -199,96 +263,41 @@ export class TokenLayer extends Part {
     for (const t of done) {
       if (t.arrive) this.onArrive({...t.arrive, drawn: true, landed: t.target});
     }
-    if (!moving.length && !this.painted) return this.flights.size;
+    for (const t of moving) t.r = discHalf(t.kind);
+    this.drawn = moving; // each has its x, y, r and id: tokenAt
+    if (!this.painter || (!moving.length && !this.painted)) return this.flights.size;
     if (!this.dpr) this.sizeCanvas();
-    const ctx = this.ctx;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    if (this.discs.size > 600) this.sizeCanvas(); // colours of many keys: start the cache again
     const dpr = this.dpr;
-    // Clear only where tokens were and are (a full-window canvas cleared whole is damaged
-    // whole: the browser repaints and uploads all of it every frame).
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (const t of moving) {
-      if (t.x < x0) x0 = t.x;
-      if (t.x > x1) x1 = t.x;
-      if (t.y < y0) y0 = t.y;
-      if (t.y > y1) y1 = t.y;
-    }
-    const box = moving.length ? [(x0 - 30) * dpr, (y0 - 24) * dpr, (x1 + 30) * dpr, (y1 + 24) * dpr] : null;
-    const was = this.box;
-    if (was || box) {
-      const a = was && box ? [Math.min(was[0], box[0]), Math.min(was[1], box[1]), Math.max(was[2], box[2]), Math.max(was[3], box[3])] : was || box;
-      ctx.clearRect(Math.floor(a[0]), Math.floor(a[1]), Math.ceil(a[2] - a[0]) + 1, Math.ceil(a[3] - a[1]) + 1);
-    }
-    this.box = box;
+    const tokens = new Float32Array(moving.length * STRIDE);
+    const discs = [];
     // Labels while the tokens can be told apart; in a dense stream (more than LABELS_MAX in
     // flight) they would overlap into noise, and the colours carry the keys (the legend, the
     // cells and a click still name each record).
-    const labelled = moving.length <= LABELS_MAX;
-    if (labelled) {
-      ctx.textAlign = "center";
-      ctx.textBaseline = "middle";
-      ctx.font = `700 ${12 * dpr}px system-ui, sans-serif`;
-    }
-    for (const t of moving) {
-      // The disc (and its ↻ or ✕) is a cached bitmap, one per colour and kind: far cheaper to
-      // draw than an arc and a stroke for every token in every frame.
-      const disc = t.disc || (t.disc = this.sprite(t));
-      t.r = disc.r;
-      ctx.globalAlpha = t.opacity;
-      // Whole device pixels: a bitmap drawn at a fraction is resampled (costs, blurs).
-      const px = Math.round(t.x * dpr);
-      const py = Math.round(t.y * dpr);
-      ctx.drawImage(disc, px - disc.width / 2, py - disc.height / 2);
-      if (labelled && t.kind !== "replica") {
-        ctx.fillStyle = keyInk(t.key);
-        ctx.fillText(label(t), px, py + dpr / 2);
+    const labels = moving.length <= LABELS_MAX ? [] : null;
+    moving.forEach((t, i) => {
+      if (t.discGen !== this.discGen) {
+        const id = `${keyColour(t.key)}|${t.kind}`;
+        let index = this.discs.get(id);
+        if (index === undefined) {
+          index = this.discs.size;
+          this.discs.set(id, index);
+          discs.push([index, {colour: keyColour(t.key), kind: t.kind, half: discHalf(t.kind)}]);
+        }
+        t.disc = index;
+        t.discGen = this.discGen;
       }
-    }
-    ctx.globalAlpha = 1;
-    this.drawn = moving; // each has its x, y, r and id: tokenAt
+      const o = i * STRIDE;
+      // Whole device pixels: a bitmap drawn at a fraction is resampled (costs, blurs).
+      tokens[o] = Math.round(t.x * dpr);
+      tokens[o + 1] = Math.round(t.y * dpr);
+      tokens[o + 2] = t.opacity;
+      tokens[o + 3] = t.disc;
+      if (labels) labels.push(t.kind === "replica" ? null : [label(t), keyInk(t.key)]);
+    });
+    this.send({frame: {tokens, count: moving.length, stride: STRIDE, discs, labels}}, [tokens.buffer]);
     this.painted = moving.length > 0;
     return this.flights.size;
-  }
-
-  // A token's disc: key-coloured, a little wider than round so a four-digit label fits, with
-  // a ↻ for a redelivery or ✕ for a dead letter; a copy (brokers view) is a small disc. One per
-  // (colour, kind), made once.
-  sprite(t) {
-    const small = t.kind === "replica";
-    const id = `${keyColour(t.key)}|${t.kind}`;
-    let sp = this.sprites.get(id);
-    if (sp) return sp;
-    const dpr = this.dpr;
-    const r = small ? 7 : 12;
-    const half = small ? r : 16;
-    const pad = t.kind === "retry" || t.kind === "dead" ? 8 : 2;
-    sp = document.createElement("canvas");
-    sp.width = Math.ceil((half + pad) * 2 * dpr);
-    sp.height = Math.ceil((r + pad) * 2 * dpr);
-    sp.r = half;
-    const c = sp.getContext("2d");
-    c.scale(dpr, dpr);
-    const mx = sp.width / dpr / 2;
-    const my = sp.height / dpr / 2;
-    c.globalAlpha = small ? 0.8 : 1;
-    c.fillStyle = keyColour(t.key);
-    c.strokeStyle = t.kind === "dead" ? this.ink.red : this.ink.ring;
-    c.lineWidth = 2;
-    c.beginPath();
-    c.roundRect(mx - half, my - r, half * 2, r * 2, r);
-    c.fill();
-    c.stroke();
-    c.globalAlpha = 1;
-    if (t.kind === "retry" || t.kind === "dead") {
-      c.font = "700 12px system-ui, sans-serif";
-      c.textAlign = "center";
-      c.textBaseline = "middle";
-      c.fillStyle = t.kind === "retry" ? this.ink.amber : this.ink.red;
-      c.fillText(t.kind === "retry" ? "↻" : "✕", mx + half - 1, my - r + 3);
-    }
-    if (this.sprites.size > 600) this.sprites.clear();
-    this.sprites.set(id, sp);
-    return sp;
   }
 
   // The token under a point (the newest drawn on top), for clicks.

@@ -5,8 +5,8 @@
 // model and mark what is dirty.
 
 import {Renderer} from "./render.js";
-import {$, el, typing} from "./dom.js";
-import {formatClock, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
+import {$, el, setAttr, setHidden, setText, typing} from "./dom.js";
+import {formatClock, formatCount, formatSpeed, jumpProgress, sliderToSpeed, speedToSlider} from "./timeline.js";
 import {RoomSocket} from "./socket.js";
 import {Session} from "./session.js";
 import {Callouts, tickCountdowns} from "./callouts.js";
@@ -147,7 +147,7 @@ document.addEventListener("playground:locks", () => renderNarration());
 // How many people have the room open (every frame says it): the presenter sees the class arrive.
 function showViewers(n) {
   if (n == null) return;
-  const text = n === 1 ? "only you watching" : `${n.toLocaleString("en-US")} watching`;
+  const text = n === 1 ? "only you watching" : `${formatCount(n)} watching`;
   const out = $("#viewers");
   if (out.textContent !== text) out.textContent = text;
 }
@@ -183,10 +183,13 @@ function frameLoop(now) {
   }
   flushLog(now);
   figures?.flushFigures(now);
-  // The charts' library once the room is drawn (it is not needed to draw it).
+  // The charts' library and the tokens' painter once the room is drawn (neither is needed
+  // to draw it).
   if (!chartsAsked && document.querySelector(".lane")) {
     chartsAsked = true;
     loadCharts();
+    // After this frame is painted: starting a worker holds the main thread a while.
+    setTimeout(() => renderer.tokens.startPainter(), 0);
   }
   // Countdowns run from the clock shown, a few times a second (not every animation frame).
   if (now - countdownsAt >= 200) {
@@ -208,33 +211,36 @@ requestAnimationFrame(frameLoop);
 const speedInput = $("#speed");
 function syncTimeControls() {
   const play = $("#play");
-  play.textContent = clock.playing ? "Pause" : "Play";
-  play.setAttribute("aria-pressed", String(clock.playing));
-  play.classList.toggle("primary", !clock.playing);
-  $("#paused").hidden = clock.playing;
-  if (document.activeElement !== speedInput) speedInput.value = speedToSlider(clock.speed);
-  $("#speed-out").textContent = formatSpeed(clock.speed);
-  const behind = $("#behind");
-  behind.hidden = !(clock.playing && clock.behind);
+  setText(play, clock.playing ? "Pause" : "Play");
+  setAttr(play, "aria-pressed", String(clock.playing));
+  if (play.classList.contains("primary") === clock.playing) play.classList.toggle("primary", !clock.playing);
+  setHidden($("#paused"), clock.playing);
+  if (document.activeElement !== speedInput) {
+    const slider = String(speedToSlider(clock.speed));
+    if (speedInput.value !== slider) speedInput.value = slider;
+  }
+  setText($("#speed-out"), formatSpeed(clock.speed));
+  setHidden($("#behind"), !(clock.playing && clock.behind));
   // A long jump runs over many server ticks (other rooms keep their share): show how far.
   const progress = jumpProgress(clock);
   const bar = $("#jump-progress");
-  bar.hidden = progress == null;
+  setHidden(bar, progress == null);
   if (progress) {
     bar.querySelector("progress").value = progress.percent;
-    bar.querySelector("progress").setAttribute("aria-valuetext", progress.label);
-    $("#jump-label").textContent = progress.label;
+    setAttr(bar.querySelector("progress"), "aria-valuetext", progress.label);
+    setText($("#jump-label"), progress.label);
   }
   // Real Kafka clients connected: the server refuses pause and speed changes, so say why.
-  $("#realtime").hidden = !clock.realtime;
-  speedInput.disabled = clock.realtime;
+  setHidden($("#realtime"), !clock.realtime);
+  if (speedInput.disabled !== clock.realtime) speedInput.disabled = clock.realtime;
   const why = "Real Kafka clients are connected: this room runs at 1×";
   for (const button of [play, $("#step"), ...document.querySelectorAll("[data-jump]")]) {
-    if (clock.realtime) {
+    // (Set again if something else gave the button back meanwhile.)
+    if (clock.realtime && (!button.dataset.realtimeLock || !button.disabled || button.title !== why)) {
       button.dataset.realtimeLock = "1";
       button.disabled = true;
       button.title = why;
-    } else if (button.dataset.realtimeLock) {
+    } else if (!clock.realtime && button.dataset.realtimeLock) {
       delete button.dataset.realtimeLock;
       button.disabled = false;
       button.removeAttribute("title");
