@@ -34,10 +34,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from playground.clientaddr import scope_client
+from playground.jsontext import dumps
 from playground.presenter import known_token
+from playground.rooms.errors import NoSuchRoom, RoomsFull, TooManyRooms
 from playground.rooms.limits import AddressCounts, TokenBucket  # noqa: F401 (tests import TokenBucket here)
 from playground.rooms.messages import MAX_MESSAGE_BYTES, ProtocolError
-from playground.rooms.registry import NoSuchRoom, RoomsFull, TooManyRooms, get_rooms
+from playground.rooms.registry import get_rooms
 from playground.rooms.relay import get_relay
 from playground.rooms.room import group_name
 from playground.wsbuffer import connection_of, is_closing, unsent_bytes
@@ -59,16 +61,13 @@ SNAPSHOT_PART_BYTES = 512 * 1024
 DRAIN_POLL_S = 0.1
 
 
-def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
 
 def snapshot_parts(text: str, part_id: int, part_bytes: int = SNAPSHOT_PART_BYTES) -> list[str]:
     """`text` as one message if it fits `part_bytes`, else as `snapshot.part` messages of at
     most `part_bytes` each whose `data` joined in `index` order is `text`."""
     if len(text) * 4 <= part_bytes or len(text.encode()) <= part_bytes:
         return [text]
-    overhead = len(_dumps({"type": "snapshot.part", "id": part_id, "index": 10 ** 9,
+    overhead = len(dumps({"type": "snapshot.part", "id": part_id, "index": 10 ** 9,
                            "count": 10 ** 9, "data": ""}))
     budget = part_bytes - overhead
     pieces, start = [], 0
@@ -78,13 +77,13 @@ def snapshot_parts(text: str, part_id: int, part_bytes: int = SNAPSHOT_PART_BYTE
         size = budget
         while True:
             data = text[start:start + size]
-            encoded = len(_dumps(data).encode())
+            encoded = len(dumps(data).encode())
             if encoded <= budget:
                 break
             size = max(1, min(size - 1, size * budget // encoded))
         pieces.append(data)
         start += len(data)
-    return [_dumps({"type": "snapshot.part", "id": part_id, "index": i, "count": len(pieces),
+    return [dumps({"type": "snapshot.part", "id": part_id, "index": i, "count": len(pieces),
                     "data": data}) for i, data in enumerate(pieces)]
 
 
@@ -297,7 +296,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, field: str, message: str) -> None:
         async with self.send_lock:
-            await self._send_text(json.dumps(ProtocolError(field, message).reply()))
+            await self._send_text(dumps(ProtocolError(field, message).reply()))
 
     async def _send_snapshot(self, text: str) -> None:
         # The parts go one after another under the send lock: nothing comes between them.

@@ -8,7 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("s/<slug:name>", views.open_scenario, name="scenario"),
-    path("s/<slug:slug>/export", library_views.export, name="scenario-export"),
+    path("s/<slug:slug>/export", views.export, name="scenario-export"),
     path("import", library_views.import_document, name="import"),
     # Rooms: random ids (10 hex digits), or a named room such as the Kafka listener's "live".
     re_path(r"^r/(?P<room_id>[0-9a-f]{10}|[a-z][a-z0-9-]{1,31})$", views.room_page, name="room"),

@@ -1,8 +1,30 @@
+"""The site's pages: home, /s/<slug> (open it in a fresh room) and its export, a room's page, the
+health probe. The library's own views (import, the admin) are playground/library's."""
+
+import json
+from urllib.parse import urlencode
+
+import redis.exceptions
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+import broker_core
+from broker_core import Cluster
+from broker_core.assignors import ASSIGNORS
+from broker_core.partitioner import key_hash, partition_for_key
+from broker_core.scenario import ScenarioError
+from playground import health
 from playground.clientaddr import request_client
+from playground.library.api import gallery
+from playground.links import document, namespace
+from playground.links.namespace import find_scenario  # noqa: F401 (tests read it here)
+from playground.presenter import apresenter_token
+from playground.rooms.errors import NoSuchRoom, RoomsFull, TooManyRooms
+from playground.rooms.page_defaults import produce_defaults
+from playground.rooms.registry import get_rooms
 
 # The home page's live demonstration: where order keys land on the Amazon story's topic.
 DEMO_TOPIC = "order-placed"
@@ -12,8 +34,6 @@ DEMO_KEYS = tuple(f"order-{n}" for n in range(1, 7))
 
 def partition_demo(keys=DEMO_KEYS, partitions: int = DEMO_PARTITIONS) -> dict:
     """Each key's murmur2 hash and partition, plus the keys grouped by partition."""
-    from broker_core.partitioner import key_hash, partition_for_key
-
     rows = [
         {"key": key, "hash": key_hash(key), "partition": partition_for_key(key, partitions)}
         for key in keys
@@ -36,8 +56,6 @@ def services_demo(orders: int = 6) -> dict:
     partition (so each order) belongs to exactly one consumer. The run is deterministic: the
     same seed gives this same table on every load.
     """
-    from broker_core import Cluster
-
     cluster = Cluster(seed=7, brokers=3)
     cluster.apply({"type": "topic.create", "name": DEMO_TOPIC, "partitions": DEMO_PARTITIONS})
     for service, count in zip(SERVICES, SERVICE_CONSUMERS, strict=True):
@@ -70,10 +88,6 @@ def services_demo(orders: int = 6) -> dict:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    # Imported here, not at module level: the model is loaded only when a page needs it.
-    import broker_core
-    from broker_core.assignors import ASSIGNORS
-
     context = {
         "scenarios": gallery(),
         "command_types": list(broker_core.COMMAND_TYPES.items()),
@@ -82,45 +96,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "services": services_demo(),
     }
     return render(request, "playground/home.html", context)
-
-
-def gallery() -> list[dict]:
-    """The library's scenarios as the gallery lists them, built-ins first (see
-    playground.library.api.gallery): slug (and name, the same), title, description, teaches,
-    builtin, url (/s/<slug>)."""
-    from playground.library.api import gallery as library_gallery
-
-    return library_gallery()
-
-
-SCENARIO_META_KEYS = ("name", "title", "description", "teaches")
-
-
-def find_scenario(slug: str) -> dict | None:
-    """{"spec", "seed", "meta"} of the library's scenario `slug`, or None. Sync: it reads the
-    database."""
-    from playground.library.api import lookup_scenario
-
-    found = lookup_scenario(slug)
-    if found is None:
-        return None
-    spec = found["spec"]
-    meta = {"name": found["slug"], "title": found.get("title") or spec.get("title") or "",
-            "description": found.get("description") or spec.get("description") or "",
-            "teaches": found.get("teaches") or spec.get("teaches") or ""}
-    return {"spec": spec, "seed": found.get("seed"), "meta": meta}
-
-
-def _find_source(slug: str) -> tuple[str, dict] | None:
-    """What `/s/<slug>` opens: a scenario first (the library refuses slugs recordings took),
-    else a shared recording."""
-    from playground.rooms.recordings import load_recording_sync
-
-    scenario = find_scenario(slug)
-    if scenario is not None:
-        return "scenario", scenario
-    recording = load_recording_sync(slug)
-    return ("recording", recording) if recording is not None else None
 
 
 def not_found(request: HttpRequest, detail: str = "") -> HttpResponse:
@@ -141,10 +116,6 @@ async def _presenter(request: HttpRequest) -> str | None:
     view opened without a session cookie: inside a course page's iframe the browser does not
     send a cookie set there (SameSite=Lax), so no one could ever drive that room. Its id is known
     only to that frame, so open is the student's own room, not someone else's."""
-    from django.conf import settings
-
-    from playground.presenter import apresenter_token
-
     if _embed(request) and settings.SESSION_COOKIE_NAME not in request.COOKIES:
         return None
     return await apresenter_token(request.session)
@@ -155,8 +126,6 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     redis-py wraps the socket's errors (refused, reset, timed out, no such host) in these two;
     a bare OSError is left alone on purpose: the store raises it too (a full disk), and that
     is not a Redis outage."""
-    import redis.exceptions
-
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -194,12 +163,7 @@ async def open_scenario(request: HttpRequest, name: str) -> HttpResponse:
     Async so that, under Daphne, rooms are created on the event loop their runners use: making
     room may put another to sleep, which must not race that room's tick from another thread.
     """
-    from asgiref.sync import sync_to_async
-
-    from broker_core.scenario import ScenarioError
-    from playground.rooms.registry import RoomsFull, TooManyRooms, get_rooms
-
-    found = await sync_to_async(_find_source)(name)
+    found = await sync_to_async(namespace.resolve)(name)
     if found is None:
         return not_found(request, f"There is no scenario or shared recording at /s/{name}.")
     rooms = get_rooms()
@@ -244,17 +208,24 @@ PAGE_QUERY = {"embed": ("1",), "view": ("topics", "brokers"), "projector": ("1",
 
 
 def _page_query(request: HttpRequest) -> str:
-    from urllib.parse import urlencode
-
     kept = {k: request.GET[k] for k, allowed in PAGE_QUERY.items() if request.GET.get(k) in allowed}
     return f"?{urlencode(kept)}" if kept else ""
+
+
+def export(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/s/<slug>/export``: the document of the scenario or recording at /s/<slug>, as a
+    download (playground/links/document.py)."""
+    found = document.export(slug)
+    if found is None:
+        return not_found(request, f"There is no scenario or shared recording at /s/{slug}.")
+    body = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    return HttpResponse(body, content_type="application/json; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{slug}.json"'})
 
 
 async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     """The room's page; its live state comes over the WebSocket, this is the frame around it.
     Opening it wakes the room (a restarted server rebuilds it here by replay)."""
-    from playground.rooms.registry import NoSuchRoom, RoomsFull, TooManyRooms, get_rooms
-
     try:
         # Waking a stored room costs what creating one costs: the client's allowance.
         page = await get_rooms().page(room_id, client=request_client(request))
@@ -264,7 +235,7 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
         return rooms_per_address(e)
     except _redis_errors():
         # Where the room runs is in Redis (its lease): without it, it cannot be found. Before
-        # RoomsFull: the registry's "Redis unreachable" (remote.LayerUnavailable) is both.
+        # RoomsFull: the registry's "Redis unreachable" (errors.LayerUnavailable) is both.
         return redis_unreachable()
     except RoomsFull as e:
         return HttpResponse(f"{e}; try again in a few minutes.", status=503,
@@ -274,8 +245,6 @@ async def room_page(request: HttpRequest, room_id: str) -> HttpResponse:
     # fork (the socket reads the token from the session this cookie names).
     await _presenter(request)
     embed = _embed(request)
-    from playground.rooms.page_defaults import produce_defaults
-
     bootstrap = {"room_id": room_id, "ws_path": ws_path, "scenario": page["scenario"],
                  "embed": embed, "replay": page["replay"],
                  # The scenario's own first record for the produce form (room.html), and the
@@ -296,8 +265,6 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     """The database, Redis and the event loop's lag (playground/health.py): 200 when all are
     fine, else 503, with each check's ok and detail. Async, so the lag it reports is the loop
     that serves the pages and sockets, and no check holds that loop up."""
-    from playground import health
-
     report = await health.report()
     response = JsonResponse(report, status=200 if report["ok"] else 503)
     response["Cache-Control"] = "no-store"  # a proxy must never answer a probe from its cache

@@ -192,9 +192,14 @@ class Connection:
         return f"{name or 'client'}@{self.peer}"
 
     def apply(self, command: dict) -> list[dict]:
-        events = self.listener.room.apply(command)
+        return self.request(command)[0]
+
+    def request(self, command: dict) -> tuple[list[dict], dict | None]:
+        """Apply a client's command through the room (recorded, paced); its events and its
+        answer (broker_core Cluster.request), from which the reply is made."""
+        events, answer = self.listener.room.request(command)
         self.listener.poke()
-        return events
+        return events, answer
 
     async def persist(self) -> None:
         await self.listener.persist()
@@ -334,7 +339,7 @@ class Listener:
         applied nothing (every partition refused, a client retrying through a leader change)
         costs no write: this is the hottest path."""
         room = self.room
-        if room is not None and len(room.cluster.command_log) <= room.persisted:
+        if room is not None and not self.rooms.persister.has_unsaved(room):
             return
         await self.rooms.persist(self.room_id)
 

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 
 from broker_core.scenario import ScenarioError
 from playground.presenter import presenter_token
+from playground.rooms.errors import RoomsFull
 
 from .forms import (
     REGISTRY_ATTR,
@@ -70,8 +71,6 @@ class TimelineInline(PartInline, admin.TabularInline):
 
 
 def _open(modeladmin, request, scenario):
-    from playground.rooms.registry import RoomsFull
-
     try:
         room_id = open_room_for(scenario, owner=presenter_token(request.session))
     except ScenarioError as e:

@@ -3,86 +3,29 @@
 - `lookup_scenario(slug)`: a stored scenario as ``{"slug", "title", "description", "teaches",
   "spec", "seed", "builtin"}`` (spec: a broker_core scenario document), or None.
 - `gallery()`: the scenarios the home page lists, built-ins first.
-- `validate_document(obj)`: an import file (a parsed JSON value) checked completely; returns
-  it normalized or raises `DocumentError` whose ``errors`` are ``[(json_path, message)]``.
+- `validate_document(obj)`: an import file (a parsed JSON value) checked completely, under this
+  server's room limits; returns it normalized or raises `DocumentError` whose ``errors`` are
+  ``[(json_path, message)]``.
 - `slug_taken(slug)`: whether /s/<slug> already means something (a scenario or a recording:
   one namespace).
 
-Documents (format version 1)::
-
-    {"format": "playground.scenario", "version": 1, "slug"?: str, "scenario": <spec>}
-    {"format": "playground.recording", "version": 1, "slug"?: str, "title"?: str,
-     "scenario": <spec>, "seed": int, "log": [{"at_ms": int, "command": {...}}, ...],
-     "end_ms": int}
-
-The scenario is judged by `broker_core.scenario.validate_scenario` (its paths are moved under
-``$.scenario``) and by the rooms' limits (`playground.rooms.quotas`: partitions, topics,
-producer rates), since the document becomes a room; a recording's log by broker_core itself,
-replayed on a scratch cluster under the same limits (the first entry refused is reported at
-``$.log[i].command.<field>``; later entries depend on it, so checking stops there).
+The namespace and the document (its format, its check) are playground/links', below this app
+and the rooms app; these names are the library's contract to the rest of the site.
 """
 
-import logging
+from broker_core.scenarios import BUILTIN_NAMES
+from playground.links import document
+from playground.links.document import MAX_REPLAY_EVENTS, REPLAY_SLICE_EVENTS, DocumentError
+from playground.links.namespace import lookup_scenario, slug_taken
+from playground.rooms.quotas import Quotas
 
-from broker_core.errors import CommandError
-from broker_core.scenario import (
-    MAX_TIME_MS,
-    ScenarioError,
-    check_scenario_name,
-    check_size,
-    field_path,
-    kind_of,
-    validate_scenario,
-)
-
-log = logging.getLogger(__name__)
-
-SCENARIO_FORMAT = "playground.scenario"
-RECORDING_FORMAT = "playground.recording"
-VERSION = 1
-SCENARIO_KEYS = ("format", "version", "slug", "scenario")
-RECORDING_KEYS = ("format", "version", "slug", "title", "scenario", "seed", "log", "end_ms")
-MAX_LOG = 100_000
-# Checking a log replays it; a recording that makes the model do more than this much work
-# before its last command is refused rather than tying up a web worker. A room that was left
-# running at 100,000x could exceed it; such a recording is still shared by link, just not by file.
-MAX_REPLAY_EVENTS = 2_000_000
-# The replay runs in slices of at most this many events (each ending at an instant), counted
-# and dropped as they come: checking holds one slice in memory, and stops within one slice of
-# MAX_REPLAY_EVENTS however fast the recording's producers are.
-REPLAY_SLICE_EVENTS = 10_000
-
-
-class DocumentError(ValueError):
-    """An import document that cannot be used; `errors` lists every problem found as
-    ``(json_path, message)``."""
-
-    def __init__(self, errors: list[tuple[str, str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
-
-
-def lookup_scenario(slug: str) -> dict | None:
-    from .models import Scenario
-
-    if not isinstance(slug, str):
-        return None
-    scenario = Scenario.objects.filter(slug=slug).first()
-    if scenario is None:
-        return None
-    return {"slug": scenario.slug, "title": scenario.title,
-            "description": scenario.description, "teaches": scenario.teaches,
-            "spec": scenario.to_spec(), "seed": scenario.seed, "builtin": scenario.builtin}
+from .models import Scenario
 
 
 def gallery() -> list[dict]:
     """``[{"slug", "name", "title", "description", "teaches", "builtin", "url"}]``: the
     built-ins in the lecture's order (broker_core's BUILTIN_NAMES), then the others, newest
     last. ``name`` repeats the slug for templates written before the library."""
-    from broker_core.scenarios import BUILTIN_NAMES
-
-    from .models import Scenario
-
     order = {name: i for i, name in enumerate(BUILTIN_NAMES)}
     rows = Scenario.objects.only("slug", "title", "description", "teaches", "builtin",
                                  "created", "id")
@@ -92,289 +35,13 @@ def gallery() -> list[dict]:
              "teaches": s.teaches, "builtin": s.builtin, "url": f"/s/{s.slug}"} for s in rows]
 
 
-def slug_taken(slug: str) -> bool:
-    from .models import Scenario
-
-    if Scenario.objects.filter(slug=slug).exists():
-        return True
-    # Shared recordings live under the same /s/ namespace.
-    from playground.rooms.models import Recording
-
-    return Recording.objects.filter(slug=slug).exists()
-
-
-# -- checking a document ----------------------------------------------------------------------
-
-
-def _under(path: str, prefix: str) -> str:
-    return prefix + path[1:]  # "$.topics[0]" under "$.scenario" -> "$.scenario.topics[0]"
-
-
-def _whole(errors, obj: dict, key: str, minimum: int, maximum: int):
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append((f"$.{key}", f"must be a whole number between {minimum:,} and "
-                       f"{maximum:,}, not {kind_of(value)}"))
-        return None
-    if not minimum <= value <= maximum:
-        errors.append((f"$.{key}", f"must be between {minimum:,} and {maximum:,}, not "
-                       f"{value:,}"))
-        return None
-    return value
-
-
 def validate_document(obj, *, check_slug: bool = True) -> dict:
-    """Check an import document; return it normalized (the scenario as broker_core normalizes
-    it, ``slug`` filled in for a scenario) or raise DocumentError listing every error.
-
-    With `check_slug`, a slug already taken by a scenario or recording is an error at
-    ``$.slug`` (the site has one namespace under /s/)."""
-    errors: list[tuple[str, str]] = []
-    try:
-        # Before anything walks it recursively. A recording's log may hold many more values
-        # than a scenario document (its room's whole command log): each entry is measured
-        # on its own, the rest as a document.
-        entries = obj.get("log") if isinstance(obj, dict) else None
-        if isinstance(entries, list) and obj.get("format") == RECORDING_FORMAT:
-            check_size({k: v for k, v in obj.items() if k != "log"})
-            for i, entry in enumerate(entries[:MAX_LOG]):
-                try:
-                    check_size(entry)
-                except ScenarioError as e:
-                    raise ScenarioError([{**err, "path": _under(err["path"], f"$.log[{i}]")}
-                                         for err in e.errors]) from None
-        else:
-            check_size(obj)
-    except ScenarioError as e:
-        raise DocumentError([(err["path"], err["message"]) for err in e.errors]) from None
-    if not isinstance(obj, dict):
-        raise DocumentError([("$", f"a document is an object with \"format\", \"version\" "
-                              f"and \"scenario\", not {kind_of(obj)}")])
-    broken = _broken_text(obj)
-    if broken:
-        # JSON lets "\\ud800" through, but such text cannot be stored (UTF-8) nor sent to a
-        # browser: refused here, where the path can still be named.
-        raise DocumentError(broken)
-    fmt = obj.get("format")
-    if fmt not in (SCENARIO_FORMAT, RECORDING_FORMAT):
-        errors.append(("$.format", f"must be \"{SCENARIO_FORMAT}\" or \"{RECORDING_FORMAT}\""
-                       + ("" if fmt is None else f", not {_short(fmt)}")))
-    version = obj.get("version")
-    if isinstance(version, bool) or version != VERSION:
-        errors.append(("$.version", f"must be {VERSION} (this site reads version {VERSION} "
-                       f"documents), not {_short(version)}"))
-    allowed = RECORDING_KEYS if fmt == RECORDING_FORMAT else SCENARIO_KEYS
-    for key in obj:
-        if key not in allowed:
-            errors.append((_key_path(key), f"unknown key; a {fmt or 'document'} takes: "
-                           f"{', '.join(allowed)}"))
-    slug = obj.get("slug")
-    if slug is not None:
-        try:
-            check_scenario_name(slug, "slug")
-        except CommandError as e:
-            errors.append(("$.slug", e.message))
-            slug = None
-    spec = None
-    if "scenario" not in obj:
-        errors.append(("$.scenario", "is required: a scenario document (brokers, topics, "
-                       "groups, producers, timeline ...)"))
-    else:
-        try:
-            spec = validate_scenario(obj["scenario"])
-        except ScenarioError as e:
-            errors.extend((_under(err["path"], "$.scenario"), err["message"])
-                          for err in e.errors)
-        else:
-            # The document becomes a room: over a room's limits it is refused here, by path,
-            # not later by a room that would refuse its own timeline.
-            errors.extend((_under(err["path"], "$.scenario"), err["message"])
-                          for err in _quotas().spec_errors(spec))
-    out = {"format": fmt, "version": VERSION}
-    if fmt == RECORDING_FORMAT:
-        out.update(_recording_fields(obj, errors))
-    if spec is not None and fmt == SCENARIO_FORMAT and obj.get("slug") is None:
-        slug = spec["name"]  # no slug (or null): the scenario's own name
-    if check_slug and slug is not None and slug_taken(slug):
-        errors.append(("$.slug" if "slug" in obj else "$.scenario.name",
-                       f"/s/{slug} is taken already; give the document another \"slug\""))
-    if errors:
-        raise DocumentError(errors)
-    if fmt == SCENARIO_FORMAT:
-        spec["name"] = slug
-    out["slug"] = slug
-    out["scenario"] = spec
-    if fmt == RECORDING_FORMAT:
-        _check_log(out)
-    return out
+    """links.document.validate_document under this server's room limits (rooms/quotas.py).
+    MAX_REPLAY_EVENTS is read from this module at the call, so lowering it here (a test, an
+    operator's shell) bounds the check."""
+    return document.validate_document(obj, quotas=Quotas.from_settings(), check_slug=check_slug,
+                                      max_replay_events=MAX_REPLAY_EVENTS)
 
 
-def _broken_text(obj) -> list[tuple[str, str]]:
-    """(path, message) for every key or string holding a lone surrogate (not Unicode text)."""
-    errors = []
-    stack = [("$", obj)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
-            if not _encodable(node):
-                errors.append((path, "is not valid Unicode text (a lone surrogate such as "
-                               "\\ud800)"))
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                if not _encodable(str(key)):
-                    errors.append((path, "has a key that is not valid Unicode text (a lone "
-                                   "surrogate such as \\ud800)"))
-                    continue
-                stack.append((_under(_key_path(key), path), value))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
-    return sorted(errors)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _short(value) -> str:
-    import json
-
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _key_path(key) -> str:
-    from broker_core.scenario import path_key
-
-    return path_key("$", key)
-
-
-def _recording_fields(obj: dict, errors: list) -> dict:
-    out = {}
-    title = obj.get("title")
-    if title is not None and (not isinstance(title, str) or len(title) > 200):
-        errors.append(("$.title", "must be a string of at most 200 characters"))
-    out["title"] = title if isinstance(title, str) else None
-    seed = obj.get("seed")
-    if isinstance(seed, str) and 0 < len(seed) <= 200:
-        # A scenario's seed may be a string (validate_scenario): its rooms' recordings too.
-        out["seed"] = seed
-    elif isinstance(seed, str):
-        errors.append(("$.seed", "must be a whole number or a string of 1 to 200 characters"))
-        out["seed"] = None
-    else:
-        out["seed"] = _whole(errors, obj, "seed", -(2**63), 2**63 - 1)
-    end_ms = _whole(errors, obj, "end_ms", 0, MAX_TIME_MS)
-    out["end_ms"] = end_ms
-    entries = obj.get("log")
-    out["log"] = []
-    if not isinstance(entries, list):
-        errors.append(("$.log", "is required: a list of {\"at_ms\", \"command\"}"
-                       if entries is None else f"must be a list, not {kind_of(entries)}"))
-        return out
-    if len(entries) > MAX_LOG:
-        errors.append(("$.log", f"may have at most {MAX_LOG:,} entries, not {len(entries):,}"))
-        return out
-    previous = 0
-    for i, entry in enumerate(entries):
-        path = f"$.log[{i}]"
-        if not isinstance(entry, dict):
-            errors.append((path, f"must be an object {{\"at_ms\", \"command\"}}, not "
-                           f"{kind_of(entry)}"))
-            continue
-        for key in entry:
-            if key not in ("at_ms", "command"):
-                errors.append((f"{path}{_key_path(key)[1:]}", "unknown key; a log entry is "
-                               "{\"at_ms\", \"command\"}"))
-        at = entry.get("at_ms")
-        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= MAX_TIME_MS:
-            errors.append((f"{path}.at_ms", f"must be a whole number of ms between 0 and "
-                           f"{MAX_TIME_MS:,}, not {_short(at)}"))
-            at = None
-        elif at < previous:
-            errors.append((f"{path}.at_ms", f"must not be earlier than the entry before it "
-                           f"({previous:,} ms)"))
-        elif end_ms is not None and at > end_ms:
-            errors.append((f"{path}.at_ms", f"is after end_ms ({end_ms:,})"))
-        if at is not None:
-            previous = max(previous, at)
-        command = entry.get("command")
-        if not isinstance(command, dict):
-            errors.append((f"{path}.command", "is required: a command object with a \"type\""
-                           if command is None else f"must be an object, not {kind_of(command)}"))
-        elif not isinstance(command.get("type"), str):
-            errors.append((f"{path}.command.type", "must be a string naming the command, "
-                           "such as \"produce\""))
-        out["log"].append({"at_ms": at, "command": command})
-    return out
-
-
-class _TooLong(Exception):
-    pass
-
-
-def _quotas():
-    from playground.rooms.quotas import Quotas
-
-    return Quotas.from_settings()
-
-
-def _advance(cluster, target_ms: int, budget: list) -> None:
-    """Run the scratch cluster to `target_ms`, counting the model's work (its events) as it
-    goes: slices of at most REPLAY_SLICE_EVENTS events, dropped once counted, and _TooLong
-    the moment the count passes the budget (never a whole stretch of virtual time first: a
-    100,000/s producer makes millions of events a minute)."""
-    while cluster.now_ms < target_ms:
-        budget[0] -= len(cluster.advance_to(target_ms, max_events=REPLAY_SLICE_EVENTS))
-        if budget[0] < 0:
-            raise _TooLong
-
-
-def _check_log(doc: dict) -> None:
-    """Replay the log on a scratch cluster as a room would, under the room's limits; the
-    first refused command is the error (the rest depend on it)."""
-    from django.conf import settings
-
-    from broker_core import Cluster
-
-    try:
-        cluster = Cluster.from_scenario(doc["scenario"], seed=doc["seed"])
-    except (ScenarioError, CommandError) as e:  # a seed the spec accepts but the model not
-        raise DocumentError([("$.seed", str(e))]) from None
-    records_max = getattr(settings, "PLAYGROUND_ROOM_RECORDS_MAX", 0)
-    if records_max:
-        # As a room runs it (playground/rooms/room.py), so the replay expires the same records.
-        cluster.config["retained.records.max"] = records_max
-    quotas = _quotas()
-    budget = [MAX_REPLAY_EVENTS]
-    for i, entry in enumerate(doc["log"]):
-        path = f"$.log[{i}].command"
-        try:
-            _advance(cluster, entry["at_ms"], budget)
-            # As Room._apply does before the model sees a command.
-            quotas.check_command(cluster, entry["command"])
-            budget[0] -= len(cluster.apply(entry["command"]))
-            if budget[0] < 0:
-                raise _TooLong
-        except CommandError as e:
-            raise DocumentError([(field_path(entry["command"], e.field, path), e.message)]) \
-                from None
-        except _TooLong:
-            raise DocumentError([(f"$.log[{i}].at_ms", f"replaying the recording up to here "
-                                  f"makes more than {MAX_REPLAY_EVENTS:,} events; too long to "
-                                  "check on upload")]) from None
-        except RecursionError:
-            raise DocumentError([(path, "nests too deeply")]) from None
-        except Exception as e:  # a model bug must not become a server error on upload
-            log.exception("the model failed replaying an uploaded recording at %s", path)
-            raise DocumentError([(path, f"the model failed on this command "
-                                  f"({type(e).__name__}); please report it")]) from None
-
-
-__all__ = ["DocumentError", "gallery", "lookup_scenario", "slug_taken", "validate_document"]
+__all__ = ["MAX_REPLAY_EVENTS", "REPLAY_SLICE_EVENTS", "DocumentError", "gallery",
+           "lookup_scenario", "slug_taken", "validate_document"]

@@ -10,17 +10,16 @@ by `manage.py load_scenarios` (run by `make run` after migrate, so a changed fil
 existing database).
 """
 
-import json
-
 from broker_core.scenario import validate_scenario
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
+from playground.jsontext import sorted_dumps
 
 from . import spec as mapping
 from .store import spec_of, write_rows
 
 
 def _canonical(spec: dict) -> str:
-    return json.dumps(validate_scenario(spec), sort_keys=True, separators=(",", ":"))
+    return sorted_dumps(validate_scenario(spec))
 
 
 def load_builtins(models=None, names=BUILTIN_NAMES, load=load_builtin) -> dict:

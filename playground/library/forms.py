@@ -23,9 +23,9 @@ from django.core.exceptions import ValidationError
 from broker_core.assignors import ASSIGNORS
 from broker_core.delivery import RETRY_MODES
 from broker_core.scenario import ScenarioError, validate_scenario
+from playground.links.namespace import slug_taken
 
 from . import spec as mapping
-from .api import slug_taken
 from .models import Group, Producer, Scenario, TimelineEntry, Topic
 
 PART_COLUMNS = {"topics": mapping.TOPIC_COLUMNS, "groups": mapping.GROUP_COLUMNS,

@@ -10,6 +10,9 @@ async_to_sync: under Daphne that is the server's loop; in a plain sync test, a p
 
 from asgiref.sync import async_to_sync
 
+from broker_core.scenario import validate_scenario
+from playground.rooms.registry import get_rooms
+
 META_KEYS = ("name", "title", "description", "teaches")
 
 
@@ -20,17 +23,13 @@ def room_meta(spec: dict, slug: str) -> dict:
 
 
 async def _create(spec: dict, seed, meta: dict, owner: str | None) -> str:
-    from playground.rooms.registry import get_rooms
-
     return (await get_rooms().start(spec, seed=seed, meta=meta, owner=owner)).id
 
 
 def open_room_for(scenario, owner: str | None = None) -> str:
     """A new room running `scenario` (a library Scenario); returns the room id. Raises
     broker_core's ScenarioError if the stored scenario no longer validates, and
-    playground.rooms.registry.RoomsFull when the server has no room to spare. `owner`: the
+    playground.rooms.errors.RoomsFull when the server has no room to spare. `owner`: the
     session key of the room's presenter (None: open to everyone)."""
-    from broker_core.scenario import validate_scenario
-
     spec = validate_scenario(scenario.to_spec())
     return async_to_sync(_create)(spec, spec["seed"], room_meta(spec, scenario.slug), owner)

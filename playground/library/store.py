@@ -7,6 +7,8 @@ historical registry inside a data migration, so both write rows the same way.
 from django.apps import apps as global_apps
 from django.db import transaction
 
+from playground.links.namespace import free_slug
+
 from . import spec as mapping
 
 CHILDREN = (("topics", "Topic"), ("groups", "Group"), ("producers", "Producer"),
@@ -64,18 +66,6 @@ def save_spec(spec: dict, *, slug: str, builtin: bool = False, forked_from=None,
     rows = mapping.rows_from_spec({**spec, "name": slug})
     return write_rows(rows, builtin=builtin, forked_from=forked_from, instance=instance,
                       models=models)
-
-
-def free_slug(base: str) -> str:
-    """`base`, or `base-2`, `base-3` ... : the first slug nothing under /s/ uses."""
-    from .api import slug_taken
-
-    base = base[:58].rstrip("-")
-    slug, n = base, 1
-    while slug_taken(slug):
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
 
 
 def fork_scenario(scenario):

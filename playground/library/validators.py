@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from broker_core import validate as v
 from broker_core.config import validate_config, validate_topic_name
 from broker_core.errors import CommandError
-from broker_core.scenario import check_scenario_name
+from playground.links.namespace import check_slug
 
 
 def _adapt(check, value) -> None:
@@ -19,7 +19,7 @@ def _adapt(check, value) -> None:
 
 
 def check_scenario_slug(value) -> None:
-    _adapt(check_scenario_name, value)
+    _adapt(check_slug, value)
 
 
 def check_topic_name(value) -> None:

@@ -1,4 +1,5 @@
-"""Export (``/s/<slug>/export``) and import (``/import``) of scenario and recording documents.
+"""Import (``/import``) of scenario and recording documents (their export, ``/s/<slug>/export``,
+is playground/views.py's, beside ``/s/<slug>``; the document itself is playground/links').
 
 Import never answers with a server error for anything a visitor can send: text that is not
 JSON (or YAML), a document of the wrong shape, a scenario broker_core refuses, a recording whose
@@ -14,61 +15,29 @@ one (as anyone may share a room). A scenario joins the library everyone sees on 
 so adding one takes a staff login, like the admin.
 """
 
-import json
-
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError, load_json, parse_text
-from playground.views import not_found
-
-from .api import (
-    RECORDING_FORMAT,
+from broker_core.scenario import MAX_TEXT_CHARS, ScenarioError
+from playground.clientaddr import request_client
+from playground.links.document import (
+    MAX_RECORDING_CHARS,
+    NOT_AN_OBJECT,
     SCENARIO_FORMAT,
-    VERSION,
-    DocumentError,
-    slug_taken,
-    validate_document,
+    parse_document,
+    unwrapped,
+    wrap_bare,
 )
-from .models import Scenario
-from .store import free_slug, save_spec
+from playground.links.namespace import free_slug
+from playground.rooms.registry import get_rooms
 
-# A recording is as long as its room's command log grew (up to LOG_BYTES_MAX, 1.5 MB of
-# commands, in playground/rooms/room.py), and its export is indented: a scenario document's
-# limit (MAX_TEXT_CHARS) refused the export of rooms far below that.
-MAX_RECORDING_CHARS = 4_000_000
+from .api import DocumentError, slug_taken, validate_document
+from .store import save_spec
+
 MAX_UPLOAD_BYTES = 4 * MAX_RECORDING_CHARS  # UTF-8 needs at most 4 bytes a character
-NOT_AN_OBJECT = ("a document is an object: a scenario ({\"brokers\": 3, \"timeline\": [...], "
-                 "...}) or an export ({\"format\": \"playground.scenario\", \"version\": 1, "
-                 "\"scenario\": {...}})")
-# Keys only the export's wrapper has: an object with none of them is a bare scenario.
-WRAPPER_KEYS = ("format", "version", "slug", "scenario", "log")
 # A slug taken between choosing a fresh one and saving it: choose again, this many times.
 SAVE_ATTEMPTS = 3
-
-
-def scenario_document(scenario: Scenario) -> dict:
-    return {"format": SCENARIO_FORMAT, "version": VERSION, "slug": scenario.slug,
-            "scenario": scenario.to_spec()}
-
-
-def _download(document: dict, slug: str) -> HttpResponse:
-    body = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return HttpResponse(body, content_type="application/json; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{slug}.json"'})
-
-
-def export(request: HttpRequest, slug: str) -> HttpResponse:
-    scenario = Scenario.objects.filter(slug=slug).first()
-    if scenario is not None:
-        return _download(scenario_document(scenario), slug)
-    from playground.rooms.recordings import recording_document
-
-    document = recording_document(slug)
-    if document is None:
-        return not_found(request, f"There is no scenario or shared recording at /s/{slug}.")
-    return _download(document, slug)
 
 
 def _read(request: HttpRequest) -> tuple[str | None, str | None, list]:
@@ -88,24 +57,6 @@ def _read(request: HttpRequest) -> tuple[str | None, str | None, list]:
     return None, None, [("$", "choose a file or paste a document")]
 
 
-def wrap_bare(obj) -> tuple[object, bool]:
-    """(document, bare): a bare scenario -- an object with none of the export's keys, what
-    `python -m broker_core run` reads -- becomes a scenario document; anything else is
-    returned as it is (validate_document judges it)."""
-    if isinstance(obj, dict) and not any(key in obj for key in WRAPPER_KEYS):
-        return {"format": SCENARIO_FORMAT, "version": VERSION, "scenario": obj}, True
-    return obj, False
-
-
-def _unwrapped(errors: list, bare: bool) -> list:
-    """A bare scenario's errors at its own paths ($.brokers, as the CLI says), not under the
-    wrapper it never had ($.scenario.brokers)."""
-    if not bare:
-        return errors
-    return [("$" + path[len("$.scenario"):] if path.startswith("$.scenario") else
-             "$" if path == "$.format" else path, message) for path, message in errors]
-
-
 def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
     """Store the checked document; (slug, []) or (None, errors). A taken slug is replaced by
     the first free ``<slug>-N`` (import_document tells the user)."""
@@ -122,6 +73,7 @@ def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
             return slug, []
         return None, [("$.slug", f"no free slug for /s/{doc['slug']} after {SAVE_ATTEMPTS} "
                        "tries (others are importing under it right now); try again")]
+    # Looked up at the call: the rooms app's module as it is then (a test stands in for it).
     from playground.rooms.recordings import save_recording
 
     if doc["slug"] is not None and slug_taken(doc["slug"]):
@@ -132,22 +84,6 @@ def _save(request: HttpRequest, doc: dict) -> tuple[str | None, list]:
         return None, e.errors
 
 
-def parse_document(text: str, filename: str | None) -> dict:
-    """parse_text's document (JSON or YAML, at most MAX_TEXT_CHARS); beyond that, up to
-    MAX_RECORDING_CHARS, a JSON recording. Raises ScenarioError."""
-    if len(text) <= MAX_TEXT_CHARS:
-        return parse_text(text, filename)
-    too_long = ScenarioError([{"path": "$", "message": f"the document is {len(text):,} "
-                               f"characters; at most {MAX_TEXT_CHARS:,} for a scenario (or "
-                               f"YAML), {MAX_RECORDING_CHARS:,} for a JSON recording"}])
-    if len(text) > MAX_RECORDING_CHARS or (filename or "").lower().endswith((".yaml", ".yml")):
-        raise too_long
-    doc = load_json(text)
-    if not isinstance(doc, dict) or doc.get("format") != RECORDING_FORMAT:
-        raise too_long
-    return doc  # validate_document measures it (each log entry on its own) before walking it
-
-
 def import_document(request: HttpRequest) -> HttpResponse:
     errors: list = []
     pasted = ""
@@ -156,9 +92,6 @@ def import_document(request: HttpRequest) -> HttpResponse:
         if not request.user.is_staff:
             # Checking a recording replays its log (up to 2,000,000 events) and a success
             # stores it: anonymous imports share the per-address allowance rooms are made from.
-            from playground.clientaddr import request_client
-            from playground.rooms.registry import get_rooms
-
             # The real client behind a trusted proxy (playground/clientaddr.py).
             wait_s = get_rooms().allow_creation(request_client(request))
             if wait_s:
@@ -181,10 +114,10 @@ def import_document(request: HttpRequest) -> HttpResponse:
                            err["message"].startswith("a scenario is an object") else
                            err["message"]) for err in e.errors]
             except DocumentError as e:
-                errors = _unwrapped(e.errors, bare)
+                errors = unwrapped(e.errors, bare)
         if doc is not None:
             slug, errors = _save(request, doc)
-            errors = _unwrapped(errors, bare)
+            errors = unwrapped(errors, bare)
             if not errors and doc["slug"] is not None and slug != doc["slug"]:
                 # Imported, under another slug than the document's: the page says so rather
                 # than redirecting to a room whose address the user did not expect.

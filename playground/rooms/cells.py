@@ -18,7 +18,7 @@ which the budget caps at about 1 MiB (two 512 KiB snapshot parts); a typical sce
 partitions take a few kilobytes.
 """
 
-import json
+from playground.jsontext import ascii_dumps
 
 from .frames import cut_value
 
@@ -32,10 +32,9 @@ HEADERS_CHARS_MAX = 1_000  # a record's headers, after each value is cut; beyond
 RECORDS_BYTES_MAX = 1024 * 1024  # all records of one snapshot, as JSON
 
 
-# One encoder for every record (json.dumps builds one a call). ASCII-escaped, its length is an
-# upper bound on the UTF-8 bytes of the snapshot's own text (a character is at most 4 bytes
-# there, 6 or 12 escaped here), so the budget holds in bytes.
-_size_of = json.JSONEncoder(separators=(",", ":")).encode
+# ASCII-escaped, its length is an upper bound on the UTF-8 bytes of the snapshot's own text (a
+# character is at most 4 bytes there, 6 or 12 escaped here), so the budget holds in bytes.
+_size_of = ascii_dumps
 
 
 def _cut(text, limit: int):

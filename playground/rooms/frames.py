@@ -9,7 +9,7 @@ folds the rest into per-partition aggregates marked ``"aggregated": true``. So a
 knows what it missed; nothing is dropped silently.
 """
 
-import json
+from playground.jsontext import dumps
 
 MAX_FRAME_EVENTS = 400  # 20 frames/s x 400 = 8,000 events/s reach a viewer one by one
 MAX_FRAME_BYTES = 192 * 1024  # well under what a channel layer message should carry
@@ -23,10 +23,6 @@ BULK_TYPES = frozenset({
     "record.delivered", "record.processed", "offset.committed", "record.expired",
     "record.failed", "record.retry_scheduled", "produce.failed",
 })
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def cut_value(record: dict, chars: int) -> dict:
@@ -43,7 +39,7 @@ def cut_value(record: dict, chars: int) -> dict:
 def _trimmed(event: dict) -> dict:
     """The event with its value cut to a preview, for an event too large to send whole."""
     out = cut_value(dict(event), VALUE_PREVIEW_CHARS)
-    if len(_dumps(out)) > MAX_EVENT_BYTES:
+    if len(dumps(out)) > MAX_EVENT_BYTES:
         out.pop("headers", None)
     return out
 
@@ -85,7 +81,7 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
     # A frame must never claim a range it does not hold: the room hands over what it took.
     assert not events or (events[0]["seq"] == from_seq
                           and to_seq - from_seq + 1 == len(events)), "events not contiguous"
-    head = _dumps({"type": "frame", **(room or {}), "from_seq": from_seq, "to_seq": to_seq,
+    head = dumps({"type": "frame", **(room or {}), "from_seq": from_seq, "to_seq": to_seq,
                    "clock": clock, "wall_ms": wall_ms})[:-1]
     budget = max_bytes - len(head) - 64
     # Structural events first: they claim their room in the budget before the bulk does.
@@ -96,9 +92,9 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
     for i, event in enumerate(events):
         if event["type"] in BULK_TYPES or structural >= MAX_STRUCTURAL_EVENTS:
             continue
-        text = _dumps(event)
+        text = dumps(event)
         if len(text) > MAX_EVENT_BYTES:
-            text = _dumps(_trimmed(event))
+            text = dumps(_trimmed(event))
         if len(text) + 1 > budget or len(text) > MAX_EVENT_BYTES:
             continue
         keep[i], dumped[i] = True, text
@@ -112,9 +108,9 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
             continue
         if count >= max_events or budget <= reserve:
             break
-        text = _dumps(event)
+        text = dumps(event)
         if len(text) > MAX_EVENT_BYTES:
-            text = _dumps(_trimmed(event))
+            text = dumps(_trimmed(event))
         if len(text) + 1 > budget - reserve or len(text) > MAX_EVENT_BYTES:
             break
         keep[i], dumped[i] = True, text
@@ -125,7 +121,7 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
         if not keep[i]:
             _aggregate(aggs, event)
     agg_list = list(aggs.values())
-    agg_text = _dumps(agg_list)
+    agg_text = dumps(agg_list)
     if len(agg_text) > reserve + max(budget, 0):
         # Pathological spread (thousands of partitions at once): fold aggregates by type.
         by_type: dict = {}
@@ -138,7 +134,7 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
             t["first_seq"] = min(t["first_seq"], agg["first_seq"])
             t["last_seq"] = max(t["last_seq"], agg["last_seq"])
         agg_list = list(by_type.values())
-        agg_text = _dumps(agg_list)
+        agg_text = dumps(agg_list)
     body = ",".join(text for text in dumped if text is not None)
     text = f'{head},"events":[{body}],"aggregates":{agg_text}}}'
     stats = {"sent": count, "aggregated": len(events) - count}

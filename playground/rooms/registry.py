@@ -16,12 +16,15 @@ in unit tests): `persist(room_id)` writes the room's header and the command-log 
 written, and `handle` awaits it before an accepted message's ack goes out, so nothing
 acknowledged is lost when the process dies. A room this process has never seen (a restart)
 is loaded from the store on first use and rebuilt by replay, like a sleeping one. Clock
-progress without commands is checkpointed every `checkpoint_s`.
+progress without commands is checkpointed every `checkpoint_s`. What is written, and the count
+of what the store has, is the `persister.Persister`'s; this module says when.
+
+The errors callers catch are in errors.py; NoSuchRoom, RoomsFull and TooManyRooms are still
+imported from here by playground/consumers.py.
 """
 
 import asyncio
 import copy
-import json
 import logging
 import secrets
 import time
@@ -29,39 +32,25 @@ import time
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from broker_core import Cluster
+from playground.jsontext import dumps
+
+from . import messages
+from .errors import NoSuchRoom, RoomHeldElsewhere, RoomsFull, RoomUnreachable, TooManyRooms
 from .limits import KeyedBuckets
 from .messages import ProtocolError
+from .page_defaults import creation_order, produce_defaults
+from .persister import Persister
+from .quotas import Quotas
+from .remote import Leases, RemoteRooms, RoomHost
 from .room import TICK_S, Room
-from .store import MemoryStore, script_of
+from .store import DbStore, MemoryStore, script_of
 
 log = logging.getLogger(__name__)
 
 
-class RoomsFull(Exception):
-    """Every room slot is taken by a room someone is watching."""
-
-
-class NoSuchRoom(KeyError):
-    pass
-
-
-class TooManyRooms(Exception):
-    """This client address may not make or wake another room now. `wait_s`: when it may
-    (None: not until one of its rooms goes to sleep)."""
-
-    def __init__(self, message: str, wait_s: float | None = None):
-        super().__init__(message)
-        self.wait_s = wait_s
-
-
 def build_cluster(spec: dict, seed):
-    from broker_core import Cluster
-
     return Cluster.from_scenario(spec, seed=seed)
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 class Rooms:
@@ -89,7 +78,7 @@ class Rooms:
         self.rooms_per_address = rooms_per_address
         self._scheduler: asyncio.Task | None = None
         self._turn = 0  # where the next tick starts in the list of busy rooms
-        self.store = MemoryStore() if store is None else store
+        self.persister = Persister(MemoryStore() if store is None else store, clock)
         self.checkpoint_s = checkpoint_s
         self.keep_s = keep_s  # a stored room nobody touched this long is deleted
         self.creations = KeyedBuckets(create_per_min / 60.0, create_burst, clock)
@@ -100,13 +89,15 @@ class Rooms:
         self._settles: dict[str, asyncio.Task] = {}
         self._janitor: asyncio.Task | None = None
         self._checkpointer: asyncio.Task | None = None
-        # Saves waiting for the next group commit, and the task writing them (see `_save`).
-        self._save_queue: list = []
-        self._saver: asyncio.Task | None = None
         # With Redis, rooms are spread over processes (remote.py): each room this process runs
         # holds a lease naming it, and calls for a room another process runs go there.
         self.redis_url = redis_url
         self._host = self._remote = None
+
+    @property
+    def store(self):
+        """Where the rooms are stored (the persister's)."""
+        return self.persister.store
 
     @property
     def layer(self):
@@ -117,8 +108,6 @@ class Rooms:
     def _spread(self):
         """(host, remote) when rooms are spread over processes, else (None, None)."""
         if self.redis_url and self._host is None:
-            from .remote import Leases, RemoteRooms, RoomHost
-
             leases = Leases(self.redis_url)
             self._host = RoomHost(self, self.layer, leases)
             self._remote = RemoteRooms(self.layer, leases)
@@ -138,6 +127,7 @@ class Rooms:
         room.quotas = self.quotas
         room.jump_weight = self.jump_weight
         room.client = client
+        room.persister = self.persister
         return room
 
     def _room_kwargs(self) -> dict:
@@ -237,15 +227,14 @@ class Rooms:
         room = self.awake.pop(room_id)
         recording = {**room.recording(), "owner": room.owner, "open": room.open,
                      "replay": room.script}
-        header, entries = self._unsaved(room, state="asleep")
+        header, entries = self.persister.unsaved(room, state="asleep")
         self.settling[room_id] = recording
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         if loop is None:
-            self.store.save_sync(header, entries)
-            room.persisted += len(entries) if room.script is None else 0
+            self.persister.save_sync(room, header, entries)
             self.settling.pop(room_id, None)
         else:
             self._settles[room_id] = loop.create_task(
@@ -255,37 +244,19 @@ class Rooms:
             self._host.release_after(room_id, self._settles.get(room_id))
         return recording
 
-    @staticmethod
-    def _unsaved(room: Room, state: str = "live") -> tuple[dict, list]:
-        log_ = room.cluster.command_log
-        # A replay room's log is its recording's: only its header is its own.
-        start = room.persisted if room.script is None else len(log_)
-        return room.header(state), [(i, copy.deepcopy(log_[i])) for i in range(start, len(log_))]
-
     async def _settle(self, room: Room, recording: dict, header: dict, entries: list) -> None:
         try:
-            async with self._lock_of(room):
-                # A persist that ran since `sleep` may have written some of these already.
-                entries = [(i, e) for i, e in entries if i >= room.persisted]
-                await self.store.save(header, entries)
-                if room.script is None:
-                    room.persisted += len(entries)
+            await self.persister.settle(room, header, entries)
         except Exception:
             # Kept in memory: the room still wakes from `settling`, it just is not durable.
             log.exception("room %s: saving it as it went to sleep failed", room.id)
-            recording["persisted"] = room.persisted if room.script is None else 0
+            recording["persisted"] = self.persister.cursor(room) if room.script is None else 0
             return
         finally:
             if self._settles.get(room.id) is asyncio.current_task():
                 del self._settles[room.id]
         if self.settling.get(room.id) is recording:
             del self.settling[room.id]
-
-    @staticmethod
-    def _lock_of(room: Room) -> asyncio.Lock:
-        if room.persist_lock is None:
-            room.persist_lock = asyncio.Lock()
-        return room.persist_lock
 
     async def persist(self, room_id: str) -> None:
         """Store what the room has not stored yet; with Redis, also hold its lease, so other
@@ -302,8 +273,6 @@ class Rooms:
         host, _ = self._spread()
         if host is None or room_id in host.hosted:
             return True
-        from .remote import RoomHeldElsewhere
-
         try:
             await host.host(room_id)
             return True
@@ -314,8 +283,6 @@ class Rooms:
 
     async def _call(self, room_id: str, op: str, **fields):
         """`op` on the process that runs `room_id`."""
-        from .remote import RoomUnreachable
-
         try:
             return await self._remote.call(room_id, op, **fields)
         except KeyError:
@@ -334,59 +301,7 @@ class Rooms:
             if settle is not None:
                 await asyncio.shield(settle)
             return
-        async with self._lock_of(room):
-            header, entries = self._unsaved(room)
-            save = asyncio.ensure_future(self._save(header, entries, self._saved(room, header,
-                                                                               entries)))
-            try:
-                await asyncio.shield(save)
-            except asyncio.CancelledError:
-                # The caller went away (its socket closed), the save did not: the room's lock
-                # is held until it ends, so no other save of this room starts from a count of
-                # written entries that is about to change.
-                await asyncio.wait([save])
-                raise
-
-    def _saved(self, room: Room, header: dict, entries: list):
-        """What a stored save means for the room: its entries are written (counted here, by
-        the saver, so a caller cancelled meanwhile cannot lose the count) and its clock is
-        where the store has it."""
-        def done() -> None:
-            if room.script is None:
-                room.persisted += len(entries)
-            room.checkpointed = (header["now_ms"], header["seq"])
-            room.checkpointed_s = self.clock()
-        return done
-
-    async def _save(self, header: dict, entries: list, on_saved=None) -> None:
-        """Store one room's save, committed together with whatever other saves are waiting
-        (group commit): while one transaction is written the next ones queue, and then go as
-        one. Twenty students joining at once (a speed, a play, a producer each) made sixty
-        commits in a row on the one database thread, and the teacher's command waited behind
-        them. Raises if this room's save failed."""
-        future = asyncio.get_running_loop().create_future()
-        self._save_queue.append((header, entries, future, on_saved))
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.get_running_loop().create_task(self._save_queued())
-        await future
-
-    async def _save_queued(self) -> None:
-        while self._save_queue:
-            batch, self._save_queue = self._save_queue, []
-            try:
-                saved = await self.store.save_many([(h, e) for h, e, _, _ in batch])
-            except Exception as e:
-                saved = [e] * len(batch)
-            for (header, _, future, on_saved), ok in zip(batch, saved, strict=True):
-                if ok is True and on_saved is not None:
-                    on_saved()
-                if future.done():
-                    continue  # its caller was cancelled
-                if ok is True:
-                    future.set_result(None)
-                else:
-                    future.set_exception(ok if isinstance(ok, Exception) else RuntimeError(
-                        f"room {header['room_id']}: the store could not save it"))
+        await self.persister.persist(room)
 
     async def wake(self, room_id: str, client: str | None = None) -> Room:
         """The awake room `room_id`, rebuilt by replay if it sleeps. Waking costs what creating
@@ -423,7 +338,7 @@ class Rooms:
             room = await asyncio.to_thread(Room.replay, recording, **self._room_kwargs())
             # From the store: all of its log is there. From `settling` after a failed save:
             # what that room had written; the next persist writes the rest.
-            room.persisted = recording.get("persisted", len(recording["log"]))
+            self.persister.woke(room, recording.get("persisted", len(recording["log"])))
             self.settling.pop(room_id, None)
             self._make_space(client)  # other rooms may have woken while this one replayed
             self.awake[room_id] = self._adopt(room, client)
@@ -532,7 +447,7 @@ class Rooms:
         accepted = reply.pop("persist", False)
         # A refusal may come after part of it was applied (a narration step whose later
         # command failed): what was applied happened, viewers see it, so it is stored too.
-        if accepted or (room.script is None and len(room.cluster.command_log) > room.persisted):
+        if accepted or self.persister.has_unsaved(room):
             try:
                 await self.persist(room_id)
             except Exception:
@@ -541,12 +456,10 @@ class Rooms:
                     request_id = message.get("request_id")
                     error = ProtocolError("command", "applied, but it could not be saved; it "
                                           "may be lost if the server restarts", request_id)
-                    return {"text": _dumps(error.reply()), "snapshot_seq": None}
+                    return {"text": dumps(error.reply()), "snapshot_seq": None}
         return reply
 
     async def _share_or_fork(self, room: Room, message: dict, actor: dict) -> dict:
-        from . import messages
-
         try:
             msg = messages.parse(message)
             room.last_active_s = self.clock()
@@ -568,7 +481,7 @@ class Rooms:
                 reply = {"type": "forked", "request_id": msg["request_id"], "room": new.id,
                          "url": f"/r/{new.id}"}
         except ProtocolError as e:
-            return {"text": _dumps(e.reply()), "snapshot_seq": None}
+            return {"text": dumps(e.reply()), "snapshot_seq": None}
         except Exception as e:
             # The store (or a fork's replay) failed: the sender hears of it, the socket and
             # the room go on, as for a command that could not be saved.
@@ -577,8 +490,8 @@ class Rooms:
             error = ProtocolError("type", f"{message.get('type')} failed on the server "
                                   f"({type(e).__name__}); try again later",
                                   request_id if isinstance(request_id, str) else None)
-            return {"text": _dumps(error.reply()), "snapshot_seq": None}
-        return {"text": _dumps(reply), "snapshot_seq": None}
+            return {"text": dumps(error.reply()), "snapshot_seq": None}
+        return {"text": dumps(reply), "snapshot_seq": None}
 
     async def share(self, room_id: str, title: str | None = None) -> str:
         """Save the room's scenario, seed and log so far as a recording; return its slug."""
@@ -638,8 +551,6 @@ class Rooms:
                       "title": room.meta.get("title") or ""}
         # The produce form's first values and the drawing order of topics and groups: the
         # scenario's (playground/rooms/page_defaults.py), not the page's own guesses.
-        from .page_defaults import creation_order, produce_defaults
-
         order = creation_order(room.cluster)
         return {"scenario": room.scenario(), "replay": replay,
                 "produce_defaults": produce_defaults(room.spec),
@@ -660,43 +571,11 @@ class Rooms:
                 log.exception("checkpointing rooms failed")
 
     async def checkpoint(self) -> None:
-        """Save every awake room whose clock moved, in ONE store call (one transaction, one
-        hop to the database thread): twenty busy rooms used to mean twenty commits every few
-        seconds, each one a place in the queue that a viewer's command waited behind."""
-        due = []
-        try:
-            for room in list(self.awake.values()):
-                # An unchanged room is still saved now and then: its row's `updated` is what
-                # old-room cleanup goes by, in every process, and a paused room watched for
-                # longer than keep_s (awake here, so unknown to another process's sweep)
-                # would otherwise be deleted under its viewers.
-                if (getattr(room, "checkpointed", None) == (room.cluster.now_ms,
-                                                            room.cluster.seq)
-                        and self.clock() - room.checkpointed_s < self.keep_s / 4):
-                    continue
-                try:
-                    if not await self._hold(room.id):
-                        continue
-                except Exception:
-                    log.exception("room %s: checkpoint failed", room.id)
-                    continue
-                lock = self._lock_of(room)
-                if lock.locked():
-                    continue  # a persist of its own is under way: it saves the header too
-                await lock.acquire()  # free: checked just above, nothing awaited since
-                due.append(room)
-            if not due:
-                return
-            batch = [self._unsaved(room) for room in due]
-            saves = [asyncio.ensure_future(self._save(h, e, self._saved(room, h, e)))
-                     for room, (h, e) in zip(due, batch, strict=True)]
-            # Failures are logged by the store, and those rooms are tried again next time.
-            await asyncio.wait(saves)
-            for save in saves:
-                save.exception()  # retrieved
-        finally:
-            for room in due:
-                self._lock_of(room).release()
+        """Save every awake room whose clock moved, in one store call (Persister.checkpoint),
+        each under its lease; an unchanged room every keep_s / 4 (its row's `updated` is what
+        old-room cleanup goes by)."""
+        await self.persister.checkpoint(list(self.awake.values()), self._hold,
+                                        resave_s=self.keep_s / 4)
 
     async def _sweep_forever(self) -> None:
         """Idle rooms go to sleep on time even when nobody opens a new one."""
@@ -790,9 +669,6 @@ def get_rooms() -> Rooms:
     """This process's rooms, configured from settings on first use."""
     global _rooms
     if _rooms is None:
-        from .quotas import Quotas
-        from .store import DbStore
-
         _rooms = Rooms(max_rooms=settings.PLAYGROUND_MAX_ROOMS,
                        redis_url=settings.PLAYGROUND_REDIS_URL,
                        idle_s=settings.PLAYGROUND_ROOM_IDLE_S,

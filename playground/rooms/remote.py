@@ -33,9 +33,9 @@ import json
 import logging
 import secrets
 
-import redis.exceptions
+from playground.jsontext import ascii_dumps
 
-from .registry import NoSuchRoom, RoomsFull
+from .errors import LayerUnavailable, NoSuchRoom, RoomHeldElsewhere, RoomUnreachable
 from .relay import LAYER_ERRORS, Backoff, Outage, once_more
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,6 @@ return 0
 """
 
 
-class LayerUnavailable(RoomsFull, redis.exceptions.ConnectionError):
-    """Redis (the leases, the channel layer) cannot be reached: where a room runs cannot be
-    found or claimed, and calls to other processes cannot be carried. A RoomsFull, so pages say
-    503 and sockets close with 4503 (try again shortly); also a redis ConnectionError, for code
-    that catches Redis outages as such (views.redis_unreachable)."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(f"the rooms' Redis is unreachable ({type(error).__name__}: {error}); "
-                         "try again shortly")
-
-
 def _unavailable_on_outage(method):
     """Raise LayerUnavailable, not redis-py's (or the socket's) own error, while Redis is away."""
 
@@ -88,14 +77,6 @@ def _unavailable_on_outage(method):
             raise LayerUnavailable(e) from e
 
     return wrapper
-
-
-class RoomHeldElsewhere(Exception):
-    """Another live process holds this room's lease."""
-
-
-class RoomUnreachable(Exception):
-    """The room's host did not answer in time (busy, or died and its lease has not lapsed)."""
 
 
 class Leases:
@@ -340,7 +321,7 @@ class RemoteRooms:
         # layer's msgpack: a viewer's message may hold what msgpack cannot carry (an int past
         # 64 bits, a lone surrogate: both refused by the room, by field) and must reach the
         # room exactly as sent.
-        args = json.dumps(fields, separators=(",", ":"))
+        args = ascii_dumps(fields)
         try:
             try:
                 # Sent twice at worst: the host runs a call id once.

@@ -27,7 +27,6 @@ instant, then apply), so the event stream is the original's, byte for byte.
 import asyncio
 import copy
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from collections.abc import Callable
 from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
 from broker_core.narration import has_moment, predicate
+from playground.jsontext import dumps
 
 from . import messages
 from .cells import add_records
@@ -87,10 +87,6 @@ PROCESS_VIEWER_PREFIX = "process:"
 
 def group_name(room_id: str) -> str:
     return f"room.{room_id}"
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def run_to(cluster, t_ms: int, observe=None) -> None:
@@ -175,9 +171,9 @@ class Room:
         self.script_pos = 0
         self.epoch = 0
         self.seeks = 0  # seeks asked for so far: only the latest one's rebuild is used
-        # Registry bookkeeping: how many command_log entries the store already has.
-        self.persisted = 0
-        self.persist_lock = None  # an asyncio.Lock, made on the loop that first persists
+        # The registry's persister (rooms/persister.py), which keeps what the store has of
+        # this room; None until a registry adopts the room.
+        self.persister = None
         # Why this room must run at 1x (real Kafka clients attached: their timeouts run on the
         # wall clock), or None. Refuses speed changes and pause; the clock says "realtime".
         self.realtime: str | None = None
@@ -200,6 +196,12 @@ class Room:
         if goal is not None and goal.step is not None:
             self.pacer.pause(wall_s)
         self.clock_dirty = True
+
+    @property
+    def persisted(self) -> int:
+        """How many command-log entries the store has: the persister's cursor, read-only
+        here (0 before a registry adopts the room)."""
+        return 0 if self.persister is None else self.persister.cursor(self)
 
     @property
     def mode(self) -> str:
@@ -257,7 +259,7 @@ class Room:
             room.cluster, room.moments, _ = room._rebuild(
                 recording["log"], recording["now_ms"], start=(room.cluster, room.moments))
         cluster = room.cluster
-        room.log_bytes = sum(len(_dumps(entry["command"])) for entry in cluster.command_log)
+        room.log_bytes = sum(len(dumps(entry["command"])) for entry in cluster.command_log)
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
         room.narration_step = recording["narration_step"]
@@ -363,7 +365,7 @@ class Room:
                             "viewers": self.people_watching(), "limits": self.limits(state),
                             "notices": list(self.notices), "open": self.open,
                             "mode": self.mode, "figures": self.moments.figures.snapshot()}}
-        return _dumps(message), seq
+        return dumps(message), seq
 
     async def snapshot_text(self) -> tuple[str, int]:
         # State and seq are read together, before any await: a command landing while the
@@ -384,7 +386,7 @@ class Room:
         notice = {"type": "notice", "level": level, "message": message,
                   "at_ms": self.cluster.now_ms}
         self.notices = [*self.notices, notice][-MAX_NOTICES:]
-        await self._send({"type": "room.notice", "text": _dumps(notice)})
+        await self._send({"type": "room.notice", "text": dumps(notice)})
 
     async def _send(self, message: dict) -> None:
         """One message to every viewer of the room, in every process (relay.publish)."""
@@ -576,7 +578,7 @@ class Room:
             if msg["type"] == "resync":
                 text, seq = await self.snapshot_text()
                 return {"text": text, "snapshot_seq": seq, "epoch": self.epoch,
-                        "then": [_dumps(self.you(actor))]}
+                        "then": [dumps(self.you(actor))]}
             if msg["type"] in ("command", "narrate") and self.script is not None:
                 raise ProtocolError("type", REPLAY_ONLY, msg["request_id"])
             if msg["type"] in ("share", "fork"):
@@ -597,7 +599,7 @@ class Room:
             else:
                 self._control(msg)
         except ProtocolError as e:
-            return {"text": _dumps(e.reply()), "snapshot_seq": None}
+            return {"text": dumps(e.reply()), "snapshot_seq": None}
         except Exception as e:
             # A model bug, not bad input: the sender hears of it, the room and socket go on.
             log.exception("room %s: handling %r failed", self.id, message)
@@ -605,8 +607,8 @@ class Room:
             error = ProtocolError("command", f"the model failed on this message "
                                   f"({type(e).__name__}); this is a bug, and the room goes on",
                                   request_id if isinstance(request_id, str) else None)
-            return {"text": _dumps(error.reply()), "snapshot_seq": None}
-        return {"text": _dumps({"type": "ack", "request_id": msg["request_id"],
+            return {"text": dumps(error.reply()), "snapshot_seq": None}
+        return {"text": dumps({"type": "ack", "request_id": msg["request_id"],
                                 "seq": self.cluster.seq}),
                 "snapshot_seq": None, "persist": True}
 
@@ -616,7 +618,7 @@ class Room:
         self.open = open_
         # One group message, like a frame: never one send per viewer.
         await self._send({"type": "room.state", "epoch": self.epoch,
-                          "text": _dumps({"type": "room", "open": open_})})
+                          "text": dumps({"type": "room", "open": open_})})
 
     async def _seek(self, msg: dict) -> None:
         if self.script is None:
@@ -646,7 +648,7 @@ class Room:
         self.behind = False
         self.epoch += 1
         self.sent_seq = cluster.seq
-        self.log_bytes = sum(len(_dumps(e["command"])) for e in cluster.command_log)
+        self.log_bytes = sum(len(dumps(e["command"])) for e in cluster.command_log)
         self.pacer.rebase(self.clock(), cluster.now_ms)
         if pause:
             self.pacer.pause(self.clock())
@@ -682,12 +684,17 @@ class Room:
         """Apply one command as a viewer's would be (logged, paced, size-checked) and return
         the events it caused. Raises CommandError, changing nothing. The caller stores it
         (`await Rooms.persist(room_id)`) before acknowledging it."""
+        return self._apply(command)[0]
+
+    def request(self, command: dict) -> tuple[list[dict], dict | None]:
+        """apply(), and the command's answer (broker_core Cluster.request): what the wire
+        listener tells a real client."""
         return self._apply(command)
 
-    def _apply(self, command: dict) -> list[dict]:
+    def _apply(self, command: dict) -> tuple[list[dict], dict | None]:
         if self.script is not None:
             raise CommandError("type", REPLAY_ONLY)
-        size = len(_dumps(command))
+        size = len(dumps(command))
         if self.log_bytes + size > self.log_bytes_max:
             raise CommandError("command", "this room's recording is full "
                                f"({self.log_bytes_max:,} bytes of commands); share it or "
@@ -700,10 +707,10 @@ class Room:
             self.quotas.check_command(self.cluster, command)
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
-        events = self.cluster.apply(command)
+        events, answer = self.cluster.request(command)
         self.log_bytes += size
         self._emit(events)
-        return events
+        return events, answer
 
     def _command(self, msg: dict) -> None:
         kind = msg["command"].get("type") if isinstance(msg["command"], dict) else None

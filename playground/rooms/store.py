@@ -13,6 +13,10 @@ import copy
 
 from channels.db import database_sync_to_async as sync_to_async
 
+from playground.links.namespace import lookup_recording, random_slug
+
+from .recordings import save_fields
+
 
 def _recording_from(header: dict, log: list, script: dict | None) -> dict:
     return {"id": header["room_id"], "spec": header["spec"], "seed": header["seed"],
@@ -86,9 +90,7 @@ class MemoryStore:
         return 0  # tests' rooms live as long as the test
 
     async def save_recording(self, fields: dict) -> str:
-        from .recordings import new_slug
-
-        slug = fields.get("slug") or new_slug(lambda s: s in self.recordings)
+        slug = fields.get("slug") or random_slug(lambda s: s in self.recordings)
         self.recordings[slug] = {**copy.deepcopy(fields), "slug": slug}
         return slug
 
@@ -147,7 +149,6 @@ class DbStore:
 
     def load_sync(self, room_id: str) -> dict | None:
         from .models import RoomRecord
-        from .recordings import load_recording_sync
 
         record = RoomRecord.objects.filter(room_id=room_id).first()
         if record is None:
@@ -157,7 +158,7 @@ class DbStore:
             raise RuntimeError(f"room {room_id}: its stored command log has gaps")
         script = None
         if record.replay_of:
-            recording = load_recording_sync(record.replay_of)
+            recording = lookup_recording(record.replay_of)
             if recording is None:
                 return None  # its recording was deleted: the replay room goes with it
             script = script_of(recording)
@@ -203,11 +204,7 @@ class DbStore:
         return await sync_to_async(self.forget_idle_sync)(idle_s, keep)
 
     async def save_recording(self, fields: dict) -> str:
-        from .recordings import save_fields
-
         return await sync_to_async(save_fields)(fields)
 
     async def load_recording(self, slug: str) -> dict | None:
-        from .recordings import load_recording_sync
-
-        return await sync_to_async(load_recording_sync)(slug)
+        return await sync_to_async(lookup_recording)(slug)

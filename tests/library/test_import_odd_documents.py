@@ -1,4 +1,6 @@
-"""Review R5: import documents that got past the checks and broke later."""
+"""Import documents (and admin JSON boxes) that got past the checks and broke later: lone
+surrogates, repeated keys, numbers too long for Python, string seeds, emptied optional boxes, a
+room's export near its log limit."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""Review R5: holes in the rooms runtime (presenter control, replay, persistence)."""
+"""Holes in the rooms runtime: presenter control, odd text and JSON, replay seeks, persistence
+(a half-applied step, old-room cleanup, a failed share, a paused room kept saved), framing."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Rooms under races and failures a review found: concurrent joins, a command landing during
+"""Rooms under races and failures: concurrent joins, a command landing during
 a snapshot's flush, deep JSON, model exceptions, unbounded recordings, a room put back to sleep
 while a viewer attaches, a recording evicted during its own replay."""
 import asyncio
