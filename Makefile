@@ -35,6 +35,21 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# Kafka's murmur2 in C (broker_core/_murmur2.c: in Python it was a quarter of the producer hot
+# path), built beside its source by setup.py when the .c is newer. The file name carries the
+# interpreter's tag, so the venv's Python (PY before the venv exists) names it. Without a C
+# compiler everything still runs: one line, and broker_core.partitioner uses its pure-Python
+# murmur2 (same values, slower); tests/broker_core/test_partitioner.py fails where it could
+# have been built. `touch`: setuptools copies the module with its time cut to whole seconds,
+# which can leave it "older" than the .c, so rebuilt on every make.
+MURMUR2_PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY))
+MURMUR2_SO := broker_core/_murmur2$(shell $(MURMUR2_PY) -c \
+	'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+$(MURMUR2_SO): broker_core/_murmur2.c setup.py | $(STAMP)
+	@mkdir -p build
+	@$(BIN)/python setup.py -q build_ext --inplace >build/murmur2-build.log 2>&1 && touch $@ || \
+		echo "make: broker_core/_murmur2.c not built (no C compiler?); murmur2 runs in pure Python: see build/murmur2-build.log"
+
 # The page's CSS and JS as a server with DEBUG off sends them: content-hashed names, a .br and a
 # .gz beside each, staticfiles.json (playground/storage.py), in STATIC_ROOT (gitignored).
 # Redone only when something under static/ (a file, or a folder's entries) or the requirements
@@ -50,7 +65,7 @@ collectstatic: $(STATIC_MANIFEST)
 
 # DEBUG is off unless asked for; `make run` is the local development server, so it asks.
 run: export DJANGO_DEBUG ?= 1
-run: $(STAMP) collectstatic
+run: $(STAMP) collectstatic $(MURMUR2_SO)
 	$(BIN)/python manage.py migrate --noinput
 	@# Built-ins follow their files in broker_core/scenarios/ (idempotent: unchanged, untouched).
 	$(BIN)/python manage.py load_scenarios
@@ -77,13 +92,13 @@ $(AXE): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "make: npm not found: the accessibility tests will be skipped"; fi
 
-pytest: $(STAMP) $(AXE)
+pytest: $(STAMP) $(AXE) $(MURMUR2_SO)
 	$(BIN)/python -m pytest tests
 
 test: lint pytest
 
 # bench/ws_fanout.py runs Daphne with DEBUG off, which serves the collected static files.
-bench: $(STAMP) collectstatic
+bench: $(STAMP) collectstatic $(MURMUR2_SO)
 	@set -e; found=0; for f in bench/*.py; do \
 		[ -e "$$f" ] || continue; found=1; \
 		echo "== $$f"; $(BIN)/python "$$f"; \
@@ -91,7 +106,7 @@ bench: $(STAMP) collectstatic
 
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
-	rm -rf .pytest_cache .ruff_cache .hypothesis staticfiles
+	rm -rf .pytest_cache .ruff_cache .hypothesis staticfiles build broker_core/_murmur2*.so
 
 distclean: clean
 	rm -rf $(VENV)

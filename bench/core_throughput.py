@@ -15,10 +15,16 @@ cost, which a host can tune (gc.freeze, thresholds) without touching the model.
 Replicated: the same run with replication factor 3 and acks=all, so every record also waits
 for both followers' fetches before the high watermark passes it (goal: 80,000 records/s).
 
+One at a time: records applied one `produce` command each (Cluster.request), the path of the
+page's form and of a real client's request, against the same reference.
+
+A day in one advance: 24 h of a 10 records/s producer in a single `advance(sink=...)`, its peak
+resident memory in a child process (the events stream to the sink, never all held).
+
 Memory: bytes a retained record costs (1,000,000 records, distinct 100-byte values, keyed and
 not), measured with tracemalloc as the growth of everything the cluster holds.
 
-Run: .venv/bin/python bench/core_throughput.py [--records N] [--runs 5]
+Run: .venv/bin/python bench/core_throughput.py [--records N] [--runs 5] [--no-day]
 """
 
 import argparse
@@ -94,6 +100,54 @@ def run_reference(records: int) -> float:
     return records / (time.perf_counter() - start)
 
 
+def run_one_at_a_time(records: int) -> float:
+    """Records applied one `produce` command at a time (as the page's form, or a client's
+    request, applies them): each is validated, logged and answered, then the group reads it."""
+    cluster = build(records)
+    committed = cluster.groups["g"].committed
+    value = "x" * 100
+    gc.collect()
+    start = time.perf_counter()
+    for i in range(records):
+        cluster.request({"type": "produce", "topic": TOPIC, "key": f"order-{i}",
+                         "value": value, "acks": "1"})
+    while sum(committed.values()) < records:
+        cluster.advance(100)
+    return records / (time.perf_counter() - start)
+
+
+def day_peak_rss(child: bool = False) -> tuple[float, float, int]:
+    """24 h of a 10 records/s producer (RF 3, one group) in ONE advance, its events streamed
+    to a sink that counts them: (peak resident MB of a process that did it, peak of one that
+    only set it up, events). In child processes, so each peak is its own."""
+    if child:
+        import resource
+
+        cluster = Cluster(seed=1, brokers=3)
+        cluster.apply({"type": "topic.create", "name": TOPIC, "partitions": 3,
+                       "replication_factor": 3})
+        cluster.apply({"type": "consumer.add", "group": "g", "topics": [TOPIC]})
+        cluster.apply({"type": "producer.add", "id": "p", "topic": TOPIC, "rate_per_s": 10,
+                       "keys": {"kind": "sequence", "prefix": "order-"}, "value_bytes": 100})
+        count = [0]
+        if sys.argv[-1] == "day":
+            cluster.advance(86_400_000, sink=lambda events: count.__setitem__(
+                0, count[0] + len(events)))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        print(f"{peak:.1f} {count[0]}")
+        return peak, 0.0, count[0]
+    import subprocess
+
+    def child_run(what: str) -> tuple[float, int]:
+        out = subprocess.run([sys.executable, __file__, "--child", what], check=True,
+                             capture_output=True, text=True).stdout.split()
+        return float(out[0]), int(out[1])
+
+    setup, _ = child_run("setup")
+    peak, events = child_run("day")
+    return peak, setup, events
+
+
 def memory_per_record(records: int, keyed: bool) -> float:
     gc.collect()
     tracemalloc.start()
@@ -129,7 +183,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--memory-records", type=int, default=1_000_000)
+    parser.add_argument("--no-day", action="store_true",
+                        help="skip the 24 h advance (it takes a few minutes)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        day_peak_rss(child=True)
+        return
 
     print(f"produce -> group -> commit, 8 partitions, RF 1, 100-byte values, keys order-N, "
           f"{args.records:,} records, median of {args.runs}:")
@@ -152,10 +212,31 @@ def main() -> None:
     for _ in range(args.runs):
         reference.append(run_reference(args.records))
         replicated.append(run_model(args.records, rf=3, acks="all")[0])
+    single = []
+    for _ in range(args.runs):
+        single.append(run_model(args.records)[0])
     m, r = statistics.median(replicated), statistics.median(reference)
     print(f"    model:     {m:>10,.0f} records/s   (runs: "
           f"{', '.join(f'{x:,.0f}' for x in replicated)})   goal: >= 80,000 records/s")
     print(f"    ratio:     {m / r:.2f} of the reference run beside it ({r:,.0f} records/s)")
+    print(f"    RF 3 acks=all / RF 1, run alternately: {m / statistics.median(single):.2f}   "
+          f"goal: >= 0.6")
+    few = max(1_000, args.records // 4)
+    print(f"records applied one `produce` command at a time (request(): validated, logged, "
+          f"answered), then read and committed by the group, {few:,} records, "
+          f"median of {args.runs}:")
+    one, reference = [], []
+    for _ in range(args.runs):
+        reference.append(run_reference(few))
+        one.append(run_one_at_a_time(few))
+    m, r = statistics.median(one), statistics.median(reference)
+    print(f"    model:     {m:>10,.0f} records/s   (runs: {', '.join(f'{x:,.0f}' for x in one)})")
+    print(f"    ratio:     {m / r:.2f} of the reference run beside it   goal: >= 0.3")
+    if not args.no_day:
+        peak, setup, events = day_peak_rss()
+        print(f"24 h of a 10 records/s producer (RF 3, one group) in one advance, its "
+              f"{events:,} events streamed to a sink: peak resident {peak:,.0f} MB "
+              f"(a process that only set it up: {setup:,.0f} MB)   goal: < 300 MB")
     for keyed in (True, False):
         per = memory_per_record(args.memory_records, keyed)
         print(f"memory per retained record ({args.memory_records:,} records, 100-byte values, "

@@ -272,8 +272,11 @@ class ClientGroup(Group):
 
     # -- requests ------------------------------------------------------------------------------
 
-    def join(self, c: dict) -> None:
-        """JoinGroup (validated). Raises GroupError before any change."""
+    def join(self, c: dict) -> dict:
+        """JoinGroup (validated). Raises GroupError before any change. Answers at once with
+        {"member_id", "pending"}: pending, the id a new member must join again with
+        (MEMBER_ID_REQUIRED, KIP-394); else the member is in and its full answer comes when
+        the join completes (join_result)."""
         mid = c["member_id"]
         names = [p["name"] for p in c["protocols"]]
         if mid and mid not in self.members and mid not in self.pending:
@@ -285,7 +288,7 @@ class ClientGroup(Group):
                              "INCONSISTENT_GROUP_PROTOCOL")
         if mid in self.members:
             self._rejoin(self.members[mid], c)
-            return
+            return {"member_id": mid, "pending": False}
         if not mid and len(self.members) + len(self.pending) >= MAX_MEMBERS:
             raise GroupError("group", f"group {self.id!r} has {MAX_MEMBERS} members already",
                              "GROUP_MAX_SIZE_REACHED")
@@ -301,8 +304,9 @@ class ClientGroup(Group):
                 cluster.event("group.member_pending", group=self.id, consumer=mid,
                               client=f"{c['client_id']}@{c['client_host']}",
                               expires_ms=expires)
-                return
+                return {"member_id": mid, "pending": True}
         self._add(mid, c)
+        return {"member_id": mid, "pending": False}
 
     def _add(self, mid: str, c: dict) -> None:
         cluster = self.cluster
@@ -747,7 +751,8 @@ def _generation(c: dict) -> int:
     return v.integer(c, "generation", minimum=-1, maximum=2**31 - 1)
 
 
-def join_group(cluster, c: dict) -> None:
+def join_group(cluster, c: dict) -> dict:
+    """client.join_group. Answer: ClientGroup.join's."""
     v.check_fields(c, _JOIN_FIELDS)
     gid = _group_id(c)
     parsed = {
@@ -786,14 +791,13 @@ def join_group(cluster, c: dict) -> None:
         raise GroupError("member_id", f"no group {gid!r}", "UNKNOWN_MEMBER_ID")
     group = cluster.groups.get(gid)
     if isinstance(group, ClientGroup):
-        group.join(parsed)
-        return
+        return group.join(parsed)
     if group is not None and group.members:
         _client_group(cluster, gid, create=False)  # raises INCONSISTENT_GROUP_PROTOCOL
     if not parsed["protocol_type"] or not parsed["protocols"]:
         raise GroupError("protocols", "a first member must name a protocol type and at least "
                          "one protocol", "INCONSISTENT_GROUP_PROTOCOL")
-    _client_group(cluster, gid, create=True).join(parsed)
+    return _client_group(cluster, gid, create=True).join(parsed)
 
 
 def sync_group(cluster, c: dict) -> None:

@@ -97,10 +97,19 @@ def _records(c: dict) -> list[tuple]:
     return out
 
 
+def _log_marks(part) -> dict:
+    return {"log_start_offset": part.leader_log.start_offset,
+            "high_watermark": part.high_watermark}
+
+
 class Clients:
     """Mixed into Cluster: ``produce.records``, ``producer.init_id`` and the read API."""
 
-    def _produce_records(self, c: dict) -> None:
+    def _produce_records(self, c: dict) -> dict:
+        """A real client's batch for one partition. Answer: {"base_offset", "last_offset",
+        "log_start_offset", "high_watermark"} when written (or already in the log: then also
+        "deduplicated": True), else {"error", "message"} with Kafka's error code. Whether an
+        acks=all batch is acknowledged comes later, as partition.high_watermark events."""
         v.check_fields(c, frozenset({"type", "topic", "partition", "acks", "client", "records",
                                      "producer_id", "producer_epoch", "base_sequence"}))
         topic = self._existing_topic(c, "topic")
@@ -130,7 +139,7 @@ class Clients:
             if error == "MESSAGE_TOO_LARGE":
                 failed["retriable"] = False
             self.event("produce.failed", **failed, error=error, message=message)
-            return
+            return {"error": error, "message": message}
         window = None
         if pid >= 0 and base_seq >= 0:
             window = self.producer_sequences.setdefault((pid, topic.name, partition), [])
@@ -147,28 +156,34 @@ class Clients:
                                base_offset=base_offset, count=n, acks=acks,
                                reason="idempotent producer: this batch's sequence numbers are "
                                       "already in the log")
-                    return
+                    return {"base_offset": base_offset, "last_offset": base_offset + n - 1,
+                            "deduplicated": True, **_log_marks(part)}
             if window:
                 newest_epoch, _, newest_last, _, _ = window[-1]
                 if epoch < newest_epoch:
+                    message = f"producer epoch {epoch} is older than {newest_epoch}"
                     self.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
-                               message=f"producer epoch {epoch} is older than {newest_epoch}")
-                    return
+                               message=message)
+                    return {"error": "INVALID_PRODUCER_EPOCH", "message": message}
                 expected = newest_last + 1 if epoch == newest_epoch else 0
                 if base_seq != expected:
+                    message = f"expected sequence {expected}, got {base_seq}"
                     self.event("produce.failed", **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
-                               message=f"expected sequence {expected}, got {base_seq}")
-                    return
-        before = self.seq
-        offset = self.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
-                                    acks, client, idempotent=False, retries=0)
-        if window is not None and offset is not None:
-            window.append((epoch, base_seq, base_seq + n - 1, offset - n + 1,
+                               message=message)
+                    return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
+        sent = self.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
+                                  acks, client, idempotent=False, retries=0)
+        if sent.offset is None:
+            # retries=0: a record not written has failed (its produce.failed is in the events).
+            return {"error": sent.error, "message": sent.message}
+        if window is not None:
+            window.append((epoch, base_seq, base_seq + n - 1, sent.offset - n + 1,
                            part.leader_epoch))
             del window[:-PRODUCER_WINDOW]
-        assert offset is not None or self.seq > before
+        return {"base_offset": sent.first, "last_offset": sent.offset, **_log_marks(part)}
 
-    def _producer_init_id(self, c: dict) -> None:
+    def _producer_init_id(self, c: dict) -> dict:
+        """Answer: {"producer_id", "producer_epoch"}."""
         v.check_fields(c, frozenset({"type", "client", "transactional_id", "producer_id",
                                      "producer_epoch"}))
         client = client_name(c)
@@ -187,6 +202,7 @@ class Clients:
             self.next_producer_id += 1
         self.event("producer.id_assigned", producer_id=pid, producer_epoch=epoch,
                    **({"client": client} if client else {}))
+        return {"producer_id": pid, "producer_epoch": epoch}
 
     # -- reads (no command, no event) ---------------------------------------------------------
 

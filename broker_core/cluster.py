@@ -20,11 +20,12 @@ import copy
 import heapq
 import random
 from bisect import insort
+from typing import NamedTuple
 
 from . import classic
 from . import validate as v
 from .assignors import ASSIGNORS
-from .clients import Clients, client_name
+from .clients import Clients, Records, client_name
 from .clock import Clock, next_tick
 from .config import (
     TOPIC_CONFIGS,
@@ -58,6 +59,8 @@ MAX_BROKERS = 16
 MAX_PARTITIONS = 1_000
 MAX_VALUE_CHARS = 1_000_000
 MAX_HEADERS = 50
+# advance(sink=...) hands its events over in lists of about this many (whole instants).
+STREAM_EVENTS = 10_000
 _HASH_MEMO_LIMIT = 65_536  # murmur2 results a workload with repeating keys remembers
 
 CLUSTER_DEFAULTS = {
@@ -150,6 +153,33 @@ def _delivery(c: dict, acks: str) -> tuple[bool, int]:
     return idempotent, retries
 
 
+class Sent(NamedTuple):
+    """What a send came to, for the sender: the offsets its records were written at (the
+    first and the last written; None when none was), and the error of the last record that
+    was not written (Kafka's code and a sentence), or None. A client's answer is read from
+    here, never from the events."""
+    first: int | None
+    offset: int | None
+    error: str | None = None
+    message: str | None = None
+    partition: int | None = None  # the last record's
+
+
+def sent_answer(topic: str, sent: Sent) -> dict:
+    """A produce's answer: {"topic", "partition", "base_offset", "last_offset"} for records
+    written, else {"topic", "partition", "error", "message"} (Kafka's error code; "partition"
+    None when the record never reached one), or {"queued": True}: waiting behind the same
+    producer's records queued to be sent again."""
+    partition = sent.partition
+    if sent.offset is not None:
+        return {"topic": topic, "partition": partition, "base_offset": sent.first,
+                "last_offset": sent.offset}
+    if sent.error is None:
+        return {"topic": topic, "partition": partition, "queued": True}
+    return {"topic": topic, "partition": partition, "error": sent.error,
+            "message": sent.message}
+
+
 class _RetryBatch:
     __slots__ = ("producer", "topic", "partition", "acks", "records", "attempt", "timer")
 
@@ -161,6 +191,22 @@ class _RetryBatch:
         self.records: list = []
         self.attempt = 1
         self.timer = None
+
+
+def _copy_command(value):
+    """A copy of a command as JSON would make it (dicts and lists copied all the way down,
+    everything else shared: strings and numbers are immutable, and so is a client's batch,
+    clients.Records). copy.deepcopy did the same at four times the cost, a quarter of a
+    one-record produce command (bench/core_throughput.py)."""
+    if isinstance(value, dict):
+        return {k: _copy_command(item) for k, item in value.items()}
+    if type(value) is list:
+        return [_copy_command(item) for item in value]
+    if type(value) is tuple:
+        return tuple(_copy_command(item) for item in value)
+    if isinstance(value, (str, int, float, bool, type(None), Records)):
+        return value
+    return copy.deepcopy(value)  # nothing else is valid in a command; copied all the same
 
 
 def _derive_rng(seed, purpose: str) -> random.Random:
@@ -246,6 +292,15 @@ class Cluster(Replication, Clients):
 
         An invalid command raises CommandError before anything changes.
         """
+        return self.request(command)[0]
+
+    def request(self, command: dict) -> tuple[list[dict], dict | None]:
+        """apply(), and the answer a client would get back: the offsets written or Kafka's
+        error for a produce, the id and epoch InitProducerId gives, the member id a join was
+        given, ... (each handler's docstring says; None for a command that answers nothing
+        beyond its events). Answers are not logged: a replay applies the same commands and
+        makes the same events. What comes later (an acks=all acknowledgement, the end of a
+        join barrier) is not in the answer: it comes as events."""
         if not isinstance(command, dict):
             raise CommandError("command", "must be an object with a 'type'")
         kind = command.get("type")
@@ -253,21 +308,40 @@ class Cluster(Replication, Clients):
         if handler is None:
             known = ", ".join(COMMAND_TYPES)
             raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
-        handler(command)
+        answer = handler(command)
         # A copy: the caller may reuse its dict, and the log must replay what was applied.
-        self.command_log.append({"at_ms": self.clock.now_ms, "command": copy.deepcopy(command)})
+        self.command_log.append({"at_ms": self.clock.now_ms, "command": _copy_command(command)})
         # What the command sets off at this same instant happens now, inside this call. No
         # action is ever left due at `now` between calls, so the events depend only on the
         # commands and their times, never on how the caller sliced its advance() calls.
         self.clock.run_until(self.clock.now_ms)
-        return self._take_events()
+        return self._take_events(), answer
 
-    def advance(self, ms: int) -> list[dict]:
-        """Run virtual time forward `ms` milliseconds; return what happened, in order."""
+    def advance(self, ms: int, sink=None) -> list[dict]:
+        """Run virtual time forward `ms` milliseconds; return what happened, in order.
+
+        With `sink` (a callable), the events go to it instead, in order, a list of about
+        STREAM_EVENTS at a time (whole instants) as the clock runs, and the call returns []:
+        a long busy advance (a day of a steady producer is millions of events) then holds one
+        list of them at a time, never all of them. The run is the same either way."""
         if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
             raise CommandError("ms", f"must be a whole number of milliseconds >= 0, not {ms!r}")
-        self.clock.run_until(self.clock.now_ms + ms)
-        return self._take_events()
+        target = self.clock.now_ms + ms
+        if sink is None:
+            self.clock.run_until(target)
+            return self._take_events()
+
+        def full() -> bool:
+            return len(self.events) >= STREAM_EVENTS
+
+        while True:
+            if self.events:
+                sink(self._take_events())
+            if self.clock.run_until(target, full):
+                break
+        if self.events:
+            sink(self._take_events())
+        return []
 
     def advance_to(self, t_ms: int, max_events: int | None = None, until=None) -> list[dict]:
         """Run virtual time forward to `t_ms`. With `max_events`, stop early at the end of the
@@ -573,7 +647,8 @@ class Cluster(Replication, Clients):
 
     # -- producing ----------------------------------------------------------------------------
 
-    def _produce_command(self, c: dict) -> None:
+    def _produce_command(self, c: dict) -> dict:
+        """Answer: the record's partition and offset, or Kafka's error (sent_answer)."""
         v.check_fields(c, frozenset({"type", "topic", "value", "key", "headers", "partition",
                                      "acks", "producer", "idempotent", "retries"}))
         topic = self._existing_topic(c, "topic")
@@ -587,8 +662,10 @@ class Cluster(Replication, Clients):
         acks = _acks(c)
         idempotent, retries = _delivery(c, acks)
         producer = v.identifier(c, "producer", default="console", what="producer id")
-        self.produce(topic.name, value, key=key, headers=headers, partition=partition,
-                     acks=acks, producer=producer, idempotent=idempotent, retries=retries)
+        sent = self.produce(topic.name, value, key=key, headers=headers, partition=partition,
+                            acks=acks, producer=producer, idempotent=idempotent,
+                            retries=retries)
+        return sent_answer(topic.name, sent)
 
     def _headers(self, c: dict) -> dict | None:
         headers = c.get("headers")
@@ -612,8 +689,9 @@ class Cluster(Replication, Clients):
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
                 acks: str = "all", producer: str = "console", idempotent: bool | None = None,
                 retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
-                waiter=None) -> int | None:
-        """Append one record as a producer would; returns its offset, or None if it failed."""
+                waiter=None) -> Sent:
+        """Append one record as a producer would; `.offset` is its offset, None if it failed
+        (`.error` says why)."""
         return self.produce_batch(topic_name, [(key, value, headers, partition)], acks,
                                   producer, idempotent=idempotent, retries=retries, cause=cause,
                                   waiter=waiter)
@@ -621,9 +699,9 @@ class Cluster(Replication, Clients):
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
                       hashes: dict | None = None, idempotent: bool | None = None,
                       retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
-                      waiter=None):
+                      waiter=None) -> Sent:
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
-        sends them; return the last offset written (None if the last failed).
+        sends them; return what came of it (Sent: `.offset` None if the last failed).
 
         Everything per record (choosing the partition, the checks a leader makes, the append,
         the events) happens in this loop; what depends only on which partitions were touched
@@ -646,7 +724,9 @@ class Cluster(Replication, Clients):
                            error="UNKNOWN_TOPIC_OR_PARTITION", retriable=False,
                            message=f"topic {topic_name!r} does not exist",
                            **({"cause": cause} if cause else {}))
-            return None
+            return Sent(None, None, "UNKNOWN_TOPIC_OR_PARTITION",
+                        f"topic {topic_name!r} does not exist",
+                        records[-1][3] if records else None)
         parts = topic.partitions
         n = len(parts)
         config = topic.config
@@ -656,7 +736,7 @@ class Cluster(Replication, Clients):
         events = self.events
         emit = events.append
         touched: dict = {}
-        offset = None
+        first = offset = error = message = None
         seq = self.seq
         retrying = self.retrying
         code = ACKS_CODE[acks]
@@ -689,8 +769,9 @@ class Cluster(Replication, Clients):
             if (not part.online or size > max_bytes or len(part.isr) < min_isr
                     or (retrying and (producer, topic_name, partition, acks) in retrying)):
                 self.seq = seq
-                self._produce_failed(part, (key, value, headers, acks, idempotent, retries,
-                                            now, None, None, why), size, producer)
+                error, message = self._produce_failed(
+                    part, (key, value, headers, acks, idempotent, retries, now, None, None, why),
+                    size, producer)
                 if cause and self.seq > seq:
                     self.events[-1]["cause"] = cause
                 seq = self.seq
@@ -698,6 +779,8 @@ class Cluster(Replication, Clients):
                 continue
             log = part.leader_log
             offset = log.append(key, value, headers, now, size, part.leader_epoch, code)
+            if first is None:
+                first = offset
             single = len(part.isr) == 1
             if single:
                 part.high_watermark = offset + 1
@@ -723,7 +806,7 @@ class Cluster(Replication, Clients):
             touched[part] = single
         self.seq = seq
         self._after_appends(touched)
-        return offset
+        return Sent(first, offset, error, message, partition if records else None)
 
     def _after_appends(self, touched: dict) -> None:
         """What follows appends to some partitions (``{partition: whether the HW moved with
@@ -773,13 +856,16 @@ class Cluster(Replication, Clients):
                                            f"{config['min.insync.replicas']}")
         return None
 
-    def _produce_failed(self, part, pending: tuple, size: int, producer: str) -> None:
+    def _produce_failed(self, part, pending: tuple, size: int, producer: str) -> tuple:
+        """A record not written now: failed, or queued to be sent again. Returns (error,
+        message): why it was not written (Kafka's code, a sentence), or (None, None) when it
+        only waits behind records of its producer already queued to be sent again."""
         key, value, headers, acks, _, retries, _, _, _, why = pending
         batch = self.retrying.get((producer, part.topic.name, part.index, acks))
         problem = self._unavailable(part, size, acks)
         if problem is None:
             batch.records.append(pending)  # behind the records already waiting: order holds
-            return
+            return None, None  # not written yet, not failed: it goes with them
         error, message = problem
         will_retry = error in RETRIABLE and retries > 0
         if batch is None or not will_retry:
@@ -789,6 +875,7 @@ class Cluster(Replication, Clients):
                        will_retry=will_retry)
         if will_retry:
             self._queue_retry(part, producer, [pending])
+        return error, message
 
     def _queue_retry(self, part, producer: str, pending: list, first: bool = False) -> None:
         """Queue records to be sent again; `first` puts them ahead of those already waiting
@@ -1463,7 +1550,7 @@ class Cluster(Replication, Clients):
             written = self.produce(target, record["value"], key=record["key"], headers=kept,
                                    partition=to_partition, acks="all", producer="dlt-replay",
                                    retries=0, cause=cause)
-            if written is None:
+            if written.offset is None:
                 skipped += 1
                 why = "the republish failed (see produce.failed)"
                 reasons[why] = reasons.get(why, 0) + 1

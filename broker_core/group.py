@@ -521,13 +521,11 @@ class Member:
                 key = record["key"] if key == "same" else (
                     None if key is None else render(key, record["key"], record["value"], i))
                 value = render(out["value"], record["key"], record["value"], i)
-                seq = cluster.seq
                 # retries=0: the delivery policy, not the producer, retries a failed send.
-                if cluster.produce(out["topic"], value, key=key, acks="all", producer=producer,
-                                   retries=0, cause=cause, waiter=waiter) is None:
-                    error = next((e.get("error") for e in reversed(cluster.events)
-                                  if e["type"] == "produce.failed" and e["seq"] > seq), "failed")
-                    return f"sending to {out['topic']!r} failed: {error}"
+                sent = cluster.produce(out["topic"], value, key=key, acks="all",
+                                       producer=producer, retries=0, cause=cause, waiter=waiter)
+                if sent.offset is None:
+                    return f"sending to {out['topic']!r} failed: {sent.error or 'failed'}"
         return None
 
     def _commit_past(self, part, offset: int, stint: int) -> None:
@@ -617,7 +615,7 @@ class Member:
                                   headers=headers, partition=partition, acks="all",
                                   producer=f"{self.group.id}/{self.id}", retries=0,
                                   cause=cause, waiter=waiter)
-        return None if written is None else (partition, written)
+        return None if written.offset is None else (partition, written.offset)
 
     def _hold(self, retry: tuple) -> None:
         """A forward failed for now (the produce.failed says why: an offline partition, too

@@ -8,6 +8,10 @@ Records without a key use the sticky partitioner (KIP-480, refined by KIP-794): 
 sending to one partition until it has sent about a batch (``batch.size``, 16 KiB) there, then
 picks another at random. "Random" here is the producer's own seeded ``random.Random``, so the
 same seed always picks the same partitions.
+
+murmur2 runs in C (broker_core/_murmur2.c, built in place by `make`) when that module was built;
+otherwise in Python. ``murmur2_py`` is the reference either way: the tests check both against
+Kafka's golden values and the C one against it. ``MURMUR2_IMPLEMENTATION`` says which is in use.
 """
 
 import random
@@ -19,8 +23,8 @@ _MASK = 0xFFFFFFFF
 BATCH_SIZE_BYTES = 16_384
 
 
-def murmur2(data: bytes, _m=_M, _mask=_MASK) -> int:
-    """Kafka's murmur2 of `data` as a signed 32-bit int, the value Java returns."""
+def murmur2_py(data: bytes, _m=_M, _mask=_MASK) -> int:
+    """Kafka's murmur2 of `data` as a signed 32-bit int, the value Java returns (the reference)."""
     length = len(data)
     h = _SEED ^ length
     words = length >> 2
@@ -47,9 +51,24 @@ _unpack = struct.unpack_from
 _WORD_FORMATS = [f"<{n}I" for n in range(64)]
 
 
-def key_hash(key: str) -> int:
-    """murmur2 of the key's UTF-8 bytes."""
-    return murmur2(key.encode("utf-8"))
+def key_hash_py(key: str) -> int:
+    """murmur2 of the key's UTF-8 bytes (the reference)."""
+    return murmur2_py(key.encode("utf-8"))
+
+
+# The C module computes the same values without a big integer per step (it was a quarter of the
+# producer hot path); its key_hash also skips the bytes object for ASCII keys. A missing or
+# unloadable build (no compiler, another Python) falls back here rather than failing: the values
+# are the same, only slower, and tests/broker_core/test_partitioner.py fails where the C module
+# could have been built but was not.
+try:
+    from ._murmur2 import key_hash, murmur2
+except ImportError:
+    murmur2 = murmur2_py
+    key_hash = key_hash_py
+    MURMUR2_IMPLEMENTATION = "python"
+else:
+    MURMUR2_IMPLEMENTATION = "c"
 
 
 def partition_for_key(key: str, partitions: int) -> int:

@@ -119,15 +119,13 @@ async def join_group(conn, request) -> dict:
                "rebalance_timeout_ms": max(rebalance_ms, 1),
                "require_known_member_id": version >= 4}
     try:
-        events = conn.apply(command)
+        _, joined = conn.request(command)
     except CommandError as e:
         return _join_error(_refusal(conn, e), member_id, version)
     await conn.persist()
-    for event in events:
-        if event["type"] == "group.member_pending" and event["group"] == gid:
-            return _join_error("MEMBER_ID_REQUIRED", event["consumer"], version)
-        if not member_id and event["type"] == "group.member_joined" and event["group"] == gid:
-            member_id = event["consumer"]
+    if joined["pending"]:
+        return _join_error("MEMBER_ID_REQUIRED", joined["member_id"], version)
+    member_id = joined["member_id"]
     cluster = conn.room.cluster
     answer = await _wait_for(conn, gid, lambda: classic.join_result(cluster, gid, member_id),
                              max(rebalance_ms, 0) / 1000 + WAIT_SLACK_S)

@@ -218,7 +218,7 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
                            producer_epoch=batch.producer_epoch,
                            base_sequence=batch.base_sequence)
         try:
-            events = conn.apply(command)
+            _, answer = conn.request(command)
         except CommandError as e:
             full = e.field == "command"
             result["error_code"] = error_code("POLICY_VIOLATION" if full else "INVALID_RECORD")
@@ -226,22 +226,13 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
             if full:
                 conn.listener.recording_full()
             return None
-        base = None
-        for event in events:
-            kind = event["type"]
-            if kind == "record.produced":
-                if base is None:
-                    base = event["offset"]
-                last = event["offset"]
-            elif kind == "produce.failed":
-                result["error_code"] = error_code(event["error"])
-                result["error_message"] = event.get("message")
-                return None
-            elif kind == "produce.deduplicated":
-                base = event["base_offset"]
-                last = base + event["count"] - 1
+        if "error" in answer:
+            result["error_code"] = error_code(answer["error"])
+            result["error_message"] = answer["message"]
+            return None
+        last = answer["last_offset"]
         if first is None:
-            first = base
+            first = answer["base_offset"]
     result["base_offset"] = first
     result["log_start_offset"] = part.leader_log.start_offset
     if acks == "all" and part.high_watermark <= last:
@@ -486,14 +477,13 @@ async def init_producer_id(conn, request) -> dict:
     if request.producer_id >= 0:
         command.update(producer_id=request.producer_id, producer_epoch=request.producer_epoch)
     try:
-        events = conn.apply(command)
+        _, answer = conn.request(command)
     except CommandError:
         return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
                 "error_code": error_code("INVALID_PRODUCER_EPOCH")}
     await conn.persist()
-    event = next(e for e in events if e["type"] == "producer.id_assigned")
-    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": event["producer_id"],
-            "producer_epoch": event["producer_epoch"]}
+    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": answer["producer_id"],
+            "producer_epoch": answer["producer_epoch"]}
 
 
 # -- CreateTopics, DeleteTopics, DescribeConfigs -------------------------------------------------

@@ -16,7 +16,8 @@ from broker_core.__main__ import BUILTIN_NAMES, parser, run
 DIGESTS = {
     ("amazon-orders", None): "956d41e8b2717c3bfcde644b81063180570e5f06f63172086abe33ea61171df0",
     ("amazon-orders", 3): "6a89c7174dff475a9bac6a4c38b63eaaf3809f093e7c2682ed83f69dc1e7cd1e",
-    ("amazon-sync-vs-async", None): "5b2b8e1c9c317c7f76c68b76306e1d7b01cd5336d15e6a2a93ba1555c1b91cfc",
+    ("amazon-sync-vs-async", None):
+        "5b2b8e1c9c317c7f76c68b76306e1d7b01cd5336d15e6a2a93ba1555c1b91cfc",
     ("amazon-sync-vs-async", 3): "c5a69f76ce612067bfe2d505b96051ea87db179f95ca7b23799ffa7e5e8d46f7",
     ("youtube-upload", None): "92bfd38817ba25ca8af72464795bdabfdd429b5c6a055d385a6e85e8a2a1dcf7",
     ("youtube-upload", 3): "cd11620a7db124a14d24d97125cab24a01c1371155f47fadc99e33d5079db4fe",
