@@ -16,12 +16,12 @@ import json
 import os
 import sys
 
-from .cluster import Cluster
 from .errors import CommandError
 from .report import RunSummary, format_ms, format_summary
 from .scenario import (
     MAX_TEXT_CHARS,
     ScenarioError,
+    build_cluster,
     expand,
     parse_duration,
     parse_text,
@@ -111,7 +111,7 @@ def run(args, out) -> None:
     spec = load(args.scenario)
     seed = spec["seed"] if args.seed is None else args.seed
     until = args.until if args.until is not None else default_until_ms(spec)
-    cluster = Cluster.from_scenario(spec, seed=seed)
+    cluster = build_cluster(spec, seed=seed)
     summary = None if args.jsonl else RunSummary(spec)
     events = cluster.advance(0)
     while True:
@@ -134,7 +134,7 @@ def walk_steps(args, out) -> None:
 
     spec = load(args.scenario)
     seed = spec["seed"] if args.seed is None else args.seed
-    cluster = Cluster.from_scenario(spec, seed=seed)
+    cluster = build_cluster(spec, seed=seed)
     cluster.advance(0)
     steps = spec["steps"]
     if not steps:

@@ -20,8 +20,6 @@ command log. Timestamps are the model's: the time the leader appended the record
 ``message.timestamp.type=LogAppendTime``); the client's own timestamps are not kept.
 """
 
-from bisect import bisect_left
-
 from . import validate as v
 from .errors import CommandError
 from .log import record_size
@@ -102,175 +100,105 @@ def _log_marks(part) -> dict:
             "high_watermark": part.high_watermark}
 
 
-class Clients:
-    """Mixed into Cluster: ``produce.records``, ``producer.init_id`` and the read API."""
 
-    def _produce_records(self, c: dict) -> dict:
-        """A real client's batch for one partition. Answer: {"base_offset", "last_offset",
-        "log_start_offset", "high_watermark"} when written (or already in the log: then also
-        "deduplicated": True), else {"error", "message"} with Kafka's error code. Whether an
-        acks=all batch is acknowledged comes later, as partition.high_watermark events."""
-        v.check_fields(c, frozenset({"type", "topic", "partition", "acks", "client", "records",
-                                     "producer_id", "producer_epoch", "base_sequence"}))
-        topic = self._existing_topic(c, "topic")
-        partition = v.integer(c, "partition", minimum=0)
-        if partition >= len(topic.partitions):
-            raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
-                               f"{len(topic.partitions) - 1}; there is no partition {partition}")
-        acks = v.choice(c, "acks", ("0", "1", "all", "-1"))
-        acks = "all" if acks == "-1" else acks
-        client = client_name(c)
-        if client is None:
-            raise CommandError("client", "is required")
-        records = _records(c)
-        pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
-        epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
-        base_seq = v.integer(c, "base_sequence", default=-1, minimum=-1, maximum=INT32_MAX)
-        part = topic.partitions[partition]
-        n = len(records)
-        failed = {"topic": topic.name, "partition": partition, "producer": client,
-                  "acks": acks, "count": n, "retriable": True, "will_retry": False}
-        largest = max(record_size(k, val, h) for k, val, h in records)
-        problem = self._unavailable(part, largest, acks)
-        if problem is not None:
-            error, message = problem
-            if error == "NETWORK_EXCEPTION":
-                error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
-            if error == "MESSAGE_TOO_LARGE":
-                failed["retriable"] = False
-            self.event("produce.failed", **failed, error=error, message=message)
-            return {"error": error, "message": message}
-        window = None
-        if pid >= 0 and base_seq >= 0:
-            window = self.producer_sequences.setdefault((pid, topic.name, partition), [])
-            # The leader knows only batches its log still holds: a leader change may have cut
-            # some away (they were never acknowledged), and then they may be sent again.
-            log = part.leader_log
-            window[:] = [w for w in window if w[3] + (w[2] - w[1]) < log.end_offset
-                         and w[3] >= log.start_offset and log.epoch_at(w[3]) == w[4]]
-            last_seq = base_seq + n - 1
-            for w_epoch, first, last, base_offset, _ in window:
-                if w_epoch == epoch and first == base_seq and last == last_seq:
-                    self.event("produce.deduplicated", topic=topic.name, partition=partition,
-                               producer=client, producer_id=pid, base_sequence=base_seq,
-                               base_offset=base_offset, count=n, acks=acks,
-                               reason="idempotent producer: this batch's sequence numbers are "
-                                      "already in the log")
-                    return {"base_offset": base_offset, "last_offset": base_offset + n - 1,
-                            "deduplicated": True, **_log_marks(part)}
-            if window:
-                newest_epoch, _, newest_last, _, _ = window[-1]
-                if epoch < newest_epoch:
-                    message = f"producer epoch {epoch} is older than {newest_epoch}"
-                    self.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
-                               message=message)
-                    return {"error": "INVALID_PRODUCER_EPOCH", "message": message}
-                expected = newest_last + 1 if epoch == newest_epoch else 0
-                if base_seq != expected:
-                    message = f"expected sequence {expected}, got {base_seq}"
-                    self.event("produce.failed", **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
-                               message=message)
-                    return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
-        sent = self.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
-                                  acks, client, idempotent=False, retries=0)
-        if sent.offset is None:
-            # retries=0: a record not written has failed (its produce.failed is in the events).
-            return {"error": sent.error, "message": sent.message}
-        if window is not None:
-            window.append((epoch, base_seq, base_seq + n - 1, sent.offset - n + 1,
-                           part.leader_epoch))
-            del window[:-PRODUCER_WINDOW]
-        return {"base_offset": sent.first, "last_offset": sent.offset, **_log_marks(part)}
 
-    def _producer_init_id(self, c: dict) -> dict:
-        """Answer: {"producer_id", "producer_epoch"}."""
-        v.check_fields(c, frozenset({"type", "client", "transactional_id", "producer_id",
-                                     "producer_epoch"}))
-        client = client_name(c)
-        if c.get("transactional_id") is not None:
-            raise CommandError("transactional_id", "transactions are not modelled; only "
-                               "idempotent producers (no transactional.id)")
-        pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
-        epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
-        if pid >= 0:
-            # KIP-360: a producer that lost track of its sequences bumps its epoch.
-            if pid >= self.next_producer_id:
-                raise CommandError("producer_id", f"no producer id {pid} was ever given out")
-            epoch = epoch + 1 if epoch < 32_767 else 0
-        else:
-            pid, epoch = self.next_producer_id, 0
-            self.next_producer_id += 1
-        self.event("producer.id_assigned", producer_id=pid, producer_epoch=epoch,
-                   **({"client": client} if client else {}))
-        return {"producer_id": pid, "producer_epoch": epoch}
 
-    # -- reads (no command, no event) ---------------------------------------------------------
-
-    def partition_for_read(self, topic: str, partition: int):
-        t = self.topics.get(topic)
-        if t is None or not 0 <= partition < len(t.partitions):
-            return None
-        return t.partitions[partition]
-
-    def read_records(self, topic: str, partition: int, offset: int, max_bytes: int,
-                     max_records: int = 100_000) -> dict:
-        """What a consumer's fetch from the leader gets: records from `offset` below the high
-        watermark, at least one even if larger than `max_bytes` (KIP-74), then while they fit.
-        ``error`` is None, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
-        OFFSET_OUT_OF_RANGE (before the log start, or past the log end)."""
-        part = self.partition_for_read(topic, partition)
-        if part is None:
-            return {"error": "UNKNOWN_TOPIC_OR_PARTITION", "records": []}
+def produce_records(cluster, c: dict) -> dict:
+    """A real client's batch for one partition. Answer: {"base_offset", "last_offset",
+    "log_start_offset", "high_watermark"} when written (or already in the log: then also
+    "deduplicated": True), else {"error", "message"} with Kafka's error code. Whether an
+    acks=all batch is acknowledged comes later, as partition.high_watermark events."""
+    v.check_fields(c, frozenset({"type", "topic", "partition", "acks", "client", "records",
+                                 "producer_id", "producer_epoch", "base_sequence"}))
+    topic = cluster.existing_topic(c, "topic")
+    partition = v.integer(c, "partition", minimum=0)
+    if partition >= len(topic.partitions):
+        raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
+                           f"{len(topic.partitions) - 1}; there is no partition {partition}")
+    acks = v.choice(c, "acks", ("0", "1", "all", "-1"))
+    acks = "all" if acks == "-1" else acks
+    client = client_name(c)
+    if client is None:
+        raise CommandError("client", "is required")
+    records = _records(c)
+    pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
+    epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
+    base_seq = v.integer(c, "base_sequence", default=-1, minimum=-1, maximum=INT32_MAX)
+    part = topic.partitions[partition]
+    n = len(records)
+    failed = {"topic": topic.name, "partition": partition, "producer": client,
+              "acks": acks, "count": n, "retriable": True, "will_retry": False}
+    largest = max(record_size(k, val, h) for k, val, h in records)
+    problem = cluster.unavailable(part, largest, acks)
+    if problem is not None:
+        error, message = problem
+        if error == "NETWORK_EXCEPTION":
+            error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
+        if error == "MESSAGE_TOO_LARGE":
+            failed["retriable"] = False
+        cluster.event("produce.failed", **failed, error=error, message=message)
+        return {"error": error, "message": message}
+    window = None
+    if pid >= 0 and base_seq >= 0:
+        window = cluster.producer_sequences.setdefault((pid, topic.name, partition), [])
+        # The leader knows only batches its log still holds: a leader change may have cut
+        # some away (they were never acknowledged), and then they may be sent again.
         log = part.leader_log
-        out = {"error": None, "high_watermark": part.high_watermark,
-               "log_start_offset": log.start_offset, "leader": part.leader,
-               "leader_epoch": part.leader_epoch, "records": []}
-        if part.leader is None or not part.online:
-            out["error"] = "LEADER_NOT_AVAILABLE"
-            return out
-        if offset < log.start_offset or offset > log.end_offset:
-            out["error"] = "OFFSET_OUT_OF_RANGE"
-            return out
-        end = min(part.high_watermark, offset + max_records)
-        base = log.base
-        sizes = log.sizes
-        records = out["records"]
-        total = 0
-        headers = log.headers
-        for o in range(offset, end):
-            i = o - base
-            size = sizes[i]
-            if records and total + size > max_bytes:
-                break
-            total += size
-            records.append((o, log.keys[i], log.values[i], headers.get(o) if headers else None,
-                            log.timestamps[i]))
-        return out
+        window[:] = [w for w in window if w[3] + (w[2] - w[1]) < log.end_offset
+                     and w[3] >= log.start_offset and log.epoch_at(w[3]) == w[4]]
+        last_seq = base_seq + n - 1
+        for w_epoch, first, last, base_offset, _ in window:
+            if w_epoch == epoch and first == base_seq and last == last_seq:
+                cluster.event("produce.deduplicated", topic=topic.name, partition=partition,
+                           producer=client, producer_id=pid, base_sequence=base_seq,
+                           base_offset=base_offset, count=n, acks=acks,
+                           reason="idempotent producer: this batch's sequence numbers are "
+                                  "already in the log")
+                return {"base_offset": base_offset, "last_offset": base_offset + n - 1,
+                        "deduplicated": True, **_log_marks(part)}
+        if window:
+            newest_epoch, _, newest_last, _, _ = window[-1]
+            if epoch < newest_epoch:
+                message = f"producer epoch {epoch} is older than {newest_epoch}"
+                cluster.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
+                           message=message)
+                return {"error": "INVALID_PRODUCER_EPOCH", "message": message}
+            expected = newest_last + 1 if epoch == newest_epoch else 0
+            if base_seq != expected:
+                message = f"expected sequence {expected}, got {base_seq}"
+                cluster.event("produce.failed", **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
+                           message=message)
+                return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
+    sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
+                              acks, client, idempotent=False, retries=0)
+    if sent.offset is None:
+        # retries=0: a record not written has failed (its produce.failed is in the events).
+        return {"error": sent.error, "message": sent.message}
+    if window is not None:
+        window.append((epoch, base_seq, base_seq + n - 1, sent.offset - n + 1,
+                       part.leader_epoch))
+        del window[:-PRODUCER_WINDOW]
+    return {"base_offset": sent.first, "last_offset": sent.offset, **_log_marks(part)}
 
-    def offset_for(self, topic: str, partition: int, timestamp: int) -> tuple:
-        """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest,
-        -1 = latest (the high watermark), -3 = the record with the largest timestamp, else the
-        first record (below the high watermark) at or after that model time (-1 when none)."""
-        part = self.partition_for_read(topic, partition)
-        if part is None:
-            return "UNKNOWN_TOPIC_OR_PARTITION", -1, -1, -1
-        if part.leader is None or not part.online:
-            return "LEADER_NOT_AVAILABLE", -1, -1, -1
-        log = part.leader_log
-        hw = part.high_watermark
-        if timestamp == -2:
-            return None, log.start_offset, -1, part.leader_epoch
-        if timestamp == -1:
-            return None, hw, -1, part.leader_epoch
-        stamps = log.timestamps
-        lo, hi = log.start_offset - log.base, hw - log.base
-        if timestamp == -3:
-            if hi <= lo:
-                return None, -1, -1, part.leader_epoch
-            # Append times never decrease, so the last record has the largest.
-            return None, hw - 1, stamps[hi - 1], part.leader_epoch
-        # Append times never decrease: the first at or after `timestamp`.
-        lo = bisect_left(stamps, timestamp, lo, hi)
-        if lo >= hw - log.base:
-            return None, -1, -1, part.leader_epoch
-        return None, log.base + lo, stamps[lo], part.leader_epoch
+
+def producer_init_id(cluster, c: dict) -> dict:
+    """Answer: {"producer_id", "producer_epoch"}."""
+    v.check_fields(c, frozenset({"type", "client", "transactional_id", "producer_id",
+                                 "producer_epoch"}))
+    client = client_name(c)
+    if c.get("transactional_id") is not None:
+        raise CommandError("transactional_id", "transactions are not modelled; only "
+                           "idempotent producers (no transactional.id)")
+    pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
+    epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
+    if pid >= 0:
+        # KIP-360: a producer that lost track of its sequences bumps its epoch.
+        if pid >= cluster.next_producer_id:
+            raise CommandError("producer_id", f"no producer id {pid} was ever given out")
+        epoch = epoch + 1 if epoch < 32_767 else 0
+    else:
+        pid, epoch = cluster.next_producer_id, 0
+        cluster.next_producer_id += 1
+    cluster.event("producer.id_assigned", producer_id=pid, producer_epoch=epoch,
+               **({"client": client} if client else {}))
+    return {"producer_id": pid, "producer_epoch": epoch}

@@ -20,12 +20,13 @@ import copy
 import heapq
 import random
 from bisect import insort
+from functools import partial
 from typing import NamedTuple
 
-from . import classic
+from . import classic, clients, replication
 from . import validate as v
 from .assignors import ASSIGNORS
-from .clients import Clients, Records, client_name
+from .clients import Records, client_name
 from .clock import Clock, next_tick
 from .config import (
     TOPIC_CONFIGS,
@@ -52,7 +53,6 @@ from .group import GROUP_DEFAULTS, Group, Member
 from .log import ACKS_CODE, record_size
 from .partitioner import StickyPartitioner, key_hash
 from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
-from .replication import Replication
 from .topic import Topic, assign_replicas
 
 MAX_BROKERS = 16
@@ -193,19 +193,30 @@ class _RetryBatch:
         self.timer = None
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy_command(value):
     """A copy of a command as JSON would make it (dicts and lists copied all the way down,
     everything else shared: strings and numbers are immutable, and so is a client's batch,
     clients.Records). copy.deepcopy did the same at four times the cost, a quarter of a
-    one-record produce command (bench/core_throughput.py)."""
+    one-record produce command (bench/core_throughput.py); a command is mostly flat, so its
+    scalars are copied with the dict, not one by one."""
+    kind = type(value)
+    if kind in _SCALARS or kind is Records:
+        return value
+    if kind is dict:
+        out = value.copy()
+        for k, item in value.items():
+            if type(item) not in _SCALARS:
+                out[k] = _copy_command(item)
+        return out
+    if kind is list:
+        return [item if type(item) in _SCALARS else _copy_command(item) for item in value]
+    if kind is tuple:
+        return tuple(_copy_command(item) for item in value)
     if isinstance(value, dict):
         return {k: _copy_command(item) for k, item in value.items()}
-    if type(value) is list:
-        return [_copy_command(item) for item in value]
-    if type(value) is tuple:
-        return tuple(_copy_command(item) for item in value)
-    if isinstance(value, (str, int, float, bool, type(None), Records)):
-        return value
     return copy.deepcopy(value)  # nothing else is valid in a command; copied all the same
 
 
@@ -216,8 +227,12 @@ def _derive_rng(seed, purpose: str) -> random.Random:
     return random.Random(f"{type(seed).__name__}:{seed}/{purpose}")
 
 
-class Cluster(Replication, Clients):
-    def __init__(self, seed: int = 0, brokers: int = 3, config: dict | None = None):
+class Cluster:
+    def __init__(self, seed: int = 0, brokers: int = 3, config: dict | None = None,
+                 scenario: dict | None = None):
+        """`scenario`: the validated scenario document this cluster runs (scenario.py's
+        build_cluster passes it and puts its timeline on the clock), kept with its narration
+        steps; None for a cluster built by hand."""
         if isinstance(seed, bool) or not isinstance(seed, (int, str)):
             raise CommandError("seed", "must be a whole number or a string")
         if isinstance(brokers, bool) or not isinstance(brokers, int):
@@ -240,6 +255,8 @@ class Cluster(Replication, Clients):
             self.config[name] = v.integer({name: value}, name,
                                           minimum=0 if name in _MAY_BE_ZERO else 1,
                                           maximum=86_400_000, field=f"config.{name}")
+        self.scenario = scenario
+        self.steps = copy.deepcopy(scenario["steps"]) if scenario else []
         self.clock = Clock()
         self.events: list[dict] = []
         self.seq = 0
@@ -254,9 +271,9 @@ class Cluster(Replication, Clients):
         self.zk: dict[str, object] = {}
         self.controller: int | None = None
         self.controller_epoch = 0
-        self._controller_rng = _derive_rng(seed, "controller")
-        self._session_timers: dict = {}
-        self._preferred_timer = None
+        self.controller_rng = _derive_rng(seed, "controller")
+        self.session_timers: dict = {}
+        self.preferred_timer = None
         # (producer, topic, partition, acks) -> _RetryBatch: records waiting to be sent again
         self.retrying: dict = {}
         # (topic, partition, offset) -> AckWaiter: a consumer waiting for what it sent
@@ -273,13 +290,6 @@ class Cluster(Replication, Clients):
         self._command_handlers = self._handlers()
         self._start_brokers()
 
-    @classmethod
-    def from_scenario(cls, spec: dict, seed=None) -> "Cluster":
-        """A cluster set up by a scenario document, its timeline on the clock (scenario.py).
-        `seed` overrides the document's. Raises ScenarioError listing every problem."""
-        from .scenario import build_cluster
-
-        return build_cluster(cls, spec, seed)
 
     # -- the facade ---------------------------------------------------------------------------
 
@@ -316,6 +326,22 @@ class Cluster(Replication, Clients):
         # commands and their times, never on how the caller sliced its advance() calls.
         self.clock.run_until(self.clock.now_ms)
         return self._take_events(), answer
+
+    def run_timeline_command(self, command: dict) -> None:
+        """A scenario's own timeline command, due now: carried out as apply() would, but not
+        logged (the command log holds only what came from outside, so a replay is the
+        scenario and its log), and a refusal becomes a `command.rejected` event instead of an
+        error: a scenario's later command may meet a cluster its earlier ones changed."""
+        kind = command.get("type")
+        handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
+        try:
+            if handler is None:
+                self.apply(command)  # raises the facade's own error for an unknown type
+                raise AssertionError("apply accepted a command with no handler")
+            handler(_copy_command(command))
+        except CommandError as err:
+            self.event("command.rejected", at_ms=self.now_ms, command=command,
+                       field=err.field, message=err.message, source="timeline")
 
     def advance(self, ms: int, sink=None) -> list[dict]:
         """Run virtual time forward `ms` milliseconds; return what happened, in order.
@@ -443,7 +469,7 @@ class Cluster(Replication, Clients):
 
     # -- brokers and ZooKeeper ----------------------------------------------------------------
 
-    def _zk_set(self, path: str, value, ephemeral_owner: int | None = None) -> None:
+    def zk_set(self, path: str, value, ephemeral_owner: int | None = None) -> None:
         created = path not in self.zk
         self.zk[path] = value
         fields = {"path": path, "value": value}
@@ -451,7 +477,7 @@ class Cluster(Replication, Clients):
             fields["ephemeral_owner"] = ephemeral_owner
         self.event("zk.node_created" if created else "zk.node_changed", **fields)
 
-    def _zk_delete(self, path: str) -> None:
+    def zk_delete(self, path: str) -> None:
         if self.zk.pop(path, None) is not None:
             self.event("zk.node_deleted", path=path)
 
@@ -459,12 +485,12 @@ class Cluster(Replication, Clients):
         # Brokers register in id order, so broker 1 creates /controller first and wins.
         for b in sorted(self.brokers):
             self.event("broker.started", broker=b)
-            self._zk_set(f"/brokers/ids/{b}", {"host": f"broker-{b}", "port": 9091 + b},
+            self.zk_set(f"/brokers/ids/{b}", {"host": f"broker-{b}", "port": 9091 + b},
                          ephemeral_owner=b)
         self.controller = min(self.brokers)
         self.controller_epoch = 1
-        self._zk_set("/controller", {"brokerid": self.controller}, ephemeral_owner=self.controller)
-        self._zk_set("/controller_epoch", self.controller_epoch)
+        self.zk_set("/controller", {"brokerid": self.controller}, ephemeral_owner=self.controller)
+        self.zk_set("/controller_epoch", self.controller_epoch)
         self.event("controller.elected", broker=self.controller, epoch=self.controller_epoch)
 
     def live_brokers(self) -> list[int]:
@@ -490,17 +516,17 @@ class Cluster(Replication, Clients):
             "group.reset_offsets": self._group_reset_offsets,
             "group.delete": self._group_delete,
             "dead_letter.replay": self._dead_letter_replay,
-            "broker.stop": self._broker_stop,
-            "broker.start": self._broker_start,
-            "broker.configure": self._broker_configure,
-            "leader.elect_preferred": self._elect_preferred,
-            "produce.records": self._produce_records,
-            "producer.init_id": self._producer_init_id,
+            "broker.stop": partial(replication.broker_stop, self),
+            "broker.start": partial(replication.broker_start, self),
+            "broker.configure": partial(replication.broker_configure, self),
+            "leader.elect_preferred": partial(replication.elect_preferred, self),
+            "produce.records": partial(clients.produce_records, self),
+            "producer.init_id": partial(clients.producer_init_id, self),
             **{kind: (lambda c, handler=handler: handler(self, c))
                for kind, handler in classic.HANDLERS.items()},
         }
 
-    def _existing_topic(self, command: dict, field: str = "name") -> Topic:
+    def existing_topic(self, command: dict, field: str = "name") -> Topic:
         name = v.string(command, field, max_length=249)
         topic = self.topics.get(name)
         if topic is None:
@@ -545,21 +571,21 @@ class Cluster(Replication, Clients):
             extra["client"] = client
         self.event("topic.created", topic=name, partitions=partitions, replication_factor=rf,
                    config=dict(config), assignment=[list(r) for r in assignment], **extra)
-        self._zk_set(f"/brokers/topics/{name}",
+        self.zk_set(f"/brokers/topics/{name}",
                      {"partitions": {str(i): list(r) for i, r in enumerate(assignment)}})
         for part in topic.partitions:
             self._announce_partition(part)
         self._metadata_changed(name, "topic created")
 
     def _announce_partition(self, part) -> None:
-        self._write_partition_state(part)
+        replication.write_partition_state(self, part)
         self.event("partition.leader_elected", topic=part.topic.name, partition=part.index,
                    leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
                    unclean=False, reason="new partition: preferred replica", log_end_offset=0)
 
     def _topic_delete(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "name", "client"}))
-        topic = self._existing_topic(c)
+        topic = self.existing_topic(c)
         client = client_name(c)
         name = topic.name
         for part in topic.partitions:
@@ -589,13 +615,13 @@ class Cluster(Replication, Clients):
                        count=len(batch.records), retriable=False, will_retry=False,
                        message="the topic was deleted while records waited to be retried")
         for part in topic.partitions:
-            self._zk_delete(f"/brokers/topics/{name}/partitions/{part.index}/state")
-        self._zk_delete(f"/brokers/topics/{name}")
+            self.zk_delete(f"/brokers/topics/{name}/partitions/{part.index}/state")
+        self.zk_delete(f"/brokers/topics/{name}")
         self._metadata_changed(name, "topic deleted")
 
     def _topic_alter_config(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "name", "config"}))
-        topic = self._existing_topic(c)
+        topic = self.existing_topic(c)
         raw = v.mapping(c, "config")
         resets = [k for k, value in raw.items() if value is None]
         changes = validate_config({k: value for k, value in raw.items() if value is not None})
@@ -612,7 +638,7 @@ class Cluster(Replication, Clients):
 
     def _topic_add_partitions(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "name", "partitions"}))
-        topic = self._existing_topic(c)
+        topic = self.existing_topic(c)
         total = v.integer(c, "partitions", maximum=MAX_PARTITIONS)
         current = len(topic.partitions)
         if total == current:
@@ -633,7 +659,7 @@ class Cluster(Replication, Clients):
         topic.add_partitions(assignment)
         self.event("topic.partitions_added", topic=topic.name, partitions=total,
                    previous=current, assignment=[list(r) for r in assignment])
-        self._zk_set(f"/brokers/topics/{topic.name}",
+        self.zk_set(f"/brokers/topics/{topic.name}",
                      {"partitions": {str(p.index): list(p.replicas) for p in topic.partitions}})
         for part in topic.partitions[current:]:
             self._announce_partition(part)
@@ -651,7 +677,7 @@ class Cluster(Replication, Clients):
         """Answer: the record's partition and offset, or Kafka's error (sent_answer)."""
         v.check_fields(c, frozenset({"type", "topic", "value", "key", "headers", "partition",
                                      "acks", "producer", "idempotent", "retries"}))
-        topic = self._existing_topic(c, "topic")
+        topic = self.existing_topic(c, "topic")
         value = v.string(c, "value", default=None, nullable=True, max_length=MAX_VALUE_CHARS)
         key = v.string(c, "key", default=None, nullable=True, max_length=10_000)
         headers = self._headers(c)
@@ -814,7 +840,7 @@ class Cluster(Replication, Clients):
         wake, retention and the room's record budget look again."""
         for part, hw_moved in touched.items():
             if len(part.replicas) > 1:
-                self._schedule_follower_fetches(part)
+                replication.schedule_follower_fetches(self, part)
             if hw_moved:
                 for member in part.watchers:
                     member.wake()
@@ -837,7 +863,7 @@ class Cluster(Replication, Clients):
     # Records wait per (producer, topic, partition) and go out together after an exponential
     # back-off, as Kafka's RecordAccumulator retries a batch, until delivery.timeout.ms.
 
-    def _unavailable(self, part, size: int, acks: str) -> tuple[str, str] | None:
+    def unavailable(self, part, size: int, acks: str) -> tuple[str, str] | None:
         config = part.topic.config
         if part.leader is None:
             return "LEADER_NOT_AVAILABLE", "the partition has no leader (offline)"
@@ -862,7 +888,7 @@ class Cluster(Replication, Clients):
         only waits behind records of its producer already queued to be sent again."""
         key, value, headers, acks, _, retries, _, _, _, why = pending
         batch = self.retrying.get((producer, part.topic.name, part.index, acks))
-        problem = self._unavailable(part, size, acks)
+        problem = self.unavailable(part, size, acks)
         if problem is None:
             batch.records.append(pending)  # behind the records already waiting: order holds
             return None, None  # not written yet, not failed: it goes with them
@@ -898,14 +924,14 @@ class Cluster(Replication, Clients):
                       self.config["retry.backoff.max.ms"])
         batch.timer = self.clock.at(self.clock.now_ms + backoff, self._retry, batch)
 
-    def _requeue_pending(self, part, error: str) -> None:
+    def requeue_pending(self, part, error: str) -> None:
         """The leader changed: requests waiting for acks=all get `error` and are retried."""
         waiting = part.awaiting_ack
         if waiting:
             part.awaiting_ack = []
-            self._retry_entries(part, waiting, error)
+            self.retry_entries(part, waiting, error)
 
-    def _retry_entries(self, part, entries: list, error: str) -> None:
+    def retry_entries(self, part, entries: list, error: str) -> None:
         log = part.leader_log
         by_producer: dict[str, list] = {}
         for offset, producer, idempotent, retries, first_ms, why in entries:
@@ -950,7 +976,7 @@ class Cluster(Replication, Clients):
         sendable = []
         blocked = None
         for p in batch.records:
-            blocked = self._unavailable(part, record_size(p[0], p[1], p[2]), p[3])
+            blocked = self.unavailable(part, record_size(p[0], p[1], p[2]), p[3])
             if blocked is not None:
                 break
             sendable.append(p)
@@ -1157,7 +1183,7 @@ class Cluster(Replication, Clients):
         pid = v.identifier(c, "id", what="producer id")
         if pid in self.producers:
             raise CommandError("id", f"a producer {pid!r} is already running")
-        topic = self._existing_topic(c, "topic")
+        topic = self.existing_topic(c, "topic")
         rate = v.number(c, "rate_per_s", minimum=MIN_RATE_PER_S, maximum=MAX_RATE_PER_S)
         keys = parse_keys(c.get("keys", {"kind": "sequence"}))
         acks = _acks(c)
@@ -1496,7 +1522,7 @@ class Cluster(Replication, Clients):
         kafka_dlt-original-* headers name, as an operator does once the bug is fixed."""
         v.check_fields(c, frozenset({"type", "topic", "partition", "from_offset",
                                      "to_offset"}))
-        topic = self._existing_topic(c, "topic")
+        topic = self.existing_topic(c, "topic")
         partition = v.integer(c, "partition", default=None, minimum=0)
         if partition is not None and partition >= len(topic.partitions):
             raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
@@ -1586,7 +1612,7 @@ class Cluster(Replication, Clients):
     def _group_reset_offsets(self, c: dict) -> None:
         v.check_fields(c, frozenset({"type", "group", "topic", "to"}))
         group = self._get_group(c)
-        topic = self._existing_topic(c, "topic")
+        topic = self.existing_topic(c, "topic")
         to = c.get("to")
         if to not in ("earliest", "latest"):
             to = v.integer(c, "to", minimum=0)

@@ -30,9 +30,9 @@ that fails is reported and skipped, and checking goes on with the next. A comman
 valid because of something virtual time does first (a crashed consumer's session expiring) is
 therefore reported; write the timeline so that each command makes sense given the ones before.
 
-`Cluster.from_scenario` builds the cluster and puts the timeline on its clock. Timeline
+`build_cluster` builds the cluster and puts the timeline on its clock. Timeline
 commands are the scenario's, not the user's: they do not enter ``cluster.command_log``, so a
-recording is (spec, seed, command log) and a replay is `from_scenario` plus the log. If a
+recording is (spec, seed, command log) and a replay is `build_cluster` plus the log. If a
 timeline command has become invalid by its time (the user deleted the topic it produces to),
 the run announces ``command.rejected`` rather than stopping.
 """
@@ -42,6 +42,7 @@ import json
 import math
 import re
 
+from .cluster import MAX_BROKERS, Cluster
 from .errors import CommandError
 from .narration import EVENT_TYPES, check_when
 
@@ -861,8 +862,6 @@ def field_path(command, field: str, base: str, fields: dict | None = None) -> st
 
 
 def _check_commands(e: _Errors, spec: dict, doc: dict) -> None:
-    from .cluster import MAX_BROKERS, Cluster  # scenario is imported by cluster's classmethod
-
     brokers = spec["brokers"] or MAX_BROKERS  # a bad count is reported; check the rest anyway
     try:
         scratch = Cluster(seed=spec["seed"], brokers=brokers, config=spec["cluster_config"])
@@ -986,37 +985,21 @@ def _replicas_after(cluster, command: dict) -> int:
 # -- running ----------------------------------------------------------------------------------
 
 
-def build_cluster(cls, spec, seed=None):
-    """`Cluster.from_scenario`: the cluster, with the scenario's timeline on its clock."""
+def build_cluster(spec, seed=None) -> Cluster:
+    """A cluster set up by a scenario document, its timeline on the clock. `seed` overrides
+    the document's. Raises ScenarioError listing every problem."""
     spec = validate_scenario(spec)
     if seed is None:
         seed = spec["seed"]
-    cluster = cls(seed=seed, brokers=spec["brokers"], config=spec["cluster_config"])
-    cluster.scenario = spec
-    cluster.steps = copy.deepcopy(spec["steps"])
+    cluster = Cluster(seed=seed, brokers=spec["brokers"], config=spec["cluster_config"],
+                      scenario=spec)
     for entry in expand(spec):
-        cluster.clock.at(entry["at_ms"], _timeline_action, (cluster, entry["command"]))
+        cluster.clock.at(entry["at_ms"], cluster.run_timeline_command, entry["command"])
     # What is due at 0 (the topics, groups and producers) happens now, so the first command a
     # user sends finds them; its events wait with the construction events for the first
     # apply() or advance().
     cluster.clock.run_until(0)
     return cluster
-
-
-def _timeline_action(arg) -> None:
-    cluster, command = arg
-    kind = command.get("type")
-    handler = cluster._command_handlers.get(kind) if isinstance(kind, str) else None
-    try:
-        if handler is None:
-            cluster.apply(command)  # raises the facade's own error for an unknown type
-            raise AssertionError("apply accepted a command with no handler")
-        # Not through apply(): a scenario's own commands stay out of the command log, which
-        # holds only what came from outside, so replay = scenario + log.
-        handler(copy.deepcopy(command))
-    except CommandError as err:
-        cluster.event("command.rejected", at_ms=cluster.now_ms, command=command,
-                      field=err.field, message=err.message, source="timeline")
 
 
 __all__ = ["ScenarioError", "build_cluster", "check_scenario_name", "check_size", "expand",

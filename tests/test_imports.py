@@ -19,8 +19,6 @@ import ast
 import collections
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -117,7 +115,6 @@ def _fail_with_cycle(what: str, cycle: list[str] | None) -> None:
     assert cycle is None, f"an import cycle {what}:\n  " + "\n  ".join(cycle)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the lead is removing them")
 def test_broker_core_has_no_import_cycle():
     _fail_with_cycle("inside broker_core",
                      _cycle(_graph("broker_core", lambda name: name)))
@@ -127,7 +124,6 @@ def test_the_playground_apps_import_each_other_one_way():
     _fail_with_cycle("between playground apps", _cycle(_graph("playground", _app)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the lead is removing them")
 def test_no_broker_core_class_is_built_from_mixins():
     trees = {path: ast.parse(path.read_text(), str(path))
              for path in _modules("broker_core").values()}

@@ -1,7 +1,7 @@
 """The built-in scenarios: the lecture's stories and the failures worth seeing, one JSON file
 each beside this module (package data, so they travel with the code in any checkout).
 
-`load_builtin(name)` returns a validated, normalized spec for `Cluster.from_scenario`;
+`load_builtin(name)` returns a validated, normalized spec for `build_cluster`;
 `list_builtins()` returns what a gallery shows, read from the files without running anything.
 """
 

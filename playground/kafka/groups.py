@@ -15,7 +15,7 @@ the consumer protocol's topics and partitions for the page.
 import asyncio
 import logging
 
-from broker_core import CommandError, classic
+from broker_core import CommandError, classic, reads
 
 from . import codec_groups
 from .handlers import api
@@ -175,18 +175,14 @@ async def sync_group(conn, request) -> dict:
         return _sync_answer(_refusal(conn, e))
     await conn.persist()
     cluster = conn.room.cluster
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if group is not None else None
-    timeout_s = getattr(member, "rebalance_timeout_ms", 0) / 1000 + WAIT_SLACK_S
+    timeout_s = reads.member_rebalance_timeout_ms(cluster, gid, member_id) / 1000 + WAIT_SLACK_S
     answer = await _wait_for(conn, gid, lambda: classic.sync_result(cluster, gid, member_id),
                              timeout_s)
     if answer is None:
         log.warning("SyncGroup of %s in group %s was not answered in time", member_id, gid)
         return _sync_answer("REBALANCE_IN_PROGRESS")
-    group = cluster.groups.get(gid)
     return _sync_answer(answer["error"], codec_groups.unb64(answer["assignment"]),
-                        getattr(group, "protocol_type", None),
-                        getattr(group, "protocol_name", None))
+                        *reads.group_protocol(cluster, gid))
 
 
 # -- Heartbeat and LeaveGroup --------------------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from broker_core import CommandError
+from broker_core import CommandError, reads
 from broker_core.config import TOPIC_CONFIGS
 from playground.rooms.quotas import QuotaError
 
@@ -50,9 +50,9 @@ def api(key: int, min_version: int, max_version: int):
 
 
 
-def topic_uuid(topic) -> uuid.UUID:
+def topic_uuid(topic: dict) -> uuid.UUID:
     """A topic's id (Metadata v10+, CreateTopics v7): the model numbers topics 1, 2, 3..."""
-    return uuid.UUID(int=topic.topic_id)
+    return uuid.UUID(int=topic["id"])
 
 
 # -- ApiVersions ---------------------------------------------------------------------------------
@@ -101,10 +101,10 @@ async def metadata(conn, request) -> dict:
     cluster = conn.room.cluster
     wanted = request.topics
     if wanted is None or (version == 0 and not wanted):
-        names = sorted(cluster.topics)
+        names = reads.topic_names(cluster)
         errors = {}
     else:
-        by_id = {topic_uuid(t): t.name for t in cluster.topics.values()}
+        by_id = {uuid.UUID(int=i): name for i, name in reads.topic_ids(cluster).items()}
         names, errors = [], {}
         for t in wanted:
             name = t.name if t.name is not None else by_id.get(getattr(t, "topic_id", None))
@@ -114,9 +114,9 @@ async def metadata(conn, request) -> dict:
         allow = request.allow_auto_topic_creation if version >= 4 else True
         created = False
         for name in names:
-            if name in cluster.topics:
+            if reads.has_topic(cluster, name):
                 continue
-            if not (allow and cluster.config["auto.create.topics.enable"]):
+            if not (allow and reads.broker_config(cluster)["auto.create.topics.enable"]):
                 errors[name] = "UNKNOWN_TOPIC_OR_PARTITION"
                 continue
             # Kafka (ZooKeeper mode) creates an unknown topic a Metadata request names.
@@ -129,33 +129,33 @@ async def metadata(conn, request) -> dict:
         if created:
             await conn.persist()
     brokers = []
-    for b in sorted(cluster.brokers):
-        if cluster.brokers[b]["registered"]:
-            host, port = conn.listener.address(b)
-            brokers.append({"node_id": b, "host": host, "port": port, "rack": None})
+    for b in reads.brokers(cluster):
+        if b["registered"]:
+            host, port = conn.listener.address(b["id"])
+            brokers.append({"node_id": b["id"], "host": host, "port": port, "rack": None})
     topics = []
     for name in names:
         if name in errors:
             topics.append({"error_code": error_code(errors[name]), "name": name,
                            "is_internal": False, "partitions": []})
             continue
-        topic = cluster.topics[name]
+        topic = reads.topic(cluster, name)
         partitions = []
-        for part in topic.partitions:
-            leader = part.leader
+        for part in topic["partitions"]:
+            leader = part["leader"]
             partitions.append({
                 "error_code": 0 if leader is not None else error_code("LEADER_NOT_AVAILABLE"),
-                "partition_index": part.index,
+                "partition_index": part["index"],
                 "leader_id": -1 if leader is None else leader,
-                "leader_epoch": part.leader_epoch,
-                "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
-                "offline_replicas": [r for r in part.replicas
-                                     if not cluster.brokers[r]["up"]]})
+                "leader_epoch": part["leader_epoch"],
+                "replica_nodes": part["replicas"], "isr_nodes": part["isr"],
+                "offline_replicas": part["offline_replicas"]})
         topics.append({"error_code": 0, "name": name, "topic_id": topic_uuid(topic),
                        "is_internal": False, "partitions": partitions})
+    controller = reads.controller(cluster)
     return {"throttle_time_ms": 0, "brokers": brokers,
             "cluster_id": f"playground-{conn.listener.room_id}",
-            "controller_id": cluster.controller if cluster.controller is not None else -1,
+            "controller_id": -1 if controller is None else controller,
             "topics": topics}
 
 
@@ -176,10 +176,10 @@ class _Pending:
 def _led_here(conn, topic: str, partition: int, out: dict):
     """The partition if this connection's broker leads it; else None, with Kafka's answer
     (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER) in `out["error_code"]`."""
-    part = conn.room.cluster.partition_for_read(topic, partition)
+    part = reads.partition(conn.room.cluster, topic, partition)
     if part is None:
         out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-    elif part.leader != conn.broker:
+    elif part["leader"] != conn.broker:
         out["error_code"] = error_code("NOT_LEADER_OR_FOLLOWER")
     else:
         return part
@@ -234,8 +234,10 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
         if first is None:
             first = answer["base_offset"]
     result["base_offset"] = first
-    result["log_start_offset"] = part.leader_log.start_offset
-    if acks == "all" and part.high_watermark <= last:
+    # Read again: the append (and what it set off at this instant) moved them.
+    after = reads.partition(conn.room.cluster, topic, index)
+    result["log_start_offset"] = after["log_start_offset"]
+    if acks == "all" and after["high_watermark"] <= last:
         return first, last
     return None
 
@@ -358,15 +360,15 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                 errors += 1
                 continue
             leader_epoch = getattr(fp, "current_leader_epoch", -1)
-            if version >= 9 and leader_epoch >= 0 and leader_epoch != part.leader_epoch:
+            if version >= 9 and leader_epoch >= 0 and leader_epoch != part["leader_epoch"]:
                 out["error_code"] = error_code("FENCED_LEADER_EPOCH"
-                                               if leader_epoch < part.leader_epoch
+                                               if leader_epoch < part["leader_epoch"]
                                                else "UNKNOWN_LEADER_EPOCH")
                 errors += 1
                 continue
             max_bytes = min(fp.partition_max_bytes, budget) if total else fp.partition_max_bytes
-            read = cluster.read_records(topic.topic, fp.partition, fp.fetch_offset,
-                                        max(1, max_bytes))
+            read = reads.records(cluster, topic.topic, fp.partition, fp.fetch_offset,
+                                 max(1, max_bytes))
             out["high_watermark"] = read.get("high_watermark", -1)
             out["last_stable_offset"] = read.get("high_watermark", -1)
             out["log_start_offset"] = read.get("log_start_offset", -1)
@@ -375,7 +377,7 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                 errors += 1
                 continue
             if read["records"] and (budget > 0 or not total):
-                data = codec.write_batch(read["records"], part.leader_epoch, epoch_ms)
+                data = codec.write_batch(read["records"], part["leader_epoch"], epoch_ms)
                 out["records"] = data
                 total += len(data)
                 budget -= len(data)
@@ -404,8 +406,8 @@ async def list_offsets(conn, request) -> dict:
             # Model times start at 0; a real timestamp before that must not turn into one of
             # the negative sentinels (-1 latest, -2 earliest, -3 max timestamp).
             query = ts if ts < 0 else max(0, ts - epoch_ms)
-            error, offset, found_ts, leader_epoch = cluster.offset_for(
-                topic.name, lp.partition_index, query)
+            error, offset, found_ts, leader_epoch = reads.offset_for(
+                cluster, topic.name, lp.partition_index, query)
             out.update(error_code=error_code(error), offset=offset,
                        timestamp=found_ts + epoch_ms if found_ts >= 0 else -1,
                        leader_epoch=leader_epoch)
@@ -431,12 +433,13 @@ async def offset_for_leader_epoch(conn, request) -> dict:
             if part is None:
                 continue
             current = op.current_leader_epoch
-            if current >= 0 and current != part.leader_epoch:
+            if current >= 0 and current != part["leader_epoch"]:
                 out["error_code"] = error_code("FENCED_LEADER_EPOCH"
-                                               if current < part.leader_epoch
+                                               if current < part["leader_epoch"]
                                                else "UNKNOWN_LEADER_EPOCH")
                 continue
-            epoch, end = part.leader_log.end_offset_for_epoch(op.leader_epoch)
+            epoch, end = reads.end_offset_for_epoch(conn.room.cluster, topic.topic,
+                                                    op.partition, op.leader_epoch)
             out.update(leader_epoch=epoch, end_offset=end)
         topics.append({"topic": topic.topic, "partitions": partitions})
     return {"throttle_time_ms": 0, "topics": topics}
@@ -497,6 +500,7 @@ def _config_text(value) -> str:
 @api(19, 2, 7)
 async def create_topics(conn, request) -> dict:
     cluster = conn.room.cluster
+    defaults = reads.broker_config(cluster)
     results = []
     changed = False
     for t in request.topics:
@@ -509,12 +513,12 @@ async def create_topics(conn, request) -> dict:
             continue
         command = {"type": "topic.create", "name": t.name, "client": conn.client,
                    "partitions": t.num_partitions if t.num_partitions > 0
-                   else cluster.config["num.partitions"],
+                   else defaults["num.partitions"],
                    "replication_factor": t.replication_factor if t.replication_factor > 0
-                   else cluster.config["default.replication.factor"]}
+                   else defaults["default.replication.factor"]}
         if t.configs:
             command["config"] = {c.name: c.value for c in t.configs}
-        if t.name in cluster.topics:
+        if reads.has_topic(cluster, t.name):
             out["error_code"] = error_code("TOPIC_ALREADY_EXISTS")
             out["error_message"] = f"Topic '{t.name}' already exists."
             continue
@@ -527,12 +531,12 @@ async def create_topics(conn, request) -> dict:
             out["error_message"] = f"{e.field}: {e.message}"[:500]
             continue
         changed = True
-        topic = cluster.topics[t.name]
-        out.update(topic_id=topic_uuid(topic), num_partitions=len(topic.partitions),
-                   replication_factor=topic.replication_factor,
+        topic = reads.topic(cluster, t.name)
+        out.update(topic_id=topic_uuid(topic), num_partitions=len(topic["partitions"]),
+                   replication_factor=topic["replication_factor"],
                    configs=[{"name": k, "value": _config_text(v), "read_only": False,
                              "config_source": 5, "is_sensitive": False}
-                            for k, v in sorted(topic.config.items())])
+                            for k, v in sorted(topic["config"].items())])
     if changed:
         await conn.persist()
     return {"throttle_time_ms": 0, "topics": results}
@@ -546,7 +550,7 @@ async def delete_topics(conn, request) -> dict:
     for name in request.topic_names:
         out = {"name": name, "error_code": 0, "error_message": None}
         results.append(out)
-        if name not in cluster.topics:
+        if not reads.has_topic(cluster, name):
             out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
             continue
         try:
@@ -576,18 +580,21 @@ async def describe_configs(conn, request) -> dict:
         results.append(out)
         keys = set(res.configuration_keys) if res.configuration_keys else None
         if res.resource_type == TOPIC:
-            topic = cluster.topics.get(res.resource_name)
+            topic = reads.topic(cluster, res.resource_name)
             if topic is None:
                 out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
                 continue
-            items = [(k, v, v == TOPIC_CONFIGS[k][0]) for k, v in sorted(topic.config.items())]
+            items = [(k, v, v == TOPIC_CONFIGS[k][0])
+                     for k, v in sorted(topic["config"].items())]
             source_set = 1  # DYNAMIC_TOPIC_CONFIG
         elif res.resource_type == BROKER:
-            if res.resource_name and res.resource_name not in {str(b) for b in cluster.brokers}:
+            ids = {str(b["id"]) for b in reads.brokers(cluster)}
+            if res.resource_name and res.resource_name not in ids:
                 out["error_code"] = error_code("INVALID_REQUEST")
                 out["error_message"] = f"no broker {res.resource_name}"
                 continue
-            items = [(k, cluster.config[k], False) for k in BROKER_CONFIGS]
+            config = reads.broker_config(cluster)
+            items = [(k, config[k], False) for k in BROKER_CONFIGS]
             source_set = 4  # STATIC_BROKER_CONFIG: the room's spec sets them
         else:
             out["error_code"] = error_code("INVALID_REQUEST")

@@ -38,6 +38,7 @@ import collections
 import logging
 import time
 
+from broker_core import reads
 from broker_core.assignors import java_string_hash
 from playground.rooms.limits import AddressCounts
 from playground.rooms.room import PROCESS_VIEWER_PREFIX
@@ -292,9 +293,9 @@ class Listener:
         # sleep (a woken room would be a new object the listener does not serve) and ticks it
         # while real clients come and go. The page counts the listener among its viewers.
         await rooms.attach(self.room_id, VIEWER)
-        for b in sorted(room.cluster.brokers):
-            if room.cluster.brokers[b]["up"]:
-                await self._open(b)
+        for b in reads.brokers(room.cluster):
+            if b["up"]:
+                await self._open(b["id"])
 
     async def close(self) -> None:
         self._closed = True
@@ -320,8 +321,8 @@ class Listener:
         """The group's coordinator: the leader of its __consumer_offsets partition in Kafka
         (partition = abs(Java String.hashCode(group id)) % 50). Here that partition's leader is
         broker 1 + partition % brokers, or the next running broker by id while it is down."""
-        cluster = self.room.cluster
-        ids = sorted(cluster.brokers)
+        brokers = reads.brokers(self.room.cluster)
+        ids = [b["id"] for b in brokers]
         h = java_string_hash(group_id)  # unsigned; Java's int is signed
         if h >= 2**31:
             h -= 2**32
@@ -329,9 +330,9 @@ class Listener:
         partition = (0 if h == -2**31 else abs(h)) % 50
         first = partition % len(ids)
         for i in range(len(ids)):
-            b = ids[(first + i) % len(ids)]
-            if cluster.brokers[b]["up"]:
-                return b
+            b = brokers[(first + i) % len(ids)]
+            if b["up"]:
+                return b["id"]
         return None
 
     async def persist(self) -> None:
@@ -422,7 +423,7 @@ class Listener:
 
         server = await asyncio.start_server(serve, host, port, reuse_address=True,
                                             limit=STREAM_LIMIT_BYTES)
-        if self._closed or not self.room.cluster.brokers[broker]["up"]:
+        if self._closed or not reads.broker_up(self.room.cluster, broker):
             server.close()  # stopped again while the port was opening
             return
         self.servers[broker] = server

@@ -25,12 +25,12 @@ import logging
 
 from django.conf import settings
 
-from broker_core import Cluster
 from broker_core.errors import CommandError
 from broker_core.scenario import (
     MAX_TEXT_CHARS,
     MAX_TIME_MS,
     ScenarioError,
+    build_cluster,
     check_size,
     field_path,
     kind_of,
@@ -380,7 +380,7 @@ def _check_log(doc: dict, quotas, max_events: int) -> None:
     """Replay the log on a scratch cluster as a room would, under the room's limits; the
     first refused command is the error (the rest depend on it)."""
     try:
-        cluster = Cluster.from_scenario(doc["scenario"], seed=doc["seed"])
+        cluster = build_cluster(doc["scenario"], seed=doc["seed"])
     except (ScenarioError, CommandError) as e:  # a seed the spec accepts but the model not
         raise DocumentError([("$.seed", str(e))]) from None
     records_max = getattr(settings, "PLAYGROUND_ROOM_RECORDS_MAX", 0)

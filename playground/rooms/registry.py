@@ -32,7 +32,7 @@ import time
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from broker_core import Cluster
+from broker_core.scenario import build_cluster
 from playground.jsontext import dumps
 
 from . import messages
@@ -47,10 +47,6 @@ from .room import TICK_S, Room
 from .store import DbStore, MemoryStore, script_of
 
 log = logging.getLogger(__name__)
-
-
-def build_cluster(spec: dict, seed):
-    return Cluster.from_scenario(spec, seed=seed)
 
 
 class Rooms:

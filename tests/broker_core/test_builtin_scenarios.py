@@ -10,15 +10,15 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from broker_core import Cluster
 from broker_core.checkers import DeliveryChecker, check_ownership, digest
 from broker_core.report import RunSummary
+from broker_core.scenario import build_cluster
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
 
 
 def run(name: str, until_ms: int | None = None, seed=None):
     spec = load_builtin(name)
-    cluster = Cluster.from_scenario(spec, seed=seed)
+    cluster = build_cluster(spec, seed=seed)
     events = cluster.advance(until_ms if until_ms is not None else spec["duration_ms"])
     return spec, cluster, events
 

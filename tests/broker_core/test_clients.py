@@ -3,7 +3,7 @@ producer.init_id, auto-creation, and the read API the wire Fetch and ListOffsets
 
 import pytest
 
-from broker_core import Cluster, CommandError
+from broker_core import Cluster, CommandError, reads
 from broker_core.checkers import digest
 
 
@@ -36,7 +36,7 @@ def test_a_batch_appends_in_order_and_acks_all_when_the_high_watermark_passes():
     later = c.advance(50)
     acked = [e["offset"] for e in later if e["type"] == "record.acked"]
     assert acked == [0, 1]
-    read = c.read_records("t", 1, 0, 10_000)
+    read = reads.records(c, "t", 1, 0, 10_000)
     assert [(o, k, v, h) for o, k, v, h, _ in read["records"]] == [
         (0, "k1", "v1", None), (1, None, "v2", {"h": "x"})]
     assert read["high_watermark"] == 2 and read["error"] is None
@@ -114,16 +114,16 @@ def test_reads_and_offsets_by_time_stay_below_the_high_watermark():
     c.advance(100)
     c.apply(batch(records=[["b", "2", None], ["c", "3", None]]))
     # Written but not replicated yet: invisible to consumers.
-    assert [r[0] for r in c.read_records("t", 0, 0, 10**6)["records"]] == [0]
-    assert c.offset_for("t", 0, -1)[1] == 1
+    assert [r[0] for r in reads.records(c, "t", 0, 0, 10**6)["records"]] == [0]
+    assert reads.offset_for(c, "t", 0, -1)[1] == 1
     c.advance(50)
-    assert [r[0] for r in c.read_records("t", 0, 1, 10**6)["records"]] == [1, 2]
-    assert [r[0] for r in c.read_records("t", 0, 0, 1)["records"]] == [0]  # at least one
-    assert c.read_records("t", 0, 9, 100)["error"] == "OFFSET_OUT_OF_RANGE"
-    assert c.read_records("t", 5, 0, 100)["error"] == "UNKNOWN_TOPIC_OR_PARTITION"
-    assert c.offset_for("t", 0, -2)[1] == 0
-    assert c.offset_for("t", 0, 50)[1:3] == (1, 100)
-    assert c.offset_for("t", 0, 10**9)[1] == -1
+    assert [r[0] for r in reads.records(c, "t", 0, 1, 10**6)["records"]] == [1, 2]
+    assert [r[0] for r in reads.records(c, "t", 0, 0, 1)["records"]] == [0]  # at least one
+    assert reads.records(c, "t", 0, 9, 100)["error"] == "OFFSET_OUT_OF_RANGE"
+    assert reads.records(c, "t", 5, 0, 100)["error"] == "UNKNOWN_TOPIC_OR_PARTITION"
+    assert reads.offset_for(c, "t", 0, -2)[1] == 0
+    assert reads.offset_for(c, "t", 0, 50)[1:3] == (1, 100)
+    assert reads.offset_for(c, "t", 0, 10**9)[1] == -1
 
 
 def test_real_clients_commands_replay_to_identical_events():

@@ -4,16 +4,15 @@ walks them, reach a moment, in order, where the step's watch target is on the sc
 import pytest
 
 from broker_core.__main__ import default_until_ms
-from broker_core.cluster import Cluster
 from broker_core.narration import EVENT_TYPES, Moments, shows, walk
-from broker_core.scenario import ScenarioError, validate_scenario
+from broker_core.scenario import ScenarioError, build_cluster, validate_scenario
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
 
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_every_builtin_step_has_a_moment_in_order_showing_its_watch_target(name):
     spec = load_builtin(name)
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     cluster.advance(0)
     assert spec["steps"], f"{name} has no narration"
     assert not spec["steps"][0]["at_ms"] and spec["steps"][0]["when"] is None, \
@@ -48,7 +47,7 @@ def test_when_waits_for_the_first_matching_event_at_or_after_at():
                       "when": {"type": "broker.stopped", "broker": 2}},
                      {"title": "later", "at": "20s", "watch": {"broker": 2}}]}
     spec = validate_scenario(doc)
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     cluster.advance(0)
     assert list(walk(cluster, spec["steps"], 60_000)) == [(0, 0), (1, 5000), (2, 12000),
                                                           (3, 20000)]
@@ -58,7 +57,7 @@ def test_when_waits_for_the_first_matching_event_at_or_after_at():
 def test_a_step_whose_event_never_comes_has_no_moment():
     spec = validate_scenario({"brokers": 1, "timeline": [], "steps": [
         {"title": "a"}, {"title": "never", "when": {"type": "record.lost"}}]})
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     assert list(walk(cluster, spec["steps"], 10_000)) == [(0, 0), (1, None)]
     assert cluster.now_ms == 10_000
 
@@ -125,7 +124,7 @@ def test_event_types_name_what_the_model_announces():
     seen = set()
     for name in BUILTIN_NAMES:
         spec = load_builtin(name)
-        cluster = Cluster.from_scenario(spec)
+        cluster = build_cluster(spec)
         seen |= {e["type"] for e in cluster.advance(min(default_until_ms(spec), 120_000))}
     assert seen <= EVENT_TYPES, seen - EVENT_TYPES
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from broker_core import Cluster
 from broker_core.checkers import digest
 from broker_core.scenario import (
     ScenarioError,
+    build_cluster,
     expand,
     field_path,
     parse_duration,
@@ -130,7 +130,7 @@ def test_expansion_order_and_producer_count():
     assert [(e["at_ms"], e["command"]["type"]) for e in entries] == [
         (0, "topic.create"), (0, "group.configure"), (0, "consumer.add"), (0, "consumer.add"),
         (0, "produce"), (100, "producer.add"), (601, "producer.remove")]
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     events = cluster.advance(5_000)
     produced = [e for e in events if e["type"] == "record.produced" and e["producer"] == "p"]
     assert [e["t_ms"] for e in produced] == [100, 350, 600]
@@ -141,7 +141,7 @@ def test_timeline_runs_in_virtual_time_outside_the_command_log():
         {"at_ms": 0, "command": {"type": "topic.create", "name": "t", "partitions": 2}},
         {"at_ms": 1_000, "command": {"type": "produce", "topic": "t", "key": "k", "value": "1"}},
     ]}
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     first = cluster.apply({"type": "produce", "topic": "t", "key": "a", "value": "0"})
     types = [e["type"] for e in first]
     # construction and the timeline's instant-0 commands come out of the first call, before
@@ -159,7 +159,7 @@ def test_a_timeline_command_made_invalid_by_the_user_is_announced():
     spec = {"brokers": 1, "timeline": [
         {"at_ms": 0, "command": {"type": "topic.create", "name": "t"}},
         {"at_ms": 500, "command": {"type": "produce", "topic": "t", "value": "v"}}]}
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     cluster.apply({"type": "topic.delete", "name": "t"})
     events = cluster.advance(1_000)
     rejected = [e for e in events if e["type"] == "command.rejected"]
@@ -172,14 +172,14 @@ def test_a_timeline_command_made_invalid_by_the_user_is_announced():
 
 def test_seed_argument_overrides_the_documents():
     spec = load_builtin("signup")
-    assert Cluster.from_scenario(spec).seed == spec["seed"]
-    assert Cluster.from_scenario(spec, seed=99).seed == 99
+    assert build_cluster(spec).seed == spec["seed"]
+    assert build_cluster(spec, seed=99).seed == 99
 
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_replay_of_scenario_plus_command_log_is_identical(name):
     spec = load_builtin(name)
-    live = Cluster.from_scenario(spec, seed=5)
+    live = build_cluster(spec, seed=5)
     events = []
     events += live.advance(7_000)
     events += live.apply({"type": "consumer.add", "group": "late", "topics": [
@@ -188,7 +188,7 @@ def test_replay_of_scenario_plus_command_log_is_identical(name):
     events += live.apply({"type": "produce", "topic": spec["topics"][0]["name"], "key": "x",
                           "value": "y"})
     events += live.advance(30_000)
-    replayed = Cluster.from_scenario(json.loads(json.dumps(live.scenario)), seed=5)
+    replayed = build_cluster(json.loads(json.dumps(live.scenario)), seed=5)
     again = []
     for entry in live.command_log:
         again += replayed.advance_to(entry["at_ms"])

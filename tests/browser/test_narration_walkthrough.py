@@ -11,8 +11,8 @@ import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from broker_core.__main__ import default_until_ms
-from broker_core.cluster import Cluster
 from broker_core.narration import walk
+from broker_core.scenario import build_cluster
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.pages import new_page, open_pair
@@ -25,7 +25,7 @@ SHOTS = ARTIFACTS / "narration"
 
 def moments(name: str) -> list[int]:
     spec = load_builtin(name)
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     cluster.advance(0)
     return [m for _, m in walk(cluster, spec["steps"], default_until_ms(spec))]
 

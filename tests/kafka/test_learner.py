@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from broker_core import reads
+
 WAIT_S = 40
 
 
@@ -161,7 +163,7 @@ def test_aiokafka_compressed_batches_land_exactly(live, codec):
             await producer.stop()
 
     asyncio.run(main())
-    records = live.call(lambda: live.room.cluster.read_records(f"az-{codec}", 0, 0, 10**7))
+    records = live.call(lambda: reads.records(live.room.cluster, f"az-{codec}", 0, 0, 10**7))
     assert [(from_model(k), from_model(v)) for _, k, v, _, _ in records["records"]] == sent
 
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from broker_core import reads
 from broker_core.partitioner import murmur2
 
 N = 300
@@ -177,7 +178,7 @@ def test_compressed_batches_from_each_codec_are_stored_exactly(live, codec):
     for k, v in sent:
         producer.produce(f"z-{codec}", key=k, value=v)
     assert producer.flush(20) == 0
-    records = live.call(lambda: live.room.cluster.read_records(f"z-{codec}", 0, 0, 10**7))
+    records = live.call(lambda: reads.records(live.room.cluster, f"z-{codec}", 0, 0, 10**7))
     # Auto-created (num.partitions 1): every record in one partition, in the order sent.
     assert [(from_model(k), from_model(v)) for _, k, v, _, _ in records["records"]] == sent
 

@@ -8,9 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 
-from broker_core import Cluster
 from broker_core.errors import CommandError
-from broker_core.scenario import validate_scenario
+from broker_core.scenario import build_cluster, validate_scenario
 from broker_core.scenarios import load_builtin
 from playground.library.api import (
     DocumentError,
@@ -125,7 +124,7 @@ def test_a_recordings_log_is_judged_by_the_model():
     assert doc["log"] == [{"at_ms": 100, "command": produce}] and doc["slug"] is None
 
     # The message is broker_core's, at the path of the command's field.
-    scratch = Cluster.from_scenario(load_builtin("signup"), seed=3)
+    scratch = build_cluster(load_builtin("signup"), seed=3)
     with pytest.raises(CommandError) as refusal:
         scratch.apply(shrink)
     assert errors_of(recording([{"at_ms": 100, "command": produce},

@@ -2,9 +2,8 @@
 
 import pytest
 
-from broker_core import Cluster
 from broker_core.checkers import digest
-from broker_core.scenario import validate_scenario
+from broker_core.scenario import build_cluster, validate_scenario
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
 from playground.library import spec as mapping
 from playground.library.models import Scenario
@@ -12,7 +11,7 @@ from playground.library.store import save_spec
 
 
 def run_digest(spec: dict) -> str:
-    cluster = Cluster.from_scenario(spec)
+    cluster = build_cluster(spec)
     return digest(cluster.advance(spec["duration_ms"] or 60_000))
 
 

@@ -3,8 +3,8 @@ in bounded memory, the same however the event stream is sliced, and small in a f
 
 import json
 
-from broker_core import Cluster
 from broker_core.report import RunSummary
+from broker_core.scenario import build_cluster
 from broker_core.scenarios import load_builtin
 from playground.rooms.figures import FRAME_POINTS, Figures, LiveFigure
 
@@ -23,7 +23,7 @@ def acked(seq, offset, t_ms):
 
 def run(spec, until_ms, slice_events):
     """The scenario's events to `until_ms`, fed to Figures and to the report in slices."""
-    cluster = Cluster.from_scenario(spec, seed=spec["seed"])
+    cluster = build_cluster(spec, seed=spec["seed"])
     figures, summary = Figures(spec["figures"]), RunSummary(spec)
     events = cluster.advance(0)
     while True:

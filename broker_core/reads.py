@@ -1,0 +1,160 @@
+"""The model's read path: what hosts (the wire listener, tests, tools) read of a cluster
+without a command and without an event. Each function takes the cluster and returns plain data
+(dicts, tuples, lists of numbers and strings), never the model's own objects, so that a host
+neither depends on how partitions and logs are kept nor changes them by mistake."""
+
+from bisect import bisect_left
+
+
+def _part(cluster, topic: str, index: int):
+    t = cluster.topics.get(topic)
+    if t is None or not 0 <= index < len(t.partitions):
+        return None
+    return t.partitions[index]
+
+
+def _partition_row(cluster, part) -> dict:
+    log = part.leader_log
+    return {"topic": part.topic.name, "index": part.index, "leader": part.leader,
+            "leader_epoch": part.leader_epoch, "online": part.online,
+            "replicas": list(part.replicas), "isr": list(part.isr),
+            "offline_replicas": [r for r in part.replicas if not cluster.brokers[r]["up"]],
+            "high_watermark": part.high_watermark, "log_start_offset": log.start_offset,
+            "log_end_offset": log.end_offset}
+
+
+def partition(cluster, topic: str, index: int) -> dict | None:
+    """One partition as its leader sees it: {"topic", "index", "leader" (None: offline),
+    "leader_epoch", "online", "replicas", "isr", "offline_replicas", "high_watermark",
+    "log_start_offset", "log_end_offset"}; None if there is no such partition."""
+    part = _part(cluster, topic, index)
+    return None if part is None else _partition_row(cluster, part)
+
+
+def topic_names(cluster) -> list[str]:
+    return sorted(cluster.topics)
+
+
+def topic(cluster, name: str) -> dict | None:
+    """{"name", "id" (the model numbers topics 1, 2, 3, ...), "config", "replication_factor",
+    "partitions": [each as partition() gives it]}; None if there is no such topic."""
+    t = cluster.topics.get(name)
+    if t is None:
+        return None
+    return {"name": t.name, "id": t.topic_id, "config": dict(t.config),
+            "replication_factor": t.replication_factor,
+            "partitions": [_partition_row(cluster, part) for part in t.partitions]}
+
+
+def has_topic(cluster, name: str) -> bool:
+    return name in cluster.topics
+
+
+def topic_ids(cluster) -> dict[int, str]:
+    """Topic id -> name."""
+    return {t.topic_id: name for name, t in cluster.topics.items()}
+
+
+def brokers(cluster) -> list[dict]:
+    """Every broker in id order: {"id", "up", "registered"} (registered: its ZooKeeper session
+    is open, so Metadata lists it)."""
+    return [{"id": b, "up": cluster.brokers[b]["up"],
+             "registered": cluster.brokers[b]["registered"]} for b in sorted(cluster.brokers)]
+
+
+def broker_up(cluster, b: int) -> bool:
+    return b in cluster.brokers and cluster.brokers[b]["up"]
+
+
+def controller(cluster) -> int | None:
+    return cluster.controller
+
+
+def broker_config(cluster) -> dict:
+    """The cluster's broker settings (num.partitions, auto.create.topics.enable, ...)."""
+    return dict(cluster.config)
+
+
+def end_offset_for_epoch(cluster, topic: str, index: int, epoch: int) -> tuple[int, int]:
+    """OffsetForLeaderEpoch on the leader's log: (the largest epoch at most `epoch`, the end
+    offset of that epoch)."""
+    return _part(cluster, topic, index).leader_log.end_offset_for_epoch(epoch)
+
+
+def group_protocol(cluster, gid: str) -> tuple[str | None, str | None]:
+    """A group's (protocol type, chosen protocol): what SyncGroup v5 echoes."""
+    group = cluster.groups.get(gid)
+    return getattr(group, "protocol_type", None), getattr(group, "protocol_name", None)
+
+
+def member_rebalance_timeout_ms(cluster, gid: str, member_id: str) -> int:
+    """A real client's rebalance timeout (0 when it is not a member): how long its SyncGroup
+    may wait for the leader's assignment."""
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if group is not None else None
+    return getattr(member, "rebalance_timeout_ms", 0)
+
+
+def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
+            max_records: int = 100_000) -> dict:
+    """What a consumer's fetch from the leader gets: records from `offset` below the high
+    watermark, at least one even if larger than `max_bytes` (KIP-74), then while they fit.
+    ``error`` is None, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
+    OFFSET_OUT_OF_RANGE (before the log start, or past the log end)."""
+    part = _part(cluster, topic, index)
+    if part is None:
+        return {"error": "UNKNOWN_TOPIC_OR_PARTITION", "records": []}
+    log = part.leader_log
+    out = {"error": None, "high_watermark": part.high_watermark,
+           "log_start_offset": log.start_offset, "leader": part.leader,
+           "leader_epoch": part.leader_epoch, "records": []}
+    if part.leader is None or not part.online:
+        out["error"] = "LEADER_NOT_AVAILABLE"
+        return out
+    if offset < log.start_offset or offset > log.end_offset:
+        out["error"] = "OFFSET_OUT_OF_RANGE"
+        return out
+    end = min(part.high_watermark, offset + max_records)
+    base = log.base
+    sizes = log.sizes
+    records = out["records"]
+    total = 0
+    headers = log.headers
+    for o in range(offset, end):
+        i = o - base
+        size = sizes[i]
+        if records and total + size > max_bytes:
+            break
+        total += size
+        records.append((o, log.keys[i], log.values[i], headers.get(o) if headers else None,
+                        log.timestamps[i]))
+    return out
+
+
+def offset_for(cluster, topic: str, index: int, timestamp: int) -> tuple:
+    """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest,
+    -1 = latest (the high watermark), -3 = the record with the largest timestamp, else the
+    first record (below the high watermark) at or after that model time (-1 when none)."""
+    part = _part(cluster, topic, index)
+    if part is None:
+        return "UNKNOWN_TOPIC_OR_PARTITION", -1, -1, -1
+    if part.leader is None or not part.online:
+        return "LEADER_NOT_AVAILABLE", -1, -1, -1
+    log = part.leader_log
+    hw = part.high_watermark
+    if timestamp == -2:
+        return None, log.start_offset, -1, part.leader_epoch
+    if timestamp == -1:
+        return None, hw, -1, part.leader_epoch
+    stamps = log.timestamps
+    lo, hi = log.start_offset - log.base, hw - log.base
+    if timestamp == -3:
+        if hi <= lo:
+            return None, -1, -1, part.leader_epoch
+        # Append times never decrease, so the last record has the largest.
+        return None, hw - 1, stamps[hi - 1], part.leader_epoch
+    # Append times never decrease: the first at or after `timestamp`.
+    lo = bisect_left(stamps, timestamp, lo, hi)
+    if lo >= hw - log.base:
+        return None, -1, -1, part.leader_epoch
+    return None, log.base + lo, stamps[lo], part.leader_epoch
