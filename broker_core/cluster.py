@@ -194,6 +194,8 @@ class _RetryBatch:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_PRODUCE_FIELDS = frozenset({"type", "topic", "value", "key", "headers", "partition", "acks",
+                             "producer", "idempotent", "retries"})
 
 
 def _copy_command(value):
@@ -675,8 +677,7 @@ class Cluster:
 
     def _produce_command(self, c: dict) -> dict:
         """Answer: the record's partition and offset, or Kafka's error (sent_answer)."""
-        v.check_fields(c, frozenset({"type", "topic", "value", "key", "headers", "partition",
-                                     "acks", "producer", "idempotent", "retries"}))
+        v.check_fields(c, _PRODUCE_FIELDS)
         topic = self.existing_topic(c, "topic")
         value = v.string(c, "value", default=None, nullable=True, max_length=MAX_VALUE_CHARS)
         key = v.string(c, "key", default=None, nullable=True, max_length=10_000)
