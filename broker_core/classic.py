@@ -64,7 +64,16 @@ import uuid
 from . import validate as v
 from .assignors import PROTOCOL
 from .errors import CommandError
-from .group import COMPLETING, EMPTY, PREPARING, STABLE, Group, _sorted_parts, _tp
+from .group import (
+    COMPLETING,
+    EMPTY,
+    GROUP_DEFAULTS,
+    PREPARING,
+    STABLE,
+    Group,
+    _sorted_parts,
+    _tp,
+)
 
 MIN_SESSION_TIMEOUT_MS = 6_000        # group.min.session.timeout.ms
 MAX_SESSION_TIMEOUT_MS = 1_800_000    # group.max.session.timeout.ms
@@ -716,7 +725,7 @@ def _client_group(cluster, gid: str, create: bool) -> ClientGroup | None:
     if group is None:
         if not create:
             return None
-        group = cluster.groups[gid] = ClientGroup(cluster, gid, dict(cluster.group_defaults()))
+        group = cluster.groups[gid] = ClientGroup(cluster, gid, dict(GROUP_DEFAULTS))
         cluster.event("group.created", group=gid, kind="clients", config=dict(group.config))
         return group
     if group.members:

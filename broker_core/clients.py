@@ -26,12 +26,6 @@ from .log import record_size
 
 MAX_CLIENT_NAME = 200
 MAX_BATCH_RECORDS = 100_000
-# A sanity bound on a command, not Kafka's limit: max.message.bytes (1,048,588 by default)
-# decides, with MESSAGE_TOO_LARGE as Kafka answers. It must stay above any record a topic may
-# accept (max.message.bytes can be raised) and above the base64 text of binary ones: a
-# request frame is at most 8 MiB, 11.2 M characters as base64.
-MAX_KEY_CHARS = 12_000_000
-MAX_VALUE_CHARS = 12_000_000
 PRODUCER_WINDOW = 5  # batches per producer and partition a leader remembers (Kafka: 5)
 INT32_MAX = 2**31 - 1
 
@@ -73,24 +67,13 @@ def _records(c: dict) -> list[tuple]:
         if not isinstance(rec, list) or len(rec) != 3:
             raise CommandError(f"records[{i}]", "must be [key, value, headers]")
         key, value, headers = rec
-        if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_CHARS):
+        if key is not None and (not isinstance(key, str) or len(key) > v.MAX_KEY_CHARS):
             raise CommandError(f"records[{i}].key", "must be null or a string of at most "
-                               f"{MAX_KEY_CHARS:,} characters")
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE_CHARS):
+                               f"{v.MAX_KEY_CHARS:,} characters")
+        if value is not None and (not isinstance(value, str) or len(value) > v.MAX_VALUE_CHARS):
             raise CommandError(f"records[{i}].value", "must be null or a string of at most "
-                               f"{MAX_VALUE_CHARS:,} characters")
-        if headers is not None:
-            if not isinstance(headers, dict) or len(headers) > 50:
-                raise CommandError(f"records[{i}].headers", "must be null or an object of at "
-                                   "most 50 header names to string (or null) values")
-            for name, hv in headers.items():
-                if not isinstance(name, str) or len(name) > 1_000:
-                    raise CommandError(f"records[{i}].headers", "header names are strings of "
-                                       "at most 1,000 characters")
-                if hv is not None and not isinstance(hv, str):
-                    raise CommandError(f"records[{i}].headers.{name}",
-                                       "a header value must be a string or null")
-            headers = dict(headers) or None
+                               f"{v.MAX_VALUE_CHARS:,} characters")
+        headers = v.headers(headers, f"records[{i}].headers", empty_names=True)
         out.append((key, value, headers))
     return out
 
@@ -115,8 +98,7 @@ def produce_records(cluster, c: dict) -> dict:
     if partition >= len(topic.partitions):
         raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
                            f"{len(topic.partitions) - 1}; there is no partition {partition}")
-    acks = v.choice(c, "acks", ("0", "1", "all", "-1"))
-    acks = "all" if acks == "-1" else acks
+    acks = v.acks(c)
     client = client_name(c)
     if client is None:
         raise CommandError("client", "is required")

@@ -67,9 +67,6 @@ class Clock:
         heapq.heappush(self._heap, (due_ms, self._seq, timer))
         return timer
 
-    def after(self, delay_ms: int, action: Callable, arg=None) -> Timer:
-        return self.at(self.now_ms + delay_ms, action, arg)
-
     def next_due(self) -> int | None:
         """When the next live action is due, or None when nothing is scheduled."""
         heap = self._heap

@@ -57,8 +57,6 @@ from .topic import Topic, assign_replicas
 
 MAX_BROKERS = 16
 MAX_PARTITIONS = 1_000
-MAX_VALUE_CHARS = 1_000_000
-MAX_HEADERS = 50
 # advance(sink=...) hands its events over in lists of about this many (whole instants).
 STREAM_EVENTS = 10_000
 _HASH_MEMO_LIMIT = 65_536  # murmur2 results a workload with repeating keys remembers
@@ -129,11 +127,6 @@ COMMAND_TYPES = {
 # What real Kafka clients send through the wire listener (playground/kafka/). The model takes
 # them from anyone; a host decides who may send them (the room page may not impersonate a client).
 WIRE_COMMANDS = frozenset({"produce.records", "producer.init_id", *classic.CLIENT_COMMANDS})
-
-
-def _acks(c: dict) -> str:
-    acks = v.choice(c, "acks", ("0", "1", "all", "-1"), default="all")
-    return "all" if acks == "-1" else acks  # Kafka spells acks=all also as -1
 
 
 def _delivery(c: dict, acks: str) -> tuple[bool, int]:
@@ -679,39 +672,20 @@ class Cluster:
         """Answer: the record's partition and offset, or Kafka's error (sent_answer)."""
         v.check_fields(c, _PRODUCE_FIELDS)
         topic = self.existing_topic(c, "topic")
-        value = v.string(c, "value", default=None, nullable=True, max_length=MAX_VALUE_CHARS)
+        value = v.string(c, "value", default=None, nullable=True, max_length=v.MAX_VALUE_CHARS)
         key = v.string(c, "key", default=None, nullable=True, max_length=10_000)
-        headers = self._headers(c)
+        headers = v.headers(c.get("headers"), "headers", empty_names=False)
         partition = v.integer(c, "partition", default=None, minimum=0)
         if partition is not None and partition >= len(topic.partitions):
             raise CommandError("partition", f"topic {topic.name!r} has partitions 0 to "
                                f"{len(topic.partitions) - 1}; there is no partition {partition}")
-        acks = _acks(c)
+        acks = v.acks(c, default="all")
         idempotent, retries = _delivery(c, acks)
         producer = v.identifier(c, "producer", default="console", what="producer id")
         sent = self.produce(topic.name, value, key=key, headers=headers, partition=partition,
                             acks=acks, producer=producer, idempotent=idempotent,
                             retries=retries)
         return sent_answer(topic.name, sent)
-
-    def _headers(self, c: dict) -> dict | None:
-        headers = c.get("headers")
-        if headers is None:
-            return None
-        if not isinstance(headers, dict):
-            raise CommandError("headers", "must be an object of header names to string values")
-        if len(headers) > MAX_HEADERS:
-            raise CommandError("headers", f"at most {MAX_HEADERS} headers")
-        for name, value in headers.items():
-            if not isinstance(name, str) or not name or len(name) > 1_000:
-                raise CommandError("headers", f"header names must be non-empty strings of at "
-                                   f"most 1,000 characters, not {name!r}")
-            v.unicode_text(name, "headers")
-            if value is not None and not isinstance(value, str):
-                raise CommandError(f"headers.{name}", "a header value must be a string or null")
-            if value is not None:
-                v.unicode_text(value, f"headers.{name}")
-        return dict(headers) or None
 
     def produce(self, topic_name: str, value, key=None, headers=None, partition=None,
                 acks: str = "all", producer: str = "console", idempotent: bool | None = None,
@@ -1187,7 +1161,7 @@ class Cluster:
         topic = self.existing_topic(c, "topic")
         rate = v.number(c, "rate_per_s", minimum=MIN_RATE_PER_S, maximum=MAX_RATE_PER_S)
         keys = parse_keys(c.get("keys", {"kind": "sequence"}))
-        acks = _acks(c)
+        acks = v.acks(c, default="all")
         idempotent, retries = _delivery(c, acks)
         value = v.string(c, "value", default="{key}", max_length=10_000)
         value_bytes = v.integer(c, "value_bytes", default=None, minimum=0, maximum=1_000_000)
@@ -1378,10 +1352,6 @@ class Cluster:
                     raise CommandError(field(kind, i), f"{kind.replace('_', '-')} topic "
                                        f"{derived!r} would collide with existing topic "
                                        f"{other!r} ('.' and '_' count as the same)")
-
-    @staticmethod
-    def group_defaults() -> dict:
-        return GROUP_DEFAULTS
 
     def _get_group(self, c: dict) -> Group:
         gid = v.identifier(c, "group", what="group id")

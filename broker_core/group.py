@@ -108,6 +108,24 @@ def _sorted_parts(parts) -> list:
     return sorted(parts, key=lambda p: (p.topic.name, p.index))
 
 
+# A member's record in hand moves through these phases (None: nothing in hand); each lists
+# where it may go next. Delivered, it is processing; then it is done (None), or waits for the
+# acknowledgements of what its processing sent ("acks"), for a retry's back-off ("backoff"),
+# or for a forward to a retry or dead-letter topic that failed for now ("publish"); from each
+# wait it is processed again or let go. Any other move is a bug: Member.move raises.
+PHASE_MOVES = {
+    None: frozenset({"processing"}),
+    "processing": frozenset({None, "acks", "backoff", "publish"}),
+    "acks": frozenset({None, "processing"}),
+    "backoff": frozenset({None, "processing"}),
+    "publish": frozenset({None, "processing"}),
+}
+
+
+class IllegalPhaseMove(AssertionError):
+    """A delivery attempt moved where PHASE_MOVES does not allow: the model is wrong."""
+
+
 class Member:
     __slots__ = ("group", "cluster", "id", "topics", "processing_ms", "commit", "joined_ms",
                  "crashed", "rejoined", "owned", "positions", "stints",
@@ -144,7 +162,7 @@ class Member:
         self.owned_generation = -1
         self.in_flight = None            # (Partition, offset, stint) in hand
         self.attempt = 0                 # of the record in hand
-        self.phase = None                # "processing", "backoff", "publish" or "acks"
+        self.phase = None                # of the record in hand: PHASE_MOVES
         self.waiter = None               # AckWaiter while the sends it made are unacknowledged
         self.record = None               # the record in hand: key, value, timestamp, headers
         self.started_ms = 0              # when the attempt in hand was delivered
@@ -229,16 +247,23 @@ class Member:
             if self in part.watchers:
                 part.watchers.remove(self)
 
+    def move(self, phase) -> None:
+        """The record in hand moves to `phase` (None: let go), as PHASE_MOVES allows."""
+        if phase not in PHASE_MOVES[self.phase]:
+            raise IllegalPhaseMove(f"member {self.id} of group {self.group.id}: the record in "
+                                   f"hand cannot go from {self.phase} to {phase}")
+        self.phase = phase
+
     def cancel_timers(self) -> None:
         if self.waiter is not None:
             self.waiter.cancel()
             self.waiter = None
-        for name in ("timer", "wake_timer", "due_timer", "rejoin_timer", "expiry_timer",
-                     "commit_timer"):
-            timer = getattr(self, name)
+        for timer in (self.timer, self.wake_timer, self.due_timer, self.rejoin_timer,
+                      self.expiry_timer, self.commit_timer):
             if timer is not None:
                 timer.cancel()
-                setattr(self, name, None)
+        self.timer = self.wake_timer = self.due_timer = self.rejoin_timer = None
+        self.expiry_timer = self.commit_timer = None
 
     # -- consuming ----------------------------------------------------------------------------
 
@@ -393,7 +418,7 @@ class Member:
         now = clock.now_ms
         self.in_flight = (part, offset, stint)
         self.attempt = attempt
-        self.phase = "processing"
+        self.move("processing")
         self.started_ms = now
         delivered = cluster.event("record.delivered", **self._fields(part, offset),
                                   attempt=attempt)
@@ -485,7 +510,7 @@ class Member:
             if member.waiter is not waiter:
                 return  # the record in hand was let go meanwhile
             member.waiter = None
-            member.phase = "processing"
+            member.move("processing")
             if error is None:
                 on_ok()
             else:
@@ -494,12 +519,12 @@ class Member:
 
         waiter.callback = answered
         self.waiter = waiter
-        self.phase = "acks"
+        self.move("acks")
 
     def _processed_ok(self) -> None:
         part, offset, stint = self.in_flight
         self.in_flight = None
-        self.phase = None
+        self.move(None)
         self.cluster.event("record.processed", **self._fields(part, offset),
                            attempt=self.attempt)
         self._commit_past(part, offset, stint)
@@ -552,7 +577,7 @@ class Member:
             cluster.event("record.failed", **fields, attempt=attempt,
                           max_attempts=config["max_attempts"], error=error, revoked=True)
             self.in_flight = None
-            self.phase = None
+            self.move(None)
             return
         cluster.event("record.failed", **fields, attempt=attempt,
                       max_attempts=config["max_attempts"], error=error)
@@ -566,7 +591,7 @@ class Member:
             return
         cluster.event("record.retry_scheduled", **fields, attempt=attempt + 1,
                       delay_ms=delay, due_ms=due, retry_topic=None)
-        self.phase = "backoff"
+        self.move("backoff")
         self.timer = cluster.clock.at(due, self._retry)
 
     def _retry(self, _) -> None:
@@ -626,14 +651,14 @@ class Member:
         previous = self.pending[2] if self.pending is not None else 0
         first = max(self.group.config["retry_backoff_max_ms"], 1_000)
         wait = min(max(first, previous * 2), max(first, HOLD_MAX_MS))
-        self.phase = "publish"
+        self.move("publish")
         self.pending = (*retry, wait)
         self.timer = self.cluster.clock.at(self.cluster.clock.now_ms + wait, self._republish)
 
     def _republish(self, _) -> None:
         self.timer = None
         kind, args, _wait = self.pending
-        self.phase = "processing"
+        self.move("processing")
         if kind == "retry":
             self._forward_retry(*args)
         else:
@@ -669,7 +694,7 @@ class Member:
                                retry_topic=name, retry_partition=written[0],
                                retry_offset=written[1])
             self.in_flight = None
-            self.phase = None
+            self.move(None)
             self._commit_past(part, offset, stint)
 
         self._after_acks(waiter, forwarded, lambda _: self._hold(("retry", (error, delay))))
@@ -696,7 +721,7 @@ class Member:
                                why=f"the dead-letter topic {name!r} cannot be created (see "
                                    "produce.failed)")
             self.in_flight = None
-            self.phase = None
+            self.move(None)
             self._commit_past(part, offset, stint)
             return
         fields = self._fields(part, offset)
@@ -711,7 +736,7 @@ class Member:
                                dead_letter_partition=written[0],
                                dead_letter_offset=written[1])
             self.in_flight = None
-            self.phase = None
+            self.move(None)
             self._commit_past(part, offset, stint)
 
         self._after_acks(waiter, dead_lettered,
@@ -731,7 +756,7 @@ class Member:
                            reason=f"{reason}; the next owner starts again from the committed "
                                   "offset, counting attempts from 1")
         self.in_flight = None
-        self.phase = None
+        self.move(None)
         self.pending = None
 
     def set_hangs(self, hangs: bool) -> None:

@@ -10,6 +10,15 @@ import re
 from .errors import CommandError
 
 _MISSING = object()
+# How long a record's key and value may be in a command, in characters. One bound for every
+# command, typed or sent by a real client: a sanity bound, not Kafka's limit (the topic's
+# max.message.bytes decides, with MESSAGE_TOO_LARGE, as Kafka answers). It stays above any
+# record a topic may accept (max.message.bytes can be raised) and above the base64 text of a
+# binary one: a wire request frame is at most 8 MiB, 11.2 M characters as base64.
+MAX_KEY_CHARS = 12_000_000
+MAX_VALUE_CHARS = 12_000_000
+MAX_HEADERS = 50  # per record; a header's name is at most 1,000 characters
+
 # ASCII digits only: str.isdigit() also accepts '²' and friends, which int() refuses.
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
@@ -150,3 +159,30 @@ def identifier(command: dict, name: str, *, default=_MISSING, what="id") -> str:
     if not value or not all(c.isalnum() or c in "._-" for c in value) or not value.isascii():
         raise CommandError(name, f"a {what} is 1-64 characters of letters, digits, '.', '_', '-'")
     return value
+
+
+def acks(command: dict, *, default=_MISSING) -> str:
+    """A producer's acks: "0", "1" or "all" (Kafka spells all also as -1)."""
+    value = choice(command, "acks", ("0", "1", "all", "-1"), default=default)
+    return "all" if value == "-1" else value
+
+
+def headers(value, field: str, *, empty_names: bool) -> dict | None:
+    """A record's headers: null, or an object of at most MAX_HEADERS names (strings of at most
+    1,000 characters; empty only where `empty_names`: Kafka's clients may send one, the page's
+    form may not) to string or null values. A copy, or None for none."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_HEADERS:
+        raise CommandError(field, f"must be null or an object of at most {MAX_HEADERS} header "
+                           "names to string (or null) values")
+    for name, item in value.items():
+        if not isinstance(name, str) or len(name) > 1_000 or not (name or empty_names):
+            raise CommandError(field, f"header names must be {'' if empty_names else 'non-empty '}"
+                               f"strings of at most 1,000 characters, not {name!r}"[:300])
+        unicode_text(name, field)
+        if item is not None:
+            if not isinstance(item, str):
+                raise CommandError(f"{field}.{name}", "a header value must be a string or null")
+            unicode_text(item, f"{field}.{name}")
+    return dict(value) or None

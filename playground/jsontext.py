@@ -9,6 +9,9 @@ replies and notices on the socket, the size checks that bound them, calls betwee
 
 Each is one encoder built once: `json.dumps` with any argument builds a new encoder a call,
 and these run once per event.
+
+And `lone_surrogates`: JSON lets "\ud800" through, but a lone surrogate is not text (it cannot
+be sized or sent as UTF-8): where decoded data holds one.
 """
 
 import json
@@ -18,3 +21,34 @@ _COMPACT = (",", ":")
 dumps = json.JSONEncoder(separators=_COMPACT, ensure_ascii=False).encode
 ascii_dumps = json.JSONEncoder(separators=_COMPACT).encode
 sorted_dumps = json.JSONEncoder(separators=_COMPACT, sort_keys=True).encode
+
+
+def lone_surrogates(node, path: str, key_path):
+    """Yield (path, "key") for each object key, and (path, "text") for each string, in decoded
+    JSON data `node` that holds a lone surrogate: a key is reported at its object's path (its
+    value is not looked into), a string at its own. `key_path(parent, key)` names a key's
+    value; list items are `parent[i]`. Depth is bounded by the JSON decoder."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                yield path, "text"
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not _encodable(str(key)):
+                    yield path, "key"
+                    continue
+                stack.append((key_path(path, key), value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -18,36 +18,14 @@ import logging
 from broker_core import CommandError, classic, reads
 
 from . import codec_groups
+from .codec import error_code
 from .handlers import api
 
 log = logging.getLogger(__name__)
 
-# Kafka's error codes (org.apache.kafka.common.protocol.Errors) for the names the model uses.
-ERROR_CODES = {
-    "NONE": 0,
-    "UNKNOWN_SERVER_ERROR": -1,
-    "UNKNOWN_TOPIC_OR_PARTITION": 3,
-    "OFFSET_METADATA_TOO_LARGE": 12,
-    "COORDINATOR_NOT_AVAILABLE": 15,
-    "NOT_COORDINATOR": 16,
-    "ILLEGAL_GENERATION": 22,
-    "INCONSISTENT_GROUP_PROTOCOL": 23,
-    "INVALID_GROUP_ID": 24,
-    "UNKNOWN_MEMBER_ID": 25,
-    "INVALID_SESSION_TIMEOUT": 26,
-    "REBALANCE_IN_PROGRESS": 27,
-    "INVALID_COMMIT_OFFSET_SIZE": 28,
-    "INVALID_REQUEST": 42,
-    "MEMBER_ID_REQUIRED": 79,
-    "GROUP_MAX_SIZE_REACHED": 81,
-}
 # Longest a JoinGroup/SyncGroup waits past the model's own deadline for it (the rebalance
 # timeout always answers first; this only bounds a bug).
 WAIT_SLACK_S = 5.0
-
-
-def code(name: str) -> int:
-    return ERROR_CODES.get(name, ERROR_CODES["UNKNOWN_SERVER_ERROR"])
 
 
 def _refusal(conn, e: CommandError) -> str:
@@ -88,7 +66,7 @@ async def _wait_for(conn, group_id: str, read, timeout_s: float):
 # -- JoinGroup -----------------------------------------------------------------------------------
 
 def _join_error(error: str, member_id: str, version: int) -> dict:
-    return {"throttle_time_ms": 0, "error_code": code(error), "generation_id": -1,
+    return {"throttle_time_ms": 0, "error_code": error_code(error), "generation_id": -1,
             "protocol_type": None, "protocol_name": None if version >= 7 else "",
             "leader": "", "skip_assignment": False, "member_id": member_id, "members": []}
 
@@ -146,7 +124,7 @@ async def join_group(conn, request) -> dict:
 # -- SyncGroup -----------------------------------------------------------------------------------
 
 def _sync_answer(error: str, assignment: bytes = b"", protocol_type=None, protocol_name=None):
-    return {"throttle_time_ms": 0, "error_code": code(error), "protocol_type": protocol_type,
+    return {"throttle_time_ms": 0, "error_code": error_code(error), "protocol_type": protocol_type,
             "protocol_name": protocol_name, "assignment": assignment}
 
 
@@ -199,7 +177,7 @@ async def heartbeat(conn, request) -> dict:
             error = classic.heartbeat_error(conn.room.cluster, gid)
         except CommandError as e:
             error = _refusal(conn, e)
-    return {"throttle_time_ms": 0, "error_code": code(error)}
+    return {"throttle_time_ms": 0, "error_code": error_code(error)}
 
 
 @api(13, 0, 5)
@@ -213,7 +191,7 @@ async def leave_group(conn, request) -> dict:
     ids = [mid for mid, _ in identities]
     error = _coordinator_error(conn, gid)
     if error:
-        return {"throttle_time_ms": 0, "error_code": code(error), "members": []}
+        return {"throttle_time_ms": 0, "error_code": error_code(error), "members": []}
     errors = classic.leave_errors(conn.room.cluster, gid, ids)
     top = "NONE"
     try:
@@ -224,11 +202,11 @@ async def leave_group(conn, request) -> dict:
         if top == "UNKNOWN_MEMBER_ID" and version >= 3:
             top = "NONE"  # v3+: each member's own error says it
     if version < 3:
-        return {"throttle_time_ms": 0, "error_code": code(errors[ids[0]] if top == "NONE"
+        return {"throttle_time_ms": 0, "error_code": error_code(errors[ids[0]] if top == "NONE"
                                                           else top)}
-    return {"throttle_time_ms": 0, "error_code": code(top),
+    return {"throttle_time_ms": 0, "error_code": error_code(top),
             "members": [{"member_id": mid, "group_instance_id": instance,
-                         "error_code": code(errors.get(mid, "UNKNOWN_MEMBER_ID"))}
+                         "error_code": error_code(errors.get(mid, "UNKNOWN_MEMBER_ID"))}
                         for mid, instance in identities]}
 
 
@@ -261,7 +239,7 @@ async def offset_commit(conn, request) -> dict:
     return {"throttle_time_ms": 0, "topics": [
         {"name": t.name, "partitions": [
             {"partition_index": p.partition_index,
-             "error_code": code(error or classic.commit_error(
+             "error_code": error_code(error or classic.commit_error(
                  cluster, t.name or "", p.partition_index, p.committed_metadata))}
             for p in t.partitions or []]}
         for t in topics]}
@@ -289,17 +267,17 @@ async def offset_fetch(conn, request) -> dict:
         for g in request.groups or []:
             gid = g.group_id or ""
             error = _coordinator_error(conn, gid)
-            groups.append({"group_id": gid, "error_code": code(error or "NONE"),
+            groups.append({"group_id": gid, "error_code": error_code(error or "NONE"),
                            "topics": [] if error else _fetched_topics(cluster, gid, g.topics)})
         return {"throttle_time_ms": 0, "groups": groups}
     gid = request.group_id or ""
     error = _coordinator_error(conn, gid)
     if error:
         # v1 has no top-level error: each partition asked for carries it.
-        return {"throttle_time_ms": 0, "error_code": code(error), "topics": [
+        return {"throttle_time_ms": 0, "error_code": error_code(error), "topics": [
             {"name": t.name, "partitions": [
                 {"partition_index": i, "committed_offset": -1, "committed_leader_epoch": -1,
-                 "metadata": "", "error_code": code(error)}
+                 "metadata": "", "error_code": error_code(error)}
                 for i in t.partition_indexes or []]}
             for t in request.topics or []]}
     return {"throttle_time_ms": 0, "error_code": 0,

@@ -39,6 +39,7 @@ from broker_core.scenario import (
     path_key,
     validate_scenario,
 )
+from playground.jsontext import lone_surrogates
 
 from . import namespace
 
@@ -261,32 +262,10 @@ def validate_document(obj, *, quotas, check_slug: bool = True,
 
 def _broken_text(obj) -> list[tuple[str, str]]:
     """(path, message) for every key or string holding a lone surrogate (not Unicode text)."""
-    errors = []
-    stack = [("$", obj)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
-            if not _encodable(node):
-                errors.append((path, "is not valid Unicode text (a lone surrogate such as "
-                               "\\ud800)"))
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                if not _encodable(str(key)):
-                    errors.append((path, "has a key that is not valid Unicode text (a lone "
-                                   "surrogate such as \\ud800)"))
-                    continue
-                stack.append((_under(_key_path(key), path), value))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
-    return sorted(errors)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    said = {"text": "is not valid Unicode text (a lone surrogate such as \\ud800)",
+            "key": "has a key that is not valid Unicode text (a lone surrogate such as \\ud800)"}
+    return sorted((path, said[kind]) for path, kind in
+                  lone_surrogates(obj, "$", lambda path, key: _under(_key_path(key), path)))
 
 
 def _short(value) -> str:

@@ -9,6 +9,7 @@ import math
 
 from broker_core import CommandError
 from broker_core import validate as v
+from playground.jsontext import lone_surrogates
 
 from .pacing import SPEED_MAX, SPEED_MIN
 
@@ -54,27 +55,12 @@ def _reading(request_id, fn, *args, **kwargs):
         raise ProtocolError(e.field, e.message, request_id) from None
 
 
-def _broken_text(node, path: str = "") -> str | None:
+def _broken_text(node) -> str | None:
     """The field path (``command.headers.x``) of the first key or string in `node` holding a
-    lone surrogate, or None. Depth is bounded by the JSON decoder (and the message size)."""
-    stack = [(path, node)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError:
-                return path or "message"
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                try:
-                    key.encode("utf-8")
-                except UnicodeEncodeError:
-                    return path or "message"
-                stack.append((f"{path}.{key}" if path else key, value))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(node))
-    return None
+    lone surrogate, or None."""
+    found = next(lone_surrogates(node, "", lambda path, key: f"{path}.{key}" if path else key),
+                 None)
+    return None if found is None else (found[0] or "message")
 
 
 def parse(message) -> dict:

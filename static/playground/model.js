@@ -689,8 +689,4 @@ const HANDLERS = {
     if (e.offset != null) m.group(e.group).committed.set(tpId(e.topic, e.partition), e.offset);
     return [{kind: "lag", group: e.group}];
   },
-  "group.offsets_reset"(m, e) {
-    for (const r of e.offsets || []) m.group(e.group).committed.set(tpId(r.topic, r.partition), r.offset);
-    return [{kind: "lag", group: e.group}];
-  },
 };
