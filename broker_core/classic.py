@@ -652,57 +652,6 @@ class ClientGroup(Group):
 
 # -- reading answers (the wire adapter, after applying a command or on the group's events) -------
 
-def join_result(cluster, gid: str, member_id: str) -> dict | None:
-    """The JoinGroup answer for `member_id`: a dict, or None while it still waits. A member
-    that is gone is answered UNKNOWN_MEMBER_ID, as Kafka answers a removed member's join."""
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
-    if member is None:
-        return {"error": "UNKNOWN_MEMBER_ID", "member_id": member_id, "generation": -1,
-                "protocol_type": None, "protocol_name": None, "leader": "", "members": []}
-    return member.join_answer
-
-
-def sync_result(cluster, gid: str, member_id: str) -> dict | None:
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
-    if member is None:
-        return {"error": "UNKNOWN_MEMBER_ID", "assignment": ""}
-    return member.sync_answer
-
-
-def heartbeat_error(cluster, gid: str) -> str:
-    group = cluster.groups.get(gid)
-    return group.heartbeat_error() if isinstance(group, ClientGroup) else "UNKNOWN_MEMBER_ID"
-
-
-def leave_errors(cluster, gid: str, ids: list[str]) -> dict[str, str]:
-    """Each leaving member's answer, read before the LeaveGroup is applied."""
-    group = cluster.groups.get(gid)
-    known = set(group.members) | set(group.pending) if isinstance(group, ClientGroup) else set()
-    return {mid: "NONE" if mid in known else "UNKNOWN_MEMBER_ID" for mid in ids}
-
-
-def committed_offsets(cluster, gid: str, wanted: list | None) -> list[dict]:
-    """OffsetFetch: every committed offset of the group (wanted None) or those asked for; -1
-    where nothing is committed. A read: it changes nothing and is not a command."""
-    group = cluster.groups.get(gid)
-    committed = group.committed if group is not None else {}
-    extra = group.commit_metadata if group is not None else {}
-    if wanted is None:
-        parts = _sorted_parts(committed)
-        wanted = [(p.topic.name, p.index) for p in parts]
-    rows = []
-    for topic, index in wanted:
-        t = cluster.topics.get(topic)
-        part = t.partitions[index] if t is not None and 0 <= index < len(t.partitions) else None
-        offset = committed.get(part, -1) if part is not None else -1
-        metadata, epoch = extra.get(part, ("", -1)) if part is not None else ("", -1)
-        rows.append({"topic": topic, "partition": index, "offset": offset,
-                     "metadata": metadata, "leader_epoch": epoch})
-    return rows
-
-
 # -- the commands (bound into Cluster's handler table) -------------------------------------------
 
 _JOIN_FIELDS = frozenset({"type", "group", "member_id", "client_id", "client_host",
@@ -842,14 +791,20 @@ def _member_group(cluster, gid: str, member_id: str) -> "ClientGroup":
     return group
 
 
-def heartbeat(cluster, c: dict) -> None:
+def heartbeat(cluster, c: dict) -> dict:
+    """client.heartbeat. Answer: {"error"}: NONE, or REBALANCE_IN_PROGRESS while the member
+    must join again."""
     v.check_fields(c, _HEARTBEAT_FIELDS)
     gid = _group_id(c)
     parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c)}
-    _member_group(cluster, gid, parsed["member_id"]).heartbeat(parsed)
+    group = _member_group(cluster, gid, parsed["member_id"])
+    group.heartbeat(parsed)
+    return {"error": group.heartbeat_error()}
 
 
-def leave_group(cluster, c: dict) -> None:
+def leave_group(cluster, c: dict) -> dict:
+    """client.leave_group. Answer: {"errors": {member id: NONE or UNKNOWN_MEMBER_ID}}, each
+    member's as it was before it left."""
     v.check_fields(c, _LEAVE_FIELDS)
     gid = _group_id(c)
     ids = v.string_list(c, "members", min_items=1, max_items=MAX_MEMBERS)
@@ -858,10 +813,15 @@ def leave_group(cluster, c: dict) -> None:
     group = cluster.groups.get(gid)
     if not isinstance(group, ClientGroup):
         raise GroupError("members", f"group {gid!r} has none of {ids}", "UNKNOWN_MEMBER_ID")
+    known = set(group.members) | set(group.pending)
+    errors = {mid: "NONE" if mid in known else "UNKNOWN_MEMBER_ID" for mid in ids}
     group.leave(ids)
+    return {"errors": errors}
 
 
-def commit_offsets(cluster, c: dict) -> None:
+def commit_offsets(cluster, c: dict) -> dict:
+    """client.commit_offsets. Answer: {"errors": [each offset's error, in order]}: NONE,
+    UNKNOWN_TOPIC_OR_PARTITION or OFFSET_METADATA_TOO_LARGE (those are not committed)."""
     v.check_fields(c, _COMMIT_FIELDS)
     gid = _group_id(c)
     member_id = _text(c, "member_id", default="")
@@ -902,25 +862,20 @@ def commit_offsets(cluster, c: dict) -> None:
                          "UNKNOWN_MEMBER_ID" if group.members else "ILLEGAL_GENERATION")
     if member is not None:
         group._heartbeat(member)
+    errors = []
     for topic, index, offset, metadata, epoch in parsed:
         t = cluster.topics.get(topic)
         if t is None or index >= len(t.partitions):
-            continue  # answered UNKNOWN_TOPIC_OR_PARTITION: no offset.committed for it
+            errors.append("UNKNOWN_TOPIC_OR_PARTITION")  # no offset.committed for it
+            continue
         if len(metadata.encode()) > OFFSET_METADATA_MAX:
-            continue  # answered OFFSET_METADATA_TOO_LARGE
+            errors.append("OFFSET_METADATA_TOO_LARGE")
+            continue
         part = t.partitions[index]
         group.commit_metadata[part] = (metadata, epoch)
         group.commit_offset(member, part, offset)
-
-
-def commit_error(cluster, topic: str, partition: int, metadata: str | None) -> str:
-    """The per-partition answer of an accepted OffsetCommit (what `commit_offsets` skipped)."""
-    t = cluster.topics.get(topic)
-    if t is None or partition >= len(t.partitions):
-        return "UNKNOWN_TOPIC_OR_PARTITION"
-    if len((metadata or "").encode()) > OFFSET_METADATA_MAX:
-        return "OFFSET_METADATA_TOO_LARGE"
-    return "NONE"
+        errors.append("NONE")
+    return {"errors": errors}
 
 
 HANDLERS = {

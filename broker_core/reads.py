@@ -5,6 +5,8 @@ neither depends on how partitions and logs are kept nor changes them by mistake.
 
 from bisect import bisect_left
 
+from .classic import ClientGroup
+
 
 def _part(cluster, topic: str, index: int):
     t = cluster.topics.get(topic)
@@ -158,3 +160,44 @@ def offset_for(cluster, topic: str, index: int, timestamp: int) -> tuple:
     if lo >= hw - log.base:
         return None, -1, -1, part.leader_epoch
     return None, log.base + lo, stamps[lo], part.leader_epoch
+
+
+# -- groups of real clients (classic.py): the answers that come after a barrier, and offsets
+
+def join_result(cluster, gid: str, member_id: str) -> dict | None:
+    """The JoinGroup answer for `member_id`: a dict, or None while it still waits. A member
+    that is gone is answered UNKNOWN_MEMBER_ID, as Kafka answers a removed member's join."""
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    if member is None:
+        return {"error": "UNKNOWN_MEMBER_ID", "member_id": member_id, "generation": -1,
+                "protocol_type": None, "protocol_name": None, "leader": "", "members": []}
+    return member.join_answer
+
+
+def sync_result(cluster, gid: str, member_id: str) -> dict | None:
+    group = cluster.groups.get(gid)
+    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    if member is None:
+        return {"error": "UNKNOWN_MEMBER_ID", "assignment": ""}
+    return member.sync_answer
+
+
+def committed_offsets(cluster, gid: str, wanted: list | None) -> list[dict]:
+    """OffsetFetch: every committed offset of the group (wanted None) or those asked for; -1
+    where nothing is committed. A read: it changes nothing and is not a command."""
+    group = cluster.groups.get(gid)
+    committed = group.committed if group is not None else {}
+    extra = group.commit_metadata if group is not None else {}
+    if wanted is None:
+        parts = sorted(committed, key=lambda p: (p.topic.name, p.index))
+        wanted = [(p.topic.name, p.index) for p in parts]
+    rows = []
+    for topic, index in wanted:
+        t = cluster.topics.get(topic)
+        part = t.partitions[index] if t is not None and 0 <= index < len(t.partitions) else None
+        offset = committed.get(part, -1) if part is not None else -1
+        metadata, epoch = extra.get(part, ("", -1)) if part is not None else ("", -1)
+        rows.append({"topic": topic, "partition": index, "offset": offset,
+                     "metadata": metadata, "leader_epoch": epoch})
+    return rows

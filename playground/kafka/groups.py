@@ -105,7 +105,7 @@ async def join_group(conn, request) -> dict:
         return _join_error("MEMBER_ID_REQUIRED", joined["member_id"], version)
     member_id = joined["member_id"]
     cluster = conn.room.cluster
-    answer = await _wait_for(conn, gid, lambda: classic.join_result(cluster, gid, member_id),
+    answer = await _wait_for(conn, gid, lambda: reads.join_result(cluster, gid, member_id),
                              max(rebalance_ms, 0) / 1000 + WAIT_SLACK_S)
     if answer is None:
         log.warning("JoinGroup of %s in group %s was not answered in time", member_id, gid)
@@ -154,7 +154,7 @@ async def sync_group(conn, request) -> dict:
     await conn.persist()
     cluster = conn.room.cluster
     timeout_s = reads.member_rebalance_timeout_ms(cluster, gid, member_id) / 1000 + WAIT_SLACK_S
-    answer = await _wait_for(conn, gid, lambda: classic.sync_result(cluster, gid, member_id),
+    answer = await _wait_for(conn, gid, lambda: reads.sync_result(cluster, gid, member_id),
                              timeout_s)
     if answer is None:
         log.warning("SyncGroup of %s in group %s was not answered in time", member_id, gid)
@@ -171,10 +171,10 @@ async def heartbeat(conn, request) -> dict:
     error = _coordinator_error(conn, gid)
     if error is None:
         try:
-            conn.apply({"type": "client.heartbeat", "group": gid,
-                        "member_id": request.member_id or "",
-                        "generation": request.generation_id})
-            error = classic.heartbeat_error(conn.room.cluster, gid)
+            _, answer = conn.request({"type": "client.heartbeat", "group": gid,
+                                      "member_id": request.member_id or "",
+                                      "generation": request.generation_id})
+            error = answer["error"]
         except CommandError as e:
             error = _refusal(conn, e)
     return {"throttle_time_ms": 0, "error_code": error_code(error)}
@@ -192,10 +192,11 @@ async def leave_group(conn, request) -> dict:
     error = _coordinator_error(conn, gid)
     if error:
         return {"throttle_time_ms": 0, "error_code": error_code(error), "members": []}
-    errors = classic.leave_errors(conn.room.cluster, gid, ids)
+    errors = {}
     top = "NONE"
     try:
-        conn.apply({"type": "client.leave_group", "group": gid, "members": ids})
+        _, answer = conn.request({"type": "client.leave_group", "group": gid, "members": ids})
+        errors = answer["errors"]
         await conn.persist()
     except CommandError as e:
         top = _refusal(conn, e)
@@ -203,7 +204,7 @@ async def leave_group(conn, request) -> dict:
             top = "NONE"  # v3+: each member's own error says it
     if version < 3:
         return {"throttle_time_ms": 0, "error_code": error_code(errors[ids[0]] if top == "NONE"
-                                                          else top)}
+                                                                else top)}
     return {"throttle_time_ms": 0, "error_code": error_code(top),
             "members": [{"member_id": mid, "group_instance_id": instance,
                          "error_code": error_code(errors.get(mid, "UNKNOWN_MEMBER_ID"))}
@@ -226,21 +227,21 @@ async def offset_commit(conn, request) -> dict:
                 entry["leader_epoch"] = p.committed_leader_epoch
             offsets.append(entry)
     error = _coordinator_error(conn, gid)
+    each = ["NONE"] * len(offsets)
     if error is None:
         try:
-            conn.apply({"type": "client.commit_offsets", "group": gid,
-                        "member_id": request.member_id or "",
-                        "generation": request.generation_id_or_member_epoch,
-                        "offsets": offsets})
+            _, answer = conn.request({"type": "client.commit_offsets", "group": gid,
+                                      "member_id": request.member_id or "",
+                                      "generation": request.generation_id_or_member_epoch,
+                                      "offsets": offsets})
+            each = answer["errors"]
             await conn.persist()
         except CommandError as e:
             error = _refusal(conn, e)
-    cluster = conn.room.cluster
+    errors = iter(each)  # one per offset, in the request's order
     return {"throttle_time_ms": 0, "topics": [
         {"name": t.name, "partitions": [
-            {"partition_index": p.partition_index,
-             "error_code": error_code(error or classic.commit_error(
-                 cluster, t.name or "", p.partition_index, p.committed_metadata))}
+            {"partition_index": p.partition_index, "error_code": error_code(error or next(errors))}
             for p in t.partitions or []]}
         for t in topics]}
 
@@ -250,7 +251,7 @@ def _fetched_topics(cluster, gid: str, topics) -> list[dict]:
     if topics is not None:
         wanted = [(t.name or "", index) for t in topics for index in t.partition_indexes or []]
     by_topic: dict[str, list] = {}
-    for row in classic.committed_offsets(cluster, gid, wanted):
+    for row in reads.committed_offsets(cluster, gid, wanted):
         by_topic.setdefault(row["topic"], []).append(
             {"partition_index": row["partition"], "committed_offset": row["offset"],
              "committed_leader_epoch": row["leader_epoch"], "metadata": row["metadata"],

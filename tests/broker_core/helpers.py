@@ -34,6 +34,12 @@ class Recorder:
     def apply(self, command):
         return self._keep(self.cluster.apply(command))
 
+    def request(self, command):
+        """apply(), and the command's answer."""
+        events, answer = self.cluster.request(command)
+        self._keep(events)
+        return answer
+
     def advance(self, ms):
         return self._keep(self.cluster.advance(ms))
 

@@ -9,16 +9,9 @@ import pytest
 
 from broker_core import CommandError
 from broker_core.checkers import check_ownership, digest, replay
-from broker_core.classic import (
-    NEW_MEMBER_JOIN_TIMEOUT_MS,
-    GroupError,
-    committed_offsets,
-    heartbeat_error,
-    join_result,
-    leave_errors,
-    sync_result,
-)
+from broker_core.classic import NEW_MEMBER_JOIN_TIMEOUT_MS, GroupError
 from broker_core.group import COMPLETING, EMPTY, PREPARING, STABLE
+from broker_core.reads import committed_offsets, join_result, sync_result
 
 from .helpers import Recorder, cluster_with_topic
 
@@ -68,9 +61,8 @@ class Clients:
         return self.apply(command)
 
     def heartbeat(self, mid, generation):
-        self.apply({"type": "client.heartbeat", "group": "g", "member_id": mid,
-                    "generation": generation})
-        return heartbeat_error(self.cluster, "g")
+        return self.rec.request({"type": "client.heartbeat", "group": "g", "member_id": mid,
+                                 "generation": generation})["error"]
 
     def state(self):
         return self.cluster.snapshot()["groups"]["g"]
@@ -416,8 +408,10 @@ def test_new_members_give_up_waiting_for_their_first_answer_after_five_minutes()
 def test_a_member_that_leaves_gives_its_partitions_back_and_the_rest_rebalance():
     c = Clients()
     a, b = c.stable_pair()
-    assert leave_errors(c.cluster, "g", [b, "x"]) == {b: "NONE", "x": "UNKNOWN_MEMBER_ID"}
-    events = c.apply({"type": "client.leave_group", "group": "g", "members": [b, "x"]})
+    mark = len(c.rec.events)
+    answer = c.rec.request({"type": "client.leave_group", "group": "g", "members": [b, "x"]})
+    assert answer == {"errors": {b: "NONE", "x": "UNKNOWN_MEMBER_ID"}}
+    events = c.rec.events[mark:]
     types = [e["type"] for e in events]
     assert types[:2] == ["partition.revoked", "group.member_left"]
     assert "group.rebalance_started" in types
