@@ -17,7 +17,11 @@ import {keyLabel, keyStyle} from "./keys.js";
 import {formatCount as fmt, naturalCompare} from "./timeline.js";
 
 
-const DOM_PARTS_PER_FRAME = 8;
+// A redraw round (the rows, or the groups, that changed) is spread over about this many frames:
+// one row or group a frame while there are few, more when many changed, so a round still ends
+// within ~100 ms. Eight rows in one frame made the page's slowest frames (bench/anim_frames.py:
+// frame work p95 10 ms with 400 tokens; one a frame, 7-8.5 ms).
+const ROUND_FRAMES = 6;
 
 export class Renderer {
   constructor(root, model, opts = {}) {
@@ -36,6 +40,7 @@ export class Renderer {
     this.watch = null;
     this.at = {parts: 0, groups: 0, producers: 0, legend: 0};
     this.round = {parts: false, groups: false}; // a redraw round still under way
+    this.per = {parts: 1, groups: 1}; // how many a frame in the round under way
     this.touched = false; // rows or chips redrawn this frame: highlights are applied again
     // "topics": each partition drawn once, its replicas as broker marks on it (the default);
     // "brokers": every replica a lane on its broker's card (for replication lessons).
@@ -120,16 +125,16 @@ export class Renderer {
     } else {
       // Lanes, groups and side panels redraw a few times a second at most, whatever the event
       // rate; only tokens move every frame.
-      // A round redraws what is dirty a few parts a frame (DOM_PARTS_PER_FRAME), so a busy
-      // room spreads its DOM work over frames instead of one long frame every 100 ms.
+      // A round redraws what is dirty a few parts a frame (ROUND_FRAMES), so a busy room
+      // spreads its DOM work over frames instead of one long frame every 100 ms.
       if (d.parts.size && (this.round.parts || now - this.at.parts >= 100)) {
         if (!this.round.parts) this.at.parts = now;
-        this.round.parts = this.take(d.parts, (key) => this.cluster.updatePartition(...splitTp(key)));
+        this.round.parts = this.take("parts", d.parts, (key) => this.cluster.updatePartition(...splitTp(key)));
         this.touched = true;
       }
       if (d.groups.size && (this.round.groups || now - this.at.groups >= 150)) {
         if (!this.round.groups) this.at.groups = now;
-        this.round.groups = this.take(d.groups, (g) => this.groups.updateGroup(g));
+        this.round.groups = this.take("groups", d.groups, (g) => this.groups.updateGroup(g));
         this.touched = true;
       }
       if (d.producers && now - this.at.producers >= 250) {
@@ -157,16 +162,19 @@ export class Renderer {
     if (rebuild) this.tokens.launch(now);
   }
 
-  // Redraw up to DOM_PARTS_PER_FRAME of `set` (removing them); true while some are left.
-  take(set, redraw) {
+  // Redraw this frame's share of `set` (removing them); true while some are left. A round's
+  // share is set when it starts: what was dirty then, over ROUND_FRAMES frames.
+  take(kind, set, redraw) {
+    if (!this.round[kind]) this.per[kind] = Math.max(1, Math.ceil(set.size / ROUND_FRAMES));
     let n = 0;
     for (const item of set) {
-      if (n++ >= DOM_PARTS_PER_FRAME) return true;
+      if (n++ >= this.per[kind]) return true;
       set.delete(item);
       redraw(item);
     }
     return false;
   }
+
 
   renderProducers() {
     const box = this.cols.producers;
