@@ -104,25 +104,20 @@ def run_one_at_a_time(records: int, group: bool = True) -> float:
     """Records applied one `produce` command at a time (as the page's form, or a client's
     request, applies them): each is validated, logged and answered, then (`group`) the group
     reads and commits it, else nobody reads the topic."""
-    if not group:
+    if group:
+        cluster = build(records)
+        committed = cluster.groups["g"].committed
+    else:
         cluster = Cluster(seed=1, brokers=3)
         cluster.apply({"type": "topic.create", "name": TOPIC, "partitions": 8})
-        value = "x" * 100
-        gc.collect()
-        start = time.perf_counter()
-        for i in range(records):
-            cluster.request({"type": "produce", "topic": TOPIC, "key": f"order-{i}",
-                             "value": value, "acks": "1"})
-        return records / (time.perf_counter() - start)
-    cluster = build(records)
-    committed = cluster.groups["g"].committed
+        committed = None
     value = "x" * 100
     gc.collect()
     start = time.perf_counter()
     for i in range(records):
         cluster.request({"type": "produce", "topic": TOPIC, "key": f"order-{i}",
                          "value": value, "acks": "1"})
-    while sum(committed.values()) < records:
+    while committed is not None and sum(committed.values()) < records:
         cluster.advance(100)
     return records / (time.perf_counter() - start)
 
@@ -226,12 +221,10 @@ def main() -> None:
               + ("" if paused else "   goal: >= 250,000 records/s"))
     print(f"the same with replication factor 3 and acks=all (followers fetch every 500 ms, the "
           f"high watermark and the acks follow), median of {args.runs}:")
-    replicated, reference = [], []
-    for _ in range(args.runs):
+    replicated, single, reference = [], [], []
+    for _ in range(args.runs):  # interleaved: RF 1 beside RF 3 on the same machine
         reference.append(run_reference(args.records))
         replicated.append(run_model(args.records, rf=3, acks="all")[0])
-    single = []
-    for _ in range(args.runs):
         single.append(run_model(args.records)[0])
     m, r = statistics.median(replicated), statistics.median(reference)
     print(f"    model:     {m:>10,.0f} records/s   (runs: "

@@ -31,11 +31,11 @@ INT32_MAX = 2**31 - 1
 
 
 class Records(tuple):
-    """A batch's records, immutable once built: `Cluster.apply` deep-copies every command into
-    the command log, and copying a batch record by record (lists, dicts) costs as much as
-    appending it. Nothing ever changes a record (the logs keep the same strings and header
-    dicts), so the copy may share this one. JSON writes it as a list; a replayed log's plain
-    lists are accepted alike."""
+    """A batch's records, immutable once built: `Cluster.request` copies every command into
+    the command log (`_copy_command`), and copying a batch record by record (lists, dicts)
+    would cost as much as appending it. Nothing ever changes a record (the logs keep the same
+    strings and header dicts), so the copy shares this one. JSON writes it as a list; a
+    replayed log's plain lists are accepted alike."""
 
     __slots__ = ()
 
@@ -81,9 +81,6 @@ def _records(c: dict) -> list[tuple]:
 def _log_marks(part) -> dict:
     return {"log_start_offset": part.leader_log.start_offset,
             "high_watermark": part.high_watermark}
-
-
-
 
 
 def produce_records(cluster, c: dict) -> dict:
@@ -157,8 +154,7 @@ def produce_records(cluster, c: dict) -> dict:
         # retries=0: a record not written has failed (its produce.failed is in the events).
         return {"error": sent.error, "message": sent.message}
     if window is not None:
-        window.append((epoch, base_seq, base_seq + n - 1, sent.offset - n + 1,
-                       part.leader_epoch))
+        window.append((epoch, base_seq, base_seq + n - 1, sent.first, part.leader_epoch))
         del window[:-PRODUCER_WINDOW]
     return {"base_offset": sent.first, "last_offset": sent.offset, **_log_marks(part)}
 

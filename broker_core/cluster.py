@@ -306,14 +306,7 @@ class Cluster:
         beyond its events). Answers are not logged: a replay applies the same commands and
         makes the same events. What comes later (an acks=all acknowledgement, the end of a
         join barrier) is not in the answer: it comes as events."""
-        if not isinstance(command, dict):
-            raise CommandError("command", "must be an object with a 'type'")
-        kind = command.get("type")
-        handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            known = ", ".join(COMMAND_TYPES)
-            raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
-        answer = handler(command)
+        answer = self._handler(command)(command)
         # A copy: the caller may reuse its dict, and the log must replay what was applied.
         self.command_log.append({"at_ms": self.clock.now_ms, "command": _copy_command(command)})
         # What the command sets off at this same instant happens now, inside this call. No
@@ -322,18 +315,25 @@ class Cluster:
         self.clock.run_until(self.clock.now_ms)
         return self._take_events(), answer
 
+    def _handler(self, command):
+        """The handler of a command's type; CommandError for anything else."""
+        if not isinstance(command, dict):
+            raise CommandError("command", "must be an object with a 'type'")
+        kind = command.get("type")
+        handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            known = ", ".join(COMMAND_TYPES)
+            raise CommandError("type", f"unknown command type {kind!r}; known: {known}")
+        return handler
+
     def run_timeline_command(self, command: dict) -> None:
         """A scenario's own timeline command, due now: carried out as apply() would, but not
         logged (the command log holds only what came from outside, so a replay is the
         scenario and its log), and a refusal becomes a `command.rejected` event instead of an
         error: a scenario's later command may meet a cluster its earlier ones changed."""
-        kind = command.get("type")
-        handler = self._command_handlers.get(kind) if isinstance(kind, str) else None
         try:
-            if handler is None:
-                self.apply(command)  # raises the facade's own error for an unknown type
-                raise AssertionError("apply accepted a command with no handler")
-            handler(_copy_command(command))
+            # A copy: a handler may keep parts of it (a config), never the scenario's own.
+            self._handler(command)(_copy_command(command))
         except CommandError as err:
             self.event("command.rejected", at_ms=self.now_ms, command=command,
                        field=err.field, message=err.message, source="timeline")

@@ -70,9 +70,10 @@ class StaticFiles(ASGIStaticFilesHandler):
 
     WhiteNoise's own Django middleware is synchronous: in settings.MIDDLEWARE it would put
     every request, pages and /healthz too, through a worker thread and back once more (see
-    the switch interval above). Here only /static/ requests reach it, through Django's own
-    ASGI static handler (a worker thread finds and reads the file, as before, never the event
-    loop); everything else goes straight to the application."""
+    the switch interval above). Here only /static/ requests reach it: a collected file up to
+    STATIC_INLINE_BYTES is answered on the event loop (`_send_collected`), anything else
+    (DEBUG's lookups in static/, a larger file) through Django's own ASGI static handler in a
+    worker thread; everything else goes straight to the application."""
 
     def __init__(self, application):
         super().__init__(application)
@@ -92,7 +93,8 @@ class StaticFiles(ASGIStaticFilesHandler):
         return self.whitenoise(request)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and not self.whitenoise.autorefresh:
+        if (scope["type"] == "http" and not self.whitenoise.autorefresh
+                and scope["method"] in ("GET", "HEAD")):
             static_file = self.whitenoise.files.get(scope["path"])
             if static_file is not None and await self._send_collected(static_file, scope, send):
                 return
@@ -115,20 +117,18 @@ class StaticFiles(ASGIStaticFilesHandler):
             if key is not None:
                 meta[key] = value.decode("latin-1")
         method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            return False
-        response = static_file.get_response("HEAD", meta)  # no file opened yet
+        response = static_file.get_response(method, meta)  # HEAD, 304: no file opened
         headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1"))
                    for k, v in response.headers]
-        length = next((int(v) for k, v in headers if k == b"content-length"), None)
-        if response.status not in (200, 206, 304) or (length or 0) > STATIC_INLINE_BYTES:
-            return False
+        length = next((int(v) for k, v in headers if k == b"content-length"), 0)
         body = b""
-        if method == "GET" and response.status != 304:
-            response = static_file.get_response("GET", meta)
-            try:
+        try:
+            if response.status not in (200, 206, 304) or length > STATIC_INLINE_BYTES:
+                return False
+            if response.file is not None:
                 body = response.file.read()
-            finally:
+        finally:
+            if response.file is not None:
                 response.file.close()
         await send({"type": "http.response.start", "status": int(response.status),
                     "headers": headers})

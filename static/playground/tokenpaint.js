@@ -34,7 +34,11 @@ export class Painter {
     const small = kind === "replica";
     const r = small ? 7 : 12;
     const pad = kind === "retry" || kind === "dead" ? 8 : 2;
-    const sp = new OffscreenCanvas(Math.ceil((half + pad) * 2 * dpr), Math.ceil((r + pad) * 2 * dpr));
+    const width = Math.ceil((half + pad) * 2 * dpr), height = Math.ceil((r + pad) * 2 * dpr);
+    // In the worker an OffscreenCanvas; on a page that paints for itself because it has none,
+    // a canvas element (drawImage takes either).
+    const sp = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(width, height)
+      : Object.assign(document.createElement("canvas"), {width, height});
     const c = sp.getContext("2d");
     c.scale(dpr, dpr);
     const mx = sp.width / dpr / 2;

@@ -165,6 +165,7 @@ export class TokenLayer extends Part {
         tok.dur = dur;
         i++;
       }
+      tok.r = discHalf(tok.kind); // what a click must land within (tokenAt)
       this.flights.add(tok);
     }
   }
@@ -263,7 +264,6 @@ export class TokenLayer extends Part {
     for (const t of done) {
       if (t.arrive) this.onArrive({...t.arrive, drawn: true, landed: t.target});
     }
-    for (const t of moving) t.r = discHalf(t.kind);
     this.drawn = moving; // each has its x, y, r and id: tokenAt
     if (!this.painter || (!moving.length && !this.painted)) return this.flights.size;
     if (!this.dpr) this.sizeCanvas();
@@ -275,14 +275,16 @@ export class TokenLayer extends Part {
     // flight) they would overlap into noise, and the colours carry the keys (the legend, the
     // cells and a click still name each record).
     const labels = moving.length <= LABELS_MAX ? [] : null;
-    moving.forEach((t, i) => {
+    for (let i = 0; i < moving.length; i++) {
+      const t = moving[i];
       if (t.discGen !== this.discGen) {
-        const id = `${keyColour(t.key)}|${t.kind}`;
+        const colour = keyColour(t.key);
+        const id = `${colour}|${t.kind}`;
         let index = this.discs.get(id);
         if (index === undefined) {
           index = this.discs.size;
           this.discs.set(id, index);
-          discs.push([index, {colour: keyColour(t.key), kind: t.kind, half: discHalf(t.kind)}]);
+          discs.push([index, {colour, kind: t.kind, half: discHalf(t.kind)}]);
         }
         t.disc = index;
         t.discGen = this.discGen;
@@ -294,7 +296,7 @@ export class TokenLayer extends Part {
       tokens[o + 2] = t.opacity;
       tokens[o + 3] = t.disc;
       if (labels) labels.push(t.kind === "replica" ? null : [label(t), keyInk(t.key)]);
-    });
+    }
     this.send({frame: {tokens, count: moving.length, stride: STRIDE, discs, labels}}, [tokens.buffer]);
     this.painted = moving.length > 0;
     return this.flights.size;

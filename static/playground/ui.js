@@ -213,7 +213,7 @@ function syncTimeControls() {
   const play = $("#play");
   setText(play, clock.playing ? "Pause" : "Play");
   setAttr(play, "aria-pressed", String(clock.playing));
-  if (play.classList.contains("primary") === clock.playing) play.classList.toggle("primary", !clock.playing);
+  play.classList.toggle("primary", !clock.playing); // a toggle that changes nothing writes nothing
   setHidden($("#paused"), clock.playing);
   if (document.activeElement !== speedInput) {
     const slider = String(speedToSlider(clock.speed));

@@ -8,10 +8,9 @@ from django.conf import settings
 
 from broker_core import Cluster
 from broker_core.errors import CommandError
-from broker_core.scenario import ScenarioError, validate_scenario
+from broker_core.scenario import ScenarioError, build_cluster, validate_scenario
 from broker_core.scenarios import BUILTIN_NAMES, load_builtin
 from playground.rooms.quotas import QuotaError, Quotas
-from playground.rooms.registry import build_cluster
 from playground.rooms.room import Room
 from tests.playground.rooms_support import FakeClock, quiet_spec
 

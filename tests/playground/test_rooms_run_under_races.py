@@ -7,8 +7,8 @@ import json
 import pytest
 from channels.testing import WebsocketCommunicator
 
+from broker_core.scenario import build_cluster
 from playground.asgi import application
-from playground.rooms.registry import build_cluster
 from playground.rooms.room import Room
 from tests.playground.rooms_support import busy_spec, clock, quiet_spec, rooms  # noqa: F401
 
