@@ -99,6 +99,8 @@ COMMAND_TYPES = {
     "topic.delete": "Delete a topic and its records.",
     "topic.alter_config": "Change topic configs (null resets one to its default).",
     "topic.add_partitions": "Grow a topic to a new partition count (keys may move).",
+    "records.delete": "Delete a partition's records before an offset (Kafka's DeleteRecords): "
+                      "topic, partition, offset (-1: the high watermark).",
     "produce": "Send one record: topic, value, key, headers, partition, acks, producer.",
     "producer.add": "Start a producer workload: id, topic, rate_per_s, keys, acks, value.",
     "producer.remove": "Stop a producer workload.",
@@ -110,6 +112,8 @@ COMMAND_TYPES = {
     "group.configure": "Set a group's assignor, session timeout and delivery policy.",
     "group.reset_offsets": "Move an inactive group's offsets: earliest, latest or an offset.",
     "group.delete": "Delete an Empty group and its offsets.",
+    "group.delete_offsets": "Forget a group's committed offsets for some partitions (Kafka's "
+                            "OffsetDelete): group, topic, partitions.",
     "dead_letter.replay": "Republish a dead-letter topic's records to their original topics.",
     "broker.stop": "Stop a broker: mode clean (controlled shutdown) or crash (noticed when its "
                    "ZooKeeper session expires).",
@@ -500,6 +504,7 @@ class Cluster:
             "topic.delete": self._topic_delete,
             "topic.alter_config": self._topic_alter_config,
             "topic.add_partitions": self._topic_add_partitions,
+            "records.delete": self._records_delete,
             "produce": self._produce_command,
             "producer.add": self._producer_add,
             "producer.remove": self._producer_remove,
@@ -510,6 +515,7 @@ class Cluster:
             "group.configure": self._group_configure,
             "group.reset_offsets": self._group_reset_offsets,
             "group.delete": self._group_delete,
+            "group.delete_offsets": self._group_delete_offsets,
             "dead_letter.replay": self._dead_letter_replay,
             "broker.stop": partial(replication.broker_stop, self),
             "broker.start": partial(replication.broker_start, self),
@@ -659,6 +665,33 @@ class Cluster:
         for part in topic.partitions[current:]:
             self._announce_partition(part)
         self._metadata_changed(topic.name, "partitions added")
+
+    def _records_delete(self, c: dict) -> dict:
+        """Kafka's DeleteRecords: the log start offset moves up to `offset` on every replica at
+        once (Kafka's followers follow the leader's; the model's answer is the low watermark
+        they all reach). Answer: {"low_watermark"} or {"error"}: OFFSET_OUT_OF_RANGE past the
+        high watermark, as Kafka answers; nothing changes then."""
+        v.check_fields(c, frozenset({"type", "topic", "partition", "offset"}))
+        topic = self.existing_topic(c, "topic")
+        index = v.integer(c, "partition", minimum=0, maximum=len(topic.partitions) - 1)
+        offset = v.integer(c, "offset", minimum=-1, maximum=classic.MAX_OFFSET)
+        part = topic.partitions[index]
+        if offset == -1:
+            offset = part.high_watermark
+        if offset > part.high_watermark:
+            return {"error": "OFFSET_OUT_OF_RANGE",
+                    "message": f"offset {offset} is past the high watermark "
+                               f"{part.high_watermark}"}
+        log = part.leader_log
+        first = log.start_offset
+        if offset > first:
+            for b in part.replicas:
+                if part.logs[b].start_offset < offset:
+                    part.logs[b].delete_before(offset)
+            self.event("record.expired", topic=topic.name, partition=index, offset=first,
+                       count=offset - first, log_start_offset=offset,
+                       reason="deleted by a client (DeleteRecords)")
+        return {"low_watermark": log.start_offset}
 
     def _metadata_changed(self, topic: str, reason: str) -> None:
         for gid in sorted(self.groups):
@@ -1613,6 +1646,35 @@ class Cluster:
         group.transition("Dead")
         del self.groups[group.id]
         self.event("group.deleted", group=group.id)
+
+    def _group_delete_offsets(self, c: dict) -> dict:
+        """Kafka's OffsetDelete. Answer: {"errors": [each partition's error, in order]}: NONE,
+        UNKNOWN_TOPIC_OR_PARTITION, or GROUP_SUBSCRIBED_TO_TOPIC while the group has members
+        reading that topic (Kafka keeps those; they would be committed again at once)."""
+        v.check_fields(c, frozenset({"type", "group", "topic", "partitions"}))
+        group = self._get_group(c)
+        name = v.string(c, "topic", max_length=249)
+        partitions = c.get("partitions")
+        if (not isinstance(partitions, list) or len(partitions) > MAX_PARTITIONS
+                or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0
+                           for p in partitions)):
+            raise CommandError("partitions", f"must be a list of at most {MAX_PARTITIONS} "
+                               "partition numbers")
+        topic = self.topics.get(name)
+        subscribed = bool(group.members) and name in group.subscribed_topics()
+        errors = []
+        for index in partitions:
+            if topic is None or index >= len(topic.partitions):
+                errors.append("UNKNOWN_TOPIC_OR_PARTITION")
+            elif subscribed:
+                errors.append("GROUP_SUBSCRIBED_TO_TOPIC")
+            else:
+                errors.append("NONE")
+                part = topic.partitions[index]
+                group.commit_metadata.pop(part, None)
+                if group.committed.pop(part, None) is not None:
+                    self.event("offset.deleted", group=group.id, topic=name, partition=index)
+        return {"errors": errors}
 
 
 class _CreateFailure:

@@ -25,7 +25,7 @@ EVENT_TYPES = frozenset("""
     group.member_left group.member_pending group.member_pending_expired
     group.member_pending_left group.rebalance_completed group.rebalance_started
     group.state_changed group.subscription_changed group.taken_over leader.preferred_election
-    offset.commit_failed offset.committed offset.reset partition.assigned
+    offset.commit_failed offset.committed offset.deleted offset.reset partition.assigned
     partition.high_watermark partition.isr_changed partition.leader_elected partition.offline
     partition.revoked produce.deduplicated produce.failed producer.added producer.id_assigned
     producer.removed record.abandoned record.acked record.dead_lettered record.deduplicated

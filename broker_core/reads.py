@@ -162,6 +162,46 @@ def offset_for(cluster, topic: str, index: int, timestamp: int) -> tuple:
     return None, log.base + lo, stamps[lo], part.leader_epoch
 
 
+# -- groups: what ListGroups and DescribeGroups show ---------------------------------------------
+
+def group_ids(cluster) -> list[dict]:
+    """Every group, by id: {"group", "protocol_type" ("consumer" for modelled groups; what
+    real clients declared, "" before any joined), "state"}."""
+    return [{"group": gid, "protocol_type": _protocol_type(g), "state": g.state}
+            for gid, g in sorted(cluster.groups.items())]
+
+
+def _protocol_type(group) -> str:
+    return (group.protocol_type or "") if isinstance(group, ClientGroup) else "consumer"
+
+
+def group(cluster, gid: str) -> dict | None:
+    """One group as Kafka's DescribeGroups shows it, or None: {"group", "state",
+    "protocol_type", "protocol" (the chosen protocol or assignor; "" unless Stable, as Kafka
+    says), "members": [{"member_id", "instance_id", "client_id", "client_host", and, only
+    while Stable, "metadata"/"assignment" (base64, a real client's own bytes) or "topics"/
+    "partitions" (a modelled consumer's subscription and [topic, partition] pairs)}]}."""
+    g = cluster.groups.get(gid)
+    if g is None:
+        return None
+    stable = g.state == "Stable"
+    client = isinstance(g, ClientGroup)
+    protocol = ((g.protocol_name or "") if client else g.config["assignor"]) if stable else ""
+    members = []
+    for mid, m in g.members.items():
+        row = {"member_id": mid, "instance_id": getattr(m, "instance_id", None),
+               "client_id": m.client_id if client else mid,
+               "client_host": m.client_host if client else "model"}
+        if stable and client:
+            row.update(metadata=m.metadata(protocol), assignment=m.assignment)
+        elif stable:
+            row.update(topics=list(m.topics),
+                       partitions=[[p.topic.name, p.index] for p in m.owned])
+        members.append(row)
+    return {"group": gid, "state": g.state, "protocol_type": _protocol_type(g),
+            "protocol": protocol, "members": members}
+
+
 # -- groups of real clients (classic.py): the answers that come after a barrier, and offsets
 
 def join_result(cluster, gid: str, member_id: str) -> dict | None:

@@ -173,7 +173,7 @@ class _Pending:
         self.done = False
 
 
-def _led_here(conn, topic: str, partition: int, out: dict):
+def led_here(conn, topic: str, partition: int, out: dict):
     """The partition if this connection's broker leads it; else None, with Kafka's answer
     (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER) in `out["error_code"]`."""
     part = reads.partition(conn.room.cluster, topic, partition)
@@ -189,7 +189,7 @@ def _led_here(conn, topic: str, partition: int, out: dict):
 def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict):
     """Append one partition's batches; fill `result`; return (first, last) offsets when
     acks=all must still wait for them, else None."""
-    part = _led_here(conn, topic, index, result)
+    part = led_here(conn, topic, index, result)
     if part is None:
         return None
     try:
@@ -355,7 +355,7 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                    "last_stable_offset": -1, "log_start_offset": -1,
                    "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
             partitions.append(out)
-            part = _led_here(conn, topic.topic, fp.partition, out)
+            part = led_here(conn, topic.topic, fp.partition, out)
             if part is None:
                 errors += 1
                 continue
@@ -399,7 +399,7 @@ async def list_offsets(conn, request) -> dict:
             out = {"partition_index": lp.partition_index, "error_code": 0, "timestamp": -1,
                    "offset": -1, "leader_epoch": -1}
             partitions.append(out)
-            part = _led_here(conn, topic.name, lp.partition_index, out)
+            part = led_here(conn, topic.name, lp.partition_index, out)
             if part is None:
                 continue
             ts = lp.timestamp
@@ -429,7 +429,7 @@ async def offset_for_leader_epoch(conn, request) -> dict:
             out = {"partition": op.partition, "error_code": 0, "leader_epoch": -1,
                    "end_offset": -1}
             partitions.append(out)
-            part = _led_here(conn, topic.topic, op.partition, out)
+            part = led_here(conn, topic.topic, op.partition, out)
             if part is None:
                 continue
             current = op.current_leader_epoch
@@ -613,4 +613,4 @@ async def describe_configs(conn, request) -> dict:
 
 # The group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) live
 # in groups.py and register themselves with @api when imported (last: they need `api`).
-from . import groups  # noqa: E402,F401
+from . import admin, groups  # noqa: E402,F401

@@ -685,6 +685,10 @@ const HANDLERS = {
     if (t?.groups.get(e.group)) t.groups.get(e.group).committed = true;
     return [{kind: "lag", group: e.group}];
   },
+  "offset.deleted"(m, e) {
+    m.group(e.group).committed.delete(tpId(e.topic, e.partition));
+    return [{kind: "lag", group: e.group}];
+  },
   "offset.reset"(m, e) {
     if (e.offset != null) m.group(e.group).committed.set(tpId(e.topic, e.partition), e.offset);
     return [{kind: "lag", group: e.group}];
