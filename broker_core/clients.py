@@ -56,17 +56,28 @@ def client_name(c: dict) -> str | None:
     return client
 
 
-def _records(c: dict) -> list[tuple]:
+def _records(c: dict) -> tuple[list[tuple], list[int] | None]:
+    """The batch's (key, value, headers) and, when the client stamped them, each record's
+    create time (Kafka's CreateTime: wall-clock ms, kept as the client set it)."""
     records = c.get("records")
     if not isinstance(records, (list, Records)) or not records:
         raise CommandError("records", "must be a non-empty list of [key, value, headers]")
     if len(records) > MAX_BATCH_RECORDS:
         raise CommandError("records", f"at most {MAX_BATCH_RECORDS:,} records in one batch")
     out = []
+    width = len(records[0]) if isinstance(records[0], list) else 0
+    times = [] if width == 4 else None
     for i, rec in enumerate(records):
-        if not isinstance(rec, list) or len(rec) != 3:
-            raise CommandError(f"records[{i}]", "must be [key, value, headers]")
-        key, value, headers = rec
+        if not isinstance(rec, list) or len(rec) != width or width not in (3, 4):
+            raise CommandError(f"records[{i}]", "must be [key, value, headers] or, in every "
+                               "record of the batch, [key, value, headers, timestamp_ms]")
+        if times is not None:
+            ts = rec[3]
+            if not isinstance(ts, int) or isinstance(ts, bool) or not -1 <= ts < 2**63:
+                raise CommandError(f"records[{i}].timestamp_ms", "must be an integer from -1 "
+                                   "(Kafka's no timestamp) to 2^63-1")
+            times.append(ts)
+        key, value, headers = rec[:3]
         if key is not None and (not isinstance(key, str) or len(key) > v.MAX_KEY_CHARS):
             raise CommandError(f"records[{i}].key", "must be null or a string of at most "
                                f"{v.MAX_KEY_CHARS:,} characters")
@@ -75,7 +86,7 @@ def _records(c: dict) -> list[tuple]:
                                f"{v.MAX_VALUE_CHARS:,} characters")
         headers = v.headers(headers, f"records[{i}].headers", empty_names=True)
         out.append((key, value, headers))
-    return out
+    return out, times
 
 
 def _log_marks(part) -> dict:
@@ -89,7 +100,8 @@ def produce_records(cluster, c: dict) -> dict:
     "deduplicated": True), else {"error", "message"} with Kafka's error code. Whether an
     acks=all batch is acknowledged comes later, as partition.high_watermark events."""
     v.check_fields(c, frozenset({"type", "topic", "partition", "acks", "client", "records",
-                                 "producer_id", "producer_epoch", "base_sequence"}))
+                                 "producer_id", "producer_epoch", "base_sequence",
+                                 "batch_bytes"}))
     topic = cluster.existing_topic(c, "topic")
     partition = v.integer(c, "partition", minimum=0)
     if partition >= len(topic.partitions):
@@ -99,7 +111,10 @@ def produce_records(cluster, c: dict) -> dict:
     client = client_name(c)
     if client is None:
         raise CommandError("client", "is required")
-    records = _records(c)
+    records, times = _records(c)
+    # The batch's size on the wire: Kafka holds a v2 batch, not each record, to
+    # max.message.bytes (the records' own sizes when a host does not say).
+    batch_bytes = v.integer(c, "batch_bytes", default=None, minimum=1, maximum=2**31 - 1)
     pid = v.integer(c, "producer_id", default=-1, minimum=-1, maximum=2**63 - 1)
     epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
     base_seq = v.integer(c, "base_sequence", default=-1, minimum=-1, maximum=INT32_MAX)
@@ -108,6 +123,8 @@ def produce_records(cluster, c: dict) -> dict:
     failed = {"topic": topic.name, "partition": partition, "producer": client,
               "acks": acks, "count": n, "retriable": True, "will_retry": False}
     largest = max(record_size(k, val, h) for k, val, h in records)
+    if batch_bytes is not None:
+        largest = max(largest, batch_bytes)
     problem = cluster.unavailable(part, largest, acks)
     if problem is not None:
         error, message = problem
@@ -149,7 +166,8 @@ def produce_records(cluster, c: dict) -> dict:
                            message=message)
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
     sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
-                              acks, client, idempotent=False, retries=0)
+                                 acks, client, idempotent=False, retries=0,
+                                 create_times=times)
     if sent.offset is None:
         # retries=0: a record not written has failed (its produce.failed is in the events).
         return {"error": sent.error, "message": sent.message}

@@ -50,7 +50,7 @@ from .delivery import (
 )
 from .errors import CommandError
 from .group import GROUP_DEFAULTS, Group, Member
-from .log import ACKS_CODE, record_size
+from .log import ACKS_CODE, header_map, header_pairs, record_size
 from .partitioner import StickyPartitioner, key_hash
 from .producer import MAX_RATE_PER_S, MIN_RATE_PER_S, ProducerWorkload, parse_keys
 from .topic import Topic, assign_replicas
@@ -733,7 +733,7 @@ class Cluster:
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
                       hashes: dict | None = None, idempotent: bool | None = None,
                       retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
-                      waiter=None) -> Sent:
+                      waiter=None, create_times: list | None = None) -> Sent:
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return what came of it (Sent: `.offset` None if the last failed).
 
@@ -746,7 +746,8 @@ class Cluster:
         3.0: on whenever acks=all.
         `cause` names the record a consumer was processing when it sent these (pipelines,
         retries, dead letters); their events carry it. Such sends use retries=0: the delivery
-        policy, not the producer, decides what a failed send means.
+        policy, not the producer, decides what a failed send means. `create_times`, one per
+        record, are a real client's own timestamps, kept beside the model's append times.
         """
         if idempotent is None:
             idempotent = acks == "all"
@@ -774,7 +775,9 @@ class Cluster:
         seq = self.seq
         retrying = self.retrying
         code = ACKS_CODE[acks]
+        stamps = iter(create_times) if create_times is not None else None
         for key, value, headers, partition in records:
+            create_ms = next(stamps) if stamps is not None else None
             # ASCII text weighs its length; anything else (and bytes kept as base64, which
             # start with a NUL) is sized by record_size.
             if headers is None and value is not None and value.isascii() and (
@@ -812,7 +815,8 @@ class Cluster:
                 offset = None
                 continue
             log = part.leader_log
-            offset = log.append(key, value, headers, now, size, part.leader_epoch, code)
+            offset = log.append(key, value, headers, now, size, part.leader_epoch, code,
+                                create_ms)
             if first is None:
                 first = offset
             single = len(part.isr) == 1
@@ -1543,7 +1547,7 @@ class Cluster:
             hi = part.high_watermark if last is None else min(last, part.high_watermark)
             for offset in range(lo, hi):
                 picked.append((part, offset, log.record(offset)))
-        if not any(H_TOPIC in (r["headers"] or {}) for _, _, r in picked):
+        if not any(H_TOPIC in header_map(r["headers"]) for _, _, r in picked):
             raise CommandError("topic", f"{topic.name!r} holds no dead-lettered records in that "
                                "range (none with a kafka_dlt-original-topic header)")
         self.event("dead_letter.replay_started", topic=topic.name, partition=partition,
@@ -1551,7 +1555,7 @@ class Cluster:
         replayed = skipped = 0
         reasons: dict[str, int] = {}   # why records were skipped -> how many
         for part, offset, record in picked:
-            headers = record["headers"] or {}
+            headers = header_map(record["headers"])
             why = None
             target = headers.get(H_TOPIC)
             to_partition = header_int(headers, H_PARTITION)
@@ -1574,7 +1578,9 @@ class Cluster:
             if dest is not None and to_partition >= len(dest.partitions):
                 # Deleted and created again with fewer partitions: the partitioner chooses.
                 to_partition = None
-            kept = {k: val for k, val in headers.items() if k not in DLT_HEADERS} or None
+            pairs = [[k, val] for k, val in header_pairs(record["headers"])
+                     if k not in DLT_HEADERS]
+            kept = (dict(pairs) if len(dict(pairs)) == len(pairs) else pairs) or None
             cause = {"topic": topic.name, "partition": part.index, "offset": offset,
                      "group": None}
             written = self.produce(target, record["value"], key=record["key"], headers=kept,

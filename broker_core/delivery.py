@@ -41,6 +41,7 @@ import re
 from . import validate as v
 from .config import validate_topic_name
 from .errors import CommandError
+from .log import header_map, header_pairs
 
 DELIVERY_DEFAULTS = {
     "max_attempts": 3,
@@ -213,7 +214,13 @@ def headers_for(source: dict, group: str, error: str, attempts: int,
     """Headers of a record forwarded to a retry or dead-letter topic. `source` names the
     original record (topic, partition, offset, timestamp_ms, headers); the original's own
     headers are kept, as Spring keeps them."""
-    headers = {k: val for k, val in (source["headers"] or {}).items() if k not in DLT_HEADERS}
+    pairs = [(k, val) for k, val in header_pairs(source["headers"]) if k not in DLT_HEADERS]
+    headers = dict(pairs)
+    if len(headers) < len(pairs):
+        # A real client's record with a name twice: every one is kept, in order, as Kafka
+        # forwards them.
+        return [list(p) for p in pairs] + [[k, val] for k, val in headers_for(
+            {**source, "headers": None}, group, error, attempts, due_ms).items()]
     headers[H_TOPIC] = source["topic"]
     headers[H_PARTITION] = str(source["partition"])
     headers[H_OFFSET] = str(source["offset"])
@@ -233,7 +240,7 @@ MAX_BACKOFF_MS = 86_400_000  # the largest retry_backoff_max_ms: no due time lie
 def header_int(headers: dict | None, name: str) -> int | None:
     """A non-negative integer header as the delivery layer writes it, or None when it is
     missing or malformed: anyone may produce any header, so a bad one means "not ours"."""
-    raw = (headers or {}).get(name)
+    raw = header_map(headers).get(name)
     if isinstance(raw, str) and _HEADER_INT.fullmatch(raw):
         return int(raw)
     return None

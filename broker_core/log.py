@@ -21,6 +21,10 @@ ACKS_CODE = {"0": 0, "1": 1, "all": 2}
 ACKS_NAME = {code: name for name, code in ACKS_CODE.items()}
 
 _TRIM_MIN = 4096
+# A record with no create time of its own (the model's and the page's producers write none:
+# their timestamp is their model time); never a time a client can send (Kafka's NO_TIMESTAMP
+# is -1).
+NO_CREATE_TIME = -2**63
 
 
 # How a host keeps bytes that are not UTF-8 text in the model's strings: this mark, then their
@@ -39,6 +43,23 @@ def _text_size(text: str) -> int:
     return len(text)
 
 
+def header_pairs(headers) -> list:
+    """A record's headers as (name, value) pairs. Headers are kept as an object of names to
+    values, or, when a real client sent one name twice (Kafka keeps every header, in order),
+    as a list of [name, value] pairs."""
+    if not headers:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else [tuple(h) for h in headers]
+
+
+def header_map(headers) -> dict:
+    """A record's headers by name; of a name sent twice the last value, as Kafka's
+    Headers.lastHeader reads it (what the delivery layer's own headers are read with)."""
+    if not headers:
+        return {}
+    return headers if isinstance(headers, dict) else dict(header_pairs(headers))
+
+
 def record_size(key, value, headers) -> int:
     """Bytes a record counts for under ``retention.bytes`` and ``max.message.bytes``."""
     size = 0
@@ -47,7 +68,7 @@ def record_size(key, value, headers) -> int:
     if value is not None:
         size += _text_size(value)
     if headers:
-        for name, hvalue in headers.items():
+        for name, hvalue in header_pairs(headers):
             size += len(name.encode("utf-8"))
             if hvalue is not None:
                 size += _text_size(str(hvalue))
@@ -56,7 +77,7 @@ def record_size(key, value, headers) -> int:
 
 class Log:
     __slots__ = ("base", "start_offset", "keys", "values", "timestamps", "headers",
-                 "size_bytes", "epochs", "epoch", "acks", "sizes")
+                 "size_bytes", "epochs", "epoch", "acks", "sizes", "create_times")
 
     def __init__(self, start_offset: int = 0):
         self.base = start_offset
@@ -71,6 +92,10 @@ class Log:
         self.acks = bytearray()  # ACKS_CODE of each record's producer
         # Each record's size: a follower's copy and retention then sum a slice in C.
         self.sizes = array("i")
+        # Real clients' create times (Kafka's CreateTime, wall-clock ms as the client set
+        # them), NO_CREATE_TIME for other records; None until the first such record, so a
+        # log only the model writes to pays nothing for it.
+        self.create_times = None
 
     @property
     def end_offset(self) -> int:
@@ -80,9 +105,11 @@ class Log:
         return self.base + len(self.values) - self.start_offset
 
     def append(self, key, value, headers, timestamp_ms: int, size: int, epoch: int,
-               acks: int = 2) -> int:
+               acks: int = 2, create_ms: int | None = None) -> int:
         values = self.values
         offset = self.base + len(values)
+        if create_ms is not None or self.create_times is not None:
+            self._create_column().append(NO_CREATE_TIME if create_ms is None else create_ms)
         if epoch != self.epoch:
             self.start_epoch(epoch)
         self.acks.append(acks)
@@ -113,6 +140,10 @@ class Log:
         self.acks.extend(other.acks[lo:hi])
         self.values.extend(other.values[lo:hi])
         self.timestamps.extend(other.timestamps[lo:hi])
+        if other.create_times is not None:
+            self._create_column().extend(other.create_times[lo:hi])
+        elif self.create_times is not None:
+            self.create_times.extend([NO_CREATE_TIME] * (hi - lo))
         for offset in range(start, end):
             headers = other.headers.get(offset) if other.headers else None
             if headers:
@@ -130,6 +161,19 @@ class Log:
         self.epochs, self.epoch = [], -1
         self.acks = bytearray()
         self.sizes = array("i")
+        self.create_times = None
+
+    def _create_column(self) -> array:
+        if self.create_times is None:
+            self.create_times = array("q", [NO_CREATE_TIME]) * len(self.values)
+        return self.create_times
+
+    def create_time_at(self, offset: int) -> int | None:
+        """The client's own timestamp of the record at `offset`, or None (a model record)."""
+        if self.create_times is None:
+            return None
+        t = self.create_times[offset - self.base]
+        return None if t == NO_CREATE_TIME else t
 
     def start_epoch(self, epoch: int) -> None:
         """Note that `epoch` begins at the current log end (a leader does this when elected,
@@ -189,6 +233,8 @@ class Log:
         del self.keys[i:]
         del self.values[i:]
         del self.timestamps[i:]
+        if self.create_times is not None:
+            del self.create_times[i:]
         del self.acks[i:]
         del self.sizes[i:]
         while self.epochs and self.epochs[-1][1] >= offset:
@@ -230,6 +276,8 @@ class Log:
             del self.keys[:dead]
             del self.values[:dead]
             del self.timestamps[:dead]
+            if self.create_times is not None:
+                del self.create_times[:dead]
             del self.acks[:dead]
             del self.sizes[:dead]
             self.base = offset

@@ -6,6 +6,7 @@ neither depends on how partitions and logs are kept nor changes them by mistake.
 from bisect import bisect_left
 
 from .classic import ClientGroup
+from .log import NO_CREATE_TIME
 
 
 def _part(cluster, topic: str, index: int):
@@ -100,7 +101,9 @@ def member_rebalance_timeout_ms(cluster, gid: str, member_id: str) -> int:
 def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
             max_records: int = 100_000) -> dict:
     """What a consumer's fetch from the leader gets: records from `offset` below the high
-    watermark, at least one even if larger than `max_bytes` (KIP-74), then while they fit.
+    watermark, at least one even if larger than `max_bytes` (KIP-74), then while they fit:
+    ``records`` (offset, key, value, headers, model time), and ``create_times``: None, or one
+    per record, the client's own timestamp or None (a record the model wrote).
     ``error`` is None, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
     OFFSET_OUT_OF_RANGE (before the log start, or past the log end)."""
     part = _part(cluster, topic, index)
@@ -109,7 +112,7 @@ def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
     log = part.leader_log
     out = {"error": None, "high_watermark": part.high_watermark,
            "log_start_offset": log.start_offset, "leader": part.leader,
-           "leader_epoch": part.leader_epoch, "records": []}
+           "leader_epoch": part.leader_epoch, "records": [], "create_times": None}
     if part.leader is None or not part.online:
         out["error"] = "LEADER_NOT_AVAILABLE"
         return out
@@ -130,13 +133,17 @@ def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
         total += size
         records.append((o, log.keys[i], log.values[i], headers.get(o) if headers else None,
                         log.timestamps[i]))
+    if log.create_times is not None and records:
+        out["create_times"] = [log.create_time_at(r[0]) for r in records]
     return out
 
 
-def offset_for(cluster, topic: str, index: int, timestamp: int) -> tuple:
+def offset_for(cluster, topic: str, index: int, timestamp: int, epoch_ms: int = 0) -> tuple:
     """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest,
     -1 = latest (the high watermark), -3 = the record with the largest timestamp, else the
-    first record (below the high watermark) at or after that model time (-1 when none)."""
+    first record (below the high watermark) whose timestamp is at or after it (-1 when none).
+    A record's timestamp is its client's create time when it has one, else its model time +
+    `epoch_ms` (a host's wall clock at model time 0)."""
     part = _part(cluster, topic, index)
     if part is None:
         return "UNKNOWN_TOPIC_OR_PARTITION", -1, -1, -1
@@ -150,16 +157,41 @@ def offset_for(cluster, topic: str, index: int, timestamp: int) -> tuple:
         return None, hw, -1, part.leader_epoch
     stamps = log.timestamps
     lo, hi = log.start_offset - log.base, hw - log.base
+    if log.create_times is not None:
+        return _offset_for_create_times(part, log, lo, hi, timestamp, epoch_ms)
+    if timestamp >= 0:
+        timestamp -= epoch_ms
     if timestamp == -3:
         if hi <= lo:
             return None, -1, -1, part.leader_epoch
         # Append times never decrease, so the last record has the largest.
-        return None, hw - 1, stamps[hi - 1], part.leader_epoch
+        return None, hw - 1, stamps[hi - 1] + epoch_ms, part.leader_epoch
     # Append times never decrease: the first at or after `timestamp`.
-    lo = bisect_left(stamps, timestamp, lo, hi)
+    lo = bisect_left(stamps, max(0, timestamp), lo, hi)
     if lo >= hw - log.base:
         return None, -1, -1, part.leader_epoch
-    return None, log.base + lo, stamps[lo], part.leader_epoch
+    return None, log.base + lo, stamps[lo] + epoch_ms, part.leader_epoch
+
+
+def _offset_for_create_times(part, log, lo: int, hi: int, timestamp: int,
+                             epoch_ms: int) -> tuple:
+    """Clients' create times need not increase along the log: as Kafka does, the first record
+    at or after `timestamp`, and for -3 the first record with the largest timestamp. A scan
+    over what the leader retains (retained.records.max bounds it)."""
+    created, stamps = log.create_times, log.timestamps
+    best, best_at = -1, -1
+    for i in range(lo, hi):
+        t = created[i]
+        if t == NO_CREATE_TIME:
+            t = stamps[i] + epoch_ms
+        if timestamp == -3:
+            if t > best:
+                best, best_at = t, i
+        elif t >= timestamp:
+            return None, log.base + i, t, part.leader_epoch
+    if best_at < 0:
+        return None, -1, -1, part.leader_epoch
+    return None, log.base + best_at, best, part.leader_epoch
 
 
 # -- groups: what ListGroups and DescribeGroups show ---------------------------------------------

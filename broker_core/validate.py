@@ -163,16 +163,23 @@ def acks(command: dict, *, default=_MISSING) -> str:
     return "all" if value == "-1" else value
 
 
-def headers(value, field: str, *, empty_names: bool) -> dict | None:
+def headers(value, field: str, *, empty_names: bool) -> dict | list | None:
     """A record's headers: null, or an object of at most MAX_HEADERS names (strings of at most
     1,000 characters; empty only where `empty_names`: Kafka's clients may send one, the page's
-    form may not) to string or null values. A copy, or None for none."""
+    form may not) to string or null values; or, where `empty_names` (real clients, which may
+    send a name twice: Kafka keeps both), a list of [name, value] pairs. A copy, or None for
+    none."""
     if value is None:
         return None
-    if not isinstance(value, dict) or len(value) > MAX_HEADERS:
+    pairs = None
+    if isinstance(value, list) and empty_names and len(value) <= MAX_HEADERS:
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+            raise CommandError(field, "a list of headers holds [name, value] pairs")
+        pairs = [list(p) for p in value]
+    elif not isinstance(value, dict) or len(value) > MAX_HEADERS:
         raise CommandError(field, f"must be null or an object of at most {MAX_HEADERS} header "
                            "names to string (or null) values")
-    for name, item in value.items():
+    for name, item in (pairs if pairs is not None else value.items()):
         if not isinstance(name, str) or len(name) > 1_000 or not (name or empty_names):
             raise CommandError(field, f"header names must be {'' if empty_names else 'non-empty '}"
                                f"strings of at most 1,000 characters, not {name!r}"[:300])
@@ -181,4 +188,6 @@ def headers(value, field: str, *, empty_names: bool) -> dict | None:
             if not isinstance(item, str):
                 raise CommandError(f"{field}.{name}", "a header value must be a string or null")
             unicode_text(item, f"{field}.{name}")
+    if pairs is not None:
+        return pairs or None
     return dict(value) or None

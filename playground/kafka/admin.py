@@ -355,7 +355,7 @@ async def describe_cluster(conn, request) -> dict:
     endpoint = getattr(request, "endpoint_type", 1) if version >= 1 else 1
     base = {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "endpoint_type": endpoint, "cluster_id": f"playground-{conn.listener.room_id}",
-            "cluster_authorized_operations": CLUSTER_OPERATIONS if asked else NOT_ASKED}
+            "authorized_operations": CLUSTER_OPERATIONS if asked else NOT_ASKED}
     if endpoint != 1:
         # Only brokers answer here; Kafka's brokers say the same to a request meant for the
         # controllers (KIP-919).

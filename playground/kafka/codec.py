@@ -25,7 +25,7 @@ from kafka.protocol import producer as _producer  # noqa: F401
 from kafka.protocol.api_message import ApiMessage
 
 from broker_core.clients import Records
-from broker_core.log import BYTES_MARK
+from broker_core.log import BYTES_MARK, header_pairs
 
 # Kafka's socket.request.max.bytes is 100 MiB; real clients send at most a few MiB
 # (max.request.size / message.max.bytes default to 1 MiB), so 8 MiB refuses garbage sizes early.
@@ -307,16 +307,18 @@ MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 
 class Batch:
     __slots__ = ("producer_id", "producer_epoch", "base_sequence", "transactional", "records",
-                 "inflated")
+                 "inflated", "size")
 
     def __init__(self, producer_id, producer_epoch, base_sequence, transactional, records,
-                 inflated=0):
+                 inflated=0, size=0):
         self.producer_id = producer_id
         self.producer_epoch = producer_epoch
         self.base_sequence = base_sequence
         self.transactional = transactional
-        self.records = records  # [[key, value, headers], ...] in the model's terms
+        # [[key, value, headers, create time], ...] in the model's terms
+        self.records = records
         self.inflated = inflated  # bytes its compressed records decompressed to (0: none)
+        self.size = size  # bytes on the wire: what Kafka holds to max.message.bytes
 
 
 _BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")  # record batch v2 header: 61 bytes
@@ -443,21 +445,24 @@ def _unzstd(data: bytes, limit: int) -> bytes:
             out.append(chunk)
 
 
-def _records(buf: bytes, count: int) -> list:
-    """The records of a (decompressed) batch as model records. Parsing by hand rather than
-    through kafka-python's record objects: this is the listener's hottest loop."""
+def _records(buf: bytes, count: int, first_timestamp: int) -> list:
+    """The records of a (decompressed) batch as model records with their create times.
+    Parsing by hand rather than through kafka-python's record objects: this is the listener's
+    hottest loop."""
     out = []
     append = out.append
     pos = 0
     for _ in range(count):
         length, pos = _varint(buf, pos)
         end = pos + length
-        # attributes (int8), timestamp delta, offset delta: not kept (LogAppendTime)
+        # attributes (int8, unused), timestamp delta, offset delta (offsets are the log's)
         pos += 1
-        if buf[pos] < 0x80:
+        delta = buf[pos]
+        if delta < 0x80:
+            delta = (delta >> 1) ^ -(delta & 1)
             pos += 1
         else:
-            _, pos = _varint(buf, pos)
+            delta, pos = _varint(buf, pos)
         if buf[pos] < 0x80:
             pos += 1
         else:
@@ -494,7 +499,7 @@ def _records(buf: bytes, count: int) -> list:
         if count_h:
             if count_h < 0:
                 raise CorruptBatch("a negative header count")
-            headers = {}
+            pairs = []
             for _ in range(count_h):
                 n, pos = _varint(buf, pos)
                 if n < 0:
@@ -503,13 +508,16 @@ def _records(buf: bytes, count: int) -> list:
                 pos += n
                 n, pos = _varint(buf, pos)
                 if n < 0:
-                    headers[name] = None
+                    pairs.append([name, None])
                 else:
-                    headers[name] = to_model(buf[pos:pos + n])
+                    pairs.append([name, to_model(buf[pos:pos + n])])
                     pos += n
+            headers = dict(pairs)
+            if len(headers) < len(pairs):
+                headers = pairs  # a name sent twice: Kafka keeps every header, in order
         if pos != end or pos > len(buf):
             raise CorruptBatch("a record's length does not match its fields")
-        append([key, value, headers])
+        append([key, value, headers, first_timestamp + delta])
     if pos != len(buf):
         raise CorruptBatch("bytes after a batch's last record")
     return out
@@ -517,7 +525,8 @@ def _records(buf: bytes, count: int) -> list:
 
 def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
     """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC,
-    lengths, counts), as model records ``[key, value, headers or None]``. Compressed records
+    lengths, counts), as model records ``[key, value, headers or None, create time]``.
+    Compressed records
     may decompress to at most `budget` bytes in all (BatchTooLarge). Raises CorruptBatch."""
     from kafka.record.util import calc_crc32c
 
@@ -530,8 +539,8 @@ def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
         while pos < len(data):
             if len(data) - pos < _BATCH_HEADER.size:
                 raise CorruptBatch("a truncated record batch")
-            (_, length, _, magic, crc, attributes, _, _, _, producer_id, producer_epoch,
-             base_sequence, count) = _BATCH_HEADER.unpack_from(data, pos)
+            (_, length, _, magic, crc, attributes, _, first_timestamp, _, producer_id,
+             producer_epoch, base_sequence, count) = _BATCH_HEADER.unpack_from(data, pos)
             end = pos + 12 + length
             if length < _BATCH_HEADER.size - 12 or end > len(data):
                 raise CorruptBatch("a record batch's length runs past the records")
@@ -548,8 +557,9 @@ def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
                 body = _decompress(attributes & 0x07, body, budget)
                 budget -= len(body)
             batches.append(Batch(producer_id, producer_epoch, base_sequence,
-                                 bool(attributes & 0x10), Records(_records(body, count)),
-                                 len(body) if attributes & 0x07 else 0))
+                                 bool(attributes & 0x10),
+                                 Records(_records(body, count, first_timestamp)),
+                                 len(body) if attributes & 0x07 else 0, end - pos))
             pos = end
     except CorruptBatch:
         raise
@@ -567,17 +577,23 @@ def _header_name(name: str) -> str:
         return name.encode("utf-8", "replace").decode("utf-8")
 
 
-def write_batch(records: list, leader_epoch: int, epoch_ms: int) -> bytes:
+def write_batch(records: list, leader_epoch: int, epoch_ms: int,
+                create_times: list | None = None) -> bytes:
     """One uncompressed record batch v2 of model records ``(offset, key, value, headers,
-    timestamp_ms)`` with consecutive offsets; timestamps are model times + `epoch_ms`."""
+    timestamp_ms)`` with consecutive offsets. A record's timestamp is its client's create
+    time (`create_times`, one per record or None) when it has one, as Kafka keeps it, else
+    its model time + `epoch_ms`."""
     from kafka.record.default_records import DefaultRecordBatchBuilder
 
     base = records[0][0]
     builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 2**31 - 1)
     append = builder.append
+    stamps = iter(create_times) if create_times is not None else None
     for offset, key, value, headers, ts in records:
-        append(offset - base, ts + epoch_ms, from_model(key), from_model(value),
-               [(_header_name(n), from_model(h)) for n, h in headers.items()]
+        created = next(stamps) if stamps is not None else None
+        append(offset - base, ts + epoch_ms if created is None else created,
+               from_model(key), from_model(value),
+               [(_header_name(n), from_model(h)) for n, h in header_pairs(headers)]
                if headers else [])
     buf = builder.build()
     struct.pack_into(">q", buf, 0, base)  # base offset and leader epoch: outside the CRC

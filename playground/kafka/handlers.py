@@ -212,7 +212,8 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
             result["error_message"] = "transactions are not modelled"
             return None
         command = {"type": "produce.records", "topic": topic, "partition": index,
-                   "acks": acks, "client": conn.client, "records": batch.records}
+                   "acks": acks, "client": conn.client, "records": batch.records,
+                   "batch_bytes": batch.size}
         if batch.producer_id >= 0 and batch.base_sequence >= 0:
             command.update(producer_id=batch.producer_id,
                            producer_epoch=batch.producer_epoch,
@@ -377,7 +378,8 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                 errors += 1
                 continue
             if read["records"] and (budget > 0 or not total):
-                data = codec.write_batch(read["records"], part["leader_epoch"], epoch_ms)
+                data = codec.write_batch(read["records"], part["leader_epoch"], epoch_ms,
+                                         read["create_times"])
                 out["records"] = data
                 total += len(data)
                 budget -= len(data)
@@ -402,14 +404,9 @@ async def list_offsets(conn, request) -> dict:
             part = led_here(conn, topic.name, lp.partition_index, out)
             if part is None:
                 continue
-            ts = lp.timestamp
-            # Model times start at 0; a real timestamp before that must not turn into one of
-            # the negative sentinels (-1 latest, -2 earliest, -3 max timestamp).
-            query = ts if ts < 0 else max(0, ts - epoch_ms)
             error, offset, found_ts, leader_epoch = reads.offset_for(
-                cluster, topic.name, lp.partition_index, query)
-            out.update(error_code=error_code(error), offset=offset,
-                       timestamp=found_ts + epoch_ms if found_ts >= 0 else -1,
+                cluster, topic.name, lp.partition_index, lp.timestamp, epoch_ms)
+            out.update(error_code=error_code(error), offset=offset, timestamp=found_ts,
                        leader_epoch=leader_epoch)
         topics.append({"name": topic.name, "partitions": partitions})
     return {"throttle_time_ms": 0, "topics": topics}

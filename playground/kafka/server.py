@@ -267,7 +267,10 @@ class Listener:
         self._poke = asyncio.Event()
         self._ticker: asyncio.Task | None = None
         self._closed = False
-        # Wall-clock ms at model time 0: what Fetch and ListOffsets show as record timestamps.
+        # Wall-clock ms at model time 0: the timestamp Fetch and ListOffsets show for records
+        # the model wrote (clients' records keep their own create times). Set again each time
+        # the room goes back to running in real time, as the room's clock stands still (or
+        # ran at the page's speed) while no client was connected.
         self.epoch_ms = 0
         self.log_full_noticed = False
 
@@ -379,7 +382,9 @@ class Listener:
         task.add_done_callback(self.tasks.discard)
 
     def _realtime_on(self) -> None:
-        self.room.set_realtime(REALTIME_MESSAGE)
+        room = self.room
+        room.set_realtime(REALTIME_MESSAGE)
+        self.epoch_ms = int(time.time() * 1000) - room.pacer.virtual_at(room.clock())
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 

@@ -18,6 +18,7 @@ which the budget caps at about 1 MiB (two 512 KiB snapshot parts); a typical sce
 partitions take a few kilobytes.
 """
 
+from broker_core.log import header_pairs
 from playground.jsontext import ascii_dumps
 
 from .frames import cut_value
@@ -54,8 +55,10 @@ def cell(log, offset: int) -> dict:
         out["key_chars"] = len(key)
     cut_value(out, VALUE_PREVIEW_CHARS)
     if headers:
-        cut = {_cut(name, VALUE_PREVIEW_CHARS): _cut(v, VALUE_PREVIEW_CHARS)
-               for name, v in headers.items()}
+        pairs = [(_cut(name, VALUE_PREVIEW_CHARS), _cut(v, VALUE_PREVIEW_CHARS))
+                 for name, v in header_pairs(headers)]
+        # A name sent twice stays a list of pairs (Kafka keeps both), as the model keeps it.
+        cut = dict(pairs) if isinstance(headers, dict) else [list(p) for p in pairs]
         if len(_size_of(cut)) <= HEADERS_CHARS_MAX:
             out["headers"] = cut
         else:

@@ -78,8 +78,10 @@ function recordFacts(id) {
     dl([["topic", topic], ["partition", p], ["offset", off]])];
   const out = [];
   const keyNode = el("span", {class: "rec-key", style: keyStyle(t.key)}, el("span", {class: "token-shape", text: keyLabel(t.key)}), el("code", {text: t.key ?? "(no key)"}));
-  const headers = t.headers && Object.keys(t.headers).length
-    ? el("ul", {class: "headers"}, ...Object.entries(t.headers).map(([k, v]) => el("li", {}, el("code", {text: k}), document.createTextNode(" = "), el("code", {text: String(v)}))))
+  // An object of names to values, or [name, value] pairs when a client sent a name twice.
+  const pairs = !t.headers ? [] : Array.isArray(t.headers) ? t.headers : Object.entries(t.headers);
+  const headers = pairs.length
+    ? el("ul", {class: "headers"}, ...pairs.map(([k, v]) => el("li", {}, el("code", {text: k}), document.createTextNode(" = "), el("code", {text: String(v)}))))
     : "none";
   const value = el("code", {class: "value", text: String(t.value ?? "")});
   const valueNode = t.valueChars

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from kafka.record.util import calc_crc32c
 
+from broker_core.log import header_pairs
 from playground.kafka import codec
 
 payloads = st.one_of(
@@ -44,8 +45,25 @@ def reference(data: bytes) -> list:
 def ours(data: bytes) -> list:
     [batch] = codec.read_batches(data)
     return [(codec.from_model(k), codec.from_model(v),
-             [(n, codec.from_model(h)) for n, h in headers.items()] if headers else [])
-            for k, v, headers in batch.records]
+             [(n, codec.from_model(h)) for n, h in header_pairs(headers)])
+            for k, v, headers, _ in batch.records]
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=st.lists(st.tuples(payloads, payloads, st.lists(
+    st.tuples(st.sampled_from(["a", "b", ""]), st.one_of(st.none(), st.binary(max_size=5))),
+    max_size=4)), min_size=1, max_size=10))
+def test_headers_keep_every_name_sent_twice_in_order(records):
+    """Kafka keeps every header as sent, a name twice included (Headers.headers(name))."""
+    data = build(records)
+    assert ours(data) == reference(data)
+
+
+def test_read_batches_keeps_each_records_create_time():
+    data = build([(b"k", b"v", []), (None, b"w", [])])
+    [batch] = codec.read_batches(data)
+    assert [r[3] for r in batch.records] == [1_700_000_000_000, 1_700_000_000_001]
+    assert batch.size == len(data)
 
 
 @pytest.mark.parametrize("compression", [0, 1, 2, 3, 4], ids=["none", "gzip", "snappy",

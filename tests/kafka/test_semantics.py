@@ -269,14 +269,13 @@ def test_produce_carries_exactly_one_batch_per_partition_as_kafka_requires(live)
 
 def test_list_offsets_by_a_timestamp_just_before_the_rooms_start_finds_the_first_record(live):
     """A timestamp 1-3 ms before the room's wall-clock epoch became the sentinel -1, -2 or
-    -3 (latest, earliest, max timestamp) once shifted to model time."""
-    from tests.kafka.test_codec import build
-
+    -3 (latest, earliest, max timestamp) once shifted to model time. The records are the
+    model's (the page's produce): a client's records carry their own create times."""
     create_topic(live, "early", 1)
     [leader] = leaders(live, "early")
     for i in range(3):
-        produce(live, "early", {0: build([(None, b"v%d" % i, [])])},
-                port=live.port + leader - 1)
+        live.apply({"type": "produce", "topic": "early", "partition": 0, "value": f"v{i}",
+                    "acks": "1"})
     epoch = live.listener.epoch_ms
     assert list_offsets(live, "early", 0, -1, leader) == (0, 3)
     for before in (1, 2, 3, 10_000):
