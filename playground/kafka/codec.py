@@ -212,6 +212,26 @@ def encode_response(header: Header, body: dict, version: int | None = None) -> b
     return head + bytes(payload)
 
 
+def frame_flexible_response(header: Header, payload: bytes) -> bytes:
+    """A response body encoded by hand (an API kafka-python has no schema of), framed with
+    the flexible response header (v1: the correlation id and no tagged fields)."""
+    return struct.pack(">iib", len(payload) + 5, header.correlation_id, 0) + payload
+
+
+def compact_string(text: str | None) -> bytes:
+    """A COMPACT_NULLABLE_STRING: unsigned varint of length + 1 (0: null), then UTF-8."""
+    if text is None:
+        return b"\x00"
+    data = text.encode("utf-8")
+    n = len(data) + 1
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + data
+
+
 # -- keys, values and headers: wire bytes <-> model str -------------------------------------
 
 _B64 = BYTES_MARK  # the model owns the convention (its record sizes count the bytes)

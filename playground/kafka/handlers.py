@@ -28,22 +28,26 @@ class Api:
     min_version: int
     max_version: int
     fn: object
+    raw: bool = False  # fn(conn, frame) -> response body bytes: an API the codec cannot decode
 
 
 HANDLERS: dict[int, Api] = {}
 MAX_WAIT_MS = 60_000  # the longest a Fetch long poll or an acks=all Produce waits
 
 
-def api(key: int, min_version: int, max_version: int):
+def api(key: int, min_version: int, max_version: int, *, raw: bool = False):
+    """Register a handler. `raw`: the handler reads the frame itself and returns the encoded
+    response body (flexible versions only), for an API kafka-python has no schema of."""
     decodable = codec.versions(key)
-    if decodable is None or not decodable[0] <= min_version <= max_version <= decodable[1]:
+    if not raw and (decodable is None
+                    or not decodable[0] <= min_version <= max_version <= decodable[1]):
         raise RuntimeError(f"API key {key}: codec decodes versions {decodable}, "
                            f"not {min_version}-{max_version}")
 
     def register(fn):
         if key in HANDLERS:
             raise RuntimeError(f"API key {key} is registered twice")
-        HANDLERS[key] = Api(key, fn.__name__, min_version, max_version, fn)
+        HANDLERS[key] = Api(key, fn.__name__, min_version, max_version, fn, raw)
         return fn
 
     return register
@@ -444,10 +448,20 @@ async def offset_for_leader_epoch(conn, request) -> dict:
 
 # -- FindCoordinator -----------------------------------------------------------------------------
 
+# Transactions are not modelled yet. The refusal must be one every client treats as final at
+# once: COORDINATOR_NOT_AVAILABLE made them retry until their own timeouts (kafkajs ~25 s,
+# kafka-python 60 s, librdkafka the caller's); an authorization failure is fatal in Java,
+# librdkafka, kafkajs and kafka-python alike, and its message says why.
+NO_TRANSACTIONS = ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+                   "the playground does not model transactions yet (transactional.id); "
+                   "idempotent producers work")
+
+
 def _coordinator(conn, key: str, key_type: int) -> dict:
     if key_type != 0:
-        return {"error_code": error_code("COORDINATOR_NOT_AVAILABLE"), "node_id": -1,
-                "host": "", "port": -1, "error_message": "transactions are not modelled"}
+        error, message = NO_TRANSACTIONS
+        return {"error_code": error_code(error), "node_id": -1, "host": "", "port": -1,
+                "error_message": message}
     broker = conn.listener.coordinator(key)
     if broker is None:
         return {"error_code": error_code("COORDINATOR_NOT_AVAILABLE"), "node_id": -1,
@@ -472,7 +486,7 @@ async def find_coordinator(conn, request) -> dict:
 async def init_producer_id(conn, request) -> dict:
     if request.transactional_id is not None:
         return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
-                "error_code": error_code("TRANSACTIONAL_ID_AUTHORIZATION_FAILED")}
+                "error_code": error_code(NO_TRANSACTIONS[0])}
     command = {"type": "producer.init_id", "client": conn.client}
     if request.producer_id >= 0:
         command.update(producer_id=request.producer_id, producer_epoch=request.producer_epoch)
@@ -610,4 +624,4 @@ async def describe_configs(conn, request) -> dict:
 
 # The group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) live
 # in groups.py and register themselves with @api when imported (last: they need `api`).
-from . import admin, groups  # noqa: E402,F401
+from . import admin, groups, unmodelled  # noqa: E402,F401

@@ -573,6 +573,8 @@ class Listener:
                 return codec.encode_response(header, api_versions_unsupported(), version=0)
             raise codec.FrameError(f"API {api.name} v{header.api_version} is not supported "
                                    f"({api.min_version}-{api.max_version})")
+        if api.raw:
+            return codec.frame_flexible_response(header, await api.fn(conn, frame))
         request = codec.decode_request(header, frame)
         body = await api.fn(conn, request)
         if body is None:

@@ -141,7 +141,9 @@ def frame_of(api_key: int, version: int, correlation_id: int, body: bytes) -> by
 
 
 def structured(values: Values, api_key: int, version: int) -> bytes | None:
-    cls = codec.REQUESTS[api_key]
+    cls = codec.REQUESTS.get(api_key)
+    if cls is None:
+        return None  # an API answered without decoding (unmodelled.py): random bytes only
     values.api = api_key
     try:
         request = codec._build(cls, version, values.struct(cls, version))
