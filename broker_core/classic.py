@@ -169,6 +169,7 @@ class ClientMember:
         self.id = member_id
         self.client_id = c["client_id"]
         self.client_host = c["client_host"]
+        self.instance_id = c.get("group_instance_id")  # KIP-345 static membership, or None
         self.joined_ms = now_ms
         self.owned: list = []
         self.assignment = ""        # base64 bytes the leader gave it this generation
@@ -218,6 +219,7 @@ class ClientMember:
         return {
             "kind": "client",
             "client": self.client,
+            **({"instance_id": self.instance_id} if self.instance_id is not None else {}),
             "topics": list(self.topics),
             "declared_topics": list(self.topics),
             "protocols": [name for name, _ in self.protocols],
@@ -247,6 +249,7 @@ class ClientGroup(Group):
         self.join_initial = False      # the join timer is the initial delay, not the deadline
         self.pending_sync: set = set()
         self.sync_timer = None
+        self.static: dict[str, str] = {}  # group.instance.id -> its member's current id
 
     @property
     def protocol(self) -> str:
@@ -287,8 +290,11 @@ class ClientGroup(Group):
         (MEMBER_ID_REQUIRED, KIP-394); else the member is in and its full answer comes when
         the join completes (join_result)."""
         mid = c["member_id"]
+        instance = c.get("group_instance_id")
         names = [p["name"] for p in c["protocols"]]
-        if mid and mid not in self.members and mid not in self.pending:
+        if instance is not None and mid:
+            self._check_instance(instance, mid)
+        elif mid and mid not in self.members and mid not in self.pending:
             raise GroupError("member_id", f"group {self.id!r} has no member {mid!r}",
                              "UNKNOWN_MEMBER_ID")
         if not self.supports(c["protocol_type"], names):
@@ -298,6 +304,10 @@ class ClientGroup(Group):
         if mid in self.members:
             self._rejoin(self.members[mid], c)
             return {"member_id": mid, "pending": False}
+        if instance is not None and instance in self.static:
+            # A static member restarted (it lost its member id): it takes its old place.
+            return {"member_id": self._replace_static(self.members[self.static[instance]], c),
+                    "pending": False}
         if not mid and len(self.members) + len(self.pending) >= MAX_MEMBERS:
             raise GroupError("group", f"group {self.id!r} has {MAX_MEMBERS} members already",
                              "GROUP_MAX_SIZE_REACHED")
@@ -307,7 +317,9 @@ class ClientGroup(Group):
         else:
             suffix = uuid.UUID(int=cluster.member_ids.getrandbits(128), version=4)
             mid = f"{c['client_id']}-{suffix}"
-            if c["require_known_member_id"]:
+            # KIP-394's extra round trip is for dynamic members: a static one is known by its
+            # instance id, so it joins at once (Kafka's doStaticNewMemberJoinGroup).
+            if c["require_known_member_id"] and instance is None:
                 expires = cluster.clock.now_ms + c["session_timeout_ms"]
                 self.pending[mid] = cluster.clock.at(expires, self._pending_expired, mid)
                 cluster.event("group.member_pending", group=self.id, consumer=mid,
@@ -321,6 +333,8 @@ class ClientGroup(Group):
         cluster = self.cluster
         now = cluster.clock.now_ms
         member = ClientMember(self, mid, c, now)
+        if member.instance_id is not None:
+            self.static[member.instance_id] = mid
         if not self.members:
             self.protocol_type = member.protocol_type
         if self.state == PREPARING and self.join_initial:
@@ -335,9 +349,73 @@ class ClientGroup(Group):
         cluster.event("group.member_joined", group=self.id, consumer=mid, kind="client",
                       client=member.client, topics=list(member.topics),
                       protocols=[name for name, _ in member.protocols],
-                      generation=self.generation)
+                      generation=self.generation,
+                      **({"instance_id": member.instance_id}
+                         if member.instance_id is not None else {}))
         self._maybe_prepare(f"member {mid} joined")
         self._try_complete_join()
+
+    def _check_instance(self, instance: str, mid: str) -> None:
+        """A request naming both a static member's instance id and a member id: the id must
+        be the instance's current one. An older one belongs to a process the instance's
+        restart replaced (Kafka's FENCED_INSTANCE_ID: that process must stop)."""
+        current = self.static.get(instance)
+        if current is None:
+            raise GroupError("member_id", f"group {self.id!r} has no static member "
+                             f"{instance!r}", "UNKNOWN_MEMBER_ID")
+        if current != mid:
+            raise GroupError("group_instance_id", f"static member {instance!r} is now "
+                             f"{current!r}, not {mid!r}", "FENCED_INSTANCE_ID")
+
+    def _replace_static(self, old: ClientMember, c: dict) -> str:
+        """KIP-345: a static member that restarts (JoinGroup with its instance id and no member
+        id) takes its old place under a new member id, keeping its partitions. A Stable group
+        whose chosen protocol this does not change answers at once with the current generation
+        and no rebalance, which is the point of static membership; otherwise the group
+        rebalances (Kafka's updateStaticMemberAndRebalance)."""
+        cluster = self.cluster
+        suffix = uuid.UUID(int=cluster.member_ids.getrandbits(128), version=4)
+        mid = f"{c['client_id']}-{suffix}"
+        old.cancel_timers()
+        if old.awaiting_join or old.awaiting_sync:
+            # The old process was waiting for an answer: it is fenced, not answered.
+            old.awaiting_join = old.awaiting_sync = False
+            self.pending_sync.discard(old.id)
+        new = ClientMember(self, mid, c, cluster.clock.now_ms)
+        new.new = False
+        new.owned, new.assignment = old.owned, old.assignment
+        self.members = {(mid if k == old.id else k): (new if k == old.id else m)
+                        for k, m in self.members.items()}
+        self.static[new.instance_id] = mid
+        was_leader = self.leader == old.id
+        if was_leader:
+            self.leader = mid
+        cluster.event("group.member_left", group=self.id, consumer=old.id,
+                      generation=self.generation, kind="client",
+                      reason=f"replaced: static member {new.instance_id!r} restarted as {mid}")
+        cluster.event("group.member_joined", group=self.id, consumer=mid, kind="client",
+                      client=new.client, topics=list(new.topics),
+                      protocols=[name for name, _ in new.protocols],
+                      generation=self.generation, instance_id=new.instance_id,
+                      replaces=old.id)
+        if new.owned:
+            parts = [_tp(p) for p in new.owned]
+            cluster.event("partition.revoked", group=self.id, consumer=old.id,
+                          partitions=parts, generation=self.generation,
+                          reason=f"static member {new.instance_id!r} restarted")
+            cluster.event("partition.assigned", group=self.id, consumer=mid,
+                          partitions=parts, generation=self.generation)
+        if self.state == STABLE and self.select_protocol() == self.protocol_name:
+            new.awaiting_join = False
+            new.join_answer = self._answer(new, with_members=was_leader)
+            if was_leader:
+                new.join_answer["skip_assignment"] = True
+            self._heartbeat(new)
+        elif self.state == PREPARING:
+            self._try_complete_join()
+        else:
+            self._prepare(f"static member {new.instance_id!r} restarted")
+        return mid
 
     def _rejoin(self, member: ClientMember, c: dict) -> None:
         same = member.matches(c)
@@ -395,6 +473,26 @@ class ClientGroup(Group):
         """What a Heartbeat that was just accepted is answered."""
         return "REBALANCE_IN_PROGRESS" if self.state == PREPARING else "NONE"
 
+    def leave_errors(self, ids: list[str], instances: list) -> list[str]:
+        """LeaveGroup v3+ names members by id, by instance id, or both (an admin removing
+        static members sends only instance ids): each one's error, in order, and `ids` filled
+        in with the members the instance ids stand for."""
+        errors = []
+        for i, (mid, instance) in enumerate(zip(ids, instances, strict=True)):
+            if instance is not None:
+                current = self.static.get(instance)
+                if current is None:
+                    errors.append("UNKNOWN_MEMBER_ID")
+                elif mid and mid != current:
+                    errors.append("FENCED_INSTANCE_ID")
+                else:
+                    ids[i] = current
+                    errors.append("NONE")
+            else:
+                known = mid in self.members or mid in self.pending
+                errors.append("NONE" if known else "UNKNOWN_MEMBER_ID")
+        return errors
+
     def leave(self, ids: list[str]) -> None:
         known = [mid for mid in ids if mid in self.members or mid in self.pending]
         if not known:
@@ -408,9 +506,12 @@ class ClientGroup(Group):
             elif mid in self.members:
                 self._remove(self.members[mid], "member_left", "left the group")
 
-    def check_commit(self, member_id: str, generation: int) -> ClientMember | None:
+    def check_commit(self, member_id: str, generation: int,
+                     instance: str | None = None) -> ClientMember | None:
         """OffsetCommit's checks (Kafka's doCommitOffsets); the member, None for a commit
         from outside the group."""
+        if instance is not None:
+            self._check_instance(instance, member_id)
         if generation < 0 and self.state == EMPTY:
             return None
         member = self.members.get(member_id)
@@ -426,6 +527,8 @@ class ClientGroup(Group):
         return member
 
     def _known(self, c: dict) -> ClientMember:
+        if c.get("group_instance_id") is not None:
+            self._check_instance(c["group_instance_id"], c["member_id"])
         member = self.members.get(c["member_id"])
         if member is None:
             raise GroupError("member_id", f"group {self.id!r} has no member "
@@ -462,6 +565,8 @@ class ClientGroup(Group):
         if member.owned:
             self._revoke(member, list(member.owned), reason)
         del self.members[member.id]
+        if member.instance_id is not None and self.static.get(member.instance_id) == member.id:
+            del self.static[member.instance_id]
         self.pending_sync.discard(member.id)
         if self.leader == member.id:
             self.leader = next(iter(self.members), None)
@@ -567,7 +672,8 @@ class ClientGroup(Group):
     def _answer(self, member: ClientMember, with_members: bool = True) -> dict:
         members = []
         if with_members and member.id == self.leader:
-            members = [{"member_id": m.id, "metadata": m.metadata(self.protocol_name)}
+            members = [{"member_id": m.id, "instance_id": m.instance_id,
+                        "metadata": m.metadata(self.protocol_name)}
                        for m in self.members.values()]
         return {"error": "NONE", "member_id": member.id, "generation": self.generation,
                 "protocol_type": self.protocol_type, "protocol_name": self.protocol_name,
@@ -656,12 +762,22 @@ class ClientGroup(Group):
 
 _JOIN_FIELDS = frozenset({"type", "group", "member_id", "client_id", "client_host",
                           "protocol_type", "protocols", "topics", "session_timeout_ms",
-                          "rebalance_timeout_ms", "require_known_member_id"})
+                          "rebalance_timeout_ms", "require_known_member_id",
+                          "group_instance_id"})
 _SYNC_FIELDS = frozenset({"type", "group", "member_id", "generation", "protocol_type",
-                          "protocol_name", "assignments"})
-_HEARTBEAT_FIELDS = frozenset({"type", "group", "member_id", "generation"})
-_LEAVE_FIELDS = frozenset({"type", "group", "members"})
-_COMMIT_FIELDS = frozenset({"type", "group", "member_id", "generation", "offsets"})
+                          "protocol_name", "assignments", "group_instance_id"})
+_HEARTBEAT_FIELDS = frozenset({"type", "group", "member_id", "generation",
+                               "group_instance_id"})
+_LEAVE_FIELDS = frozenset({"type", "group", "members", "instances"})
+_COMMIT_FIELDS = frozenset({"type", "group", "member_id", "generation", "offsets",
+                            "group_instance_id"})
+
+
+def _instance(c: dict, name: str = "group_instance_id", prefix: str = "") -> str | None:
+    """A static member's group.instance.id (KIP-345), or None for a dynamic member."""
+    if c.get(name) is None:
+        return None
+    return _text(c, name, allow_empty=False, prefix=prefix)
 
 
 def _client_group(cluster, gid: str, create: bool) -> ClientGroup | None:
@@ -724,6 +840,7 @@ def join_group(cluster, c: dict) -> dict:
                                           maximum=MAX_REBALANCE_TIMEOUT_MS),
         "require_known_member_id": c.get("require_known_member_id", False),
         "topics": v.string_list(c, "topics", min_items=0, max_items=10_000),
+        "group_instance_id": _instance(c),
     }
     if not isinstance(parsed["require_known_member_id"], bool):
         raise CommandError("require_known_member_id", "must be true or false")
@@ -762,7 +879,8 @@ def sync_group(cluster, c: dict) -> None:
     v.check_fields(c, _SYNC_FIELDS)
     gid = _group_id(c)
     parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c),
-              "protocol_type": None, "protocol_name": None, "assignments": []}
+              "protocol_type": None, "protocol_name": None, "assignments": [],
+              "group_instance_id": _instance(c)}
     for name in ("protocol_type", "protocol_name"):
         if c.get(name) is not None:
             parsed[name] = _text(c, name)
@@ -796,27 +914,42 @@ def heartbeat(cluster, c: dict) -> dict:
     must join again."""
     v.check_fields(c, _HEARTBEAT_FIELDS)
     gid = _group_id(c)
-    parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c)}
+    parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c),
+              "group_instance_id": _instance(c)}
     group = _member_group(cluster, gid, parsed["member_id"])
     group.heartbeat(parsed)
     return {"error": group.heartbeat_error()}
 
 
 def leave_group(cluster, c: dict) -> dict:
-    """client.leave_group. Answer: {"errors": {member id: NONE or UNKNOWN_MEMBER_ID}}, each
-    member's as it was before it left."""
+    """client.leave_group: `members` (member ids, "" where only the instance id is known) and
+    optionally `instances` (each one's group.instance.id or null). Answer: {"errors": {each
+    entry's member id, or its instance id when it names no member id: NONE,
+    UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID}}, as it was before it left."""
     v.check_fields(c, _LEAVE_FIELDS)
     gid = _group_id(c)
     ids = v.string_list(c, "members", min_items=1, max_items=MAX_MEMBERS)
     for i in range(len(ids)):
         _text({"m": ids[i]}, "m", prefix=f"members[{i}]")
+    instances = c.get("instances")
+    if instances is None:
+        instances = [None] * len(ids)
+    if not isinstance(instances, list) or len(instances) != len(ids):
+        raise CommandError("instances", "must be a list as long as members: each member's "
+                           "group.instance.id or null")
+    instances = [_instance({"i": x}, "i", prefix=f"instances[{n}]")
+                 for n, x in enumerate(instances)]
     group = cluster.groups.get(gid)
     if not isinstance(group, ClientGroup):
         raise GroupError("members", f"group {gid!r} has none of {ids}", "UNKNOWN_MEMBER_ID")
-    known = set(group.members) | set(group.pending)
-    errors = {mid: "NONE" if mid in known else "UNKNOWN_MEMBER_ID" for mid in ids}
-    group.leave(ids)
-    return {"errors": errors}
+    keys = [mid or instance for mid, instance in zip(ids, instances, strict=True)]
+    errors = group.leave_errors(ids, instances)
+    leaving = [mid for mid, error in zip(ids, errors, strict=True) if error == "NONE"]
+    if not leaving:
+        raise GroupError("members", f"group {gid!r} has none of {keys}",
+                         next((e for e in errors if e != "NONE"), "UNKNOWN_MEMBER_ID"))
+    group.leave(leaving)
+    return {"errors": dict(zip(keys, errors, strict=True))}
 
 
 def commit_offsets(cluster, c: dict) -> dict:
@@ -855,7 +988,7 @@ def commit_offsets(cluster, c: dict) -> dict:
                              f"{generation} is from an old generation", "ILLEGAL_GENERATION")
         group = _client_group(cluster, gid, create=True)
     elif isinstance(group, ClientGroup):
-        member = group.check_commit(member_id, generation)
+        member = group.check_commit(member_id, generation, _instance(c))
     elif generation >= 0 or group.members:
         raise GroupError("member_id", f"group {gid!r} is a modelled group; only a commit "
                          "with generation -1 to it while it is Empty is accepted",

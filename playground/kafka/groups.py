@@ -96,6 +96,7 @@ async def join_group(conn, request) -> dict:
                "topics": topics, "session_timeout_ms": request.session_timeout_ms,
                "rebalance_timeout_ms": max(rebalance_ms, 1),
                "require_known_member_id": version >= 4}
+    _static(command, request, version, 5)
     try:
         _, joined = conn.request(command)
     except CommandError as e:
@@ -114,11 +115,19 @@ async def join_group(conn, request) -> dict:
         return _join_error(answer["error"], member_id, version)
     return {"throttle_time_ms": 0, "error_code": 0, "generation_id": answer["generation"],
             "protocol_type": answer["protocol_type"], "protocol_name": answer["protocol_name"],
-            "leader": answer["leader"], "skip_assignment": False,
+            "leader": answer["leader"],
+            "skip_assignment": answer.get("skip_assignment", False),
             "member_id": answer["member_id"],
-            "members": [{"member_id": m["member_id"], "group_instance_id": None,
+            "members": [{"member_id": m["member_id"], "group_instance_id": m.get("instance_id"),
                          "metadata": codec_groups.unb64(m["metadata"])}
                         for m in answer["members"]]}
+
+
+def _static(command: dict, request, version: int, since: int) -> None:
+    """A static member's group.instance.id (KIP-345; the request carries it from `since`)."""
+    instance = getattr(request, "group_instance_id", None) if version >= since else None
+    if instance is not None:
+        command["group_instance_id"] = instance
 
 
 # -- SyncGroup -----------------------------------------------------------------------------------
@@ -144,6 +153,7 @@ async def sync_group(conn, request) -> dict:
                             "partitions": partitions or []})
     command = {"type": "client.sync_group", "group": gid, "member_id": member_id,
                "generation": request.generation_id, "assignments": assignments}
+    _static(command, request, version, 3)
     if version >= 5:
         command["protocol_type"] = request.protocol_type
         command["protocol_name"] = request.protocol_name
@@ -171,9 +181,11 @@ async def heartbeat(conn, request) -> dict:
     error = _coordinator_error(conn, gid)
     if error is None:
         try:
-            _, answer = conn.request({"type": "client.heartbeat", "group": gid,
-                                      "member_id": request.member_id or "",
-                                      "generation": request.generation_id})
+            command = {"type": "client.heartbeat", "group": gid,
+                       "member_id": request.member_id or "",
+                       "generation": request.generation_id}
+            _static(command, request, conn.header.api_version, 3)
+            _, answer = conn.request(command)
             error = answer["error"]
         except CommandError as e:
             error = _refusal(conn, e)
@@ -194,20 +206,24 @@ async def leave_group(conn, request) -> dict:
         return {"throttle_time_ms": 0, "error_code": error_code(error), "members": []}
     errors = {}
     top = "NONE"
+    command = {"type": "client.leave_group", "group": gid, "members": ids}
+    if any(instance is not None for _, instance in identities):
+        command["instances"] = [instance for _, instance in identities]
     try:
-        _, answer = conn.request({"type": "client.leave_group", "group": gid, "members": ids})
+        _, answer = conn.request(command)
         errors = answer["errors"]
         await conn.persist()
     except CommandError as e:
         top = _refusal(conn, e)
-        if top == "UNKNOWN_MEMBER_ID" and version >= 3:
+        if top in ("UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID") and version >= 3:
             top = "NONE"  # v3+: each member's own error says it
     if version < 3:
         return {"throttle_time_ms": 0, "error_code": error_code(errors[ids[0]] if top == "NONE"
                                                                 else top)}
     return {"throttle_time_ms": 0, "error_code": error_code(top),
             "members": [{"member_id": mid, "group_instance_id": instance,
-                         "error_code": error_code(errors.get(mid, "UNKNOWN_MEMBER_ID"))}
+                         "error_code": error_code(errors.get(mid or instance,
+                                                             "UNKNOWN_MEMBER_ID"))}
                         for mid, instance in identities]}
 
 
@@ -230,10 +246,12 @@ async def offset_commit(conn, request) -> dict:
     each = ["NONE"] * len(offsets)
     if error is None:
         try:
-            _, answer = conn.request({"type": "client.commit_offsets", "group": gid,
-                                      "member_id": request.member_id or "",
-                                      "generation": request.generation_id_or_member_epoch,
-                                      "offsets": offsets})
+            command = {"type": "client.commit_offsets", "group": gid,
+                       "member_id": request.member_id or "",
+                       "generation": request.generation_id_or_member_epoch,
+                       "offsets": offsets}
+            _static(command, request, version, 7)
+            _, answer = conn.request(command)
             each = answer["errors"]
             await conn.persist()
         except CommandError as e:
