@@ -7,6 +7,7 @@ from playground.library import views as library_views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("compatibility", views.compatibility, name="compatibility"),
     path("s/<slug:name>", views.open_scenario, name="scenario"),
     path("s/<slug:slug>/export", views.export, name="scenario-export"),
     path("import", library_views.import_document, name="import"),

@@ -2,6 +2,7 @@
 health probe. The library's own views (import, the admin) are playground/library's."""
 
 import json
+from pathlib import Path
 from urllib.parse import urlencode
 
 import redis.exceptions
@@ -269,3 +270,38 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(report, status=200 if report["ok"] else 503)
     response["Cache-Control"] = "no-store"  # a proxy must never answer a probe from its cache
     return response
+
+
+# -- /compatibility ------------------------------------------------------------------------------
+
+# Written by `make conformance` (conformance/run.py) beside docs/COMPATIBILITY.md.
+COMPATIBILITY_CARD = Path(settings.BASE_DIR) / "docs" / "compatibility.json"
+_card_cache: dict = {}
+
+
+def _card() -> dict | None:
+    """The card, read again only when the file changed."""
+    try:
+        mtime = COMPATIBILITY_CARD.stat().st_mtime_ns
+    except OSError:
+        return None
+    if _card_cache.get("mtime") != mtime:
+        try:
+            card = json.loads(COMPATIBILITY_CARD.read_text())
+        except (OSError, ValueError):
+            return None
+        _card_cache.update(mtime=mtime, card=card)
+    return _card_cache["card"]
+
+
+def compatibility(request: HttpRequest) -> HttpResponse:
+    """Which Kafka clients do what against the playground, as `make conformance` last found
+    it comparing each with Apache Kafka: client x check, works / differs on purpose / not yet."""
+    card = _card()
+    rows = []
+    if card is not None:
+        cells = {(c["client"], c["check"]): c for c in card["cells"]}
+        for check in card["checks"]:
+            rows.append({"check": check, "cells": [
+                cells.get((client["id"], check)) for client in card["clients"]]})
+    return render(request, "playground/compatibility.html", {"card": card, "rows": rows})
