@@ -159,15 +159,14 @@ def offset_for(cluster, topic: str, index: int, timestamp: int, epoch_ms: int = 
     lo, hi = log.start_offset - log.base, hw - log.base
     if log.create_times is not None:
         return _offset_for_create_times(part, log, lo, hi, timestamp, epoch_ms)
-    if timestamp >= 0:
-        timestamp -= epoch_ms
     if timestamp == -3:
         if hi <= lo:
             return None, -1, -1, part.leader_epoch
         # Append times never decrease, so the last record has the largest.
         return None, hw - 1, stamps[hi - 1] + epoch_ms, part.leader_epoch
-    # Append times never decrease: the first at or after `timestamp`.
-    lo = bisect_left(stamps, max(0, timestamp), lo, hi)
+    # Append times never decrease: the first at or after `timestamp` (in model time; one
+    # before the model's start is its start, never a sentinel).
+    lo = bisect_left(stamps, max(0, timestamp - epoch_ms), lo, hi)
     if lo >= hw - log.base:
         return None, -1, -1, part.leader_epoch
     return None, log.base + lo, stamps[lo] + epoch_ms, part.leader_epoch

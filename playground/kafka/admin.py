@@ -187,7 +187,7 @@ async def create_partitions(conn, request) -> dict:
         topic = reads.topic(cluster, t.name or "")
         if topic is None:
             out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
-            out["error_message"] = f"The topic '{t.name}' does not exist."
+            out["error_message"] = "This server does not host this topic-partition."
             continue
         current = len(topic["partitions"])
         if t.assignments:
@@ -196,7 +196,9 @@ async def create_partitions(conn, request) -> dict:
             continue
         if t.count <= current:
             out["error_code"] = error_code("INVALID_PARTITIONS")
-            out["error_message"] = (f"The topic {t.name} currently has {current} partition(s); "
+            out["error_message"] = (f"Topic already has {current} partition(s)."
+                                    if t.count == current else
+                                    f"The topic {t.name} currently has {current} partition(s); "
                                     f"{t.count} would not be an increase.")
             continue
         if request.validate_only:
@@ -217,31 +219,35 @@ async def create_partitions(conn, request) -> dict:
 # -- AlterConfigs and IncrementalAlterConfigs ----------------------------------------------------
 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+
+class Refused(Exception):
+    """A resource's alteration refused before the model sees it: (Kafka error, message)."""
 LIST_CONFIGS = {"cleanup.policy"}  # Kafka's LIST-typed topic configs the model has
 
 
 def _config_changes(resource, incremental: bool, current: dict) -> dict:
     """The topic.alter_config `config` object for one resource: name -> new value, or None to
-    go back to the default. Raises ValueError(error name, message)."""
+    go back to the default. Raises Refused(error name, message)."""
     names = [c.name for c in resource.configs or []]
     if len(names) != len(set(names)):
-        raise ValueError("INVALID_REQUEST", "Error due to duplicate config keys")
+        raise Refused("INVALID_REQUEST", "Error due to duplicate config keys")
     changes: dict = {}
     for c in resource.configs or []:
         if c.name not in TOPIC_CONFIGS:
-            raise ValueError("INVALID_CONFIG", f"Unknown topic config name: {c.name} (the "
+            raise Refused("INVALID_CONFIG", f"Unknown topic config name: {c.name} (the "
                              f"playground models {', '.join(sorted(TOPIC_CONFIGS))})")
         op = c.config_operation if incremental else SET
         if op == SET:
             if c.value is None:
-                raise ValueError("INVALID_REQUEST", f"Null value not supported for : {c.name}")
+                raise Refused("INVALID_REQUEST", f"Null value not supported for : {c.name}")
             changes[c.name] = c.value
         elif op == DELETE:
             changes[c.name] = None
         elif op in (APPEND, SUBTRACT):
             if c.name not in LIST_CONFIGS:
                 verb = "append" if op == APPEND else "subtract"
-                raise ValueError("INVALID_CONFIG", f"Config value {verb} is not allowed for "
+                raise Refused("INVALID_CONFIG", f"Config value {verb} is not allowed for "
                                  f"config key: {c.name}")
             items = [x for x in str(current[c.name]).split(",") if x]
             given = [x.strip() for x in (c.value or "").split(",") if x.strip()]
@@ -251,7 +257,7 @@ def _config_changes(resource, incremental: bool, current: dict) -> dict:
                 items = [x for x in items if x not in given]
             changes[c.name] = ",".join(items) if items else None
         else:
-            raise ValueError("INVALID_REQUEST", f"Unknown operation {op} for {c.name}")
+            raise Refused("INVALID_REQUEST", f"Unknown operation {op} for {c.name}")
     if not incremental:
         # The legacy AlterConfigs replaces the whole set: what it leaves out goes back to the
         # default.
@@ -281,11 +287,12 @@ async def _alter_configs(conn, request, incremental: bool) -> dict:
         topic = reads.topic(cluster, res.resource_name or "")
         if topic is None:
             out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
+            out["error_message"] = f"The topic '{res.resource_name}' does not exist."
             continue
         try:
             changes = _config_changes(res, incremental, topic["config"])
             validate_config({k: v for k, v in changes.items() if v is not None})
-        except ValueError as e:
+        except Refused as e:
             out["error_code"], out["error_message"] = error_code(e.args[0]), e.args[1]
             continue
         except CommandError as e:

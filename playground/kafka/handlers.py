@@ -87,6 +87,19 @@ CREATE_ERRORS = {"name": "INVALID_TOPIC_EXCEPTION", "auto": "INVALID_REQUEST",
                  "partitions": "INVALID_PARTITIONS", "command": "POLICY_VIOLATION"}
 
 
+def kafka_topic_name_message(name: str) -> str:
+    """Kafka 4's words for a topic name it refuses (tools print them as they are)."""
+    if not name:
+        return "Topic name is illegal, it can't be empty"
+    if name in (".", ".."):
+        return "Topic name cannot be \".\" or \"..\""
+    if len(name) > 249:
+        return ("Topic name is illegal, it can't be longer than 249 characters, topic name: "
+                + name[:300])
+    return (f"Topic name is invalid: '{name[:300]}' contains one or more characters other "
+            "than ASCII alphanumerics, '.', '_' and '-'")
+
+
 def create_error(e: CommandError) -> str:
     if isinstance(e, QuotaError):
         # The room's limits act as Kafka's CreateTopicPolicy: POLICY_VIOLATION, in CreateTopics
@@ -522,6 +535,18 @@ async def create_topics(conn, request) -> dict:
             out["error_code"] = error_code("INVALID_REPLICA_ASSIGNMENT")
             out["error_message"] = "manual replica assignment is not modelled"
             continue
+        # -1 asks for the broker's default; any other non-positive count is refused, as
+        # Kafka refuses it.
+        if t.num_partitions == 0 or t.num_partitions < -1:
+            out["error_code"] = error_code("INVALID_PARTITIONS")
+            out["error_message"] = ("Number of partitions was set to an invalid non-positive "
+                                    "value.")
+            continue
+        if t.replication_factor == 0 or t.replication_factor < -1:
+            out["error_code"] = error_code("INVALID_REPLICATION_FACTOR")
+            out["error_message"] = ("Replication factor must be larger than 0, or -1 to use "
+                                    "the default value.")
+            continue
         command = {"type": "topic.create", "name": t.name, "client": conn.client,
                    "partitions": t.num_partitions if t.num_partitions > 0
                    else defaults["num.partitions"],
@@ -539,7 +564,8 @@ async def create_topics(conn, request) -> dict:
             conn.apply(command)
         except CommandError as e:
             out["error_code"] = error_code(create_error(e))
-            out["error_message"] = f"{e.field}: {e.message}"[:500]
+            out["error_message"] = (kafka_topic_name_message(t.name) if e.field == "name"
+                                    else f"{e.field}: {e.message}"[:500])
             continue
         changed = True
         topic = reads.topic(cluster, t.name)
@@ -611,14 +637,18 @@ async def describe_configs(conn, request) -> dict:
             out["error_code"] = error_code("INVALID_REQUEST")
             out["error_message"] = "only topic and broker configs are modelled"
             continue
+        synonyms = bool(getattr(request, "include_synonyms", False))
         for name, value, default in items:
             if keys is not None and name not in keys:
                 continue
-            out["configs"].append({"name": name, "value": _config_text(value),
-                                   "read_only": res.resource_type == BROKER,
-                                   "is_default": default,
-                                   "config_source": 5 if default else source_set,
-                                   "is_sensitive": False, "synonyms": []})
+            source = 5 if default else source_set
+            out["configs"].append({
+                "name": name, "value": _config_text(value),
+                "read_only": res.resource_type == BROKER, "is_default": default,
+                "config_source": source, "is_sensitive": False,
+                # The value's own source first, as Kafka lists them; a default has none.
+                "synonyms": [{"name": name, "value": _config_text(value), "source": source}]
+                if synonyms and not default else []})
     return {"throttle_time_ms": 0, "results": results}
 
 

@@ -73,6 +73,9 @@ FRAME_BODY_TIMEOUT_S = 30.0
 # The StreamReader's buffer limit: a connection buffers up to twice this before it stops reading
 # from its socket. Frames up to this size bypass the pool (see `Listener._requests`).
 STREAM_LIMIT_BYTES = 64 * 1024
+# How far the room's clock may stray from the wall clock before the listener re-anchors the
+# timestamps of the model's records (Listener.epoch_ms).
+EPOCH_SLACK_MS = 1_000
 # A flood of refused connections from one address logs one warning per this many seconds.
 REFUSAL_LOG_INTERVAL_S = 60.0
 
@@ -384,7 +387,12 @@ class Listener:
     def _realtime_on(self) -> None:
         room = self.room
         room.set_realtime(REALTIME_MESSAGE)
-        self.epoch_ms = int(time.time() * 1000) - room.pacer.virtual_at(room.clock())
+        epoch_ms = int(time.time() * 1000) - room.pacer.virtual_at(room.clock())
+        # Only when the room's clock really strayed from the wall clock (it stood still, or ran
+        # at the page's speed): a client reconnecting to a room that kept running in real time
+        # must not see the same record's timestamp move by a millisecond of rounding.
+        if abs(epoch_ms - self.epoch_ms) > EPOCH_SLACK_MS:
+            self.epoch_ms = epoch_ms
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 

@@ -252,3 +252,34 @@ def test_describe_cluster_lists_the_brokers_and_the_controller(live, admin):
     assert sorted(n.id for n in described.nodes) == [1, 2, 3]
     assert described.controller.id in (1, 2, 3)
     assert described.cluster_id == "playground-live"
+
+
+def test_a_config_value_the_model_refuses_is_invalid_config_and_the_connection_stays(live,
+                                                                                      admin):
+    create(admin, "t-badconf", 1)
+    bad = ConfigResource(ResourceType.TOPIC, "t-badconf", incremental_configs=[
+        ConfigEntry("retention.ms", "abc", incremental_operation=AlterConfigOpType.SET)])
+    [f] = admin.incremental_alter_configs([bad]).values()
+    assert error_of(f) == "INVALID_CONFIG"
+    assert topic_config(admin, "t-badconf")["retention.ms"] == "604800000"
+
+
+def test_create_topics_refuses_zero_partitions_or_replicas_and_minus_one_means_default(live):
+    CreateTopics = REQUESTS[19]
+    raw = Raw(live, 1)
+    answer = raw.call(CreateTopics, 5, timeout_ms=10_000, validate_only=False, topics=[
+        {"name": "zero-p", "num_partitions": 0, "replication_factor": 1, "assignments": [],
+         "configs": []},
+        {"name": "zero-r", "num_partitions": 1, "replication_factor": 0, "assignments": [],
+         "configs": []},
+        {"name": "defaults", "num_partitions": -1, "replication_factor": -1,
+         "assignments": [], "configs": []},
+        {"name": "bad name!", "num_partitions": 1, "replication_factor": 1,
+         "assignments": [], "configs": []}])
+    codes = {t.name: (t.error_code, t.error_message) for t in answer.topics}
+    assert codes["zero-p"][0] == 37  # INVALID_PARTITIONS
+    assert codes["zero-r"][0] == 38  # INVALID_REPLICATION_FACTOR
+    assert codes["defaults"] == (0, None)
+    assert codes["bad name!"] == (17, "Topic name is invalid: 'bad name!' contains one or "
+                                      "more characters other than ASCII alphanumerics, '.', "
+                                      "'_' and '-'")
