@@ -139,8 +139,10 @@ def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
 
 
 def offset_for(cluster, topic: str, index: int, timestamp: int, epoch_ms: int = 0) -> tuple:
-    """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest,
-    -1 = latest (the high watermark), -3 = the record with the largest timestamp, else the
+    """ListOffsets: (error, offset, timestamp, leader_epoch). `timestamp` -2 = earliest (and
+    -4, the earliest local offset: every record is local), -1 = latest (the high watermark),
+    -3 = the record with the largest timestamp, -5 / -6 (latest tiered, earliest pending
+    upload: there is no remote storage) offset -1, as Kafka answers without it, else the
     first record (below the high watermark) whose timestamp is at or after it (-1 when none).
     A record's timestamp is its client's create time when it has one, else its model time +
     `epoch_ms` (a host's wall clock at model time 0)."""
@@ -151,8 +153,10 @@ def offset_for(cluster, topic: str, index: int, timestamp: int, epoch_ms: int = 
         return "LEADER_NOT_AVAILABLE", -1, -1, -1
     log = part.leader_log
     hw = part.high_watermark
-    if timestamp == -2:
+    if timestamp in (-2, -4):
         return None, log.start_offset, -1, part.leader_epoch
+    if timestamp in (-5, -6):
+        return None, -1, -1, -1
     if timestamp == -1:
         return None, hw, -1, part.leader_epoch
     stamps = log.timestamps

@@ -106,7 +106,7 @@ async def describe_groups(conn, request) -> dict:
 
 # -- DeleteGroups and OffsetDelete ---------------------------------------------------------------
 
-@api(42, 0, 2)
+@api(42, 0, 3)
 async def delete_groups(conn, request) -> dict:
     cluster = conn.room.cluster
     results = []
@@ -114,6 +114,8 @@ async def delete_groups(conn, request) -> dict:
     for gid in request.groups_names or []:
         gid = gid or ""
         results.append(out := {"group_id": gid, "error_code": 0})
+        if conn.header.api_version >= 3:
+            out["error_message"] = None  # v3 (written by codec, not kafka-python's schema)
         if not _coordinated_here(conn, gid):
             out["error_code"] = error_code("NOT_COORDINATOR")
             continue

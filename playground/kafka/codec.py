@@ -53,10 +53,30 @@ def _classes() -> tuple[dict, dict]:
 REQUESTS, RESPONSES = _classes()
 
 
+# Versions Kafka 4.4 serves that kafka-python 3 has no schema of, read with the schema of the
+# version named here because a request's bytes are the same (Kafka's message JSON says so):
+# DeleteGroups v3 (its response adds an error message per group: _write_delete_groups_v3);
+# ApiVersions v5, whose response is v4's and whose request adds the cluster and node id a
+# client believes it reached (franz-go sends them): a handler that never reads them, so its
+# body is not parsed (BODY_UNREAD) and the answer is v4's bytes.
+SAME_REQUEST_AS = {(18, 5): 4, (42, 3): 2}
+BODY_UNREAD = {(18, 5)}
+
+
 def versions(api_key: int) -> tuple[int, int] | None:
-    """The versions kafka-python can decode for this API, or None."""
+    """The versions this adapter can decode for this API, or None."""
     cls = REQUESTS.get(api_key)
-    return None if cls is None else tuple(cls.valid_versions)
+    if cls is None:
+        return None
+    low, high = cls.valid_versions
+    while (api_key, high + 1) in SAME_REQUEST_AS:
+        high += 1
+    return low, high
+
+
+def schema_version(api_key: int, version: int) -> int:
+    """The kafka-python schema version that reads (api_key, version)."""
+    return SAME_REQUEST_AS.get((api_key, version), version)
 
 
 class Header:
@@ -106,6 +126,7 @@ def _uvarint(data, pos: int) -> tuple[int, int]:
 def flexible(api_key: int, version: int) -> bool:
     """Whether (api_key, version) is a flexible version (KIP-482: a v2 request header with
     tagged fields, compact encodings); False for an API or version this adapter cannot decode."""
+    version = schema_version(api_key, version)
     cls = REQUESTS.get(api_key)
     return cls is not None and 0 <= version <= cls.max_version and cls.flexible_version_q(version)
 
@@ -141,15 +162,18 @@ def decode_request(header: Header, frame: bytes):
     cls = REQUESTS.get(header.api_key)
     if cls is None:
         raise FrameError(f"unknown API key {header.api_key}")
-    low, high = cls.valid_versions
+    low, high = versions(header.api_key)
     if not low <= header.api_version <= high:
         raise FrameError(f"API {cls.name} has no version {header.api_version}")
+    version = schema_version(header.api_key, header.api_version)
+    if (header.api_key, header.api_version) in BODY_UNREAD:
+        return cls(version=version)
     try:
-        request = cls.decode(memoryview(frame)[header.body_offset:], version=header.api_version)
+        request = cls.decode(memoryview(frame)[header.body_offset:], version=version)
     except Exception as e:  # kafka-python raises struct.error, ValueError, IndexError, ...
         raise FrameError(f"{cls.name} v{header.api_version} does not decode: "
                          f"{type(e).__name__}") from None
-    _check_nulls(request, header.api_version, cls.name)
+    _check_nulls(request, version, cls.name)
     return request
 
 
@@ -201,6 +225,9 @@ def encode_response(header: Header, body: dict, version: int | None = None) -> b
     `version` overrides the body's version (ApiVersions answers an unsupported version in v0)."""
     cls = RESPONSES[header.api_key]
     version = header.api_version if version is None else version
+    if (header.api_key, version) == (42, 3):
+        return frame_flexible_response(header, _write_delete_groups_v3(body))
+    version = schema_version(header.api_key, version)
     response = _build(cls, version, body) if isinstance(body, dict) else body
     payload = response.encode(version=version)
     # The response header is v1 (tagged fields) for flexible versions, except ApiVersions,
@@ -218,18 +245,32 @@ def frame_flexible_response(header: Header, payload: bytes) -> bytes:
     return struct.pack(">iib", len(payload) + 5, header.correlation_id, 0) + payload
 
 
-def compact_string(text: str | None) -> bytes:
-    """A COMPACT_NULLABLE_STRING: unsigned varint of length + 1 (0: null), then UTF-8."""
-    if text is None:
-        return b"\x00"
-    data = text.encode("utf-8")
-    n = len(data) + 1
+def _write_uvarint(n: int) -> bytes:
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
-    return bytes(out) + data
+    return bytes(out)
+
+
+def _write_delete_groups_v3(body: dict) -> bytes:
+    """DeleteGroupsResponse v3: throttle_time_ms, results [group_id, error_code,
+    error_message (new in v3)], all compact, tagged fields empty."""
+    out = [struct.pack(">i", body["throttle_time_ms"]), _write_uvarint(len(body["results"]) + 1)]
+    for r in body["results"]:
+        out += [compact_string(r["group_id"]), struct.pack(">h", r["error_code"]),
+                compact_string(r.get("error_message")), b"\x00"]
+    out.append(b"\x00")
+    return b"".join(out)
+
+
+def compact_string(text: str | None) -> bytes:
+    """A COMPACT_NULLABLE_STRING: unsigned varint of length + 1 (0: null), then UTF-8."""
+    if text is None:
+        return b"\x00"
+    data = text.encode("utf-8")
+    return _write_uvarint(len(data) + 1) + data
 
 
 # -- keys, values and headers: wire bytes <-> model str -------------------------------------
@@ -293,7 +334,7 @@ ERROR_CODES = {
     "NON_EMPTY_GROUP": 68, "GROUP_ID_NOT_FOUND": 69, "GROUP_SUBSCRIBED_TO_TOPIC": 86,
     "MISMATCHED_ENDPOINT_TYPE": 114, "FENCED_LEADER_EPOCH": 74, "UNKNOWN_LEADER_EPOCH": 75,
     "MEMBER_ID_REQUIRED": 79, "GROUP_MAX_SIZE_REACHED": 81, "FENCED_INSTANCE_ID": 82,
-    "INVALID_RECORD": 87, "UNSTABLE_OFFSET_COMMIT": 88,
+    "INVALID_RECORD": 87, "UNSTABLE_OFFSET_COMMIT": 88, "UNKNOWN_TOPIC_ID": 100,
 }
 
 

@@ -19,7 +19,7 @@ from broker_core import CommandError, classic, reads
 
 from . import codec_groups
 from .codec import error_code
-from .handlers import api
+from .handlers import ZERO_UUID, api, named_topic, topic_id_of
 
 log = logging.getLogger(__name__)
 
@@ -229,15 +229,20 @@ async def leave_group(conn, request) -> dict:
 
 # -- offsets -------------------------------------------------------------------------------------
 
-@api(8, 2, 9)
+@api(8, 2, 10)
 async def offset_commit(conn, request) -> dict:
     version = conn.header.api_version
     gid = request.group_id or ""
     topics = request.topics or []
     offsets = []
-    for t in topics:
+    # v10 names topics by id; an id no topic has is UNKNOWN_TOPIC_ID for its partitions.
+    names = [named_topic(conn, t.name, getattr(t, "topic_id", None) if version >= 10
+                         else None) for t in topics]
+    for t, name in zip(topics, names, strict=True):
+        if name is None:
+            continue
         for p in t.partitions or []:
-            entry = {"topic": t.name or "", "partition": p.partition_index,
+            entry = {"topic": name, "partition": p.partition_index,
                      "offset": p.committed_offset, "metadata": p.committed_metadata or ""}
             if version >= 6:
                 entry["leader_epoch"] = p.committed_leader_epoch
@@ -256,38 +261,58 @@ async def offset_commit(conn, request) -> dict:
             await conn.persist()
         except CommandError as e:
             error = _refusal(conn, e)
-    errors = iter(each)  # one per offset, in the request's order
+    errors = iter(each)  # one per offset sent to the model, in the request's order
     return {"throttle_time_ms": 0, "topics": [
-        {"name": t.name, "partitions": [
-            {"partition_index": p.partition_index, "error_code": error_code(error or next(errors))}
+        {"name": t.name, "topic_id": getattr(t, "topic_id", None) or ZERO_UUID, "partitions": [
+            {"partition_index": p.partition_index,
+             "error_code": error_code("UNKNOWN_TOPIC_ID" if name is None
+                                      else error or next(errors))}
             for p in t.partitions or []]}
-        for t in topics]}
+        for t, name in zip(topics, names, strict=True)]}
 
 
-def _fetched_topics(cluster, gid: str, topics) -> list[dict]:
+def _fetched_topics(conn, gid: str, topics, by_id: bool = False) -> list[dict]:
+    """OffsetFetch's topics; `by_id` (v10): the request names topics by id, the answer too."""
+    cluster = conn.room.cluster
     wanted = None
+    unknown = []
     if topics is not None:
-        wanted = [(t.name or "", index) for t in topics for index in t.partition_indexes or []]
+        wanted = []
+        for t in topics:
+            name = named_topic(conn, t.name, getattr(t, "topic_id", None) if by_id else None)
+            if name is None:
+                unknown.append(t)
+                continue
+            wanted += [(name, index) for index in t.partition_indexes or []]
     by_topic: dict[str, list] = {}
     for row in reads.committed_offsets(cluster, gid, wanted):
         by_topic.setdefault(row["topic"], []).append(
             {"partition_index": row["partition"], "committed_offset": row["offset"],
              "committed_leader_epoch": row["leader_epoch"], "metadata": row["metadata"],
              "error_code": 0})
-    return [{"name": name, "partitions": parts} for name, parts in by_topic.items()]
+    out = [{"name": name, "partitions": parts} for name, parts in by_topic.items()]
+    if by_id:
+        for row in out:
+            row["topic_id"] = topic_id_of(conn, row["name"])
+    for t in unknown:
+        out.append({"name": t.name, "topic_id": t.topic_id, "partitions": [
+            {"partition_index": i, "committed_offset": -1, "committed_leader_epoch": -1,
+             "metadata": "", "error_code": error_code("UNKNOWN_TOPIC_ID")}
+            for i in t.partition_indexes or []]})
+    return out
 
 
-@api(9, 1, 9)
+@api(9, 1, 10)
 async def offset_fetch(conn, request) -> dict:
     version = conn.header.api_version
-    cluster = conn.room.cluster
     if version >= 8:
         groups = []
         for g in request.groups or []:
             gid = g.group_id or ""
             error = _coordinator_error(conn, gid)
             groups.append({"group_id": gid, "error_code": error_code(error or "NONE"),
-                           "topics": [] if error else _fetched_topics(cluster, gid, g.topics)})
+                           "topics": [] if error else _fetched_topics(conn, gid, g.topics,
+                                                                      by_id=version >= 10)})
         return {"throttle_time_ms": 0, "groups": groups}
     gid = request.group_id or ""
     error = _coordinator_error(conn, gid)
@@ -300,4 +325,4 @@ async def offset_fetch(conn, request) -> dict:
                 for i in t.partition_indexes or []]}
             for t in request.topics or []]}
     return {"throttle_time_ms": 0, "error_code": 0,
-            "topics": _fetched_topics(cluster, gid, request.topics)}
+            "topics": _fetched_topics(conn, gid, request.topics)}

@@ -29,15 +29,19 @@ class Api:
     max_version: int
     fn: object
     raw: bool = False  # fn(conn, frame) -> response body bytes: an API the codec cannot decode
+    # What ApiVersions says, when Kafka advertises more than it serves (Produce: see below).
+    advertised_min: int | None = None
 
 
 HANDLERS: dict[int, Api] = {}
 MAX_WAIT_MS = 60_000  # the longest a Fetch long poll or an acks=all Produce waits
 
 
-def api(key: int, min_version: int, max_version: int, *, raw: bool = False):
+def api(key: int, min_version: int, max_version: int, *, raw: bool = False,
+        advertised_min: int | None = None):
     """Register a handler. `raw`: the handler reads the frame itself and returns the encoded
-    response body (flexible versions only), for an API kafka-python has no schema of."""
+    response body (flexible versions only), for an API kafka-python has no schema of.
+    `advertised_min`: the minimum ApiVersions announces, when lower than what is served."""
     decodable = codec.versions(key)
     if not raw and (decodable is None
                     or not decodable[0] <= min_version <= max_version <= decodable[1]):
@@ -47,7 +51,8 @@ def api(key: int, min_version: int, max_version: int, *, raw: bool = False):
     def register(fn):
         if key in HANDLERS:
             raise RuntimeError(f"API key {key} is registered twice")
-        HANDLERS[key] = Api(key, fn.__name__, min_version, max_version, fn, raw)
+        HANDLERS[key] = Api(key, fn.__name__, min_version, max_version, fn, raw,
+                            advertised_min)
         return fn
 
     return register
@@ -59,10 +64,31 @@ def topic_uuid(topic: dict) -> uuid.UUID:
     return uuid.UUID(int=topic["id"])
 
 
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def named_topic(conn, name, topic_id) -> str | None:
+    """The topic a request names: by name, or (Produce v13, Fetch v13+, OffsetCommit and
+    OffsetFetch v10, DeleteTopics v6) by id; None for an id no topic has
+    (UNKNOWN_TOPIC_ID)."""
+    if topic_id is not None and topic_id != ZERO_UUID:
+        return reads.topic_ids(conn.room.cluster).get(topic_id.int)
+    return name
+
+
+def topic_id_of(conn, name: str) -> uuid.UUID:
+    topic = reads.topic_ids(conn.room.cluster)
+    for i, n in topic.items():
+        if n == name:
+            return uuid.UUID(int=i)
+    return ZERO_UUID
+
+
 # -- ApiVersions ---------------------------------------------------------------------------------
 
 def advertised() -> list[dict]:
-    return [{"api_key": k, "min_version": a.min_version, "max_version": a.max_version}
+    return [{"api_key": k, "min_version": a.min_version if a.advertised_min is None
+             else a.advertised_min, "max_version": a.max_version}
             for k, a in sorted(HANDLERS.items())]
 
 
@@ -75,7 +101,7 @@ def api_versions_unsupported() -> dict:
                           "max_version": a.max_version}]}
 
 
-@api(18, 0, 3)
+@api(18, 0, 5)
 async def api_versions(conn, request) -> dict:
     return {"error_code": 0, "api_keys": advertised(), "throttle_time_ms": 0}
 
@@ -112,7 +138,7 @@ def create_error(e: CommandError) -> str:
     return CREATE_ERRORS.get(e.field, "INVALID_REQUEST")
 
 
-@api(3, 0, 12)
+@api(3, 0, 13)
 async def metadata(conn, request) -> dict:
     version = conn.header.api_version
     cluster = conn.room.cluster
@@ -170,7 +196,7 @@ async def metadata(conn, request) -> dict:
         topics.append({"error_code": 0, "name": name, "topic_id": topic_uuid(topic),
                        "is_internal": False, "partitions": partitions})
     controller = reads.controller(cluster)
-    return {"throttle_time_ms": 0, "brokers": brokers,
+    return {"throttle_time_ms": 0, "brokers": brokers, "error_code": 0,
             "cluster_id": f"playground-{conn.listener.room_id}",
             "controller_id": -1 if controller is None else controller,
             "topics": topics}
@@ -260,7 +286,10 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
     return None
 
 
-@api(0, 3, 9)
+# Kafka 4 advertises Produce from v0 but serves it from v3 (the connection closes below, as
+# for every version below a floor): librdkafka before 2.10 stops compressing when Produce's
+# advertised minimum is not 0 (KAFKA-18659).
+@api(0, 3, 13, advertised_min=0)
 async def produce(conn, request) -> dict | None:
     if request.acks not in ACKS:
         acks = None
@@ -270,11 +299,13 @@ async def produce(conn, request) -> dict | None:
     pending: list[_Pending] = []
     # Watching from before the first append: applying one partition's batch first brings the
     # room up to now, which may already move the high watermark past an earlier one's.
-    watch = conn.watch(_ack_events({t.name for t in request.topic_data}))
+    names = [named_topic(conn, t.name, getattr(t, "topic_id", None))
+             for t in request.topic_data]
+    watch = conn.watch(_ack_events({n for n in names if n is not None}))
     # What this request's compressed batches may decompress to, all partitions together.
     conn.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
     try:
-        _produce_all(conn, request, acks, responses, pending)
+        _produce_all(conn, request, names, acks, responses, pending)
         if pending:
             await _await_acks(conn, watch, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
     finally:
@@ -293,22 +324,26 @@ def _ack_events(topics: set):
     return relevant
 
 
-def _produce_all(conn, request, acks, responses: list, pending: list) -> None:
-    for topic_data in request.topic_data:
+def _produce_all(conn, request, names, acks, responses: list, pending: list) -> None:
+    for topic_data, name in zip(request.topic_data, names, strict=True):
         partitions = []
         for pd in topic_data.partition_data:
             result = {"index": pd.index, "error_code": 0, "base_offset": -1,
                       "log_append_time_ms": -1, "log_start_offset": -1}
             partitions.append(result)
-            if acks is None:
+            if name is None:
+                result["error_code"] = error_code("UNKNOWN_TOPIC_ID")
+            elif acks is None:
                 result["error_code"] = error_code("INVALID_REQUIRED_ACKS")
             elif request.transactional_id is not None:
                 result["error_code"] = error_code("TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
             else:
-                wait = _produce_one(conn, topic_data.name, pd.index, pd.records, acks, result)
+                wait = _produce_one(conn, name, pd.index, pd.records, acks, result)
                 if wait is not None:
-                    pending.append(_Pending(topic_data.name, pd.index, *wait, result))
-        responses.append({"name": topic_data.name, "partition_responses": partitions})
+                    pending.append(_Pending(name, pd.index, *wait, result))
+        responses.append({"name": topic_data.name, "topic_id": getattr(topic_data, "topic_id",
+                                                                        None) or ZERO_UUID,
+                          "partition_responses": partitions})
 
 
 async def _await_acks(conn, watch, pending: list, timeout_s: float) -> None:
@@ -344,7 +379,7 @@ async def _await_acks(conn, watch, pending: list, timeout_s: float) -> None:
 
 # -- Fetch ---------------------------------------------------------------------------------------
 
-@api(1, 4, 12)
+@api(1, 4, 18)
 async def fetch(conn, request) -> dict:
     version = conn.header.api_version
     # Capped: a waiting Fetch holds its connection (Kafka's own cap is the client's timeout).
@@ -368,12 +403,18 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
     errors = 0
     for topic in request.topics:
         partitions = []
+        topic_id = getattr(topic, "topic_id", None) if version >= 13 else None
+        name = named_topic(conn, topic.topic, topic_id)
         for fp in topic.partitions:
             out = {"partition_index": fp.partition, "error_code": 0, "high_watermark": -1,
                    "last_stable_offset": -1, "log_start_offset": -1,
                    "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
             partitions.append(out)
-            part = led_here(conn, topic.topic, fp.partition, out)
+            if name is None:
+                out["error_code"] = error_code("UNKNOWN_TOPIC_ID")
+                errors += 1
+                continue
+            part = led_here(conn, name, fp.partition, out)
             if part is None:
                 errors += 1
                 continue
@@ -385,7 +426,7 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                 errors += 1
                 continue
             max_bytes = min(fp.partition_max_bytes, budget) if total else fp.partition_max_bytes
-            read = reads.records(cluster, topic.topic, fp.partition, fp.fetch_offset,
+            read = reads.records(cluster, name, fp.partition, fp.fetch_offset,
                                  max(1, max_bytes))
             out["high_watermark"] = read.get("high_watermark", -1)
             out["last_stable_offset"] = read.get("high_watermark", -1)
@@ -400,14 +441,15 @@ def _fetch_once(conn, request, version) -> tuple[list, int]:
                 out["records"] = data
                 total += len(data)
                 budget -= len(data)
-        responses.append({"topic": topic.topic, "partitions": partitions})
+        responses.append({"topic": topic.topic, "topic_id": topic_id or ZERO_UUID,
+                          "partitions": partitions})
     # An error is worth answering at once, as Kafka does.
     return responses, total + (2**31 if errors else 0)
 
 
 # -- ListOffsets ---------------------------------------------------------------------------------
 
-@api(2, 1, 7)
+@api(2, 1, 11)
 async def list_offsets(conn, request) -> dict:
     cluster = conn.room.cluster
     epoch_ms = conn.listener.epoch_ms
@@ -471,6 +513,9 @@ NO_TRANSACTIONS = ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
 
 
 def _coordinator(conn, key: str, key_type: int) -> dict:
+    if key_type == 2:  # FindCoordinator v6: a share group's share coordinator (KIP-932)
+        return {"error_code": error_code("INVALID_REQUEST"), "node_id": -1, "host": "",
+                "port": -1, "error_message": "share groups are not modelled yet"}
     if key_type != 0:
         error, message = NO_TRANSACTIONS
         return {"error_code": error_code(error), "node_id": -1, "host": "", "port": -1,
@@ -484,7 +529,7 @@ def _coordinator(conn, key: str, key_type: int) -> dict:
             "error_message": None}
 
 
-@api(10, 0, 4)
+@api(10, 0, 6)
 async def find_coordinator(conn, request) -> dict:
     if conn.header.api_version >= 4:
         return {"throttle_time_ms": 0, "coordinators": [
@@ -495,7 +540,7 @@ async def find_coordinator(conn, request) -> dict:
 
 # -- InitProducerId ------------------------------------------------------------------------------
 
-@api(22, 0, 4)
+@api(22, 0, 5)
 async def init_producer_id(conn, request) -> dict:
     if request.transactional_id is not None:
         return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
@@ -579,17 +624,28 @@ async def create_topics(conn, request) -> dict:
     return {"throttle_time_ms": 0, "topics": results}
 
 
-@api(20, 1, 5)
+@api(20, 1, 6)
 async def delete_topics(conn, request) -> dict:
     cluster = conn.room.cluster
     results = []
     changed = False
-    for name in request.topic_names:
-        out = {"name": name, "error_code": 0, "error_message": None}
+    if conn.header.api_version >= 6:  # v6: each topic by name or by id
+        asked = [(t.name, t.topic_id) for t in request.topics or []]
+    else:
+        asked = [(name, None) for name in request.topic_names]
+    for given, topic_id in asked:
+        name = named_topic(conn, given, topic_id)
+        out = {"name": name if name is not None else given, "error_code": 0,
+               "error_message": None, "topic_id": topic_id or ZERO_UUID}
         results.append(out)
+        if name is None:
+            out["error_code"] = error_code("UNKNOWN_TOPIC_ID")
+            continue
         if not reads.has_topic(cluster, name):
             out["error_code"] = error_code("UNKNOWN_TOPIC_OR_PARTITION")
             continue
+        if out["topic_id"] == ZERO_UUID:
+            out["topic_id"] = topic_id_of(conn, name)
         try:
             conn.apply({"type": "topic.delete", "name": name, "client": conn.client})
             changed = True
