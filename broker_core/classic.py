@@ -407,9 +407,17 @@ class ClientGroup(Group):
                           partitions=parts, generation=self.generation)
         if self.state == STABLE and self.select_protocol() == self.protocol_name:
             new.awaiting_join = False
-            new.join_answer = self._answer(new, with_members=was_leader)
-            if was_leader:
+            if was_leader and c.get("skip_assignment_ok", False):
+                # JoinGroup v9+: the leader, with every member, told not to assign.
+                new.join_answer = self._answer(new)
                 new.join_answer["skip_assignment"] = True
+            else:
+                # Older clients would reassign as leader, and a Stable group ignores a
+                # SyncGroup's assignment: Kafka names the old leader id, which is not this
+                # member's, so it syncs as a follower and gets its assignment back.
+                new.join_answer = self._answer(new, with_members=False)
+                if was_leader:
+                    new.join_answer["leader"] = old.id
             self._heartbeat(new)
         elif self.state == PREPARING:
             self._try_complete_join()
@@ -648,8 +656,9 @@ class ClientGroup(Group):
                          "timeout", rebalance=False)
         self.generation += 1
         if not self.members:
+            # Kafka keeps an Empty group's protocol type: DescribeGroups still says "consumer",
+            # which is what tells an admin it is a consumer group and not a "simple" one.
             self.protocol_name = None
-            self.protocol_type = None
             self.leader = None
             self.transition(EMPTY)
             return
@@ -763,7 +772,7 @@ class ClientGroup(Group):
 _JOIN_FIELDS = frozenset({"type", "group", "member_id", "client_id", "client_host",
                           "protocol_type", "protocols", "topics", "session_timeout_ms",
                           "rebalance_timeout_ms", "require_known_member_id",
-                          "group_instance_id"})
+                          "group_instance_id", "skip_assignment_ok"})
 _SYNC_FIELDS = frozenset({"type", "group", "member_id", "generation", "protocol_type",
                           "protocol_name", "assignments", "group_instance_id"})
 _HEARTBEAT_FIELDS = frozenset({"type", "group", "member_id", "generation",
@@ -809,7 +818,10 @@ def convert(group: Group, cls) -> Group:
                          "Empty", "REBALANCE_IN_PROGRESS")
     new = cls(group.cluster, group.id, dict(group.config))
     new.generation = group.generation
-    new.committed = group.committed
+    # A real client may have committed a negative offset (a sentinel of its own): modelled
+    # consumers start from auto_offset_reset there instead.
+    new.committed = group.committed if cls is ClientGroup else {
+        part: offset for part, offset in group.committed.items() if offset >= 0}
     new.commit_metadata = group.commit_metadata
     new.next_member_number = group.next_member_number
     if isinstance(group, ClientGroup):
@@ -841,7 +853,11 @@ def join_group(cluster, c: dict) -> dict:
         "require_known_member_id": c.get("require_known_member_id", False),
         "topics": v.string_list(c, "topics", min_items=0, max_items=10_000),
         "group_instance_id": _instance(c),
+        # JoinGroup v9+ (KIP-814): a restarted static leader can be told to skip assigning.
+        "skip_assignment_ok": c.get("skip_assignment_ok", False),
     }
+    if not isinstance(parsed["skip_assignment_ok"], bool):
+        raise CommandError("skip_assignment_ok", "must be true or false")
     if not isinstance(parsed["require_known_member_id"], bool):
         raise CommandError("require_known_member_id", "must be true or false")
     protocols = c.get("protocols")
@@ -975,7 +991,9 @@ def commit_offsets(cluster, c: dict) -> dict:
         parsed.append((_text(o, "topic", allow_empty=False, prefix=prefix),
                        v.integer(o, "partition", minimum=0, maximum=999_999,
                                  field=prefix + "partition"),
-                       v.integer(o, "offset", minimum=0, maximum=MAX_OFFSET,
+                       # Kafka stores any offset a client commits; kafkajs' resetOffsets
+                       # commits -2 ("earliest") and its consumers read that as a seek.
+                       v.integer(o, "offset", minimum=-MAX_OFFSET - 1, maximum=MAX_OFFSET,
                                  field=prefix + "offset"),
                        metadata,
                        v.integer(o, "leader_epoch", default=-1, minimum=-1,

@@ -1158,7 +1158,7 @@ class Group:
             for part in topic.partitions:
                 committed = self.committed.get(part)
                 owner = owners.get(part)
-                if committed is not None:
+                if committed is not None and committed >= 0:
                     base = committed
                 elif owner is not None and not owner.crashed and part in owner.positions:
                     in_flight = owner.in_flight

@@ -51,7 +51,7 @@ async def list_groups(conn, request) -> dict:
             if version >= 4:
                 row["group_state"] = g["state"]
             if version >= 5:
-                row["group_type"] = "Classic"
+                row["group_type"] = "classic"  # Kafka's GroupType.CLASSIC.toString()
             groups.append(row)
     return {"throttle_time_ms": 0, "error_code": 0, "groups": groups}
 

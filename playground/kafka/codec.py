@@ -17,6 +17,7 @@ round-trips exactly.
 
 import base64
 import struct
+import uuid
 
 from kafka.protocol import admin as _admin  # noqa: F401  (registers the admin API classes)
 from kafka.protocol import consumer as _consumer  # noqa: F401
@@ -30,6 +31,10 @@ from broker_core.log import BYTES_MARK, header_pairs
 # Kafka's socket.request.max.bytes is 100 MiB; real clients send at most a few MiB
 # (max.request.size / message.max.bytes default to 1 MiB), so 8 MiB refuses garbage sizes early.
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+# Kafka's socket.request.max.bytes: a bigger frame closes the connection, as in Kafka. A
+# Produce between MAX_FRAME_BYTES and this is read through (not kept) and answered
+# MESSAGE_TOO_LARGE, as Kafka answers a batch over max.message.bytes (see oversized_produce).
+SOCKET_REQUEST_MAX_BYTES = 100 * 1024 * 1024
 
 
 class FrameError(Exception):
@@ -237,6 +242,67 @@ def encode_response(header: Header, body: dict, version: int | None = None) -> b
     else:
         head = struct.pack(">ii", len(payload) + 4, header.correlation_id)
     return head + bytes(payload)
+
+
+def oversized_produce(header: Header, head: bytes) -> tuple[int, list] | None:
+    """A Produce too big to keep (over MAX_FRAME_BYTES), from its first bytes: (acks,
+    [(topic name or None, topic id or None, [partition indexes])]) for the partitions whose
+    entries begin within `head` (a partition's records are where the bytes go; the next
+    entries lie past them, unread). None when even the first cannot be read."""
+    flexible_ = header.api_version >= 9
+    data, pos = head, header.body_offset
+    acks, out = None, []
+
+    def length(pos):  # a string's: compact (length + 1) in flexible versions, else int16
+        if flexible_:
+            n, pos = _uvarint(data, pos)
+            return n - 1, pos
+        return struct.unpack_from(">h", data, pos)[0], pos + 2
+
+    def array_len(pos):
+        if flexible_:
+            n, pos = _uvarint(data, pos)
+            return n - 1, pos
+        return struct.unpack_from(">i", data, pos)[0], pos + 4
+
+    try:
+        n, pos = length(pos)
+        pos += max(n, 0)                                  # transactional_id
+        acks, _timeout = struct.unpack_from(">hi", data, pos)
+        pos += 6
+        topics_n, pos = array_len(pos)
+        out = []
+        for _ in range(max(topics_n, 0)):
+            name = topic_id = None
+            if header.api_version >= 13:
+                topic_id = uuid.UUID(bytes=bytes(data[pos:pos + 16]))
+                pos += 16
+            else:
+                n, pos = length(pos)
+                name = bytes(data[pos:pos + n]).decode("utf-8")
+                pos += n
+            parts_n, pos = array_len(pos)
+            indexes = []
+            out.append((name, topic_id, indexes))
+            for _ in range(max(parts_n, 0)):
+                indexes.append(struct.unpack_from(">i", data, pos)[0])
+                pos += 4
+                if flexible_:
+                    n, pos = _uvarint(data, pos)
+                    n -= 1
+                else:
+                    n = struct.unpack_from(">i", data, pos)[0]
+                    pos += 4
+                pos += max(n, 0) + (1 if flexible_ else 0)  # records, tagged fields
+                if pos > len(data):
+                    return acks, out
+            if flexible_:
+                pos = _skip_tags(data, pos)
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError, FrameError):
+        pass  # the head ended inside an entry: what was read is answered
+    if acks is None or not any(indexes for _, _, indexes in out):
+        return None
+    return acks, out
 
 
 def frame_flexible_response(header: Header, payload: bytes) -> bytes:

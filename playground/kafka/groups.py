@@ -97,6 +97,8 @@ async def join_group(conn, request) -> dict:
                "rebalance_timeout_ms": max(rebalance_ms, 1),
                "require_known_member_id": version >= 4}
     _static(command, request, version, 5)
+    if version >= 9 and "group_instance_id" in command:
+        command["skip_assignment_ok"] = True
     try:
         _, joined = conn.request(command)
     except CommandError as e:

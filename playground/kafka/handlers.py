@@ -162,11 +162,14 @@ async def metadata(conn, request) -> dict:
             if not (allow and reads.broker_config(cluster)["auto.create.topics.enable"]):
                 errors[name] = "UNKNOWN_TOPIC_OR_PARTITION"
                 continue
-            # Kafka (ZooKeeper mode) creates an unknown topic a Metadata request names.
+            # Kafka creates an unknown topic a Metadata request names. Kafka 4 (KRaft) asks
+            # its controller to and answers this request UNKNOWN_TOPIC_OR_PARTITION: the
+            # client asks again and finds it (measured against Kafka 4.4 by conformance/).
             try:
                 conn.apply({"type": "topic.create", "name": name, "auto": True,
                             "client": conn.client})
                 created = True
+                errors[name] = "UNKNOWN_TOPIC_OR_PARTITION"
             except CommandError as e:
                 errors[name] = create_error(e)
         if created:
@@ -505,21 +508,21 @@ async def offset_for_leader_epoch(conn, request) -> dict:
 
 # Transactions are not modelled yet. The refusal must be one every client treats as final at
 # once: COORDINATOR_NOT_AVAILABLE made them retry until their own timeouts (kafkajs ~25 s,
-# kafka-python 60 s, librdkafka the caller's); an authorization failure is fatal in Java,
-# librdkafka, kafkajs and kafka-python alike, and its message says why.
+# kafka-python 60 s, librdkafka the caller's). A transaction coordinator is found as a group
+# coordinator is (refusing FindCoordinator made sarama retry 50 times and kafkajs report a
+# missing group coordinator); InitProducerId with the transactional id is then refused with
+# an authorization failure, final in Java, librdkafka, franz-go, sarama, kafkajs and
+# kafka-python alike, and the room's page says why.
 NO_TRANSACTIONS = ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-                   "the playground does not model transactions yet (transactional.id); "
-                   "idempotent producers work")
+                   "A Kafka client asked for a transaction (transactional.id): the playground "
+                   "does not model transactions yet, so it was refused. Idempotent producers "
+                   "work.")
 
 
 def _coordinator(conn, key: str, key_type: int) -> dict:
     if key_type == 2:  # FindCoordinator v6: a share group's share coordinator (KIP-932)
         return {"error_code": error_code("INVALID_REQUEST"), "node_id": -1, "host": "",
                 "port": -1, "error_message": "share groups are not modelled yet"}
-    if key_type != 0:
-        error, message = NO_TRANSACTIONS
-        return {"error_code": error_code(error), "node_id": -1, "host": "", "port": -1,
-                "error_message": message}
     broker = conn.listener.coordinator(key)
     if broker is None:
         return {"error_code": error_code("COORDINATOR_NOT_AVAILABLE"), "node_id": -1,
@@ -543,6 +546,7 @@ async def find_coordinator(conn, request) -> dict:
 @api(22, 0, 5)
 async def init_producer_id(conn, request) -> dict:
     if request.transactional_id is not None:
+        conn.listener.notice_once("transactions", NO_TRANSACTIONS[1])
         return {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1,
                 "error_code": error_code(NO_TRANSACTIONS[0])}
     command = {"type": "producer.init_id", "client": conn.client}

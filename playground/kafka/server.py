@@ -36,6 +36,7 @@ answers come within milliseconds instead of waiting for the next 50 ms frame tic
 import asyncio
 import collections
 import logging
+import struct
 import time
 
 from broker_core import reads
@@ -44,7 +45,8 @@ from playground.rooms.limits import AddressCounts
 from playground.rooms.room import PROCESS_VIEWER_PREFIX
 
 from . import codec
-from .handlers import HANDLERS, api_versions_unsupported
+from .codec import error_code
+from .handlers import HANDLERS, ZERO_UUID, api_versions_unsupported
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +278,7 @@ class Listener:
         # ran at the page's speed) while no client was connected.
         self.epoch_ms = 0
         self.log_full_noticed = False
+        self.noticed: set[str] = set()
 
     # -- the room ---------------------------------------------------------------------------
 
@@ -349,6 +352,12 @@ class Listener:
         if room is not None and not self.rooms.persister.has_unsaved(room):
             return
         await self.rooms.persist(self.room_id)
+
+    def notice_once(self, key: str, text: str) -> None:
+        """Tell the room's page something about real clients, once per listener run."""
+        if key not in self.noticed:
+            self.noticed.add(key)
+            self._spawn(self.room.notice("warning", text))
 
     def recording_full(self) -> None:
         """Produce was refused because the room's recording is full: the page says so, once."""
@@ -527,6 +536,10 @@ class Listener:
                           conn.peer, self.idle_s)
                 return
             size = int.from_bytes(head, "big", signed=True)
+            if max_frame < size <= codec.SOCKET_REQUEST_MAX_BYTES:
+                if not await self._oversized(conn, size):
+                    return
+                continue
             if size < 0 or size > max_frame:
                 raise codec.FrameError(f"a frame of {size:,} bytes (at most {max_frame:,})")
             # A frame that fits the stream buffer costs no more than the connection already
@@ -571,6 +584,54 @@ class Listener:
             # already buffered, so neither readexactly nor drain would ever yield, and HTTP,
             # WebSockets and every other connection on this loop would wait for it.
             await asyncio.sleep(0)
+
+    async def _oversized(self, conn: Connection, size: int) -> bool:
+        """A frame over max_frame_bytes but within Kafka's socket.request.max.bytes: a
+        Produce is read through in chunks, never held, and each partition it names is answered
+        MESSAGE_TOO_LARGE, as Kafka answers a batch over max.message.bytes (the client then
+        fails the record instead of retrying until its delivery timeout). Any other request
+        that big closes the connection. False: the connection is to close."""
+        reader = conn.reader
+        keep = min(size, STREAM_LIMIT_BYTES)
+        try:
+            async with asyncio.timeout(self.frame_body_timeout_s):
+                # The API key and version first: anything but a Produce we serve closes at
+                # once, before its bytes are waited for.
+                start = await reader.readexactly(4)
+                api_key, version = struct.unpack(">hh", start)
+                api = HANDLERS.get(api_key)
+                if api_key != 0 or api is None or not (
+                        api.min_version <= version <= api.max_version):
+                    log.debug("connection %s closed: a frame of %s bytes (API %s v%s)",
+                              conn.peer, f"{size:,}", api_key, version)
+                    return False
+                head = start + await reader.readexactly(keep - 4)
+                header = codec.parse_header(head)
+                left = size - keep
+                while left:
+                    left -= len(await reader.readexactly(min(left, STREAM_LIMIT_BYTES)))
+        except TimeoutError:
+            log.info("connection %s closed: a frame of %s bytes was not complete after %s s",
+                     conn.peer, f"{size:,}", self.frame_body_timeout_s)
+            return False
+        conn.header = header
+        conn.client_id = header.client_id
+        parsed = codec.oversized_produce(header, head)
+        if parsed is None:
+            return False
+        acks, topics = parsed
+        if acks == 0:
+            return True  # acks=0: no response at all
+        message = (f"the request is {size:,} bytes; a record batch may be at most "
+                   "max.message.bytes")
+        body = {"throttle_time_ms": 0, "responses": [
+            {"name": name, "topic_id": topic_id or ZERO_UUID, "partition_responses": [
+                {"index": i, "error_code": error_code("MESSAGE_TOO_LARGE"), "base_offset": -1,
+                 "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message}
+                for i in indexes]}
+            for name, topic_id, indexes in topics]}
+        conn.writer.write(codec.encode_response(header, body))
+        return True
 
     async def _answer(self, conn: Connection, header: codec.Header, frame: bytes):
         api = HANDLERS.get(header.api_key)

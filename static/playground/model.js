@@ -245,7 +245,8 @@ export class Model {
     const part = this.partition(topic, p);
     if (!part) return 0;
     const committed = group.committed.get(key);
-    return Math.max(0, part.hw - (committed ?? part.logStart));
+    // A client may commit a negative sentinel (kafkajs' -2, "earliest"): counted as none.
+    return Math.max(0, part.hw - (committed != null && committed >= 0 ? committed : part.logStart));
   }
 
   // A group's lag summed over the partitions its consumers own (the header's "lag n", the

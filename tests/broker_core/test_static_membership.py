@@ -60,13 +60,29 @@ def test_the_replaced_process_is_fenced():
 
 
 def test_a_static_leader_that_restarts_stays_leader_and_skips_the_assignment():
+    """JoinGroup v9+: it is told it leads, with every member, and to skip assigning."""
     c = Clients()
     a, b = stable_static_pair(c)
-    a2 = c.rec.request(static_join(instance="i-a", client_id="a"))["member_id"]
+    a2 = c.rec.request({**static_join(instance="i-a", client_id="a"),
+                        "skip_assignment_ok": True})["member_id"]
     joined = join_result(c.cluster, "g", a2)
     assert joined["leader"] == a2 and joined["skip_assignment"]
     assert sorted(m["member_id"] for m in joined["members"]) == sorted([a2, b])
     assert {m["instance_id"] for m in joined["members"]} == {"i-a", "i-b"}
+
+
+def test_an_older_static_leader_that_restarts_is_answered_as_a_follower():
+    """Before JoinGroup v9 Kafka names the old leader id, so the client does not reassign
+    (a Stable group would ignore it) and syncs for its old assignment."""
+    c = Clients()
+    a, b = stable_static_pair(c)
+    a2 = c.rec.request(static_join(instance="i-a", client_id="a"))["member_id"]
+    joined = join_result(c.cluster, "g", a2)
+    assert joined["leader"] == a and joined["members"] == []
+    assert not joined.get("skip_assignment")
+    c.sync(a2, 1)
+    assert c.state()["members"] == {a2: [["t", 0], ["t", 1]], b: [["t", 2], ["t", 3]]}
+    assert c.heartbeat(b, 1) == "NONE"
 
 
 def test_a_static_member_leaves_by_instance_id():

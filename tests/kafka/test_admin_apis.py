@@ -117,7 +117,7 @@ def test_list_groups_filters_by_state_and_type_on_the_coordinator_only(live):
     raw = Raw(live, here)
     answer = raw.call(ListGroups, 5, states_filter=[], types_filter=[])
     assert [(g.group_id, g.protocol_type, g.group_type) for g in answer.groups
-            if g.group_id == "modelled"] == [("modelled", "consumer", "Classic")]
+            if g.group_id == "modelled"] == [("modelled", "consumer", "classic")]
     assert not [g for g in raw.call(ListGroups, 5, states_filter=["Dead"],
                                     types_filter=[]).groups if g.group_id == "modelled"]
     assert not raw.call(ListGroups, 5, states_filter=[], types_filter=["consumer"]).groups
@@ -283,3 +283,22 @@ def test_create_topics_refuses_zero_partitions_or_replicas_and_minus_one_means_d
     assert codes["bad name!"] == (17, "Topic name is invalid: 'bad name!' contains one or "
                                       "more characters other than ASCII alphanumerics, '.', "
                                       "'_' and '-'")
+
+
+def test_a_negative_committed_offset_is_stored_as_kafka_stores_it(live):
+    """kafkajs' resetOffsets commits -2 ("earliest"); Kafka stores it and OffsetFetch gives it
+    back. The listener refused it as INVALID_REQUEST and resetOffsets hung."""
+    live.apply({"type": "topic.create", "name": "t-neg", "partitions": 1,
+                "replication_factor": 1})
+    OffsetCommit, OffsetFetch = REQUESTS[8], REQUESTS[9]
+    raw = Raw(live, coordinator(live, "g-neg"))
+    answer = raw.call(OffsetCommit, 5, group_id="g-neg", generation_id_or_member_epoch=-1,
+                      member_id="", topics=[{"name": "t-neg", "partitions": [
+                          {"partition_index": 0, "committed_offset": -2,
+                           "committed_metadata": ""}]}])
+    assert answer.topics[0].partitions[0].error_code == 0
+    fetched = raw.call(OffsetFetch, 5, group_id="g-neg",
+                       topics=[{"name": "t-neg", "partition_indexes": [0]}])
+    assert fetched.topics[0].partitions[0].committed_offset == -2
+    lag = live.snapshot()["groups"]["g-neg"]["lag"]
+    assert [(r["committed"], r["lag"]) for r in lag] == [(-2, 0)]

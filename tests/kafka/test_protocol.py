@@ -44,12 +44,21 @@ def test_metadata_auto_creates_as_kafka_does_and_admin_clients_create_and_delete
 
     admin = AdminClient({"bootstrap.servers": live.bootstrap})
     # An unknown topic named in Metadata (allow_auto_topic_creation) is created with
-    # num.partitions 1 and default.replication.factor 1.
+    # num.partitions 1 and default.replication.factor 1; Kafka 4 answers the request that
+    # creates it UNKNOWN_TOPIC_OR_PARTITION, and the next one finds it.
+    from kafka.protocol.metadata import MetadataResponse
+
+    frame = ask(live.port, request_bytes(MetadataRequest[9](
+        topics=[MetadataRequest.MetadataRequestTopic(name="auto-made")],
+        allow_auto_topic_creation=True, include_cluster_authorized_operations=False,
+        include_topic_authorized_operations=False), 9))
+    [first] = MetadataResponse.decode(frame[5:], version=9).topics
+    assert (first.name, first.error_code) == ("auto-made", 3)  # UNKNOWN_TOPIC_OR_PARTITION
     md = admin.list_topics("auto-made", timeout=10)
     assert "auto-made" in md.topics and len(md.topics["auto-made"].partitions) == 1
     created = live.room.cluster.command_log[-1]["command"]
     assert created["type"] == "topic.create" and created["auto"] is True
-    assert created["client"].startswith("rdkafka@127.0.0.1:")
+    assert created["client"].startswith("fuzz@127.0.0.1:")  # request_bytes' client id
 
     futures = admin.create_topics([NewTopic("made", 4, 2, config={"retention.ms": "60000"})])
     futures["made"].result(10)

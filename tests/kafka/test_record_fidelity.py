@@ -106,3 +106,22 @@ def test_a_page_record_over_the_limit_is_refused_by_the_model_too(live):
                          "value": "x" * 200, "acks": "1"})
     assert [e["error"] for e in events if e["type"] == "produce.failed"] == \
         ["MESSAGE_TOO_LARGE"]
+
+
+def test_a_produce_over_the_frame_cap_is_answered_message_too_large(live):
+    """A 9 MiB record: Kafka reads the request (up to socket.request.max.bytes) and answers
+    MESSAGE_TOO_LARGE, so the producer fails the record at once; the listener closed the
+    connection and the producer retried until its delivery timeout."""
+    topic(live, "huge")
+    p = Producer({"bootstrap.servers": live.bootstrap, "message.max.bytes": 20_000_000,
+                  "retries": 0, "delivery.timeout.ms": 60_000})
+    errors = []
+    started = time.monotonic()
+    p.produce("huge", value=b"x" * (9 * 1024 * 1024),
+              on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(30) == 0
+    assert time.monotonic() - started < 20
+    assert [e.name() for e in errors] == ["MSG_SIZE_TOO_LARGE"]
+    # The same connection goes on: a small record after it is written.
+    p.produce("huge", value=b"small", on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(10) == 0 and errors[-1] is None
