@@ -167,7 +167,7 @@ def produce_records(cluster, c: dict) -> dict:
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
     sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
                                  acks, client, idempotent=False, retries=0,
-                                 create_times=times)
+                                 create_times=times, client_partitioned=True)
     if sent.offset is None:
         # retries=0: a record not written has failed (its produce.failed is in the events).
         return {"error": sent.error, "message": sent.message}

@@ -733,7 +733,8 @@ class Cluster:
     def produce_batch(self, topic_name: str, records: list, acks: str, producer: str,
                       hashes: dict | None = None, idempotent: bool | None = None,
                       retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
-                      waiter=None, create_times: list | None = None) -> Sent:
+                      waiter=None, create_times: list | None = None,
+                      client_partitioned: bool = False) -> Sent:
         """Append records ``(key, value, headers, partition or None)`` in order, as one producer
         sends them; return what came of it (Sent: `.offset` None if the last failed).
 
@@ -748,6 +749,8 @@ class Cluster:
         retries, dead letters); their events carry it. Such sends use retries=0: the delivery
         policy, not the producer, decides what a failed send means. `create_times`, one per
         record, are a real client's own timestamps, kept beside the model's append times.
+        `client_partitioned`: a real client chose each record's partition with its own
+        partitioner; `why` then says whether that was murmur2, as Java's default partitioner.
         """
         if idempotent is None:
             idempotent = acks == "all"
@@ -787,7 +790,14 @@ class Cluster:
             else:
                 size = record_size(key, value, headers)
             if partition is not None:
-                why = {"method": "explicit"}
+                if client_partitioned:
+                    why = {"method": "client"}
+                    if key is not None:
+                        h = key_hash(key)
+                        why.update(hash=h, partitions=n,
+                                   murmur2=(h & 0x7FFFFFFF) % n == partition)
+                else:
+                    why = {"method": "explicit"}
             elif key is not None:
                 if hashes is None:
                     h = key_hash(key)

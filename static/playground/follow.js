@@ -107,11 +107,16 @@ export function describe(j, model) {
   const bits = [];
   const key = t.key == null ? "no key" : `key ${t.key}`;
   let why = "";
-  if (t.why?.method === "murmur2" && t.key != null) {
+  const byClient = t.why?.method === "client";
+  if ((t.why?.method === "murmur2" || (byClient && t.why.murmur2)) && t.key != null) {
     const h = t.why.hash ?? murmur2(t.key);
     const n = t.why.partitions ?? model.topics.get(t.topic)?.partitions.length;
     const positive = h & 0x7fffffff;
     why = ` because murmur2("${t.key}") & 0x7fffffff = ${positive}, and ${positive} mod ${n} = ${positive % n}`;
+    if (byClient) why += " (the client's partitioner, as Java's default)";
+  } else if (byClient) {
+    why = t.key == null ? " (no key: the client's partitioner chose it)"
+      : " (the client's own partitioner chose it: not murmur2, so not where Java would put it)";
   } else if (t.why?.method === "sticky") {
     why = " (no key: the sticky partitioner chose it)";
   } else if (t.why?.method === "explicit") {

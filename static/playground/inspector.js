@@ -93,13 +93,21 @@ function recordFacts(id) {
     ["acks", t.acks ?? "all"]]));
   out.push(el("h3", {text: "Why this partition"}));
   const why = t.why || {};
-  if (why.method === "murmur2" && t.key != null) {
+  const byClient = why.method === "client";
+  if ((why.method === "murmur2" || (byClient && why.murmur2)) && t.key != null) {
     const h = why.hash ?? murmur2(t.key);
     const positive = h & 0x7fffffff;
     const n = why.partitions ?? model.topics.get(t.topic)?.partitions.length;
     out.push(el("p", {class: "why num"}, el("code", {text: `murmur2("${t.key}") = ${h}`}), el("br"),
       el("code", {text: `${h} & 0x7fffffff = ${positive}`}), el("br"),
       el("code", {text: `${positive} mod ${n} = ${positive % n}`}), document.createTextNode(` → partition ${t.partition}`)));
+    if (byClient) out.push(el("p", {text: "A real client chose the partition with murmur2, as Java's default partitioner does."}));
+  } else if (byClient && t.key != null) {
+    const n = why.partitions ?? model.topics.get(t.topic)?.partitions.length;
+    const would = ((why.hash ?? murmur2(t.key)) & 0x7fffffff) % n;
+    out.push(el("p", {text: `A real client chose partition ${t.partition} with its own partitioner; murmur2, as Java's default, would give partition ${would}. (librdkafka's default hashes keys with crc32, sarama's with FNV-1a.)`}));
+  } else if (byClient) {
+    out.push(el("p", {text: "No key: the real client's own partitioner chose it (Java's spreads batches, KIP-480)."}));
   } else if (why.method === "sticky") {
     out.push(el("p", {text: "No key: the sticky partitioner fills one partition's batch, then moves to another (KIP-480)."}));
   } else if (why.method === "explicit") {
