@@ -30,8 +30,13 @@ def test_a_batch_appends_in_order_and_acks_all_when_the_high_watermark_passes():
     produced = [e for e in events if e["type"] == "record.produced"]
     assert [(e["partition"], e["offset"], e["key"]) for e in produced] == [(1, 0, "k1"),
                                                                          (1, 1, None)]
-    assert all(e["producer"] == "app@127.0.0.1:5000" and e["why"] == {"method": "explicit"}
-               for e in produced)
+    assert all(e["producer"] == "app@127.0.0.1:5000" for e in produced)
+    # The client chose the partition; for a key, whether that was murmur2 (Java's default).
+    from broker_core.partitioner import key_hash
+    h = key_hash("k1")
+    assert [e["why"] for e in produced] == [
+        {"method": "client", "hash": h, "partitions": 2, "murmur2": (h & 0x7FFFFFFF) % 2 == 1},
+        {"method": "client"}]
     assert "record.acked" not in types(events)  # followers have not fetched yet
     later = c.advance(50)
     acked = [e["offset"] for e in later if e["type"] == "record.acked"]
