@@ -15,7 +15,7 @@ from playground.rooms.quotas import QuotaError
 
 from . import codec_groups
 from .codec import error_code
-from .handlers import BROKER, TOPIC, api, led_here
+from .handlers import BROKER, TOPIC, ZERO_UUID, api, led_here, topic_uuid
 
 # authorized_operations fields, as the codec takes them: the set of AclOperation codes whose
 # bits are set (READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
@@ -384,3 +384,50 @@ async def describe_cluster(conn, request) -> dict:
     controller = reads.controller(cluster)
     return {**base, "controller_id": -1 if controller is None else controller,
             "brokers": brokers}
+
+
+# -- DescribeTopicPartitions ---------------------------------------------------------------------
+
+# Kafka's max.request.partition.size.limit: the most partitions one answer carries.
+PARTITION_LIMIT = 2000
+
+
+@api(75, 0, 0)
+async def describe_topic_partitions(conn, request) -> dict:
+    """KIP-966's paged Metadata (what kafka-topics --describe and Kafka 4's Admin.describeTopics
+    use): topics by name (all of them when none is named), partitions from the cursor on, at
+    most response_partition_limit of them, and the cursor to go on from."""
+    cluster = conn.room.cluster
+    asked = sorted({t.name for t in request.topics or []}) or reads.topic_names(cluster)
+    limit = max(1, min(request.response_partition_limit or PARTITION_LIMIT, PARTITION_LIMIT))
+    cursor = request.cursor
+    start_topic = cursor.topic_name if cursor is not None else None
+    start_index = cursor.partition_index if cursor is not None else 0
+    topics, left, next_cursor = [], limit, None
+    for name in asked:
+        if start_topic is not None and name < start_topic:
+            continue
+        topic = reads.topic(cluster, name)
+        if topic is None:
+            topics.append({"error_code": error_code("UNKNOWN_TOPIC_OR_PARTITION"), "name": name,
+                           "topic_id": ZERO_UUID, "is_internal": False, "partitions": []})
+            continue
+        first = start_index if name == start_topic else 0
+        partitions = []
+        for part in topic["partitions"][first:]:
+            if left == 0:
+                next_cursor = {"topic_name": name, "partition_index": part["index"]}
+                break
+            leader = part["leader"]
+            partitions.append({
+                "error_code": 0 if leader is not None else error_code("LEADER_NOT_AVAILABLE"),
+                "partition_index": part["index"], "leader_id": -1 if leader is None else leader,
+                "leader_epoch": part["leader_epoch"], "replica_nodes": part["replicas"],
+                "isr_nodes": part["isr"], "eligible_leader_replicas": [],
+                "last_known_elr": [], "offline_replicas": part["offline_replicas"]})
+            left -= 1
+        topics.append({"error_code": 0, "name": name, "topic_id": topic_uuid(topic),
+                       "is_internal": False, "partitions": partitions})
+        if next_cursor is not None:
+            break
+    return {"throttle_time_ms": 0, "topics": topics, "next_cursor": next_cursor}

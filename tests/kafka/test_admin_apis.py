@@ -302,3 +302,27 @@ def test_a_negative_committed_offset_is_stored_as_kafka_stores_it(live):
     assert fetched.topics[0].partitions[0].committed_offset == -2
     lag = live.snapshot()["groups"]["g-neg"]["lag"]
     assert [(r["committed"], r["lag"]) for r in lag] == [(-2, 0)]
+
+
+def test_describe_topic_partitions_pages_with_a_cursor(live):
+    """KIP-966 (kafka-topics --describe in Kafka 4): at most response_partition_limit
+    partitions per answer, and the cursor to go on from."""
+    live.apply({"type": "topic.create", "name": "paged", "partitions": 5,
+                "replication_factor": 1})
+    DescribeTopicPartitions = REQUESTS[75]
+    raw = Raw(live, 1)
+    seen, cursor = [], None
+    for _ in range(5):
+        answer = raw.call(DescribeTopicPartitions, 0, topics=[{"name": "paged"},
+                                                             {"name": "missing"}],
+                          response_partition_limit=2, cursor=cursor)
+        for t in answer.topics:
+            if t.name == "missing":
+                assert t.error_code == 3 and not t.partitions
+            else:
+                seen += [p.partition_index for p in t.partitions]
+        if answer.next_cursor is None:
+            break
+        cursor = {"topic_name": answer.next_cursor.topic_name,
+                  "partition_index": answer.next_cursor.partition_index}
+    assert seen == [0, 1, 2, 3, 4]
