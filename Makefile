@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run collectstatic superuser test lint pytest bench clean distclean venv
+.PHONY: help run collectstatic superuser test lint pytest bench clean distclean venv conformance
 
 help:
 	@echo "make run     serve http://$(HOST):$(PORT) through Daphne (creates .venv, migrates,"
@@ -20,6 +20,8 @@ help:
 	@echo "make test    ruff check + the whole pytest suite"
 	@echo "make lint    ruff check only"
 	@echo "make bench   run every bench/*.py and print its figures"
+	@echo "make conformance  every client program against Apache Kafka 4.x and the playground,"
+	@echo "             compared; writes docs/COMPATIBILITY.md (needs Java, Maven, Go, Node)"
 	@echo "make clean   remove caches; make distclean also removes .venv"
 
 # Install requirements only when requirements.txt changed since the last install.
@@ -104,9 +106,15 @@ bench: $(STAMP) collectstatic $(MURMUR2_SO)
 		echo "== $$f"; $(BIN)/python "$$f"; \
 	done; [ $$found = 1 ] || echo "no benchmarks in bench/ yet"
 
+# Apache Kafka 4.x (server, kafka-clients, kafka-tools from Maven Central, cached in .cache/)
+# in KRaft mode and the playground, the same client programs against both, compared
+# (conformance/run.py): fails on any difference conformance/differences.py does not list.
+conformance: $(STAMP) $(MURMUR2_SO)
+	$(BIN)/python -m conformance.run
+
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 	rm -rf .pytest_cache .ruff_cache .hypothesis staticfiles build broker_core/_murmur2*.so
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .cache conformance/clients/kafkajs/node_modules

@@ -1,0 +1,5 @@
+import sys
+
+from conformance.clients import gobuild
+
+sys.exit(gobuild.main("franz"))

@@ -1,0 +1,5 @@
+import sys
+
+from conformance.clients.java import main
+
+sys.exit(main())

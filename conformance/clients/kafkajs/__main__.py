@@ -1,0 +1,5 @@
+import sys
+
+from conformance.clients.kafkajs import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from conformance.clients.tools import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""kafkajs (conformance/clients/kafkajs/main.js) against the in-process playground listener: it
+produces with kafkajs' DefaultPartitioner (Java-compatible murmur2), reads back, consumes in a
+group and commits, and its admin describes, lists and resets that group (admin.resetOffsets,
+which checks the group first with DescribeGroups), as it does against Kafka."""
+
+import subprocess
+import time
+
+import pytest
+
+from broker_core import reads
+from broker_core.partitioner import partition_for_key
+from tests.kafka.conftest import Live
+
+from .conftest import _unavailable, observed, run_program
+
+PREFIX = "pytest-kafkajs"
+TOPIC = f"{PREFIX}-t"
+CHECKS = ("metadata.topics", "produce.keys", "fetch.all", "group.consume_commit",
+          "group.describe", "group.list", "group.lag", "group.reset_earliest")
+# Every kafkajs consumer joins a group, and each join waits the listener's
+# group.initial.rebalance.delay.ms (3 s, Kafka's default): four joins here.
+RUN_TIMEOUT_S = 180
+KEYS = [f"k{i}" for i in range(20)]
+
+
+@pytest.fixture(scope="module")
+def kafkajs_ready():
+    """Node, and kafkajs installed from its package-lock.json (npm ci, once); skips (fails
+    under CI) without node or npm."""
+    from conformance.clients import kafkajs
+    from conformance.kafka import ToolchainMissing
+
+    t0 = time.monotonic()
+    try:
+        kafkajs.node()
+        kafkajs.install()
+    except ToolchainMissing as e:
+        _unavailable(str(e))
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"npm ci did not finish: {e}")
+    print(f"kafkajs ready in {time.monotonic() - t0:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def kafkajs_run(kafkajs_ready):
+    """The program run once against a fresh listener: (lines, {partition: [keys in offset
+    order]} of PREFIX-t in the listener's model after the run)."""
+    from conformance.clients import kafkajs
+
+    live = Live()
+    try:
+        lines, _, seconds = run_program(
+            kafkajs.command(live.bootstrap, PREFIX, ",".join(CHECKS)), RUN_TIMEOUT_S)
+        print(f"kafkajs program: {seconds:.1f} s")
+
+        def model_keys():
+            return {p: [r[1] for r in reads.records(live.room.cluster, TOPIC, p, 0,
+                                                    10 << 20)["records"]] for p in range(3)}
+
+        yield lines, live.call(model_keys)
+    finally:
+        live.close()
+
+
+def expected_layout() -> dict[int, list[str]]:
+    return {p: [k for k in KEYS if partition_for_key(k, 3) == p] for p in range(3)}
+
+
+def test_kafkajs_creates_and_lists_the_topic(kafkajs_run):
+    lines, _ = kafkajs_run
+    assert observed(lines, "metadata.topics") == {
+        "create": "ok", "topics": {TOPIC: {"partitions": 3, "replication_factor": 1}}}
+
+
+def test_kafkajs_keys_land_where_the_inspector_predicts(kafkajs_run):
+    """kafkajs 2's DefaultPartitioner is Java's murmur2: key K lands on partition_for_key(K, 3),
+    the page's prediction, and the listener's model holds it there in send order."""
+    lines, model = kafkajs_run
+    produced = observed(lines, "produce.keys")
+    assert "DefaultPartitioner" in produced["partitioner"]
+    layout = expected_layout()
+    assert model == layout
+    assert produced["records"] == {
+        k: {"partition": p, "offset": keys.index(k)} for p, keys in layout.items() for k in keys}
+
+
+def test_kafkajs_reads_back_what_was_produced(kafkajs_run):
+    lines, _ = kafkajs_run
+    fetched = observed(lines, "fetch.all")
+    assert fetched["records"] == [
+        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
+        for p, keys in expected_layout().items() for i, k in enumerate(keys)]
+    assert fetched["timestamps"] == {"during_produce": 20}
+
+
+def test_kafkajs_group_consumes_and_commits(kafkajs_run):
+    lines, model = kafkajs_run
+    ends = {str(p): len(keys) for p, keys in model.items()}
+    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
+                                                       "committed": ends}
+
+
+def test_kafkajs_admin_describes_and_lists_the_group(kafkajs_run):
+    """admin.describeGroups and listGroups while the member is in: kafkajs' default assigner
+    is its RoundRobinAssigner."""
+    lines, _ = kafkajs_run
+    assert observed(lines, "group.describe") == {
+        "state": "Stable", "protocol_type": "consumer", "assignor": "RoundRobinAssigner",
+        "members": 1, "assigned_partitions": [3], "error": "ok"}
+    assert observed(lines, "group.list") == {"listed": True, "protocol_type": "consumer"}
+
+
+def test_kafkajs_shows_no_lag_after_the_commit(kafkajs_run):
+    lines, model = kafkajs_run
+    assert observed(lines, "group.lag") == {"partitions": {
+        str(p): {"committed": len(k), "end": len(k), "lag": 0} for p, k in model.items()}}
+
+
+def test_kafkajs_admin_resets_the_group_to_earliest(kafkajs_run):
+    """admin.resetOffsets({earliest: true}) once the member left: kafkajs checks the group is
+    empty, then joins it and commits offset -2 (Kafka's "earliest" sentinel) for every
+    partition. Kafka stores -2 as given and a consumer that finds it starts from the beginning:
+    the group's next member reads everything again."""
+    lines, _ = kafkajs_run
+    assert observed(lines, "group.reset_earliest") == {
+        "state_after_leave": "Empty", "reset": "ok",
+        "committed": {str(p): -2 for p in range(3)}, "read_after": 20}

@@ -1,0 +1,150 @@
+"""IBM/sarama (conformance/clients/sarama/main.go) against the in-process playground listener:
+it produces with sarama's default partitioner (FNV-1a, not Java's murmur2), reads back,
+consumes in a consumer group and commits, and its ClusterAdmin describes, lists and resets that
+group, as it does against Kafka (conformance/run.py compares the two)."""
+
+import subprocess
+import time
+
+import pytest
+
+from broker_core import reads
+from tests.kafka.conftest import Live
+
+from .conftest import _unavailable, observed, run_program
+
+PREFIX = "pytest-sarama"
+TOPIC = f"{PREFIX}-t"
+CHECKS = ("metadata.topics", "produce.keys", "fetch.all", "group.consume_commit",
+          "group.describe", "group.list", "group.lag", "group.reset_earliest")
+RUN_TIMEOUT_S = 180
+KEYS = [f"k{i}" for i in range(20)]
+
+
+def fnv1a_32(data: bytes) -> int:
+    h = 0x811C9DC5
+    for byte in data:
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def sarama_partition(key: str, partitions: int) -> int:
+    """sarama's NewHashPartitioner (its default): FNV-1a 32-bit of the key read as a signed
+    int32, Go's % (the sign of the dividend), then negated when negative: |h| mod n."""
+    h = fnv1a_32(key.encode())
+    signed = h - (1 << 32) if h & 0x80000000 else h
+    return abs(signed) % partitions
+
+
+def test_sarama_partition_matches_fnv_test_vectors():
+    """FNV-1a's published vectors (the FNV reference, isthe.com/chongo/tech/comp/fnv). Every
+    k0..k19 hashes negative as an int32, where sarama's abs and Java's & 0x7fffffff part:
+    sarama's rule is the one the program's keys must follow."""
+    assert fnv1a_32(b"") == 0x811C9DC5
+    assert fnv1a_32(b"a") == 0xE40C292C
+    assert fnv1a_32(b"foobar") == 0xBF9CF968
+    masked = {k: (fnv1a_32(k.encode()) & 0x7FFFFFFF) % 3 for k in KEYS}
+    assert any(sarama_partition(k, 3) != masked[k] for k in KEYS)
+
+
+@pytest.fixture(scope="module")
+def sarama_binary():
+    from conformance.clients import sarama
+    from conformance.kafka import ToolchainMissing
+
+    t0 = time.monotonic()
+    try:
+        binary = sarama.build()
+    except ToolchainMissing as e:
+        _unavailable(str(e))
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"go build did not finish: {e}")
+    print(f"sarama program ready in {time.monotonic() - t0:.1f} s")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def sarama_run(sarama_binary):
+    """The program run once against a fresh listener: (lines, {partition: [keys in offset
+    order]} of PREFIX-t in the listener's model after the run)."""
+    from conformance.clients import sarama
+
+    live = Live()
+    try:
+        lines, _, seconds = run_program(sarama.command(live.bootstrap, PREFIX, ",".join(CHECKS)),
+                                        RUN_TIMEOUT_S)
+        print(f"sarama program: {seconds:.1f} s")
+
+        def model_keys():
+            return {p: [r[1] for r in reads.records(live.room.cluster, TOPIC, p, 0,
+                                                    10 << 20)["records"]] for p in range(3)}
+
+        yield lines, live.call(model_keys)
+    finally:
+        live.close()
+
+
+def expected_layout() -> dict[int, list[str]]:
+    return {p: [k for k in KEYS if sarama_partition(k, 3) == p] for p in range(3)}
+
+
+def test_sarama_creates_and_lists_the_topic(sarama_run):
+    lines, _ = sarama_run
+    assert observed(lines, "metadata.topics") == {
+        "create": "ok", "topics": {TOPIC: {"partitions": 3, "replication_factor": 1}}}
+
+
+def test_sarama_keys_land_where_its_hash_partitioner_puts_them(sarama_run):
+    """sarama's default partitioner is FNV-1a, so its keys land elsewhere than Java's: the
+    listener keeps each record on the partition the client chose, in send order."""
+    lines, model = sarama_run
+    produced = observed(lines, "produce.keys")
+    assert produced["partitioner"].startswith("sarama.NewHashPartitioner")
+    layout = expected_layout()
+    assert model == layout
+    assert produced["records"] == {
+        k: {"partition": p, "offset": keys.index(k), "as_hash_partitioner": True}
+        for p, keys in layout.items() for k in keys}
+
+
+def test_sarama_reads_back_what_was_produced(sarama_run):
+    lines, _ = sarama_run
+    fetched = observed(lines, "fetch.all")
+    assert fetched["records"] == [
+        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
+        for p, keys in expected_layout().items() for i, k in enumerate(keys)]
+    assert fetched["timestamps"] == {"during_produce": 20}
+
+
+def test_sarama_group_consumes_and_commits(sarama_run):
+    """A sarama ConsumerGroup (protocol version 2.8, sarama's default: OffsetCommit v7) reads
+    everything and its commit sticks."""
+    lines, model = sarama_run
+    ends = {str(p): len(keys) for p, keys in model.items()}
+    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
+                                                       "committed": ends}
+
+
+def test_sarama_admin_describes_and_lists_the_group(sarama_run):
+    """ClusterAdmin.DescribeConsumerGroups and ListConsumerGroups while the member is in:
+    sarama's default assignor is range."""
+    lines, _ = sarama_run
+    assert observed(lines, "group.describe") == {
+        "state": "Stable", "protocol_type": "consumer", "assignor": "range", "members": 1,
+        "assigned_partitions": [3], "error": "ok"}
+    assert observed(lines, "group.list") == {"listed": True, "protocol_type": "consumer"}
+
+
+def test_sarama_shows_no_lag_after_the_commit(sarama_run):
+    lines, model = sarama_run
+    assert observed(lines, "group.lag") == {"partitions": {
+        str(p): {"committed": len(k), "end": len(k), "lag": 0} for p, k in model.items()}}
+
+
+def test_sarama_admin_resets_the_group_to_earliest(sarama_run):
+    """After its member left, ClusterAdmin.AlterConsumerGroupOffsets moves the group back to
+    the start, and the group's next member reads everything again."""
+    lines, _ = sarama_run
+    assert observed(lines, "group.reset_earliest") == {
+        "state_after_leave": "Empty", "commit": {str(p): "ok" for p in range(3)},
+        "committed": {str(p): 0 for p in range(3)}, "read_after": 20}
