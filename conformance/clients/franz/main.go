@@ -860,6 +860,20 @@ func (r *runner) configValue(ctx context.Context, topic, name string) (map[strin
 	return map[string]any{"value": nil}, nil
 }
 
+// settledConfig: a topic config as described once it shows `want`, or after 10 s as it is.
+// Kafka applies a change through its controller's metadata log, so a describe right after the
+// alter may still show the old value on a loaded machine.
+func (r *runner) settledConfig(ctx context.Context, topic, name, want string) (map[string]any, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen, err := r.configValue(ctx, topic, name)
+		if err != nil || seen["value"] == want || time.Now().After(deadline) {
+			return seen, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (r *runner) alterConfigs(ctx context.Context) (any, error) {
 	topic := r.prefix + "-c"
 	if err := r.createTopic(ctx, topic, 1); err != nil {
@@ -871,7 +885,9 @@ func (r *runner) alterConfigs(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen, err := r.configValue(ctx, topic, "retention.ms")
+	// Kafka applies a config change through its controller's metadata log: a describe right
+	// after the alter may still show the old value on a loaded machine. Wait for it a while.
+	seen, err := r.settledConfig(ctx, topic, "retention.ms", value)
 	if err != nil {
 		return nil, err
 	}
@@ -897,7 +913,7 @@ func (r *runner) alterConfigsLegacy(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen, err := r.configValue(ctx, topic, "retention.ms")
+	seen, err := r.settledConfig(ctx, topic, "retention.ms", value)
 	if err != nil {
 		return nil, err
 	}
