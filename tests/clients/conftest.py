@@ -58,3 +58,40 @@ def observed(lines: dict, check: str):
     assert line is not None, f"{check}: not printed (printed: {sorted(lines)})"
     assert "observed" in line, f"{check}: {line}"
     return line["observed"]
+
+
+def prepared(what: str, prepare) -> None:
+    """Run `prepare()` (a go build, an npm ci): skips (fails under CI) when its toolchain is
+    missing, fails when it does not finish."""
+    from conformance.kafka import ToolchainMissing
+
+    t0 = time.monotonic()
+    try:
+        prepare()
+    except ToolchainMissing as e:
+        _unavailable(str(e))
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"{what} did not finish: {e}")
+    print(f"{what} ready in {time.monotonic() - t0:.1f} s")
+
+
+def run_against_listener(command, prefix: str, checks, topic: str, timeout_s: float):
+    """A conformance program (`command(bootstrap, prefix, only)`) run once against a fresh
+    in-process listener: (its lines, {partition: [keys in offset order]} of `topic` (3
+    partitions) in the listener's model after the run)."""
+    from broker_core import reads
+    from tests.kafka.conftest import Live
+
+    live = Live()
+    try:
+        lines, _, seconds = run_program(command(live.bootstrap, prefix, ",".join(checks)),
+                                        timeout_s)
+        print(f"{prefix} program: {seconds:.1f} s")
+
+        def model_keys():
+            return {p: [r[1] for r in reads.records(live.room.cluster, topic, p, 0,
+                                                    10 << 20)["records"]] for p in range(3)}
+
+        return lines, live.call(model_keys)
+    finally:
+        live.close()

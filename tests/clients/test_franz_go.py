@@ -3,16 +3,11 @@ listener: it produces with franz-go's default partitioner (murmur2 for keys, as 
 back, consumes in a group and commits, and kadm describes, lists, measures the lag of and
 resets that group, as it does against Kafka (conformance/run.py compares the two)."""
 
-import subprocess
-import time
-
 import pytest
 
-from broker_core import reads
 from broker_core.partitioner import partition_for_key
-from tests.kafka.conftest import Live
 
-from .conftest import _unavailable, observed, run_program
+from .conftest import observed, prepared, run_against_listener
 
 PREFIX = "pytest-franz"
 TOPIC = f"{PREFIX}-t"
@@ -25,41 +20,18 @@ KEYS = [f"k{i}" for i in range(20)]
 
 @pytest.fixture(scope="module")
 def franz_binary():
-    """The program, built once per go.sum and source (.cache/conformance/bin); skips (fails
-    under CI) without Go."""
+    """The program, built once per go.sum and source (.cache/conformance/bin)."""
     from conformance.clients import franz
-    from conformance.kafka import ToolchainMissing
 
-    t0 = time.monotonic()
-    try:
-        binary = franz.build()
-    except ToolchainMissing as e:
-        _unavailable(str(e))
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"go build did not finish: {e}")
-    print(f"franz program ready in {time.monotonic() - t0:.1f} s")
-    return binary
+    prepared("franz program", franz.build)
 
 
 @pytest.fixture(scope="module")
 def franz_run(franz_binary):
-    """The program run once against a fresh listener: (lines, {partition: [keys in offset
-    order]} of PREFIX-t in the listener's model after the run)."""
+    """The program run once against a fresh listener (conftest.run_against_listener)."""
     from conformance.clients import franz
 
-    live = Live()
-    try:
-        lines, _, seconds = run_program(franz.command(live.bootstrap, PREFIX, ",".join(CHECKS)),
-                                        RUN_TIMEOUT_S)
-        print(f"franz program: {seconds:.1f} s")
-
-        def model_keys():
-            return {p: [r[1] for r in reads.records(live.room.cluster, TOPIC, p, 0,
-                                                    10 << 20)["records"]] for p in range(3)}
-
-        yield lines, live.call(model_keys)
-    finally:
-        live.close()
+    return run_against_listener(franz.command, PREFIX, CHECKS, TOPIC, RUN_TIMEOUT_S)
 
 
 def expected_layout() -> dict[int, list[str]]:

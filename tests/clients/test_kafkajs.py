@@ -3,16 +3,11 @@ produces with kafkajs' DefaultPartitioner (Java-compatible murmur2), reads back,
 group and commits, and its admin describes, lists and resets that group (admin.resetOffsets,
 which checks the group first with DescribeGroups), as it does against Kafka."""
 
-import subprocess
-import time
-
 import pytest
 
-from broker_core import reads
 from broker_core.partitioner import partition_for_key
-from tests.kafka.conftest import Live
 
-from .conftest import _unavailable, observed, run_program
+from .conftest import observed, prepared, run_against_listener
 
 PREFIX = "pytest-kafkajs"
 TOPIC = f"{PREFIX}-t"
@@ -26,41 +21,18 @@ KEYS = [f"k{i}" for i in range(20)]
 
 @pytest.fixture(scope="module")
 def kafkajs_ready():
-    """Node, and kafkajs installed from its package-lock.json (npm ci, once); skips (fails
-    under CI) without node or npm."""
+    """Node, and kafkajs installed from its package-lock.json (npm ci, once)."""
     from conformance.clients import kafkajs
-    from conformance.kafka import ToolchainMissing
 
-    t0 = time.monotonic()
-    try:
-        kafkajs.node()
-        kafkajs.install()
-    except ToolchainMissing as e:
-        _unavailable(str(e))
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"npm ci did not finish: {e}")
-    print(f"kafkajs ready in {time.monotonic() - t0:.1f} s")
+    prepared("kafkajs", lambda: (kafkajs.node(), kafkajs.install()))
 
 
 @pytest.fixture(scope="module")
 def kafkajs_run(kafkajs_ready):
-    """The program run once against a fresh listener: (lines, {partition: [keys in offset
-    order]} of PREFIX-t in the listener's model after the run)."""
+    """The program run once against a fresh listener (conftest.run_against_listener)."""
     from conformance.clients import kafkajs
 
-    live = Live()
-    try:
-        lines, _, seconds = run_program(
-            kafkajs.command(live.bootstrap, PREFIX, ",".join(CHECKS)), RUN_TIMEOUT_S)
-        print(f"kafkajs program: {seconds:.1f} s")
-
-        def model_keys():
-            return {p: [r[1] for r in reads.records(live.room.cluster, TOPIC, p, 0,
-                                                    10 << 20)["records"]] for p in range(3)}
-
-        yield lines, live.call(model_keys)
-    finally:
-        live.close()
+    return run_against_listener(kafkajs.command, PREFIX, CHECKS, TOPIC, RUN_TIMEOUT_S)
 
 
 def expected_layout() -> dict[int, list[str]]:

@@ -3,15 +3,9 @@ it produces with sarama's default partitioner (FNV-1a, not Java's murmur2), read
 consumes in a consumer group and commits, and its ClusterAdmin describes, lists and resets that
 group, as it does against Kafka (conformance/run.py compares the two)."""
 
-import subprocess
-import time
-
 import pytest
 
-from broker_core import reads
-from tests.kafka.conftest import Live
-
-from .conftest import _unavailable, observed, run_program
+from .conftest import observed, prepared, run_against_listener
 
 PREFIX = "pytest-sarama"
 TOPIC = f"{PREFIX}-t"
@@ -49,39 +43,18 @@ def test_sarama_partition_matches_fnv_test_vectors():
 
 @pytest.fixture(scope="module")
 def sarama_binary():
+    """The program, built once per go.sum and source (.cache/conformance/bin)."""
     from conformance.clients import sarama
-    from conformance.kafka import ToolchainMissing
 
-    t0 = time.monotonic()
-    try:
-        binary = sarama.build()
-    except ToolchainMissing as e:
-        _unavailable(str(e))
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"go build did not finish: {e}")
-    print(f"sarama program ready in {time.monotonic() - t0:.1f} s")
-    return binary
+    prepared("sarama program", sarama.build)
 
 
 @pytest.fixture(scope="module")
 def sarama_run(sarama_binary):
-    """The program run once against a fresh listener: (lines, {partition: [keys in offset
-    order]} of PREFIX-t in the listener's model after the run)."""
+    """The program run once against a fresh listener (conftest.run_against_listener)."""
     from conformance.clients import sarama
 
-    live = Live()
-    try:
-        lines, _, seconds = run_program(sarama.command(live.bootstrap, PREFIX, ",".join(CHECKS)),
-                                        RUN_TIMEOUT_S)
-        print(f"sarama program: {seconds:.1f} s")
-
-        def model_keys():
-            return {p: [r[1] for r in reads.records(live.room.cluster, TOPIC, p, 0,
-                                                    10 << 20)["records"]] for p in range(3)}
-
-        yield lines, live.call(model_keys)
-    finally:
-        live.close()
+    return run_against_listener(sarama.command, PREFIX, CHECKS, TOPIC, RUN_TIMEOUT_S)
 
 
 def expected_layout() -> dict[int, list[str]]:
