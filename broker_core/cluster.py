@@ -682,16 +682,9 @@ class Cluster:
             return {"error": "OFFSET_OUT_OF_RANGE",
                     "message": f"offset {offset} is past the high watermark "
                                f"{part.high_watermark}"}
-        log = part.leader_log
-        first = log.start_offset
-        if offset > first:
-            for b in part.replicas:
-                if part.logs[b].start_offset < offset:
-                    part.logs[b].delete_before(offset)
-            self.event("record.expired", topic=topic.name, partition=index, offset=first,
-                       count=offset - first, log_start_offset=offset,
-                       reason="deleted by a client (DeleteRecords)")
-        return {"low_watermark": log.start_offset}
+        if offset > part.leader_log.start_offset:
+            self._cut_log(part, offset, "deleted by a client (DeleteRecords)")
+        return {"low_watermark": part.leader_log.start_offset}
 
     def _metadata_changed(self, topic: str, reason: str) -> None:
         for gid in sorted(self.groups):
@@ -1142,11 +1135,7 @@ class Cluster:
                 cut += 1
                 reason = reason or "retention.bytes"
         if cut > log.start_offset:
-            first = log.start_offset
-            for b in part.replicas:
-                part.logs[b].delete_before(cut)
-            self.event("record.expired", topic=part.topic.name, partition=part.index,
-                       offset=first, count=cut - first, log_start_offset=cut, reason=reason)
+            self._cut_log(part, cut, reason)
         # What the high watermark held back waits for the next check, never this instant.
         self._schedule_retention(part, not_before_ms=now + 1)
 
@@ -1189,13 +1178,16 @@ class Cluster:
             else:
                 heapq.heappop(heap)
         for i in sorted(cuts):
-            part, cut = parts[i], cuts[i]
-            first = part.leader_log.start_offset
-            for b in part.replicas:
-                part.logs[b].delete_before(cut)
-            self.event("record.expired", topic=part.topic.name, partition=part.index,
-                       offset=first, count=cut - first, log_start_offset=cut,
-                       reason=reason)
+            self._cut_log(parts[i], cuts[i], reason)
+
+    def _cut_log(self, part, cut: int, reason: str) -> None:
+        """Move the partition's log start up to `cut` on every replica at once (retention,
+        the record budget, a client's DeleteRecords) and say so: `record.expired`."""
+        first = part.leader_log.start_offset
+        for b in part.replicas:
+            part.logs[b].delete_before(cut)
+        self.event("record.expired", topic=part.topic.name, partition=part.index,
+                   offset=first, count=cut - first, log_start_offset=cut, reason=reason)
 
     # -- producer workloads -------------------------------------------------------------------
 

@@ -58,6 +58,16 @@ def topic_ids(cluster) -> dict[int, str]:
     return {t.topic_id: name for name, t in cluster.topics.items()}
 
 
+def topic_id(cluster, name: str) -> int | None:
+    t = cluster.topics.get(name)
+    return None if t is None else t.topic_id
+
+
+def topic_named_by_id(cluster, topic_id: int) -> str | None:
+    """The name of the topic with this id, or None (a search: a room has a few dozen)."""
+    return next((name for name, t in cluster.topics.items() if t.topic_id == topic_id), None)
+
+
 def brokers(cluster) -> list[dict]:
     """Every broker in id order: {"id", "up", "registered"} (registered: its ZooKeeper session
     is open, so Metadata lists it)."""

@@ -64,7 +64,7 @@ DIFFERENCES: dict[tuple[str, str], str] = {
 }
 
 
-def _matches(pattern: str, check: str) -> bool:
+def matches(pattern: str, check: str) -> bool:
     if "*" not in pattern:
         return pattern == check
     head, _, rest = pattern.partition("*")
@@ -79,6 +79,6 @@ def _matches(pattern: str, check: str) -> bool:
 def listed(client: str, check: str) -> str | None:
     """The reason a difference in `check` for `client` is listed, or None."""
     for (who, pattern), reason in DIFFERENCES.items():
-        if who in ("*", client) and _matches(pattern, check):
+        if who in ("*", client) and matches(pattern, check):
             return reason
     return None

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from conformance import ROOT
-from conformance.differences import DIFFERENCES, NOT_YET, _matches, listed
+from conformance.differences import DIFFERENCES, NOT_YET, listed, matches
 
 # The programs, each run as `python -m conformance.clients.<module>`, and how the card names
 # the client. Order: the reference client first.
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     differ_unlisted = [r for r in compared if r["status"] == "unlisted"]
     stale = sorted(f"{c}:{k}" for (c, k) in DIFFERENCES
                    if (c == "*" or c in clients) and not any(
-                       r["status"] == "listed" and _matches(k, r["check"])
+                       r["status"] == "listed" and matches(k, r["check"])
                        and c in ("*", r["client"]) for r in rows))
 
     ran = len(clients) - len(skipped_clients)

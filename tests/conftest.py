@@ -18,6 +18,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from hypothesis import settings
 
+# Shared with the conformance harness's servers (one implementation of each).
+from conformance import free_ports, stop_process  # noqa: F401  (tests import them from here)
 from playground.env import parse_bool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,39 +54,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def free_ports(n: int) -> int:
-    """The first of `n` consecutive TCP ports that were all free a moment ago."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65_000:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free consecutive ports")
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _wait_until(ready, proc: subprocess.Popen, log: Path, what: str, timeout_s: float) -> None:

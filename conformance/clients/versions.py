@@ -46,10 +46,10 @@ from kafka.protocol import admin as _admin  # noqa: F401  (registers the admin A
 from kafka.protocol import consumer as _consumer  # noqa: F401
 from kafka.protocol import metadata as _metadata  # noqa: F401
 from kafka.protocol import producer as _producer  # noqa: F401
-from kafka.protocol.api_message import ApiMessage
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from conformance.clients.common import log
+from playground.kafka import codec
 
 CLIENT_ID = b"conformance-versions"
 # KIP-511: ApiVersions v3+ carries the client's software name and version; Kafka checks both
@@ -160,10 +160,10 @@ KAFKA_APIS: dict[int, tuple[str, int, int, int | None]] = {
 # below_floor probe tests is the served one.
 SERVED_FLOOR = {0: 3}
 
-# Kafka's Errors names where kafka-python spells them differently (or not at all).
+# Kafka's Errors names: the listener's own table (codec.ERROR_CODES), and those newer than
+# kafka-python knows; any other code by kafka-python's name for it.
 KAFKA_ERROR_NAMES = {
-    -1: "UNKNOWN_SERVER_ERROR", 0: "NONE", 6: "NOT_LEADER_OR_FOLLOWER",
-    10: "MESSAGE_TOO_LARGE", 17: "INVALID_TOPIC_EXCEPTION", 39: "INVALID_REPLICA_ASSIGNMENT",
+    **{code: name for name, code in codec.ERROR_CODES.items()},
     128: "INVALID_REGULAR_EXPRESSION", 129: "REBOOTSTRAP_REQUIRED",
     130: "STREAMS_INVALID_TOPOLOGY", 131: "STREAMS_INVALID_TOPOLOGY_EPOCH",
     132: "STREAMS_TOPOLOGY_FENCED", 133: "SHARE_SESSION_LIMIT_REACHED",
@@ -183,23 +183,8 @@ def error_name(code: int) -> str:
     return message if message and message != "UNKNOWN" else f"ERROR_{code}"
 
 
-def _kafka_python_classes() -> tuple[dict, dict]:
-    """{api_key: request class}, {api_key: response class} of kafka-python's generated protocol
-    classes (found as playground/kafka/codec.py finds them)."""
-    requests, responses = {}, {}
-
-    def walk(cls):
-        for sub in cls.__subclasses__():
-            if getattr(sub, "_class_version", 1) is None and sub._json:
-                table = requests if sub._json["type"] == "request" else responses
-                table.setdefault(sub.API_KEY, sub)
-            walk(sub)
-
-    walk(ApiMessage)
-    return requests, responses
-
-
-REQUESTS, RESPONSES = _kafka_python_classes()
+# kafka-python's generated protocol classes by API key, as the listener's codec finds them.
+REQUESTS, RESPONSES = codec.REQUESTS, codec.RESPONSES
 
 
 def api_name(key: int) -> str:

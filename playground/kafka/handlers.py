@@ -72,16 +72,13 @@ def named_topic(conn, name, topic_id) -> str | None:
     OffsetFetch v10, DeleteTopics v6) by id; None for an id no topic has
     (UNKNOWN_TOPIC_ID)."""
     if topic_id is not None and topic_id != ZERO_UUID:
-        return reads.topic_ids(conn.room.cluster).get(topic_id.int)
+        return reads.topic_named_by_id(conn.room.cluster, topic_id.int)
     return name
 
 
 def topic_id_of(conn, name: str) -> uuid.UUID:
-    topic = reads.topic_ids(conn.room.cluster)
-    for i, n in topic.items():
-        if n == name:
-            return uuid.UUID(int=i)
-    return ZERO_UUID
+    found = reads.topic_id(conn.room.cluster, name)
+    return ZERO_UUID if found is None else uuid.UUID(int=found)
 
 
 # -- ApiVersions ---------------------------------------------------------------------------------

@@ -277,8 +277,7 @@ class Listener:
         # the room goes back to running in real time, as the room's clock stands still (or
         # ran at the page's speed) while no client was connected.
         self.epoch_ms = 0
-        self.log_full_noticed = False
-        self.noticed: set[str] = set()
+        self.noticed: set[str] = set()  # what notice_once told the page already
 
     # -- the room ---------------------------------------------------------------------------
 
@@ -359,14 +358,16 @@ class Listener:
             self.noticed.add(key)
             self._spawn(self.room.notice("warning", text))
 
+    @property
+    def log_full_noticed(self) -> bool:
+        return "recording_full" in self.noticed
+
     def recording_full(self) -> None:
         """Produce was refused because the room's recording is full: the page says so, once."""
-        if not self.log_full_noticed:
-            self.log_full_noticed = True
-            self._spawn(self.room.notice(
-                "warning", f"This room's recording is full ({self.room.log_bytes_max:,} bytes "
-                "of commands): real clients' produce requests are refused (POLICY_VIOLATION). "
-                "Restart the listener with a fresh room to go on."))
+        self.notice_once("recording_full", (
+            f"This room's recording is full ({self.room.log_bytes_max:,} bytes of commands): "
+            "real clients' produce requests are refused (POLICY_VIOLATION). Restart the "
+            "listener with a fresh room to go on."))
 
     def poke(self) -> None:
         self._poke.set()
