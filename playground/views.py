@@ -302,6 +302,6 @@ def compatibility(request: HttpRequest) -> HttpResponse:
     if card is not None:
         cells = {(c["client"], c["check"]): c for c in card["cells"]}
         for check in card["checks"]:
-            rows.append({"check": check, "cells": [
+            rows.append({"check": check, "parts": check.split("."), "cells": [
                 cells.get((client["id"], check)) for client in card["clients"]]})
     return render(request, "playground/compatibility.html", {"card": card, "rows": rows})
