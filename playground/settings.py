@@ -122,6 +122,9 @@ PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS = env.bounded_number(
     os.environ, "PLAYGROUND_KAFKA_CONNECTIONS_PER_ADDRESS", 64, 1, 100_000)
 PLAYGROUND_KAFKA_IDLE_S = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_IDLE_S", 600, 1,
                                              86_400, integer=False)
+# Requests of one Kafka connection in progress at once: Produce requests that wait only for
+# the store (their saves share commits), and the one being handled. 1: strictly one at a time.
+PLAYGROUND_KAFKA_PIPELINE = env.bounded_number(os.environ, "PLAYGROUND_KAFKA_PIPELINE", 5, 1, 100)
 PLAYGROUND_KAFKA_QUEUED_BYTES = env.bounded_number(
     # At least one whole frame (codec.MAX_FRAME_BYTES, 8 MiB), as Kafka requires.
     os.environ, "PLAYGROUND_KAFKA_QUEUED_BYTES", 64 * 1024 * 1024, 8 * 1024 * 1024, 1024 ** 4)

@@ -310,7 +310,7 @@ async def produce(conn, request) -> dict | None:
             await _await_acks(conn, watch, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
     finally:
         watch.close()
-    await conn.persist()
+    await conn.persist(last=True)
     if request.acks == 0:
         return None  # acks=0: Kafka sends no response at all
     return {"responses": responses, "throttle_time_ms": 0}

@@ -6,8 +6,11 @@ the listener observes the room's events (`Room.add_listener`), and ``broker.stop
 that broker's port and every connection to it (a client sees its socket drop, as when a real
 broker dies), ``broker.started`` opens it again.
 
-Each connection reads length-prefixed frames and answers them one at a time, in order (Kafka
-mutes a connection while a request is in progress, so clients never expect otherwise). A
+Each connection reads length-prefixed frames and handles them one at a time, in order (Kafka
+mutes a connection while a request is in progress, so clients never expect otherwise), with
+one exception: a Produce that has applied all it will and waits only for the store releases
+the connection, so that a client's next requests (up to `pipeline` in all) are applied while it
+waits and their saves share one commit; answers still go out in the requests' order. A
 frame larger than `codec.MAX_FRAME_BYTES`, one that does not decode, an unknown API key or an
 unsupported version (except ApiVersions, which gets KIP-511's UNSUPPORTED_VERSION answer), or a
 handler that fails, closes that connection only: the room and every other connection go on.
@@ -185,6 +188,8 @@ class Connection:
         self.header: codec.Header | None = None
         # Produce: what the current request's compressed batches may still decompress to.
         self.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
+        # Set by `persist` for the request being read from the connection (None between).
+        self.parked: asyncio.Event | None = None
 
     @property
     def room(self):
@@ -207,7 +212,14 @@ class Connection:
         self.listener.poke()
         return events, answer
 
-    async def persist(self) -> None:
+    async def persist(self, last: bool = False) -> None:
+        """Until what the room applied is stored. `last`: the request has applied all it
+        will and waits for nothing else (no acks, no barrier), so the connection may read and
+        apply its next request meanwhile (see Listener._requests). Only then: Kafka handles a
+        connection's requests one at a time, and a request still waiting for something the
+        next could change (a JoinGroup's barrier) must not see it first."""
+        if last and self.parked is not None:
+            self.parked.set()
         await self.listener.persist()
 
     def watch(self, predicate) -> Watch:
@@ -231,7 +243,7 @@ class Listener:
                  log_bytes_max: int = LIVE_LOG_BYTES_MAX,
                  max_frame_bytes: int = codec.MAX_FRAME_BYTES,
                  connections_per_address: int | None = None, idle_s: float | None = None,
-                 queued_bytes: int | None = None,
+                 queued_bytes: int | None = None, pipeline: int | None = None,
                  frame_body_timeout_s: float = FRAME_BODY_TIMEOUT_S):
         """The limits left None come from Django's settings PLAYGROUND_KAFKA_<NAME>."""
         from django.conf import settings
@@ -242,6 +254,8 @@ class Listener:
             idle_s = settings.PLAYGROUND_KAFKA_IDLE_S
         if queued_bytes is None:
             queued_bytes = settings.PLAYGROUND_KAFKA_QUEUED_BYTES
+        if pipeline is None:
+            pipeline = settings.PLAYGROUND_KAFKA_PIPELINE
         if queued_bytes < max_frame_bytes:
             # As Kafka requires queued.max.request.bytes >= socket.request.max.bytes: a frame
             # the pool can never hold would wait for ever, and its connection with it.
@@ -256,6 +270,8 @@ class Listener:
         self.max_frame_bytes = max_frame_bytes
         self.connections_per_address = connections_per_address
         self.idle_s = idle_s
+        # Requests of one connection in progress at once (see _requests).
+        self.pipeline = pipeline
         self.frame_body_timeout_s = frame_body_timeout_s
         self.pool = RequestPool(queued_bytes)
         # Open connections per client IP, across every broker's port.
@@ -523,68 +539,132 @@ class Listener:
                     self.connections_per_address, more)
 
     async def _requests(self, conn: Connection) -> None:
-        reader, writer = conn.reader, conn.writer
+        """Read and answer the connection's requests, answers in the order the requests came.
+
+        A request is handled alone until it has applied what it will (its handler's persist):
+        only then is the next one read, so commands reach the room in the client's order, as
+        with Kafka. While earlier ones wait for the store, later ones are applied, and their
+        saves share commits: a producer past its queue sends a request of a few dozen records
+        every linger.ms, and one commit each, in turn, held it to a few thousand records/s."""
+        reader = conn.reader
         max_frame = self.max_frame_bytes
         pool = self.pool
-        while True:
-            try:
-                # Idle: nothing sent since the last answer went out (a request in progress,
-                # a long-polling Fetch among them, is not idle: this clock is not running).
-                async with asyncio.timeout(self.idle_s):
-                    head = await reader.readexactly(4)
-            except TimeoutError:
-                log.debug("connection %s closed: idle for %s s (PLAYGROUND_KAFKA_IDLE_S)",
-                          conn.peer, self.idle_s)
-                return
-            size = int.from_bytes(head, "big", signed=True)
-            if max_frame < size <= codec.SOCKET_REQUEST_MAX_BYTES:
-                if not await self._oversized(conn, size):
+        answers: collections.deque = collections.deque()  # (handler task, bytes reserved)
+        moved = asyncio.Event()  # an answer was queued or written
+        writing = asyncio.ensure_future(self._write_answers(conn, answers, moved))
+        try:
+            while True:
+                while len(answers) >= self.pipeline and not writing.done():
+                    await _moved_or_done(moved, writing)
+                if writing.done():
+                    return writing.result()
+                try:
+                    # Idle: nothing sent since the last answer went out (a request in
+                    # progress, a long-polling Fetch among them, is not idle: this clock is
+                    # not running).
+                    async with asyncio.timeout(None if answers else self.idle_s):
+                        head = await reader.readexactly(4)
+                except TimeoutError:
+                    log.debug("connection %s closed: idle for %s s (PLAYGROUND_KAFKA_IDLE_S)",
+                              conn.peer, self.idle_s)
                     return
-                continue
-            if size < 0 or size > max_frame:
-                raise codec.FrameError(f"a frame of {size:,} bytes (at most {max_frame:,})")
-            # A frame that fits the stream buffer costs no more than the connection already
-            # may (it buffers up to twice STREAM_LIMIT_BYTES whatever we read), so it does not
-            # wait for the pool: metadata, heartbeats, commits and fetches keep the cluster
-            # going while big produce requests queue for their turn. Bigger frames reserve
-            # their size first, so the bytes held across all connections stay within the pool
-            # plus a bounded amount per open connection, itself capped per address.
-            reserved = size if size > STREAM_LIMIT_BYTES else 0
-            if reserved:
-                await pool.reserve(reserved)
-            try:
+                size = int.from_bytes(head, "big", signed=True)
+                if max_frame < size <= codec.SOCKET_REQUEST_MAX_BYTES:
+                    # Answered here, directly: after every answer before it.
+                    while answers and not writing.done():
+                        await _moved_or_done(moved, writing)
+                    if writing.done():
+                        return writing.result()
+                    if not await self._oversized(conn, size):
+                        return
+                    continue
+                if size < 0 or size > max_frame:
+                    raise codec.FrameError(f"a frame of {size:,} bytes (at most {max_frame:,})")
+                # A frame that fits the stream buffer costs no more than the connection
+                # already may (it buffers up to twice STREAM_LIMIT_BYTES whatever we read), so
+                # it does not wait for the pool: metadata, heartbeats, commits and fetches keep
+                # the cluster going while big produce requests queue for their turn. Bigger
+                # frames reserve their size first, so the bytes held across all connections
+                # stay within the pool plus a bounded amount per open connection, itself
+                # capped per address. Given back once the answer is in the transport.
+                reserved = size if size > STREAM_LIMIT_BYTES else 0
+                if reserved:
+                    await pool.reserve(reserved)
+                header = None
                 try:
                     async with asyncio.timeout(self.frame_body_timeout_s):
                         frame = await reader.readexactly(size)
+                    header = codec.parse_header(frame)
                 except TimeoutError:
-                    log.info("connection %s closed: a frame of %s bytes was not complete after "
-                             "%s s", conn.peer, f"{size:,}", self.frame_body_timeout_s)
+                    log.info("connection %s closed: a frame of %s bytes was not complete "
+                             "after %s s", conn.peer, f"{size:,}", self.frame_body_timeout_s)
                     return
-                header = codec.parse_header(frame)
+                finally:
+                    # From here the answer holds the share (given back once it is written).
+                    if reserved and header is None:
+                        pool.release(reserved)
                 conn.header = header
                 conn.client_id = header.client_id
-                response = await self._answer(conn, header, frame)
-                del frame  # the request's bytes are dropped before its share is given back
-                if response is not None:
-                    writer.write(response)
-                    del response
-            finally:
-                # Given back once the answer is in the transport, not after drain: a client
-                # that does not read its answers holds its socket's buffer (bounded by drain
-                # below and the idle timeout), not the pool every other connection needs.
+                conn.parked = parked = asyncio.Event()
+                task = asyncio.ensure_future(self._answer(conn, header, frame))
+                del frame  # the handler holds the request's bytes while it needs them
+                answers.append((task, reserved))
+                moved.set()
+                waiting = asyncio.ensure_future(parked.wait())
+                try:
+                    await asyncio.wait([task, waiting, writing],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiting.cancel()
+                    conn.parked = None
+                # One request per turn of the event loop: a pipelining client's next requests
+                # are already buffered, so neither readexactly nor drain would ever yield, and
+                # HTTP, WebSockets and every other connection on this loop would wait for it.
+                await asyncio.sleep(0)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if writing.done() and not writing.cancelled() and writing.exception() is not None:
+                raise writing.exception() from None  # a handler failed: what _serve logs
+            raise
+        finally:
+            writing.cancel()
+            await asyncio.wait([writing])  # it gives back the share of the answer it awaited
+            for task, reserved in answers:
+                task.cancel()
                 if reserved:
                     pool.release(reserved)
+            answers.clear()
+
+    async def _write_answers(self, conn: Connection, answers, moved: asyncio.Event) -> None:
+        """Write each answer once its request is done, in the order the requests came. A
+        handler's failure ends here and closes the connection (its read loop returns)."""
+        writer = conn.writer
+        while True:
+            if not answers:
+                moved.clear()
+                await moved.wait()
+                continue
+            task, reserved = answers[0]
+            try:
+                response = await task
+            except BaseException:
+                writer.transport.abort()  # the read loop, waiting for a request, ends too
+                raise
+            finally:
+                answers.popleft()
+                if reserved:
+                    self.pool.release(reserved)
+            if response is not None:
+                writer.write(response)
+                del response
             try:
                 async with asyncio.timeout(self.idle_s):
                     await writer.drain()
             except TimeoutError:
                 log.debug("connection %s closed: read none of its answers for %s s "
                           "(PLAYGROUND_KAFKA_IDLE_S)", conn.peer, self.idle_s)
+                writer.transport.abort()
                 return
-            # One request per turn of the event loop: a pipelining client's next requests are
-            # already buffered, so neither readexactly nor drain would ever yield, and HTTP,
-            # WebSockets and every other connection on this loop would wait for it.
-            await asyncio.sleep(0)
+            moved.set()
 
     async def _oversized(self, conn: Connection, size: int) -> bool:
         """A frame over max_frame_bytes but within Kafka's socket.request.max.bytes: a
@@ -650,6 +730,16 @@ class Listener:
         if body is None:
             return None
         return codec.encode_response(header, body)
+
+
+async def _moved_or_done(moved: asyncio.Event, writing: asyncio.Future) -> None:
+    """Until the next answer is written (`moved`), or the writing ends."""
+    moved.clear()
+    waiter = asyncio.ensure_future(moved.wait())
+    try:
+        await asyncio.wait([writing, waiter], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
 
 
 async def serve_forever(listener: Listener) -> None:

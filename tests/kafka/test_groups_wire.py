@@ -3,6 +3,7 @@ do not use (JoinGroup before v4, OffsetFetch v1, LeaveGroup v0), Kafka's error c
 waits (a follower's SyncGroup answered when the leader's arrives)."""
 
 import socket
+import time
 
 import pytest
 
@@ -151,8 +152,13 @@ def test_join_v4_asks_for_a_member_id_and_a_follower_waits_for_the_leaders_assig
     pending = leader.send(JoinGroupRequest, 5, group_id=gid, session_timeout_ms=6_000,
                           rebalance_timeout_ms=10_000, member_id=first.member_id,
                           protocol_type="consumer", protocols=protocols())
+    # The first to join leads: the follower comes back only once the leader's join is in.
+    deadline = time.monotonic() + 5
+    while first.member_id in live.snapshot()["groups"][gid]["pending_members"]:
+        assert time.monotonic() < deadline, "the leader's second join never reached the room"
+        time.sleep(0.005)
     follow = join(follower, 5, gid, second.member_id)
-    lead = leader.receive(pending)   # the first to join leads
+    lead = leader.receive(pending)
     assert (lead.error_code, follow.error_code) == (0, 0)
     assert lead.leader == first.member_id == follow.leader
     assert len(lead.members) == 2 and follow.members == []
