@@ -4,18 +4,11 @@ Daphne serves this both under `manage.py runserver` and as `daphne playground.as
 """
 
 import os
-import sys
 import warnings
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-# Every Django middleware, and every database call, hops to a worker thread and back. While
-# the loop thread is busy advancing rooms, such a thread waits for the interpreter lock until
-# the switch interval (5 ms by default) forces it free: with a dozen hops a request, a page
-# or /healthz took 70 ms and more (bench/classroom.py). 1 ms costs nothing while no other
-# thread is waiting, which is most of the time.
-sys.setswitchinterval(0.001)
 # Set up Django (apps, settings) before importing anything that may touch models.
 django_asgi_app = get_asgi_application()
 
@@ -34,6 +27,7 @@ from django.http import Http404  # noqa: E402
 from whitenoise.middleware import WhiteNoiseMiddleware  # noqa: E402
 
 from playground.health import watch_loop  # noqa: E402
+from playground.process import tune  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -70,7 +64,7 @@ class StaticFiles(ASGIStaticFilesHandler):
 
     WhiteNoise's own Django middleware is synchronous: in settings.MIDDLEWARE it would put
     every request, pages and /healthz too, through a worker thread and back once more (see
-    the switch interval above). Here only /static/ requests reach it: a collected file up to
+    playground/process.py). Here only /static/ requests reach it: a collected file up to
     STATIC_INLINE_BYTES is answered on the event loop (`_send_collected`), anything else
     (DEBUG's lookups in static/, a larger file) through Django's own ASGI static handler in a
     worker thread; everything else goes straight to the application."""
@@ -166,3 +160,5 @@ application = ProtocolTypeRouter(
     {"http": WatchLoop(StaticFiles(django_asgi_app)),
      "websocket": WatchLoop(websocket_app())}
 )
+# The switch interval and the garbage collector (playground/process.py), once all is loaded.
+tune(settings.PLAYGROUND_GC_YOUNG)

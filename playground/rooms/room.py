@@ -502,6 +502,17 @@ class Room:
         if not pending and not force and not self.clock_dirty and watching == self.viewers_sent \
                 and not (self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
             return
+        if watching == 0 and self.viewers_sent == 0 and not force:
+            # Nobody sees frames, in any process (a viewer elsewhere is attached here through
+            # the registry): serialising them would be most of the cost of a room fed by real
+            # clients with no page open. Whoever comes next starts from a snapshot, which
+            # covers these events.
+            if pending:
+                self.sent_seq = pending[-1]["seq"]
+                self.pending = []
+            self.clock_dirty = False
+            self.last_frame_s = wall_s
+            return
         # One pass over what may be 20,000 events: did the retention budget bite, did topics
         # or groups change (then the frame says the delivery topics again)?
         bit = topology = False

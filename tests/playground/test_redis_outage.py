@@ -120,6 +120,8 @@ async def test_a_room_serves_its_own_viewers_through_a_redis_outage_and_resumes_
     local, far = Viewer(), Viewer()  # in the room's process; in another process
     await here.join(room.group, local)
     await there.join(room.group, far)
+    # Both watch, as the registry's attach counts them: a room nobody watches sends no frames.
+    room.viewers.update({"ws.local", "ws.far"})
     sent: list[int] = []  # to_seq of every frame the room sent
 
     async def tick():

@@ -267,3 +267,32 @@ async def test_huge_records_cannot_hold_what_the_record_budget_would_not(clock):
     registry.sleep(room.id)
     await registry.attach(room.id, "again")
     assert registry.awake[room.id].cluster.snapshot() == room.cluster.snapshot()
+
+
+async def test_a_room_nobody_watches_builds_no_frames_and_a_newcomer_picks_up_from_its_snapshot(
+        clock):  # noqa: F811
+    from playground.rooms.room import PROCESS_VIEWER_PREFIX
+
+    registry = Rooms(clock=clock, autorun=False)
+    room = registry.create(busy_spec(rate_per_s=2_000))
+    layer = registry.layer
+    # Kept awake by a process (as the Kafka listener keeps its room), watched by no one.
+    await registry.attach(room.id, PROCESS_VIEWER_PREFIX + "listener")
+    channel = await layer.new_channel()
+    await layer.group_add(room.group, channel)
+    room.pacer.play(clock())
+    for _ in range(5):
+        clock.forward(1)
+        await room.tick(cpu_budget_s=60)
+    assert room.cluster.seq > 10_000  # it ran: 2,000 records a second, events for each
+    assert room.frames_sent == 0 and room.pending == []  # none built, none kept for later
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), 0.05)
+    # Someone comes: their snapshot covers all that, and frames go on from there, gap-free.
+    await registry.attach(room.id, channel)
+    snapshot = json.loads((await registry.handle(room.id, {"type": "resync"}, {}))["text"])
+    clock.forward(0.1)
+    await room.tick(cpu_budget_s=60)
+    frame = json.loads((await layer.receive(channel))["text"])
+    assert frame["type"] == "frame" and frame["from_seq"] <= snapshot["seq"] + 1
+    assert frame["to_seq"] > snapshot["seq"] and frame["viewers"] == 1

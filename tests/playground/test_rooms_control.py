@@ -181,6 +181,7 @@ async def test_seek_rebuilds_the_replay_at_any_time_and_everyone_starts_over(roo
     # Listening from here (the in-memory layer drops what a channel cannot hold).
     channel = await rooms.layer.new_channel()
     await rooms.layer.group_add(replay.group, channel)
+    replay.viewers.add(channel)  # as attach counts it: a room nobody watches sends no frames
     reply = await ask(rooms, replay.id, ALICE, {"type": "control", "request_id": "k",
                                                 "action": "seek", "to_ms": 1_500})
     assert reply["type"] == "ack"

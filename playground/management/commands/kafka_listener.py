@@ -22,7 +22,10 @@ class Command(BaseCommand):
         from playground.rooms.registry import get_rooms
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        from playground.process import tune
+
         listener = Listener(get_rooms(), room_id=room, host=host, port=port)
+        tune(settings.PLAYGROUND_GC_YOUNG)
         self.stdout.write(f"Kafka listener for room {room!r}: bootstrap servers {host}:{port} "
                           "(one port per broker from there up)")
         asyncio.run(self.serve(listener, serve_forever))
