@@ -5,7 +5,9 @@ Called once, after Django and the app's modules are loaded, before serving."""
 import gc
 import sys
 
-# Collections of the middle and the oldest generation, as multiples of the young one's.
+# PLAYGROUND_GC_YOUNG's default; collections of the middle and the oldest generation, as
+# multiples of the young one's.
+GC_YOUNG = 50_000
 GC_MIDDLE = 20
 GC_OLD = 100
 

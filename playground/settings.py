@@ -7,7 +7,7 @@ playground/env.py and the table in README.md); the defaults are safe for local u
 import os
 from pathlib import Path
 
-from playground import env
+from playground import env, process
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -130,8 +130,8 @@ PLAYGROUND_KAFKA_QUEUED_BYTES = env.bounded_number(
     os.environ, "PLAYGROUND_KAFKA_QUEUED_BYTES", 64 * 1024 * 1024, 8 * 1024 * 1024, 1024 ** 4)
 # Objects a serving process allocates between young garbage collections (Python's default is
 # 700; playground/process.py says why more).
-PLAYGROUND_GC_YOUNG = env.bounded_number(os.environ, "PLAYGROUND_GC_YOUNG", 50_000, 100,
-                                         10_000_000)
+PLAYGROUND_GC_YOUNG = env.bounded_number(os.environ, "PLAYGROUND_GC_YOUNG", process.GC_YOUNG,
+                                         100, 10_000_000)
 # /healthz answers 503 when the event loop lagged more than this lately.
 PLAYGROUND_HEALTH_LOOP_LAG_MS = env.bounded_number(
     os.environ, "PLAYGROUND_HEALTH_LOOP_LAG_MS", 500, 10, 600_000)
