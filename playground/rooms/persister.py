@@ -22,6 +22,8 @@ import copy
 import logging
 import weakref
 
+from .store import STORED_TEXT
+
 log = logging.getLogger(__name__)
 
 
@@ -82,7 +84,16 @@ class Persister:
         log_ = room.cluster.command_log
         # A replay room's log is its recording's: only its header is its own.
         start = marks.cursor if room.script is None else len(log_)
-        return room.header(state), [(i, copy.deepcopy(log_[i])) for i in range(start, len(log_))]
+        texts = room.command_texts
+        entries = []
+        for i in range(start, len(log_)):
+            entry = copy.deepcopy(log_[i])
+            # Taken, not kept: a save that fails is taken again, and the store then encodes.
+            text = texts.pop(i, None)
+            if text is not None:
+                entry[STORED_TEXT] = text
+            entries.append((i, entry))
+        return room.header(state), entries
 
     def save_sync(self, room, header: dict, entries: list) -> None:
         """Store a save now, without a loop (a room put to sleep outside one: unit tests)."""

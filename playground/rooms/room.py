@@ -34,7 +34,7 @@ from collections.abc import Callable
 from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
 from broker_core.narration import has_moment, predicate
-from playground.jsontext import dumps
+from playground.jsontext import ascii_dumps, dumps
 
 from . import messages
 from .cells import add_records
@@ -153,6 +153,12 @@ class Room:
         self.budget_noticed_s = float("-inf")
         self.failure_noticed_s = float("-inf")
         self.log_bytes = 0  # the size of the commands in the recording (LOG_BYTES_MAX)
+        # The JSON text of each command applied since the room's last save, by command-log
+        # index: a command is encoded once, here, both to weigh it against LOG_BYTES_MAX and
+        # to be written as it is (Persister.unsaved takes them). A real client's produce
+        # request is thousands of records, and encoding them twice was a fifth of the wire
+        # listener's time.
+        self.command_texts: dict[int, str] = {}
         self.behind = False
         self.missed_step: int | None = None  # its event never came within the search
         self.narration_search_ms = NARRATION_SEARCH_MS
@@ -259,7 +265,7 @@ class Room:
             room.cluster, room.moments, _ = room._rebuild(
                 recording["log"], recording["now_ms"], start=(room.cluster, room.moments))
         cluster = room.cluster
-        room.log_bytes = sum(len(dumps(entry["command"])) for entry in cluster.command_log)
+        room.log_bytes = sum(len(ascii_dumps(entry["command"])) for entry in cluster.command_log)
         room.sent_seq = cluster.seq
         room.pacer = Pacer(room.clock(), cluster.now_ms, speed=recording["speed"])
         room.narration_step = recording["narration_step"]
@@ -659,7 +665,8 @@ class Room:
         self.behind = False
         self.epoch += 1
         self.sent_seq = cluster.seq
-        self.log_bytes = sum(len(dumps(e["command"])) for e in cluster.command_log)
+        self.log_bytes = sum(len(ascii_dumps(e["command"])) for e in cluster.command_log)
+        self.command_texts.clear()  # by index into the old log: the store encodes them itself
         self.pacer.rebase(self.clock(), cluster.now_ms)
         if pause:
             self.pacer.pause(self.clock())
@@ -705,7 +712,9 @@ class Room:
     def _apply(self, command: dict) -> tuple[list[dict], dict | None]:
         if self.script is not None:
             raise CommandError("type", REPLAY_ONLY)
-        size = len(dumps(command))
+        # As stored: ASCII (a lone surrogate, which JSON allows, is escaped, not written).
+        text = ascii_dumps(command)
+        size = len(text)
         if self.log_bytes + size > self.log_bytes_max:
             raise CommandError("command", "this room's recording is full "
                                f"({self.log_bytes_max:,} bytes of commands); share it or "
@@ -720,6 +729,7 @@ class Room:
         # what came from outside, never the scenario's own timeline) records it at at_ms.
         events, answer = self.cluster.request(command)
         self.log_bytes += size
+        self.command_texts[len(self.cluster.command_log) - 1] = text
         self._emit(events)
         return events, answer
 

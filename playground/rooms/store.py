@@ -23,6 +23,11 @@ from .recordings import save_fields
 
 log = logging.getLogger(__name__)
 
+# A saved entry may carry its command's JSON text under this key (the room encoded it once
+# already, to weigh it: Room.command_texts): the store writes that text as it is rather than
+# encoding the command again. It is never part of what a store gives back.
+STORED_TEXT = "json"
+
 
 def _recording_from(header: dict, log: list, script: dict | None) -> dict:
     return {"id": header["room_id"], "spec": header["spec"], "seed": header["seed"],
@@ -52,7 +57,7 @@ class MemoryStore:
         for index, entry in entries:
             if index != len(log):
                 raise ValueError(f"room {room_id}: entry {index} after {len(log)} entries")
-            log.append(copy.deepcopy(entry))
+            log.append({"at_ms": entry["at_ms"], "command": copy.deepcopy(entry["command"])})
         self.rooms[room_id] = copy.deepcopy(header)
 
     async def save(self, header, entries) -> None:
@@ -200,9 +205,12 @@ def _insert_commands(db, room_id: str, entries: list[tuple[int, dict]]) -> None:
     model objects and per-field preparation (a third of a save's time, a row per produce
     batch), nor, with DEBUG, the text of every row kept in the connection's query log."""
     adapt = db.ops.adapt_json_value  # what JSONField stores, as the backend takes it
+    # SQLite's JSONField is the JSON text itself: the room's own encoding goes in as it is.
+    texts = db.vendor == "sqlite"
     with db.cursor() as cursor:
         cursor.executemany(_insert_sql(db.vendor),
-                           [(room_id, index, entry["at_ms"], adapt(entry["command"], None))
+                           [(room_id, index, entry["at_ms"],
+                             (texts and entry.get(STORED_TEXT)) or adapt(entry["command"], None))
                             for index, entry in entries])
 
 

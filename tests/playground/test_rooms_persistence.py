@@ -341,3 +341,43 @@ def test_opening_a_scenario_passes_on_how_the_page_draws_and_nothing_else(client
     # A value the page does not know is left behind, as is a parameter it does not take.
     response = client.get(f"/s/{slug}?view=<script>&projector=yes")
     assert "?" not in response["Location"]
+
+
+async def test_a_command_is_encoded_once_and_stored_as_the_room_encoded_it(db_rooms):
+    """The room's own JSON text of each command (what it weighed against the recording's
+    limit) is what the database gets: the store does not encode it again. A save that failed
+    is taken again without it, and the store encodes then; either way the log reads back the
+    same."""
+    from django.db import connection
+
+    room = db_rooms.create(load_builtin("signup"))
+    room.apply({"type": "produce", "topic": "signup", "key": "k", "value": "caf\u00e9 \u2615"})
+    encoded = []
+    operations = type(connection.ops)  # the store's thread has a connection of its own
+    adapt = operations.adapt_json_value
+
+    def counting(ops, value, encoder):
+        if isinstance(value, dict) and value.get("type") == "produce":  # not the header's
+            encoded.append(value)
+        return adapt(ops, value, encoder)
+    operations.adapt_json_value = counting
+    try:
+        await db_rooms.persist(room.id)
+        assert encoded == []  # written as the room encoded it
+        room.apply({"type": "produce", "topic": "signup", "value": "again"})
+        saves = db_rooms.store.save_many
+
+        async def broken(batch):
+            raise OSError("disk full")
+        db_rooms.store.save_many = broken
+        with pytest.raises(Exception):
+            await db_rooms.persist(room.id)
+        db_rooms.store.save_many = saves
+        await db_rooms.persist(room.id)  # taken again: no text now, so the store encodes
+        assert [c["value"] for c in encoded] == ["again"]
+    finally:
+        operations.adapt_json_value = adapt
+    rows = await sync_to_async(lambda: list(RoomCommand.objects.filter(
+        room__room_id=room.id).order_by("index").values_list("command", flat=True)))()
+    assert rows == [e["command"] for e in room.cluster.command_log]
+    assert rows[0]["value"] == "caf\u00e9 \u2615"
