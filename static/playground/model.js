@@ -280,6 +280,8 @@ export class Model {
     if (a.type === "record.produced" && a.last_offset != null) {
       const leo = a.last_offset + 1;
       if (part.leader != null) part.leo.set(part.leader, Math.max(part.leo.get(part.leader) ?? 0, leo));
+      // The newest high watermark the folded records carried (a lone leader's moves with them).
+      if (a.high_watermark != null) part.hw = Math.max(part.hw, a.high_watermark);
       part.undrawn += a.count;
       for (const off of part.cells.keys()) if (off < leo - CELL_WINDOW * 2) part.cells.delete(off);
       effects.push({kind: "aggregate", topic: a.topic, partition: a.partition, count: a.count});
