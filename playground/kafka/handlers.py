@@ -297,11 +297,13 @@ async def produce(conn, request) -> dict | None:
         acks = ACKS[request.acks]
     responses = []
     pending: list[_Pending] = []
-    # Watching from before the first append: applying one partition's batch first brings the
-    # room up to now, which may already move the high watermark past an earlier one's.
     names = [named_topic(conn, t.name, getattr(t, "topic_id", None))
              for t in request.topic_data]
-    watch = conn.watch(_ack_events({n for n in names if n is not None}))
+    # acks=all: watching from before the first append (applying one partition's batch first
+    # brings the room up to now, which may already move the high watermark past an earlier
+    # one's). Only then: every open watch looks at every event the room makes, two a record.
+    watch = conn.watch(_ack_events({n for n in names if n is not None})) \
+        if acks == "all" else None
     # What this request's compressed batches may decompress to, all partitions together.
     conn.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
     try:
@@ -309,7 +311,8 @@ async def produce(conn, request) -> dict | None:
         if pending:
             await _await_acks(conn, watch, pending, min(request.timeout_ms, MAX_WAIT_MS) / 1000)
     finally:
-        watch.close()
+        if watch is not None:
+            watch.close()
     await conn.persist(last=True)
     if request.acks == 0:
         return None  # acks=0: Kafka sends no response at all
