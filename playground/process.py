@@ -6,10 +6,12 @@ import gc
 import sys
 
 # PLAYGROUND_GC_YOUNG's default; collections of the middle and the oldest generation, as
-# multiples of the young one's.
+# multiples of the young one's: Python's own. Only the young threshold was the cost; full
+# collections are what free a room put to sleep (its cluster holds reference cycles), so they
+# stay as frequent, relative to the young ones, as Python makes them.
 GC_YOUNG = 50_000
-GC_MIDDLE = 20
-GC_OLD = 100
+GC_MIDDLE = 10
+GC_OLD = 10
 
 
 def tune(young: int) -> None:

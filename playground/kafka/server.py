@@ -190,6 +190,8 @@ class Connection:
         self.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
         # Set by `persist` for the request being read from the connection (None between).
         self.parked: asyncio.Event | None = None
+        # The read loop's idle timeout while it waits for a request (None otherwise).
+        self.idle: asyncio.Timeout | None = None
 
     @property
     def room(self):
@@ -560,14 +562,18 @@ class Listener:
                     return writing.result()
                 try:
                     # Idle: nothing sent since the last answer went out (a request in
-                    # progress, a long-polling Fetch among them, is not idle: this clock is
-                    # not running).
-                    async with asyncio.timeout(None if answers else self.idle_s):
+                    # progress, a long-polling Fetch or a Produce waiting for the store among
+                    # them, is not idle: this clock is not running; the writer starts it when
+                    # it sends the last answer, `conn.idle`).
+                    async with asyncio.timeout(None if answers else self.idle_s) as idle:
+                        conn.idle = idle
                         head = await reader.readexactly(4)
                 except TimeoutError:
                     log.debug("connection %s closed: idle for %s s (PLAYGROUND_KAFKA_IDLE_S)",
                               conn.peer, self.idle_s)
                     return
+                finally:
+                    conn.idle = None
                 size = int.from_bytes(head, "big", signed=True)
                 if max_frame < size <= codec.SOCKET_REQUEST_MAX_BYTES:
                     # Answered here, directly: after every answer before it.
@@ -617,6 +623,11 @@ class Listener:
                 finally:
                     waiting.cancel()
                     conn.parked = None
+                if task.done() and (task.cancelled() or task.exception() is not None):
+                    # It failed: nothing after it is read (as when requests ran one at a
+                    # time); the writer sends the answers before it, then closes.
+                    await asyncio.wait([writing])
+                    return writing.result()
                 # One request per turn of the event loop: a pipelining client's next requests
                 # are already buffered, so neither readexactly nor drain would ever yield, and
                 # HTTP, WebSockets and every other connection on this loop would wait for it.
@@ -656,6 +667,10 @@ class Listener:
             if response is not None:
                 writer.write(response)
                 del response
+            if not answers and conn.idle is not None and conn.idle.when() is None:
+                # The last answer is out: the read loop's wait for the next request, begun
+                # while this one was in progress, is idle from now.
+                conn.idle.reschedule(asyncio.get_running_loop().time() + self.idle_s)
             try:
                 async with asyncio.timeout(self.idle_s):
                     await writer.drain()

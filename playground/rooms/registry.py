@@ -128,7 +128,8 @@ class Rooms:
 
     def _room_kwargs(self) -> dict:
         return {"build": self.build, "layer": self.layer, "clock": self.clock,
-                "limits": {"rooms_max": self.max_rooms, "idle_sleep_s": self.idle_s}}
+                "limits": {"rooms_max": self.max_rooms, "idle_sleep_s": self.idle_s},
+                "uncounted_viewers": bool(self.redis_url)}
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -123,8 +123,12 @@ class Room:
     def __init__(self, room_id: str, spec: dict, *, seed=None, build, layer, clock=time.monotonic,
                  wall_ms=None, records_max: int = 0, meta: dict | None = None,
                  limits: dict | None = None, owner: str | None = None, open: bool | None = None,
-                 script: dict | None = None):
+                 script: dict | None = None, uncounted_viewers: bool = False):
         self.id = room_id
+        # Rooms spread over processes (Redis): pages attached to the copy another process ran
+        # before this one took the room over (Rooms.take_over: the Kafka listener) still listen
+        # on its group without being counted here, so frames go out whether anyone is counted.
+        self.uncounted_viewers = uncounted_viewers
         self.spec = spec
         self.build = build
         self.layer = layer
@@ -508,10 +512,10 @@ class Room:
         if not pending and not force and not self.clock_dirty and watching == self.viewers_sent \
                 and not (self.pacer.playing and wall_s - self.last_frame_s >= IDLE_FRAME_S):
             return
-        if watching == 0 and self.viewers_sent == 0 and not force:
-            # Nobody sees frames, in any process (a viewer elsewhere is attached here through
-            # the registry): serialising them would be most of the cost of a room fed by real
-            # clients with no page open. Whoever comes next starts from a snapshot, which
+        if watching == 0 and self.viewers_sent == 0 and not force \
+                and not self.uncounted_viewers:
+            # Nobody sees frames: serialising them would be most of the cost of a room fed by
+            # real clients with no page open. Whoever comes next starts from a snapshot, which
             # covers these events.
             if pending:
                 self.sent_seq = pending[-1]["seq"]

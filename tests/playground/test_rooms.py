@@ -296,3 +296,21 @@ async def test_a_room_nobody_watches_builds_no_frames_and_a_newcomer_picks_up_fr
     frame = json.loads((await layer.receive(channel))["text"])
     assert frame["type"] == "frame" and frame["from_seq"] <= snapshot["seq"] + 1
     assert frame["to_seq"] > snapshot["seq"] and frame["viewers"] == 1
+
+
+async def test_with_rooms_spread_over_processes_frames_go_out_even_if_nobody_is_counted(
+        clock):  # noqa: F811
+    """Pages attached to the copy another process ran before this one took the room over
+    listen on its group without being counted here: their frames must not stop."""
+    from playground.rooms.room import PROCESS_VIEWER_PREFIX
+
+    registry = Rooms(clock=clock, autorun=False, redis_url="redis://127.0.0.1:1/0")
+    room = registry.create(busy_spec(rate_per_s=100))  # no Redis is asked for this
+    room.viewers.add(PROCESS_VIEWER_PREFIX + "listener")
+    channel = await registry.layer.new_channel()
+    await registry.layer.group_add(room.group, channel)  # a page that was never counted here
+    room.pacer.play(clock())
+    clock.forward(1)
+    await room.tick(cpu_budget_s=60)
+    frame = json.loads((await asyncio.wait_for(registry.layer.receive(channel), 5))["text"])
+    assert frame["type"] == "frame" and frame["to_seq"] >= frame["from_seq"]
