@@ -36,7 +36,7 @@ class Partition:
     __slots__ = ("topic", "index", "replicas", "leader", "leader_epoch", "isr", "logs",
                  "high_watermark", "awaiting_ack", "watchers", "fetch_timers",
                  "retention_timer", "leader_log", "online", "caught_up", "last_fetch",
-                 "isr_timer")
+                 "isr_timer", "retention_epoch")
 
     def __init__(self, topic: "Topic", index: int, replicas: list[int]):
         self.topic = topic
@@ -56,6 +56,9 @@ class Partition:
         self.watchers: list = []
         self.fetch_timers: dict = {}
         self.retention_timer = None
+        # The leader epoch in which the retention pass was last put where the oldest record
+        # asks (None: look again at the next append; see Cluster._after_appends).
+        self.retention_epoch = None
         self.online = True  # has a leader, and the leader's broker is running
         # follower -> last time it was known to hold everything the leader had; absent or
         # None while it is caught up continuously (see replication.py)

@@ -18,6 +18,7 @@ _MISSING = object()
 MAX_KEY_CHARS = 12_000_000
 MAX_VALUE_CHARS = 12_000_000
 MAX_HEADERS = 50  # per record; a header's name is at most 1,000 characters
+_ACKS = {"0": "0", "1": "1", "all": "all", "-1": "all"}  # acks as given -> as the model keeps it
 
 # ASCII digits only: str.isdigit() also accepts '²' and friends, which int() refuses.
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
@@ -35,6 +36,10 @@ def _given(command: dict, name: str, default, field: str | None = None, nullable
 
 
 def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
+    # Usually every field is known: one set operation in C says so in about half the time
+    # of the loop below, which is there to name the unknown field.
+    if allowed.issuperset(command):
+        return
     for name in command:
         if name not in allowed:
             known = ", ".join(sorted(allowed - {"type"}))
@@ -43,6 +48,8 @@ def check_fields(command: dict, allowed: frozenset, prefix: str = "") -> None:
 
 def integer(command: dict, name: str, *, default=_MISSING, minimum=None, maximum=None,
             field=None) -> int:
+    if default is not _MISSING and command.get(name) is None:
+        return default  # absent or null, the usual case of an optional field: said at once
     field = field or name
     value = _given(command, name, default, field)
     if value is _MISSING:
@@ -149,6 +156,8 @@ def string_list(command: dict, name: str, *, min_items=1, max_items=100) -> list
 
 def identifier(command: dict, name: str, *, default=_MISSING, what="id") -> str:
     """Ids of groups, consumers and producers: short, printable, no surprises in a URL or a log."""
+    if default is not _MISSING and command.get(name) is None:
+        return default  # absent or null, as string() would answer, without its general path
     value = string(command, name, default=default, max_length=64)
     if value is None or value is default:
         return value
@@ -159,6 +168,11 @@ def identifier(command: dict, name: str, *, default=_MISSING, what="id") -> str:
 
 def acks(command: dict, *, default=_MISSING) -> str:
     """A producer's acks: "0", "1" or "all" (Kafka spells all also as -1)."""
+    spelled = command.get("acks")
+    # A string spelling, the usual case, is one lookup; anything else (absent, the number 1,
+    # a wrong value) goes through choice, which says what is wrong.
+    if type(spelled) is str and spelled in _ACKS:
+        return _ACKS[spelled]
     value = choice(command, "acks", ("0", "1", "all", "-1"), default=default)
     return "all" if value == "-1" else value
 
