@@ -370,7 +370,7 @@ async def test_a_command_is_encoded_once_and_stored_as_the_room_encoded_it(db_ro
         async def broken(batch):
             raise OSError("disk full")
         db_rooms.store.save_many = broken
-        with pytest.raises(Exception):
+        with pytest.raises(OSError, match="disk full"):
             await db_rooms.persist(room.id)
         db_rooms.store.save_many = saves
         await db_rooms.persist(room.id)  # taken again: no text now, so the store encodes
