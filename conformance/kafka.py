@@ -9,7 +9,6 @@ single KRaft node (broker and controller in one JVM) on free loopback ports.
 and stops it: a smoke test of this module.
 """
 
-import atexit
 import base64
 import fcntl
 import os
@@ -19,12 +18,11 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from conformance import CACHE_DIR, free_ports, log_tail, stop_process
+from conformance import CACHE_DIR, ServerProcess, free_ports
 
 # The newest Kafka 4.x on Maven Central as this was written; its server and tools are Java 17
 # class files, so Debian's OpenJDK 17 runs them (checked by `java_major`).
@@ -239,20 +237,20 @@ def _recv(s: socket.socket, n: int) -> bytes:
     return buf
 
 
-class RealKafka:
+class RealKafka(ServerProcess):
     """A KRaft single node (process.roles=broker,controller) in a temp dir on free loopback
     ports. `.bootstrap` is "127.0.0.1:PORT"; `.start_s` how long formatting and start took."""
 
+    # Its data is thrown away with the temp dir: no controlled shutdown to wait for.
+    stop_timeout_s = 5.0
+
     def __init__(self, version: str = KAFKA_VERSION, start_timeout_s: float = START_TIMEOUT_S,
                  extra_config: dict | None = None):
+        super().__init__(start_timeout_s)
         self.version = version
-        self.start_timeout_s = start_timeout_s
         self.extra_config = extra_config or {}
-        self.proc: subprocess.Popen | None = None
-        self.tmp: tempfile.TemporaryDirectory | None = None
         self.port = 0
         self.bootstrap = ""
-        self.start_s = 0.0
 
     def config(self, port: int, controller_port: int, log_dirs: Path) -> dict:
         return {
@@ -282,8 +280,7 @@ class RealKafka:
         t0 = time.monotonic()
         launcher = check_java()
         cp = classpath(self.version)
-        self.tmp = tempfile.TemporaryDirectory(prefix="realkafka-")
-        tmp = Path(self.tmp.name)
+        tmp = self._make_tmp("realkafka-")
         self.port = free_ports(1)
         controller_port = free_ports(1)
         while controller_port == self.port:
@@ -292,7 +289,10 @@ class RealKafka:
         props.write_text("".join(f"{k}={v}\n" for k, v in
                                  self.config(self.port, controller_port, tmp / "data").items()))
         self.log = tmp / "kafka.log"
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid: the tool's parser
+            # would take a leading "-" for an option (it failed one start in 64)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         jvm = [launcher, HEAP, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                *quiet_logging("info"), "-cp", cp]
         fmt = subprocess.run([*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id,
@@ -302,48 +302,18 @@ class RealKafka:
             self._cleanup()
             raise RuntimeError(f"kafka-storage format failed:\n{fmt.stdout}{fmt.stderr}")
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([*jvm, "kafka.Kafka", str(props)], stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        atexit.register(self._stop)
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                self._fail(f"Kafka exited with {self.proc.returncode} while starting")
-            try:
-                if _metadata_brokers(self.port) > 0:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self._fail(f"Kafka did not answer Metadata within {self.start_timeout_s} s")
-            time.sleep(0.2)
+            self._started(subprocess.Popen([*jvm, "kafka.Kafka", str(props)], stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        self._wait_ready("Kafka", self._answers_metadata)
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.start_s = time.monotonic() - t0
         return self
 
-    def log_tail(self, lines: int = 60) -> str:
-        """The end of Kafka's own log (while it runs: the temp dir goes at the stop)."""
-        return log_tail(self.log, lines)
-
-    def _fail(self, why: str):
-        tail = log_tail(self.log)
-        self._stop()
-        raise RuntimeError(f"{why}; the end of its log:\n{tail}")
-
-    def _stop(self) -> None:
-        if self.proc is not None:
-            # Its data is thrown away with the temp dir: no controlled shutdown to wait for.
-            stop_process(self.proc, timeout_s=5)
-            self.proc = None
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
-            self.tmp = None
-
-    def __exit__(self, *exc) -> None:
-        self._stop()
+    def _answers_metadata(self) -> bool:
+        try:
+            return _metadata_brokers(self.port) > 0
+        except OSError:
+            return False
 
 
 def main() -> None:

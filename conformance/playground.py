@@ -9,16 +9,13 @@ with its own migrated SQLite database in a temp dir.
 `python -m conformance.playground` starts it, prints its bootstrap and start time, and stops.
 """
 
-import atexit
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-from conformance import ROOT, free_ports, log_tail, stop_process
+from conformance import ROOT, ServerProcess, free_ports
 from conformance.kafka import _metadata_brokers
 
 START_TIMEOUT_S = float(os.environ.get("CONFORMANCE_PLAYGROUND_START_TIMEOUT_S", "60"))
@@ -26,25 +23,19 @@ START_TIMEOUT_S = float(os.environ.get("CONFORMANCE_PLAYGROUND_START_TIMEOUT_S",
 BROKERS = 3
 
 
-class Playground:
+class Playground(ServerProcess):
     """`.bootstrap` ("127.0.0.1:PORT", the first broker), `.http_port`, `.start_s`, `.log`."""
 
     def __init__(self, start_timeout_s: float = START_TIMEOUT_S, env: dict | None = None):
-        self.start_timeout_s = start_timeout_s
+        super().__init__(start_timeout_s)
         self.extra_env = env or {}
-        self.proc: subprocess.Popen | None = None
-        self.tmp: tempfile.TemporaryDirectory | None = None
         self.bootstrap = ""
         self.http_port = 0
         self.kafka_port = 0
-        self.start_s = 0.0
-        self.log: Path | None = None
-        self.final_log: str | None = None
 
     def __enter__(self) -> "Playground":
         t0 = time.monotonic()
-        self.tmp = tempfile.TemporaryDirectory(prefix="playground-")
-        tmp = Path(self.tmp.name)
+        tmp = self._make_tmp("playground-")
         self.http_port = free_ports(1)
         self.kafka_port = free_ports(BROKERS)
         while self.kafka_port <= self.http_port < self.kafka_port + BROKERS:
@@ -63,19 +54,12 @@ class Playground:
             raise RuntimeError(f"manage.py migrate failed:\n{migrate.stdout}{migrate.stderr}")
         self.log = tmp / "server.log"
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
+            self._started(subprocess.Popen(
                 [python, "manage.py", "runserver_kafka", "--noreload", "--nostatic",
                  f"127.0.0.1:{self.http_port}"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
-        atexit.register(self._stop)
-        deadline = time.monotonic() + self.start_timeout_s
-        while not self._ready():
-            if self.proc.poll() is not None:
-                self._fail(f"runserver_kafka exited with {self.proc.returncode} while starting")
-            if time.monotonic() > deadline:
-                self._fail(f"the playground did not answer within {self.start_timeout_s} s")
-            time.sleep(0.2)
+                stdin=subprocess.DEVNULL))
+        self._wait_ready("runserver_kafka", self._ready)
         self.bootstrap = f"127.0.0.1:{self.kafka_port}"
         self.start_s = time.monotonic() - t0
         return self
@@ -86,33 +70,6 @@ class Playground:
             return _metadata_brokers(self.kafka_port) > 0
         except OSError:
             return False
-
-    def log_tail(self, lines: int = 60) -> str:
-        """The end of the server's log; after the stop, what it was at the stop."""
-        if self.proc is None and self.final_log is not None:
-            return "\n".join(self.final_log.splitlines()[-lines:])
-        return log_tail(self.log, lines) if self.log else ""
-
-    def _fail(self, why: str):
-        tail = self.log_tail()
-        self._stop()
-        raise RuntimeError(f"{why}; the end of its log:\n{tail}")
-
-    def _stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, timeout_s=10)
-            self.proc = None
-            # The temp dir goes: keep the log's text for log_tail() after the stop.
-            self.final_log = self.log.read_text(errors="replace") if self.log.exists() else ""
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
-            self.tmp = None
-
-    def __exit__(self, *exc) -> None:
-        self._stop()
 
 
 def main() -> None:
