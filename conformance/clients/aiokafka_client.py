@@ -29,6 +29,7 @@ from conformance.clients.common import (
     RECORD_COUNT,
     SETTLE_S,
     Program,
+    RunState,
     Skip,
     Window,
     async_wait_until,
@@ -43,18 +44,9 @@ program = Program("aiokafka")
 TIMEOUT_MS = 15_000
 
 
-class State:
-    prefix = ""
-    bootstrap = ""
+class State(RunState):
     admin: AIOKafkaAdminClient | None = None
-    window: Window | None = None
     group_consumer: AIOKafkaConsumer | None = None
-
-    def name(self, suffix: str) -> str:
-        return f"{self.prefix}-{suffix}"
-
-    def short(self, name: str) -> str:
-        return "PREFIX" + name[len(self.prefix):] if name.startswith(self.prefix) else name
 
 
 S = State()

@@ -31,6 +31,23 @@ CHECK_TIMEOUT_S = 90
 SETTLE_S = 20.0
 
 
+class RunState:
+    """What a client program's checks share in one run: the prefix of every topic and group
+    it makes (one per run, so runs never meet), the bootstrap it was given, and the window of
+    records it produced. Each program's State adds its own clients."""
+
+    prefix = ""
+    bootstrap = ""
+    window: Window | None = None
+
+    def name(self, suffix: str) -> str:
+        return f"{self.prefix}-{suffix}"
+
+    def short(self, name: str) -> str:
+        """A name as the report shows it, the run's prefix replaced: the same on both sides."""
+        return "PREFIX" + name[len(self.prefix):] if name.startswith(self.prefix) else name
+
+
 def keyed_records() -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     return [(f"k{i}".encode(), f"v{i}".encode(), [("i", str(i).encode())])
             for i in range(RECORD_COUNT)]

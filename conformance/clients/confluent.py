@@ -35,6 +35,7 @@ from conformance.clients.common import (
     RECORD_COUNT,
     SETTLE_S,
     Program,
+    RunState,
     Window,
     elapsed_bucket,
     error_name,
@@ -47,18 +48,9 @@ from conformance.clients.common import (
 TIMEOUT_S = 15.0
 
 
-class State:
-    prefix = ""
-    bootstrap = ""
+class State(RunState):
     admin: AdminClient | None = None
-    window: Window | None = None
     group_consumer: _Consumer | None = None
-
-    def name(self, suffix: str) -> str:
-        return f"{self.prefix}-{suffix}"
-
-    def short(self, name: str) -> str:
-        return "PREFIX" + name[len(self.prefix):] if name.startswith(self.prefix) else name
 
 
 S = State()

@@ -20,6 +20,7 @@ from conformance.clients.common import (
     RECORD_COUNT,
     SETTLE_S,
     Program,
+    RunState,
     Window,
     elapsed_bucket,
     error_name,
@@ -35,19 +36,10 @@ program = Program("kafka-python")
 TIMEOUT_MS = 15_000
 
 
-class State:
-    prefix = ""
-    bootstrap = ""
+class State(RunState):
     admin: KafkaAdminClient | None = None
-    window: Window | None = None
     metadata: dict = {}
     group_consumer: KafkaConsumer | None = None
-
-    def name(self, suffix: str) -> str:
-        return f"{self.prefix}-{suffix}"
-
-    def short(self, name: str) -> str:
-        return "PREFIX" + name[len(self.prefix):] if name.startswith(self.prefix) else name
 
 
 S = State()

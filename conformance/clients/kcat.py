@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from conformance.clients.common import (
     RECORD_COUNT,
     Program,
+    RunState,
     Skip,
     Window,
     elapsed_bucket,
@@ -41,19 +42,10 @@ RUN_TIMEOUT_S = 30.0
 METADATA_TIMEOUT_S = 10
 
 
-class State:
-    prefix = ""
-    bootstrap = ""
+class State(RunState):
     kcat = ""
     admin: AdminClient | None = None
-    window: Window | None = None
     tmp: tempfile.TemporaryDirectory | None = None
-
-    def name(self, suffix: str) -> str:
-        return f"{self.prefix}-{suffix}"
-
-    def short(self, name: str) -> str:
-        return "PREFIX" + name[len(self.prefix):] if name.startswith(self.prefix) else name
 
 
 S = State()
