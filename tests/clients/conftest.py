@@ -95,3 +95,29 @@ def run_against_listener(command, prefix: str, checks, topic: str, timeout_s: fl
         return lines, live.call(model_keys)
     finally:
         live.close()
+
+
+# The keys the workflow programs produce (k0 ... k19, value "v" + the number), to 3 partitions.
+KEYS = [f"k{i}" for i in range(20)]
+
+
+def key_layout(partition_of) -> dict[int, list[str]]:
+    """{partition: [keys in send order]} when `partition_of(key, 3)` picks each key's partition
+    (the client's default partitioner)."""
+    return {p: [k for k in KEYS if partition_of(k, 3) == p] for p in range(3)}
+
+
+def assert_reads_back(lines: dict, layout: dict[int, list[str]]) -> None:
+    """fetch.all: every record where it was written, with the producer's create time."""
+    fetched = observed(lines, "fetch.all")
+    assert fetched["records"] == [
+        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
+        for p, keys in layout.items() for i, k in enumerate(keys)]
+    assert fetched["timestamps"] == {"during_produce": 20}
+
+
+def assert_group_read_and_committed_everything(lines: dict, model: dict) -> None:
+    """group.consume_commit: the group read all 20 records and committed each partition's end."""
+    ends = {str(p): len(keys) for p, keys in model.items()}
+    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
+                                                       "committed": ends}

@@ -7,7 +7,14 @@ import pytest
 
 from broker_core.partitioner import partition_for_key
 
-from .conftest import observed, prepared, run_against_listener
+from .conftest import (
+    assert_group_read_and_committed_everything,
+    assert_reads_back,
+    key_layout,
+    observed,
+    prepared,
+    run_against_listener,
+)
 
 PREFIX = "pytest-franz"
 TOPIC = f"{PREFIX}-t"
@@ -15,7 +22,6 @@ TOPIC = f"{PREFIX}-t"
 CHECKS = ("metadata.topics", "produce.keys", "fetch.all", "group.consume_commit",
           "group.describe", "group.list", "group.lag", "group.reset_earliest")
 RUN_TIMEOUT_S = 180
-KEYS = [f"k{i}" for i in range(20)]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,7 @@ def franz_run(franz_binary):
 
 
 def expected_layout() -> dict[int, list[str]]:
-    return {p: [k for k in KEYS if partition_for_key(k, 3) == p] for p in range(3)}
+    return key_layout(partition_for_key)
 
 
 def test_franz_creates_and_lists_the_topic(franz_run):
@@ -61,18 +67,12 @@ def test_franz_keys_land_where_the_inspector_predicts(franz_run):
 def test_franz_reads_back_what_was_produced(franz_run):
     """Every record comes back where it was written, with the producer's create time."""
     lines, _ = franz_run
-    fetched = observed(lines, "fetch.all")
-    assert fetched["records"] == [
-        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
-        for p, keys in expected_layout().items() for i, k in enumerate(keys)]
-    assert fetched["timestamps"] == {"during_produce": 20}
+    assert_reads_back(lines, expected_layout())
 
 
 def test_franz_group_consumes_and_commits(franz_run):
     lines, model = franz_run
-    ends = {str(p): len(keys) for p, keys in model.items()}
-    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
-                                                       "committed": ends}
+    assert_group_read_and_committed_everything(lines, model)
 
 
 def test_franz_kadm_describes_and_lists_the_group(franz_run):

@@ -7,7 +7,14 @@ import pytest
 
 from broker_core.partitioner import partition_for_key
 
-from .conftest import observed, prepared, run_against_listener
+from .conftest import (
+    assert_group_read_and_committed_everything,
+    assert_reads_back,
+    key_layout,
+    observed,
+    prepared,
+    run_against_listener,
+)
 
 PREFIX = "pytest-kafkajs"
 TOPIC = f"{PREFIX}-t"
@@ -16,7 +23,6 @@ CHECKS = ("metadata.topics", "produce.keys", "fetch.all", "group.consume_commit"
 # Every kafkajs consumer joins a group, and each join waits the listener's
 # group.initial.rebalance.delay.ms (3 s, Kafka's default): four joins here.
 RUN_TIMEOUT_S = 180
-KEYS = [f"k{i}" for i in range(20)]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def kafkajs_run(kafkajs_ready):
 
 
 def expected_layout() -> dict[int, list[str]]:
-    return {p: [k for k in KEYS if partition_for_key(k, 3) == p] for p in range(3)}
+    return key_layout(partition_for_key)
 
 
 def test_kafkajs_creates_and_lists_the_topic(kafkajs_run):
@@ -59,18 +65,12 @@ def test_kafkajs_keys_land_where_the_inspector_predicts(kafkajs_run):
 
 def test_kafkajs_reads_back_what_was_produced(kafkajs_run):
     lines, _ = kafkajs_run
-    fetched = observed(lines, "fetch.all")
-    assert fetched["records"] == [
-        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
-        for p, keys in expected_layout().items() for i, k in enumerate(keys)]
-    assert fetched["timestamps"] == {"during_produce": 20}
+    assert_reads_back(lines, expected_layout())
 
 
 def test_kafkajs_group_consumes_and_commits(kafkajs_run):
     lines, model = kafkajs_run
-    ends = {str(p): len(keys) for p, keys in model.items()}
-    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
-                                                       "committed": ends}
+    assert_group_read_and_committed_everything(lines, model)
 
 
 def test_kafkajs_admin_describes_and_lists_the_group(kafkajs_run):

@@ -5,14 +5,21 @@ group, as it does against Kafka (conformance/run.py compares the two)."""
 
 import pytest
 
-from .conftest import observed, prepared, run_against_listener
+from .conftest import (
+    KEYS,
+    assert_group_read_and_committed_everything,
+    assert_reads_back,
+    key_layout,
+    observed,
+    prepared,
+    run_against_listener,
+)
 
 PREFIX = "pytest-sarama"
 TOPIC = f"{PREFIX}-t"
 CHECKS = ("metadata.topics", "produce.keys", "fetch.all", "group.consume_commit",
           "group.describe", "group.list", "group.lag", "group.reset_earliest")
 RUN_TIMEOUT_S = 180
-KEYS = [f"k{i}" for i in range(20)]
 
 
 def fnv1a_32(data: bytes) -> int:
@@ -58,7 +65,7 @@ def sarama_run(sarama_binary):
 
 
 def expected_layout() -> dict[int, list[str]]:
-    return {p: [k for k in KEYS if sarama_partition(k, 3) == p] for p in range(3)}
+    return key_layout(sarama_partition)
 
 
 def test_sarama_creates_and_lists_the_topic(sarama_run):
@@ -82,20 +89,14 @@ def test_sarama_keys_land_where_its_hash_partitioner_puts_them(sarama_run):
 
 def test_sarama_reads_back_what_was_produced(sarama_run):
     lines, _ = sarama_run
-    fetched = observed(lines, "fetch.all")
-    assert fetched["records"] == [
-        {"partition": p, "offset": i, "key": k, "value": "v" + k[1:], "headers": []}
-        for p, keys in expected_layout().items() for i, k in enumerate(keys)]
-    assert fetched["timestamps"] == {"during_produce": 20}
+    assert_reads_back(lines, expected_layout())
 
 
 def test_sarama_group_consumes_and_commits(sarama_run):
     """A sarama ConsumerGroup (protocol version 2.8, sarama's default: OffsetCommit v7) reads
     everything and its commit sticks."""
     lines, model = sarama_run
-    ends = {str(p): len(keys) for p, keys in model.items()}
-    assert observed(lines, "group.consume_commit") == {"read": 20, "commit": "ok",
-                                                       "committed": ends}
+    assert_group_read_and_committed_everything(lines, model)
 
 
 def test_sarama_admin_describes_and_lists_the_group(sarama_run):
