@@ -188,8 +188,8 @@ class Connection:
         self.header: codec.Header | None = None
         # Produce: what the current request's compressed batches may still decompress to.
         self.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
-        # Set by `persist` for the request being read from the connection (None between).
-        self.parked: asyncio.Event | None = None
+        # Resolved by `persist(last=True)` of the request being handled (None between).
+        self.parked: asyncio.Future | None = None
         # The read loop's idle timeout while it waits for a request (None otherwise).
         self.idle: asyncio.Timeout | None = None
 
@@ -220,8 +220,8 @@ class Connection:
         apply its next request meanwhile (see Listener._requests). Only then: Kafka handles a
         connection's requests one at a time, and a request still waiting for something the
         next could change (a JoinGroup's barrier) must not see it first."""
-        if last and self.parked is not None:
-            self.parked.set()
+        if last and self.parked is not None and not self.parked.done():
+            self.parked.set_result(None)
         await self.listener.persist()
 
     def watch(self, predicate) -> Watch:
@@ -551,6 +551,7 @@ class Listener:
         reader = conn.reader
         max_frame = self.max_frame_bytes
         pool = self.pool
+        loop = asyncio.get_running_loop()
         answers: collections.deque = collections.deque()  # (handler task, bytes reserved)
         moved = asyncio.Event()  # an answer was queued or written
         writing = asyncio.ensure_future(self._write_answers(conn, answers, moved))
@@ -611,17 +612,17 @@ class Listener:
                         pool.release(reserved)
                 conn.header = header
                 conn.client_id = header.client_id
-                conn.parked = parked = asyncio.Event()
+                # A future, not an Event: asyncio.wait takes it as it is, with no task a
+                # request to wait on the Event.
+                conn.parked = parked = loop.create_future()
                 task = asyncio.ensure_future(self._answer(conn, header, frame))
                 del frame  # the handler holds the request's bytes while it needs them
                 answers.append((task, reserved))
                 moved.set()
-                waiting = asyncio.ensure_future(parked.wait())
                 try:
-                    await asyncio.wait([task, waiting, writing],
+                    await asyncio.wait([task, parked, writing],
                                        return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    waiting.cancel()
                     conn.parked = None
                 if task.done() and (task.cancelled() or task.exception() is not None):
                     # It failed: nothing after it is read (as when requests ran one at a
