@@ -327,14 +327,8 @@ func (r *runner) ensureProduced(ctx context.Context) error {
 	return nil
 }
 
-// fetchFrom reads partitions of `topic` from their start until `want` records came (or ctx).
-func (r *runner) fetchFrom(ctx context.Context, topic string, want int) ([]*kgo.Record, error) {
-	c, err := kgo.NewClient(baseOpts(r.bootstrap, kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+// pollUntil polls `c` until `want` records came, ctx ends, or a fetch reports an error.
+func pollUntil(ctx context.Context, c *kgo.Client, want int) ([]*kgo.Record, error) {
 	var got []*kgo.Record
 	for len(got) < want {
 		fetches := c.PollFetches(ctx)
@@ -349,6 +343,17 @@ func (r *runner) fetchFrom(ctx context.Context, topic string, want int) ([]*kgo.
 		got = append(got, fetches.Records()...)
 	}
 	return got, nil
+}
+
+// fetchFrom reads partitions of `topic` from their start until `want` records came (or ctx).
+func (r *runner) fetchFrom(ctx context.Context, topic string, want int) ([]*kgo.Record, error) {
+	c, err := kgo.NewClient(baseOpts(r.bootstrap, kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return pollUntil(ctx, c, want)
 }
 
 func recordView(rec *kgo.Record) map[string]any {
@@ -734,20 +739,7 @@ func (r *runner) readGroup(ctx context.Context, group, topic string, want int) (
 		return nil, err
 	}
 	defer closeSoon(c, 5*time.Second)
-	var got []*kgo.Record
-	for len(got) < want {
-		fetches := c.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return got, ctx.Err()
-		}
-		var ferr error
-		fetches.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return got, ferr
-		}
-		got = append(got, fetches.Records()...)
-	}
-	return got, nil
+	return pollUntil(ctx, c, want)
 }
 
 // groupOffsetDelete (OffsetDelete, KIP-496): drop the group's commit for partition 0.

@@ -138,6 +138,16 @@ func (r *runner) config() *sarama.Config {
 	return c
 }
 
+// idempotentConfig: config() with what sarama requires of an idempotent producer (it refuses
+// the config otherwise).
+func (r *runner) idempotentConfig() *sarama.Config {
+	cfg := r.config()
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
+	return cfg
+}
+
 func (r *runner) close() {
 	if r.member != nil {
 		r.member.close()
@@ -1143,11 +1153,7 @@ func (r *runner) transactional(ctx context.Context) (any, error) {
 	if err := r.createTopic(topic, 1); err != nil {
 		return nil, err
 	}
-	cfg := r.config()
-	// What sarama requires of a transactional producer (it refuses the config otherwise).
-	cfg.Producer.Idempotent = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Net.MaxOpenRequests = 1
+	cfg := r.idempotentConfig() // a transactional producer is an idempotent one first
 	cfg.Producer.Transaction.ID = r.prefix + "-txid"
 	start := time.Now()
 	observed := map[string]any{}
@@ -1349,11 +1355,7 @@ func (r *runner) idempotence(ctx context.Context) (any, error) {
 	if err := r.createTopic(topic, 1); err != nil {
 		return nil, err
 	}
-	cfg := r.config()
-	cfg.Producer.Idempotent = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Net.MaxOpenRequests = 1
-	p, err := r.syncProducer(cfg)
+	p, err := r.syncProducer(r.idempotentConfig())
 	if err != nil {
 		return nil, err
 	}
