@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import kafka
+from conformance import kafka, stop_process
 
 # The scripts in Kafka's bin/ and the main class each one runs (Kafka 4.x: all in kafka-tools).
 TOOLS = {
@@ -340,7 +340,7 @@ class Tools:
             members, state = self.both(
                 ("kafka-consumer-groups", "--describe", "--group", self.group, "--members"),
                 ("kafka-consumer-groups", "--describe", "--group", self.group, "--state"))
-        kafka.stop_process(proc, timeout_s=15)
+        stop_process(proc, timeout_s=15)
         for t in threads:
             t.join(5)
         run = Run("kafka-console-consumer", args, proc.returncode, "\n".join(got),
