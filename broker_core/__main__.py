@@ -9,6 +9,8 @@ status 2, never a traceback.
 
 Without ``--until`` the run lasts the scenario's ``duration``, or, if it has none, until
 60 s after its last timeline command (at least 60 s).
+
+``python -m broker_core events`` prints the catalogue of events (docs/EVENTS.md).
 """
 
 import argparse
@@ -17,6 +19,7 @@ import os
 import sys
 
 from .errors import CommandError
+from .events import Folding, markdown
 from .report import RunSummary, format_ms, format_summary
 from .scenario import (
     MAX_TEXT_CHARS,
@@ -54,7 +57,7 @@ def _duration(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m broker_core",
                                 description="Run the Kafka playground's model headless.")
-    commands = p.add_subparsers(dest="command", required=True, metavar="{run,steps}")
+    commands = p.add_subparsers(dest="command", required=True, metavar="{run,steps,events}")
     run = commands.add_parser(
         "run", help="run a scenario and print its events or a summary",
         description="Run a scenario: a built-in name or a JSON/YAML file. Built-ins: "
@@ -72,6 +75,10 @@ def parser() -> argparse.ArgumentParser:
                     "that every step's text is true on the screen when it shows.")
     steps.add_argument("scenario", metavar="SCENARIO", help="built-in name or path to a file")
     steps.add_argument("--seed", type=_seed, metavar="N", help="override the scenario's seed")
+    commands.add_parser(
+        "events", help="print the catalogue of events (docs/EVENTS.md) as Markdown",
+        description="Every event type the model announces, its fields and its meaning, from "
+                    "broker_core/events.py.")
     return p
 
 
@@ -113,6 +120,12 @@ def run(args, out) -> None:
     until = args.until if args.until is not None else default_until_ms(spec)
     cluster = build_cluster(spec, seed=seed)
     summary = None if args.jsonl else RunSummary(spec)
+    # A summary without figures needs only the per-record events' numbers: they are counted
+    # by a folding sink instead of built as dicts (a day-long run is then mostly model work).
+    folding = None
+    if summary is not None and not summary.figures:
+        folding = Folding([])
+        cluster.use_sink(folding)
     events = cluster.advance(0)
     while True:
         if args.jsonl:
@@ -120,6 +133,8 @@ def run(args, out) -> None:
                               for e in events))
         else:
             summary.feed(events)
+            if folding is not None:
+                summary.feed_aggregates(folding.take())
         if cluster.now_ms >= until:
             break
         events = cluster.advance(min(SLICE_MS, until - cluster.now_ms))
@@ -154,7 +169,10 @@ def walk_steps(args, out) -> None:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)  # argparse reports its own errors with status 2
     try:
-        (walk_steps if args.command == "steps" else run)(args, sys.stdout)
+        if args.command == "events":
+            sys.stdout.write(markdown())
+        else:
+            (walk_steps if args.command == "steps" else run)(args, sys.stdout)
     except BadInput as e:
         print(f"python -m broker_core: {e}", file=sys.stderr)
         return 2

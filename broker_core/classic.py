@@ -47,9 +47,14 @@ while real clients are connected, so virtual time is wall time):
   an eager protocol (range, roundrobin, sticky) a member that rejoins has given everything
   up first (`partition.revoked` at its JoinGroup); with cooperative-sticky only what the next
   assignment takes away is revoked.
-- **Offsets** live in the same store as the modelled groups' (`Group.committed`), so lag
-  shows on the page. A commit with generation -1 (a consumer that assigns itself partitions)
+- **Offsets** live in the same kind of store as the modelled groups' (`offsets.Offsets`), so
+  lag shows on the page. A commit with generation -1 (a consumer that assigns itself partitions)
   is accepted while the group is Empty, and creates the group if needed.
+
+A `ClientGroup` is a driver of the coordinator core (coordinator.py), as the modelled `Group` is
+another: it HAS a `Coordinator` (state, generation, leader, members, the join timer) and an
+`Offsets` store, and its requests' signatures are its own. What a state answers a Heartbeat,
+SyncGroup or OffsetCommit is the core's table (`STATE_ANSWERS`).
 
 A refused request changes nothing: it raises `GroupError`, a `CommandError` that also carries
 Kafka's error name for the wire answer. Answers a request waits for (JoinGroup, SyncGroup)
@@ -61,19 +66,23 @@ import base64
 import binascii
 import uuid
 
+from . import events as ev
 from . import validate as v
 from .assignors import PROTOCOL
-from .errors import CommandError
-from .group import (
+from .coordinator import (
+    CLIENTS,
     COMPLETING,
+    DEAD,
     EMPTY,
-    GROUP_DEFAULTS,
+    MODELLED,
     PREPARING,
     STABLE,
-    Group,
-    _sorted_parts,
-    _tp,
+    Coordinator,
+    GroupError,
 )
+from .errors import CommandError
+from .group import GROUP_DEFAULTS, _sorted_parts, _tp
+from .offsets import Offsets
 
 MIN_SESSION_TIMEOUT_MS = 6_000        # group.min.session.timeout.ms
 MAX_SESSION_TIMEOUT_MS = 1_800_000    # group.max.session.timeout.ms
@@ -98,15 +107,6 @@ CLIENT_COMMANDS = {
     "client.commit_offsets": "A real client's OffsetCommit: group, member_id, generation (-1: "
                              "not a group member), offsets.",
 }
-
-
-class GroupError(CommandError):
-    """A request Kafka's coordinator would refuse with `error` (a Kafka error name). Like any
-    CommandError, nothing changed."""
-
-    def __init__(self, field: str, message: str, error: str):
-        super().__init__(field, message)
-        self.error = error
 
 
 # -- field readers -------------------------------------------------------------------------------
@@ -157,12 +157,9 @@ def _topic_partitions(value, field: str) -> list[tuple[str, int]]:
 # -- the members ---------------------------------------------------------------------------------
 
 class ClientMember:
-    """One real client in a group. Shares the attributes `Group` reads of a modelled member
-    (`id`, `topics`, `declared`, `owned`, `crashed`, `positions`), so offsets, lag and topic
-    deletion work on both."""
-
-    crashed = False
-    positions: dict = {}  # a real client keeps its own positions; the model never reads them
+    """One real client in a group. Has what coordinator.ConsumerGroup promises of any member
+    (`id`, `topics`, `declared`, `owned`, `state()`); a real client keeps its own positions,
+    and the model never reads them."""
 
     def __init__(self, group: "ClientGroup", member_id: str, c: dict, now_ms: int):
         self.group = group
@@ -237,19 +234,104 @@ class ClientMember:
 
 # -- the group -----------------------------------------------------------------------------------
 
-class ClientGroup(Group):
+class ClientGroup:
+    """A group of real clients: it only answers their requests. It HAS a coordinator core and
+    an offsets store (see coordinator.py's `ConsumerGroup` for what every group offers)."""
+
+    kind = CLIENTS
     external = True
 
-    def __init__(self, cluster, group_id: str, config: dict):
-        super().__init__(cluster, group_id, config)
-        self.members: dict[str, ClientMember] = {}
+    def __init__(self, cluster, group_id: str, config: dict, offsets: Offsets | None = None,
+                 generation: int = 0, next_member_number: int = 1):
+        self.cluster = cluster
+        self.id = group_id
+        # The modelled groups' settings, unused while clients hold the group: kept so that a
+        # modelled consumer taking it over later (convert) finds them.
+        self.config = config
+        self.core = Coordinator(cluster, group_id, self._complete_join, generation,
+                                next_member_number)
+        self.offsets = offsets if offsets is not None else Offsets(cluster, group_id)
         self.protocol_type: str | None = None
         self.protocol_name: str | None = None
         self.pending: dict = {}        # member id -> expiry timer (MEMBER_ID_REQUIRED sent)
-        self.join_initial = False      # the join timer is the initial delay, not the deadline
         self.pending_sync: set = set()
         self.sync_timer = None
         self.static: dict[str, str] = {}  # group.instance.id -> its member's current id
+
+    # -- what every group shows (coordinator.ConsumerGroup) -----------------------------------
+
+    @property
+    def state(self) -> str:
+        return self.core.state
+
+    @property
+    def generation(self) -> int:
+        return self.core.generation
+
+    @property
+    def leader(self) -> str | None:
+        return self.core.leader
+
+    @property
+    def members(self) -> dict[str, ClientMember]:  # in join order
+        return self.core.members
+
+    @property
+    def committed(self) -> dict:
+        return self.offsets.committed
+
+    @property
+    def commit_metadata(self) -> dict:
+        return self.offsets.metadata
+
+    @property
+    def occupied(self) -> bool:
+        return bool(self.core.members or self.pending)
+
+    def delete(self) -> None:
+        self.discard()
+        self.core.transition(DEAD)
+
+    def subscribed_topics(self) -> list[str]:
+        names = set()
+        for member in self.core.members.values():
+            names.update(member.topics)
+        return sorted(names)
+
+    def topic_changed(self, reason: str) -> None:
+        """A subscribed topic appeared, disappeared or grew. Nothing here: a client group
+        starts rebalancing when its clients say so (the leader's client sees the new metadata
+        and rejoins), never on the model's initiative."""
+
+    def resubscribe(self) -> None:
+        """The delivery policy changed. Nothing here: real clients choose their own
+        subscriptions, and a client group forwards nothing to retry topics."""
+
+    def log_truncated(self, part) -> None:
+        """A leader change cut `part`'s log back. Nothing here: a real client detects it by
+        leader epoch (KIP-320) and the coordinator keeps no positions."""
+
+    def forget_partitions(self, parts: list) -> None:
+        """A topic was deleted: its partitions leave every member and the offset table."""
+        doomed = set(parts)
+        for member in self.core.members.values():
+            lost = [p for p in member.owned if p in doomed]
+            if lost:
+                self._revoke(member, lost, "topic deleted")
+        self.offsets.forget(parts)
+
+    def commit_offset(self, member: "ClientMember | None", part, offset: int,
+                      reason=None) -> None:
+        self.offsets.commit(member.id if member else None, part, offset, reason)
+
+    def lag_rows(self) -> list[dict]:
+        owners = {}
+        for member in self.core.members.values():
+            for part in member.owned:
+                owners[part] = member
+        # A real client keeps its position to itself: lag counts from the committed offset.
+        return self.offsets.lag_rows(self.subscribed_topics(), owners, _unknown_position,
+                                     self.config["auto_offset_reset"])
 
     @property
     def protocol(self) -> str:
@@ -322,7 +404,7 @@ class ClientGroup(Group):
             if c["require_known_member_id"] and instance is None:
                 expires = cluster.clock.now_ms + c["session_timeout_ms"]
                 self.pending[mid] = cluster.clock.at(expires, self._pending_expired, mid)
-                cluster.event("group.member_pending", group=self.id, consumer=mid,
+                ev.group_member_pending(cluster, group=self.id, consumer=mid,
                               client=f"{c['client_id']}@{c['client_host']}",
                               expires_ms=expires)
                 return {"member_id": mid, "pending": True}
@@ -335,18 +417,19 @@ class ClientGroup(Group):
         member = ClientMember(self, mid, c, now)
         if member.instance_id is not None:
             self.static[member.instance_id] = mid
-        if not self.members:
+        core = self.core
+        if not core.members:
             self.protocol_type = member.protocol_type
-        if self.state == PREPARING and self.join_initial:
-            self.new_member_added = True
-        self.members[mid] = member
-        if self.leader is None:
-            self.leader = mid
+        if core.state == PREPARING:
+            core.newcomer_during_delay()
+        core.members[mid] = member
+        if core.leader is None:
+            core.leader = mid
         # A new member cannot heartbeat before its first answer; if it never comes back for
         # it, it goes after NEW_MEMBER_JOIN_TIMEOUT_MS.
         member.expiry_timer = cluster.clock.at(now + NEW_MEMBER_JOIN_TIMEOUT_MS, self._expired,
                                                member)
-        cluster.event("group.member_joined", group=self.id, consumer=mid, kind="client",
+        ev.group_member_joined(cluster, group=self.id, consumer=mid, kind="client",
                       client=member.client, topics=list(member.topics),
                       protocols=[name for name, _ in member.protocols],
                       generation=self.generation,
@@ -384,26 +467,27 @@ class ClientGroup(Group):
         new = ClientMember(self, mid, c, cluster.clock.now_ms)
         new.new = False
         new.owned, new.assignment = old.owned, old.assignment
-        self.members = {(mid if k == old.id else k): (new if k == old.id else m)
-                        for k, m in self.members.items()}
+        core = self.core
+        core.members = {(mid if k == old.id else k): (new if k == old.id else m)
+                        for k, m in core.members.items()}
         self.static[new.instance_id] = mid
-        was_leader = self.leader == old.id
+        was_leader = core.leader == old.id
         if was_leader:
-            self.leader = mid
-        cluster.event("group.member_left", group=self.id, consumer=old.id,
+            core.leader = mid
+        ev.group_member_left(cluster, group=self.id, consumer=old.id,
                       generation=self.generation, kind="client",
                       reason=f"replaced: static member {new.instance_id!r} restarted as {mid}")
-        cluster.event("group.member_joined", group=self.id, consumer=mid, kind="client",
+        ev.group_member_joined(cluster, group=self.id, consumer=mid, kind="client",
                       client=new.client, topics=list(new.topics),
                       protocols=[name for name, _ in new.protocols],
                       generation=self.generation, instance_id=new.instance_id,
                       replaces=old.id)
         if new.owned:
             parts = [_tp(p) for p in new.owned]
-            cluster.event("partition.revoked", group=self.id, consumer=old.id,
+            ev.partition_revoked(cluster, group=self.id, consumer=old.id,
                           partitions=parts, generation=self.generation,
                           reason=f"static member {new.instance_id!r} restarted")
-            cluster.event("partition.assigned", group=self.id, consumer=mid,
+            ev.partition_assigned(cluster, group=self.id, consumer=mid,
                           partitions=parts, generation=self.generation)
         if self.state == STABLE and self.select_protocol() == self.protocol_name:
             new.awaiting_join = False
@@ -453,16 +537,12 @@ class ClientGroup(Group):
                 c["protocol_name"] is not None and c["protocol_name"] != self.protocol_name):
             raise GroupError("protocol_name", "not the group's protocol",
                              "INCONSISTENT_GROUP_PROTOCOL")
-        if self.state == EMPTY:
-            raise GroupError("member_id", f"group {self.id!r} is Empty", "UNKNOWN_MEMBER_ID")
-        if self.state == PREPARING:
-            raise GroupError("generation", f"group {self.id!r} is preparing a rebalance",
-                             "REBALANCE_IN_PROGRESS")
+        answer = self.core.answer("sync")  # raises in Empty and PreparingRebalance
         self.pending_sync.discard(member.id)
         if not self.pending_sync and self.sync_timer is not None:
             self.sync_timer.cancel()
             self.sync_timer = None
-        if self.state == STABLE:
+        if answer == "NONE":  # Stable: the assignment it has
             member.sync_answer = {"error": "NONE", "assignment": member.assignment}
             self._heartbeat(member)
             return
@@ -471,15 +551,13 @@ class ClientGroup(Group):
         if member.id == self.leader:
             self._assign(c["assignments"])
 
-    def heartbeat(self, c: dict) -> None:
+    def heartbeat(self, c: dict) -> str:
+        """Heartbeat: keeps the member's session; answers the error the state gives it (NONE,
+        or REBALANCE_IN_PROGRESS while the member must join again)."""
         member = self._known(c)
-        if self.state == EMPTY:
-            raise GroupError("member_id", f"group {self.id!r} is Empty", "UNKNOWN_MEMBER_ID")
+        answer = self.core.answer("heartbeat")  # raises in Empty
         self._heartbeat(member)
-
-    def heartbeat_error(self) -> str:
-        """What a Heartbeat that was just accepted is answered."""
-        return "REBALANCE_IN_PROGRESS" if self.state == PREPARING else "NONE"
+        return answer
 
     def leave_errors(self, ids: list[str], instances: list) -> list[str]:
         """LeaveGroup v3+ names members by id, by instance id, or both (an admin removing
@@ -509,10 +587,10 @@ class ClientGroup(Group):
         for mid in dict.fromkeys(known):
             if mid in self.pending:
                 self.pending.pop(mid).cancel()
-                self.cluster.event("group.member_pending_left", group=self.id, consumer=mid)
+                ev.group_member_pending_left(self.cluster, group=self.id, consumer=mid)
                 self._try_complete_join()
             elif mid in self.members:
-                self._remove(self.members[mid], "member_left", "left the group")
+                self._remove(self.members[mid], ev.group_member_left, "left the group")
 
     def check_commit(self, member_id: str, generation: int,
                      instance: str | None = None) -> ClientMember | None:
@@ -529,9 +607,7 @@ class ClientGroup(Group):
         if generation != self.generation:
             raise GroupError("generation", f"generation {generation} is not the group's "
                              f"({self.generation})", "ILLEGAL_GENERATION")
-        if self.state == COMPLETING:
-            raise GroupError("generation", "the group is completing a rebalance",
-                             "REBALANCE_IN_PROGRESS")
+        self.core.answer("commit")  # raises in CompletingRebalance
         return member
 
     def _known(self, c: dict) -> ClientMember:
@@ -559,15 +635,15 @@ class ClientGroup(Group):
         member.expiry_timer = None
         if (member.awaiting_join and not member.new) or member.awaiting_sync:
             return  # alive while it waits for an answer; its next session starts with it
-        self._remove(member, "member_expired", "session timed out" if not member.new else
+        self._remove(member, ev.group_member_expired, "session timed out" if not member.new else
                      "never came back for its JoinGroup answer")
 
     def _pending_expired(self, mid: str) -> None:
         del self.pending[mid]
-        self.cluster.event("group.member_pending_expired", group=self.id, consumer=mid)
+        ev.group_member_pending_expired(self.cluster, group=self.id, consumer=mid)
         self._try_complete_join()
 
-    def _remove(self, member: ClientMember, event: str, reason: str,
+    def _remove(self, member: ClientMember, event, reason: str,
                 rebalance: bool = True) -> None:
         member.cancel_timers()
         if member.owned:
@@ -576,10 +652,11 @@ class ClientGroup(Group):
         if member.instance_id is not None and self.static.get(member.instance_id) == member.id:
             del self.static[member.instance_id]
         self.pending_sync.discard(member.id)
-        if self.leader == member.id:
-            self.leader = next(iter(self.members), None)
-        self.cluster.event(f"group.{event}", group=self.id, consumer=member.id,
-                           generation=self.generation, kind="client", reason=reason)
+        core = self.core
+        if core.leader == member.id:
+            core.leader = next(iter(core.members), None)
+        event(self.cluster, group=self.id, consumer=member.id,
+              generation=self.generation, kind="client", reason=reason)
         if not rebalance:
             return
         if self.state in (STABLE, COMPLETING):
@@ -588,16 +665,14 @@ class ClientGroup(Group):
             self._try_complete_join()
 
     def _revoke(self, member: ClientMember, parts: list, reason: str) -> None:
-        self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+        """Say `member` no longer owns `parts` (the coordinator sees ownership change only
+        through assignments, removals and deleted topics), and forget it."""
+        ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
                            partitions=[_tp(p) for p in parts], generation=self.generation,
                            reason=reason)
         member.give_up(parts)
 
     # -- rebalancing ---------------------------------------------------------------------------
-
-    def prepare(self, reason: str, initial: bool = False, rejoin_now: tuple = ()) -> None:
-        """The modelled groups' entry point (an assignor change, retry topics): a client group
-        starts rebalancing when its clients say so, never on the model's initiative."""
 
     def _maybe_prepare(self, reason: str) -> None:
         if self.state in (STABLE, COMPLETING, EMPTY):
@@ -605,7 +680,6 @@ class ClientGroup(Group):
 
     def _prepare(self, reason: str) -> None:
         cluster = self.cluster
-        clock = cluster.clock
         if self.state == COMPLETING:
             # Whoever waits for a SyncGroup answer is told to rejoin.
             for member in self.members.values():
@@ -619,51 +693,42 @@ class ClientGroup(Group):
             self.sync_timer = None
         self.pending_sync = set()
         timeout = self.rebalance_timeout_ms()
-        if self.state == EMPTY:
-            delay = cluster.config["group.initial.rebalance.delay.ms"]
-            self.join_initial = True
-            self.new_member_added = False
-            self.join_deadline_ms = clock.now_ms + max(timeout, delay)
-            self.join_timer = clock.at(clock.now_ms + delay, self._initial_delay_over)
+        core = self.core
+        if core.state == EMPTY:
+            core.start_initial_delay(timeout)
         else:
-            self.join_initial = False
-            self.join_timer = clock.at(clock.now_ms + timeout, self._join_deadline)
-        self.transition(PREPARING)
-        cluster.event("group.rebalance_started", group=self.id, generation=self.generation,
+            core.start_join_deadline(timeout)
+        core.transition(PREPARING)
+        ev.group_rebalance_started(cluster, group=self.id, generation=core.generation,
                       reason=reason, protocol=self.protocol)
 
-    def _initial_delay_done(self) -> None:
-        self._complete_join()
-
-    def _join_deadline(self, _) -> None:
-        self.join_timer = None
-        self._complete_join()
-
     def _try_complete_join(self) -> None:
-        if self.state != PREPARING or (self.join_initial and self.join_timer is not None):
+        core = self.core
+        if core.state != PREPARING or (core.join_initial and core.join_timer is not None):
             return
         if self.pending or not all(m.awaiting_join for m in self.members.values()):
             return
         self._complete_join()
 
     def _complete_join(self) -> None:
-        if self.join_timer is not None:
-            self.join_timer.cancel()
-            self.join_timer = None
-        self.join_initial = False
+        """The join barrier falls (every member rejoined, or the core's join timer ran out):
+        the generation goes up, and each waiting member is answered."""
+        core = self.core
+        core.cancel_join_timer()
+        core.join_initial = False
         for member in [m for m in self.members.values() if not m.awaiting_join]:
-            self._remove(member, "member_expired", "did not rejoin within the rebalance "
+            self._remove(member, ev.group_member_expired, "did not rejoin within the rebalance "
                          "timeout", rebalance=False)
-        self.generation += 1
-        if not self.members:
+        core.generation += 1
+        if not core.members:
             # Kafka keeps an Empty group's protocol type: DescribeGroups still says "consumer",
             # which is what tells an admin it is a consumer group and not a "simple" one.
             self.protocol_name = None
-            self.leader = None
-            self.transition(EMPTY)
+            core.leader = None
+            core.transition(EMPTY)
             return
         self.protocol_name = self.select_protocol()
-        self.transition(COMPLETING)
+        core.transition(COMPLETING)
         clock = self.cluster.clock
         for member in self.members.values():
             member.awaiting_join = False
@@ -674,7 +739,7 @@ class ClientGroup(Group):
         self.pending_sync = set(self.members)
         self.sync_timer = clock.at(clock.now_ms + self.rebalance_timeout_ms(),
                                    self._sync_deadline, self.generation)
-        self.cluster.event("group.join_completed", group=self.id, generation=self.generation,
+        ev.group_join_completed(self.cluster, group=self.id, generation=self.generation,
                            leader=self.leader, protocol_name=self.protocol_name,
                            protocol=self.protocol, members=list(self.members))
 
@@ -696,7 +761,7 @@ class ClientGroup(Group):
         self.pending_sync = set()
         for member in late:
             if member.id in self.members:
-                self._remove(member, "member_expired", "did not send SyncGroup within the "
+                self._remove(member, ev.group_member_expired, "did not send SyncGroup within the "
                              "rebalance timeout")
 
     def _assign(self, assignments: list[dict]) -> None:
@@ -722,9 +787,9 @@ class ClientGroup(Group):
             wanted[mid] = _sorted_parts(parts)
         for mid, member in self.members.items():
             member.assignment = given[mid]["assignment"] if mid in given else ""
-        self.transition(STABLE)
+        self.core.transition(STABLE)
         fields = {"ignored": ignored} if ignored else {}
-        cluster.event("group.rebalance_completed", group=self.id, generation=self.generation,
+        ev.group_rebalance_completed(cluster, group=self.id, generation=self.generation,
                       leader=self.leader, assignor=self.protocol_name, protocol=self.protocol,
                       kind="client",
                       assignment={mid: [_tp(p) for p in wanted[mid]] for mid in sorted(wanted)},
@@ -738,7 +803,7 @@ class ClientGroup(Group):
             member = self.members[mid]
             add = [p for p in wanted[mid] if p not in member.owned]
             if add:
-                cluster.event("partition.assigned", group=self.id, consumer=mid,
+                ev.partition_assigned(cluster, group=self.id, consumer=mid,
                               partitions=[_tp(p) for p in add], generation=self.generation)
                 member.owned = _sorted_parts(member.owned + add)
         for member in self.members.values():
@@ -754,15 +819,31 @@ class ClientGroup(Group):
         for timer in self.pending.values():
             timer.cancel()
         self.pending = {}
-        for timer in (self.join_timer, self.sync_timer):
+        for timer in (self.core.join_timer, self.sync_timer):
             if timer is not None:
                 timer.cancel()
 
     def snapshot(self) -> dict:
-        snap = super().snapshot()
-        snap.update(kind="clients", assignor=self.protocol_name, protocol_type=self.protocol_type,
-                    pending_members=sorted(self.pending))
-        return snap
+        core = self.core
+        # The modelled groups' keys in their order, then a client group's own.
+        return {
+            "state": core.state,
+            "generation": core.generation,
+            "assignor": self.protocol_name,
+            "protocol": self.protocol,
+            "leader": core.leader,
+            "members": {mid: [_tp(p) for p in m.owned] for mid, m in core.members.items()},
+            "consumers": {mid: m.state() for mid, m in core.members.items()},
+            "lag": self.lag_rows(),
+            "config": dict(self.config),
+            "kind": CLIENTS,
+            "protocol_type": self.protocol_type,
+            "pending_members": sorted(self.pending),
+        }
+
+
+def _unknown_position(_owner: ClientMember, _part) -> None:
+    return None
 
 
 # -- reading answers (the wire adapter, after applying a command or on the group's events) -------
@@ -794,13 +875,13 @@ def _client_group(cluster, gid: str, create: bool) -> ClientGroup | None:
     group (Kafka lets any protocol take an Empty group), refused if modelled consumers are in
     it."""
     group = cluster.groups.get(gid)
-    if isinstance(group, ClientGroup):
+    if group is not None and group.kind == CLIENTS:
         return group
     if group is None:
         if not create:
             return None
         group = cluster.groups[gid] = ClientGroup(cluster, gid, dict(GROUP_DEFAULTS))
-        cluster.event("group.created", group=gid, kind="clients", config=dict(group.config))
+        ev.group_created(cluster, group=gid, kind=CLIENTS, config=dict(group.config))
         return group
     if group.members:
         raise GroupError("group", f"group {gid!r} has modelled consumers; a real client "
@@ -808,27 +889,26 @@ def _client_group(cluster, gid: str, create: bool) -> ClientGroup | None:
     return convert(group, ClientGroup)
 
 
-def convert(group: Group, cls) -> Group:
-    """An Empty group changes hands between modelled consumers and real clients; its
-    generation and committed offsets stay."""
+def convert(group, cls):
+    """An Empty group changes hands between modelled consumers and real clients (`cls`:
+    `Group` or `ClientGroup`, a driver): the new driver is handed the old one's offsets store,
+    and its generation and member numbering go on where they were."""
     if group.state != EMPTY or group.members:
         # Between generations (the last member just left during the initial delay): the
         # old group's timer has yet to run. Kafka's clients retry on this answer.
         raise GroupError("group", f"group {group.id!r} is {group.state}; try again when it is "
                          "Empty", "REBALANCE_IN_PROGRESS")
-    new = cls(group.cluster, group.id, dict(group.config))
-    new.generation = group.generation
-    # A real client may have committed a negative offset (a sentinel of its own): modelled
-    # consumers start from auto_offset_reset there instead.
-    new.committed = group.committed if cls is ClientGroup else {
-        part: offset for part, offset in group.committed.items() if offset >= 0}
-    new.commit_metadata = group.commit_metadata
-    new.next_member_number = group.next_member_number
-    if isinstance(group, ClientGroup):
+    offsets = group.offsets
+    if cls.kind == MODELLED:
+        # A real client may have committed a negative offset (a sentinel of its own): modelled
+        # consumers start from auto_offset_reset there instead.
+        offsets.drop_sentinels()
+    new = cls(group.cluster, group.id, dict(group.config), offsets=offsets,
+              generation=group.generation, next_member_number=group.core.next_member_number)
+    if group.kind == CLIENTS:
         group.discard()
     group.cluster.groups[group.id] = new
-    group.cluster.event("group.taken_over", group=group.id,
-                        kind="clients" if cls is ClientGroup else "modelled",
+    ev.group_taken_over(group.cluster, group=group.id, kind=cls.kind,
                         generation=new.generation)
     return new
 
@@ -881,7 +961,7 @@ def join_group(cluster, c: dict) -> dict:
     if parsed["member_id"] and gid not in cluster.groups:
         raise GroupError("member_id", f"no group {gid!r}", "UNKNOWN_MEMBER_ID")
     group = cluster.groups.get(gid)
-    if isinstance(group, ClientGroup):
+    if group is not None and group.kind == CLIENTS:
         return group.join(parsed)
     if group is not None and group.members:
         _client_group(cluster, gid, create=False)  # raises INCONSISTENT_GROUP_PROTOCOL
@@ -919,7 +999,7 @@ def _member_group(cluster, gid: str, member_id: str) -> "ClientGroup":
     """The group of real clients a member's request names; Kafka answers a group it does not
     know (or one of modelled consumers) as it answers an unknown member."""
     group = cluster.groups.get(gid)
-    if not isinstance(group, ClientGroup):
+    if group is None or group.kind != CLIENTS:
         raise GroupError("member_id", f"group {gid!r} has no member {member_id!r}",
                          "UNKNOWN_MEMBER_ID")
     return group
@@ -932,9 +1012,7 @@ def heartbeat(cluster, c: dict) -> dict:
     gid = _group_id(c)
     parsed = {"member_id": _text(c, "member_id"), "generation": _generation(c),
               "group_instance_id": _instance(c)}
-    group = _member_group(cluster, gid, parsed["member_id"])
-    group.heartbeat(parsed)
-    return {"error": group.heartbeat_error()}
+    return {"error": _member_group(cluster, gid, parsed["member_id"]).heartbeat(parsed)}
 
 
 def leave_group(cluster, c: dict) -> dict:
@@ -956,7 +1034,7 @@ def leave_group(cluster, c: dict) -> dict:
     instances = [_instance({"i": x}, "i", prefix=f"instances[{n}]")
                  for n, x in enumerate(instances)]
     group = cluster.groups.get(gid)
-    if not isinstance(group, ClientGroup):
+    if group is None or group.kind != CLIENTS:
         raise GroupError("members", f"group {gid!r} has none of {ids}", "UNKNOWN_MEMBER_ID")
     keys = [mid or instance for mid, instance in zip(ids, instances, strict=True)]
     errors = group.leave_errors(ids, instances)
@@ -1005,7 +1083,7 @@ def commit_offsets(cluster, c: dict) -> dict:
             raise GroupError("generation", f"no group {gid!r}: a commit from generation "
                              f"{generation} is from an old generation", "ILLEGAL_GENERATION")
         group = _client_group(cluster, gid, create=True)
-    elif isinstance(group, ClientGroup):
+    elif group.kind == CLIENTS:
         member = group.check_commit(member_id, generation, _instance(c))
     elif generation >= 0 or group.members:
         raise GroupError("member_id", f"group {gid!r} is a modelled group; only a commit "
@@ -1022,9 +1100,8 @@ def commit_offsets(cluster, c: dict) -> dict:
         if len(metadata.encode()) > OFFSET_METADATA_MAX:
             errors.append("OFFSET_METADATA_TOO_LARGE")
             continue
-        part = t.partitions[index]
-        group.commit_metadata[part] = (metadata, epoch)
-        group.commit_offset(member, part, offset)
+        group.offsets.commit(member.id if member else None, t.partitions[index], offset,
+                             metadata=(metadata, epoch))
         errors.append("NONE")
     return {"errors": errors}
 

@@ -20,6 +20,7 @@ command log. Timestamps are the model's: the time the leader appended the record
 ``message.timestamp.type=LogAppendTime``); the client's own timestamps are not kept.
 """
 
+from . import events as ev
 from . import validate as v
 from .errors import CommandError
 from .log import record_size
@@ -132,7 +133,7 @@ def produce_records(cluster, c: dict) -> dict:
             error = "NOT_LEADER_OR_FOLLOWER"  # the wire never reaches a stopped broker
         if error == "MESSAGE_TOO_LARGE":
             failed["retriable"] = False
-        cluster.event("produce.failed", **failed, error=error, message=message)
+        ev.produce_failed(cluster, **failed, error=error, message=message)
         return {"error": error, "message": message}
     window = None
     if pid >= 0 and base_seq >= 0:
@@ -145,7 +146,7 @@ def produce_records(cluster, c: dict) -> dict:
         last_seq = base_seq + n - 1
         for w_epoch, first, last, base_offset, _ in window:
             if w_epoch == epoch and first == base_seq and last == last_seq:
-                cluster.event("produce.deduplicated", topic=topic.name, partition=partition,
+                ev.produce_deduplicated(cluster, topic=topic.name, partition=partition,
                            producer=client, producer_id=pid, base_sequence=base_seq,
                            base_offset=base_offset, count=n, acks=acks,
                            reason="idempotent producer: this batch's sequence numbers are "
@@ -156,13 +157,13 @@ def produce_records(cluster, c: dict) -> dict:
             newest_epoch, _, newest_last, _, _ = window[-1]
             if epoch < newest_epoch:
                 message = f"producer epoch {epoch} is older than {newest_epoch}"
-                cluster.event("produce.failed", **failed, error="INVALID_PRODUCER_EPOCH",
+                ev.produce_failed(cluster, **failed, error="INVALID_PRODUCER_EPOCH",
                            message=message)
                 return {"error": "INVALID_PRODUCER_EPOCH", "message": message}
             expected = newest_last + 1 if epoch == newest_epoch else 0
             if base_seq != expected:
                 message = f"expected sequence {expected}, got {base_seq}"
-                cluster.event("produce.failed", **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
+                ev.produce_failed(cluster, **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
                            message=message)
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
     sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
@@ -195,6 +196,6 @@ def producer_init_id(cluster, c: dict) -> dict:
     else:
         pid, epoch = cluster.next_producer_id, 0
         cluster.next_producer_id += 1
-    cluster.event("producer.id_assigned", producer_id=pid, producer_epoch=epoch,
+    ev.producer_id_assigned(cluster, producer_id=pid, producer_epoch=epoch,
                **({"client": client} if client else {}))
     return {"producer_id": pid, "producer_epoch": epoch}

@@ -1,9 +1,13 @@
-"""Consumer groups: Kafka's classic group coordinator, and the members that consume.
+"""Consumer groups of modelled consumers: the driver of Kafka's classic group coordinator that
+decides for its members, and the members that consume.
 
 Theory of operation
 -------------------
-A group moves through five states, and only along the edges in `TRANSITIONS` (the table from
-Kafka's ``ClassicGroupState``); any other move is a bug and raises at once.
+A `Group` has a coordinator core (coordinator.py: state, generation, leader, members, the join
+timer) and an offsets store (offsets.py), as `classic.ClientGroup`, the group of real clients,
+has its own; neither is the other. A group moves through five states, and only along the edges
+in `TRANSITIONS` (the table from Kafka's ``ClassicGroupState``); any other move is a bug and
+raises at once.
 
     Empty --join--> PreparingRebalance --all rejoined--> CompletingRebalance --sync--> Stable
       ^                 |   ^                                                            |
@@ -49,8 +53,19 @@ record once it is processed, forwarded or dead-lettered.
 
 import copy
 
+from . import events as ev
 from .assignors import ASSIGNORS, PROTOCOL, Subscription
 from .clock import last_tick, next_tick
+from .coordinator import (
+    COMPLETING,
+    DEAD,
+    EMPTY,
+    MODELLED,
+    PREPARING,
+    STABLE,
+    TRANSITIONS,  # noqa: F401 (the state table, named here too, where the states are told)
+    Coordinator,
+)
 from .delivery import (
     DELIVERY_DEFAULTS,
     H_DUE,
@@ -64,21 +79,8 @@ from .delivery import (
     retry_topic_name,
     retry_topics,
 )
+from .offsets import Offsets
 from .replication import AckWaiter
-
-EMPTY = "Empty"
-PREPARING = "PreparingRebalance"
-COMPLETING = "CompletingRebalance"
-STABLE = "Stable"
-DEAD = "Dead"
-
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    EMPTY: (PREPARING, DEAD),
-    PREPARING: (COMPLETING, EMPTY, DEAD),
-    COMPLETING: (PREPARING, STABLE, DEAD),
-    STABLE: (PREPARING, DEAD),
-    DEAD: (),
-}
 
 AUTO_COMMIT_INTERVAL_MS = 5_000
 HOLD_MAX_MS = 3_600_000  # the longest wait between tries of a forward that keeps failing
@@ -214,7 +216,7 @@ class Member:
             stint = self.stints[part] = cluster.stint_seq
             position, reset_from = group.start_position(part)
             in_flight = self.in_flight
-            committed = group.committed.get(part)
+            committed = group.offsets.committed.get(part)
             if (in_flight is not None and in_flight[0] is part
                     and (committed is None or committed <= in_flight[1])):
                 # Given back a partition whose record it is still processing (an eager
@@ -332,10 +334,9 @@ class Member:
         group = self.group
         gid = group.id
         mid = self.id
-        events = cluster.events
-        emit = events.append
+        out = cluster.out
         clock = cluster.clock
-        committed = group.committed
+        committed = group.offsets.committed
         retry = self.retry_topics
         while self.in_flight is None and not self.crashed:
             part = self.current
@@ -366,25 +367,19 @@ class Member:
             self.positions[part] = end
             commit = self.commit
             seq = cluster.seq
+            delivered, processed = out.record_delivered, out.record_processed
+            committed_ = out.offset_committed
             for o in range(offset, end):
                 seq += 1
-                emit({"seq": seq, "t_ms": now, "type": "record.delivered", "group": gid,
-                      "consumer": mid, "topic": topic, "partition": index, "offset": o,
-                      "attempt": 1})
+                delivered(seq, now, gid, mid, topic, index, o, 1)
                 if commit == "before":
                     seq += 1
-                    emit({"seq": seq, "t_ms": now, "type": "offset.committed", "group": gid,
-                          "consumer": mid, "topic": topic, "partition": index,
-                          "offset": o + 1})
+                    committed_(seq, now, gid, mid, topic, index, o + 1)
                 seq += 1
-                emit({"seq": seq, "t_ms": now, "type": "record.processed", "group": gid,
-                      "consumer": mid, "topic": topic, "partition": index, "offset": o,
-                      "attempt": 1})
+                processed(seq, now, gid, mid, topic, index, o, 1)
                 if commit == "after":
                     seq += 1
-                    emit({"seq": seq, "t_ms": now, "type": "offset.committed", "group": gid,
-                          "consumer": mid, "topic": topic, "partition": index,
-                          "offset": o + 1})
+                    committed_(seq, now, gid, mid, topic, index, o + 1)
             cluster.seq = seq
             if commit == "auto":
                 self._note_auto_commit(part, end, stint)
@@ -420,41 +415,50 @@ class Member:
         self.attempt = attempt
         self.move("processing")
         self.started_ms = now
-        delivered = cluster.event("record.delivered", **self._fields(part, offset),
-                                  attempt=attempt)
-        if first and self.commit == "before":
-            group.commit_offset(self, part, offset + 1)
+        # Everything record.delivered says is decided before it is announced: whether the
+        # message timeout has already passed (no draw then), else how long processing takes
+        # and whether it fails (the draws), so a hang or an overlong run shows on the delivery
+        # itself as times_out_ms (a page counts down). The events come in the same order.
         limit = config["message_timeout_ms"]
+        age = None
         if limit is not None:
-            original = self._original()
-            age = now - original["timestamp_ms"]
-            if age >= limit:
-                self.cluster.event("record.timed_out", **self._fields(part, offset),
-                                   kind="message", attempt=attempt, age_ms=age,
-                                   message_timeout_ms=limit)
-                self._dead_letter(attempt - 1, "message_timeout",
-                                  f"message timeout: produced {age:,} ms ago, the limit is "
-                                  f"{limit:,} ms")
-                return
-        duration = self.processing_ms
-        if not isinstance(duration, int):
-            duration = self.processing_rng.randint(duration["min"], duration["max"])
-        error = None
-        rate = self.behaviour["failure_rate"]
-        if 0 < rate < 1:
-            if self.failure_rng.random() < rate:
-                error = f"processing failed (failure_rate {rate})"
-        elif rate >= 1:
-            error = "processing failed (failure_rate 1)"
-        key = self.record["key"]
-        if key is not None and key in self.behaviour["fail_keys"]:
-            error = f"poison record: key {key!r} always fails"
+            age = now - self._original()["timestamp_ms"]
+            if age < limit:
+                age = None
+        times_out_ms = None
+        if age is None:
+            duration = self.processing_ms
+            if not isinstance(duration, int):
+                duration = self.processing_rng.randint(duration["min"], duration["max"])
+            error = None
+            rate = self.behaviour["failure_rate"]
+            if 0 < rate < 1:
+                if self.failure_rng.random() < rate:
+                    error = f"processing failed (failure_rate {rate})"
+            elif rate >= 1:
+                error = "processing failed (failure_rate 1)"
+            key = self.record["key"]
+            if key is not None and key in self.behaviour["fail_keys"]:
+                error = f"poison record: key {key!r} always fails"
+            timeout = config["processing_timeout_ms"]
+            if self.hangs or duration >= timeout:
+                times_out_ms = now + timeout
+        cluster.out.record_delivered(cluster.next_seq(), now, group.id, self.id,
+                                     part.topic.name, part.index, offset, attempt,
+                                     times_out_ms)
+        if first and self.commit == "before":
+            group.offsets.commit(self.id, part, offset + 1)
+        if age is not None:
+            ev.record_timed_out(self.cluster, **self._fields(part, offset),
+                                kind="message", attempt=attempt, age_ms=age,
+                                message_timeout_ms=limit)
+            self._dead_letter(attempt - 1, "message_timeout",
+                              f"message timeout: produced {age:,} ms ago, the limit is "
+                              f"{limit:,} ms")
+            return
         self.error = error
-        timeout = config["processing_timeout_ms"]
-        if self.hangs or duration >= timeout:
-            self.timer = clock.at(now + timeout, self._timed_out)
-            # Said on the delivery itself (same instant, not yet taken): a page counts down.
-            delivered["times_out_ms"] = now + timeout
+        if times_out_ms is not None:
+            self.timer = clock.at(times_out_ms, self._timed_out)
         elif duration:
             self.timer = clock.at(now + duration, self._finish)
         else:
@@ -475,7 +479,7 @@ class Member:
         self.timer = None
         part, offset, _stint = self.in_flight
         elapsed = self.cluster.clock.now_ms - self.started_ms
-        self.cluster.event("record.timed_out", **self._fields(part, offset), kind="processing",
+        ev.record_timed_out(self.cluster, **self._fields(part, offset), kind="processing",
                            attempt=self.attempt, delivered_ms=self.started_ms,
                            processing_timeout_ms=elapsed)
         self._fail(f"processing timed out after {elapsed:,} ms")
@@ -525,8 +529,10 @@ class Member:
         part, offset, stint = self.in_flight
         self.in_flight = None
         self.move(None)
-        self.cluster.event("record.processed", **self._fields(part, offset),
-                           attempt=self.attempt)
+        cluster = self.cluster
+        cluster.out.record_processed(cluster.next_seq(), cluster.clock.now_ms, self.group.id,
+                                     self.id, part.topic.name, part.index, offset,
+                                     self.attempt)
         self._commit_past(part, offset, stint)
 
     def _emit_outputs(self, part, offset: int, waiter) -> str | None:
@@ -560,7 +566,7 @@ class Member:
         commit = self.commit
         if commit == "after":
             if self.stints.get(part) == stint:
-                self.group.commit_offset(self, part, offset + 1)
+                self.group.offsets.commit(self.id, part, offset + 1)
             else:
                 self.group.commit_failed(self, part, offset + 1)
         elif commit == "auto":
@@ -574,12 +580,12 @@ class Member:
         fields = self._fields(part, offset)
         if self.stints.get(part) != stint:
             # The partition moved while the record was processed: the new owner has it now.
-            cluster.event("record.failed", **fields, attempt=attempt,
+            ev.record_failed(cluster, **fields, attempt=attempt,
                           max_attempts=config["max_attempts"], error=error, revoked=True)
             self.in_flight = None
             self.move(None)
             return
-        cluster.event("record.failed", **fields, attempt=attempt,
+        ev.record_failed(cluster, **fields, attempt=attempt,
                       max_attempts=config["max_attempts"], error=error)
         if attempt >= config["max_attempts"]:
             self._dead_letter(attempt, "max_attempts", error)
@@ -589,7 +595,7 @@ class Member:
         if config["retry_mode"] == "topics":
             self._forward_retry(error, delay)
             return
-        cluster.event("record.retry_scheduled", **fields, attempt=attempt + 1,
+        ev.record_retry_scheduled(cluster, **fields, attempt=attempt + 1,
                       delay_ms=delay, due_ms=due, retry_topic=None)
         self.move("backoff")
         self.timer = cluster.clock.at(due, self._retry)
@@ -624,7 +630,7 @@ class Member:
         if topic is None:
             # Kafka's admin client would answer the CreateTopics request with this error; a
             # name collision never heals, so the caller gives up rather than waiting.
-            cluster.event("produce.failed", topic=topic_name, partition=None,
+            ev.produce_failed(cluster, topic=topic_name, partition=None,
                           key=self.record["key"], value=self.record["value"],
                           producer=f"{self.group.id}/{self.id}", acks="all",
                           error="INVALID_TOPIC_EXCEPTION" if why.permanent
@@ -689,7 +695,7 @@ class Member:
             return
 
         def forwarded() -> None:
-            self.cluster.event("record.retry_scheduled", **self._fields(part, offset),
+            ev.record_retry_scheduled(self.cluster, **self._fields(part, offset),
                                attempt=attempt + 1, delay_ms=delay, due_ms=due,
                                retry_topic=name, retry_partition=written[0],
                                retry_offset=written[1])
@@ -715,7 +721,7 @@ class Member:
             # Holding the record would stall its partition for ever: announce that it is
             # given up (the DeliveryChecker counts record.dropped as an announced end) and
             # commit past it.
-            self.cluster.event("record.dropped", **self._fields(part, offset),
+            ev.record_dropped(self.cluster, **self._fields(part, offset),
                                attempts=attempts, reason=reason, error=error,
                                dead_letter_topic=name,
                                why=f"the dead-letter topic {name!r} cannot be created (see "
@@ -731,7 +737,7 @@ class Member:
                                   "offset": original["offset"]}
 
         def dead_lettered() -> None:
-            self.cluster.event("record.dead_lettered", **fields, attempts=attempts,
+            ev.record_dead_lettered(self.cluster, **fields, attempts=attempts,
                                reason=reason, error=error, dead_letter_topic=name,
                                dead_letter_partition=written[0],
                                dead_letter_offset=written[1])
@@ -751,7 +757,7 @@ class Member:
         if self.waiter is not None:
             self.waiter.cancel()
             self.waiter = None
-        self.cluster.event("record.abandoned", **self._fields(part, offset),
+        ev.record_abandoned(self.cluster, **self._fields(part, offset),
                            attempt=self.attempt, phase=self.phase,
                            reason=f"{reason}; the next owner starts again from the committed "
                                   "offset, counting attempts from 1")
@@ -788,7 +794,7 @@ class Member:
         for part in _sorted_parts(dirty):
             offset, stint = dirty[part]
             if self.stints.get(part) == stint:
-                self.group.commit_offset(self, part, offset)
+                self.group.offsets.commit(self.id, part, offset)
 
     def in_flight_record(self) -> dict | None:
         if self.in_flight is None:
@@ -828,32 +834,65 @@ class Member:
 
 
 class Group:
+    """A group of modelled consumers: the coordinator decides when each one rejoins and runs
+    the assignor itself. It HAS a coordinator core and an offsets store (see coordinator.py's
+    `ConsumerGroup` for what every group offers)."""
+
+    kind = MODELLED
     external = False  # True for a group of real Kafka clients (classic.ClientGroup)
 
-    def __init__(self, cluster, group_id: str, config: dict):
+    def __init__(self, cluster, group_id: str, config: dict, offsets: Offsets | None = None,
+                 generation: int = 0, next_member_number: int = 1):
         self.cluster = cluster
         self.id = group_id
         self.config = config
-        self.state = EMPTY
-        self.generation = 0
-        self.leader: str | None = None
-        self.members: dict[str, Member] = {}   # in join order: the first is the leader
-        self.committed: dict = {}              # Partition -> next offset to read
-        self.commit_metadata: dict = {}        # Partition -> (metadata, leader epoch) a client sent
-        self.join_timer = None
-        self.join_deadline_ms = 0
-        self.new_member_added = False
-        self.next_member_number = 1
+        self.core = Coordinator(cluster, group_id, self.maybe_complete, generation,
+                                next_member_number)
+        self.offsets = offsets if offsets is not None else Offsets(cluster, group_id)
 
-    # -- the state table ----------------------------------------------------------------------
+    # -- what every group shows (coordinator.ConsumerGroup) -----------------------------------
+
+    @property
+    def state(self) -> str:
+        return self.core.state
+
+    @property
+    def generation(self) -> int:
+        return self.core.generation
+
+    @property
+    def leader(self) -> str | None:
+        return self.core.leader
+
+    @property
+    def members(self) -> dict[str, Member]:  # in join order: the first is the leader
+        return self.core.members
+
+    @property
+    def committed(self) -> dict:  # Partition -> next offset to read
+        return self.offsets.committed
+
+    @property
+    def commit_metadata(self) -> dict:  # Partition -> (metadata, leader epoch) a client sent
+        return self.offsets.metadata
+
+    @property
+    def occupied(self) -> bool:
+        return bool(self.core.members)
+
+    @property
+    def next_member_number(self) -> int:
+        return self.core.next_member_number
+
+    @next_member_number.setter
+    def next_member_number(self, n: int) -> None:
+        self.core.next_member_number = n
 
     def transition(self, to: str) -> None:
-        if to not in TRANSITIONS[self.state]:
-            raise AssertionError(f"group {self.id}: illegal transition {self.state} -> {to}")
-        before = self.state
-        self.state = to
-        self.cluster.event("group.state_changed", group=self.id, **{"from": before}, to=to,
-                           generation=self.generation)
+        self.core.transition(to)
+
+    def delete(self) -> None:
+        self.core.transition(DEAD)
 
     @property
     def protocol(self) -> str:
@@ -862,35 +901,40 @@ class Group:
     # -- membership ---------------------------------------------------------------------------
 
     def join(self, member: Member) -> None:
-        self.members[member.id] = member
-        self.cluster.event("group.member_joined", group=self.id, consumer=member.id,
+        core = self.core
+        core.members[member.id] = member
+        ev.group_member_joined(self.cluster, group=self.id, consumer=member.id,
                            topics=list(member.topics), commit=member.commit,
-                           generation=self.generation)
-        if self.state == EMPTY:
+                           generation=core.generation)
+        if core.state == EMPTY:
             self.prepare("member joined", initial=True)
-        elif self.state == PREPARING:
-            if self.join_timer is not None:
-                self.new_member_added = True
+        elif core.state == PREPARING:
+            core.newcomer_during_delay()
         else:
             self.prepare(f"member {member.id} joined")
 
     def resubscribe(self) -> None:
         """The delivery policy changed which retry topics the members read: a subscription
         change, so a rebalance (as when a Kafka consumer calls subscribe() again)."""
-        changed = [mid for mid, m in self.members.items() if m.resubscribe()]
+        members = self.core.members
+        changed = [mid for mid, m in members.items() if m.resubscribe()]
         if changed:
-            self.cluster.event("group.subscription_changed", group=self.id,
-                               subscriptions={mid: list(self.members[mid].topics)
+            ev.group_subscription_changed(self.cluster, group=self.id,
+                               subscriptions={mid: list(members[mid].topics)
                                               for mid in changed})
-            live = [m for m in self.members.values() if not m.crashed]
+            live = [m for m in members.values() if not m.crashed]
             if live:
                 self.prepare("subscription changed: retry topics")
+
+    def topic_changed(self, reason: str) -> None:
+        """A subscribed topic appeared, disappeared or grew: the coordinator rebalances."""
+        self.prepare(reason)
 
     def leave(self, member: Member) -> None:
         """A polite LeaveGroup: commit what auto-commit owes, give the partitions back at once,
         then rebalance the rest. A record still being processed is abandoned; its next owner
         processes it again (or, with commit="before", nobody does)."""
-        self._remove(member, "member_left", "left the group")
+        self._remove(member, ev.group_member_left, "left the group")
 
     def crash(self, member: Member) -> None:
         member.cancel_timers()
@@ -905,48 +949,47 @@ class Group:
         now = self.cluster.clock.now_ms
         expires = member.last_heartbeat_ms(now) + self.config["session_timeout_ms"]
         member.expiry_timer = self.cluster.clock.at(expires, self._expire, member)
-        self.cluster.event("consumer.crashed", group=self.id, consumer=member.id,
+        ev.consumer_crashed(self.cluster, group=self.id, consumer=member.id,
                            in_flight=in_flight, session_expires_ms=expires)
 
     def _expire(self, member: Member) -> None:
         member.expiry_timer = None
-        self._remove(member, "member_expired", "session timed out")
+        self._remove(member, ev.group_member_expired, "session timed out")
 
-    def _remove(self, member: Member, event: str, reason: str) -> None:
+    def _remove(self, member: Member, event, reason: str) -> None:
+        core = self.core
         in_flight = member.in_flight_record()
         member.in_flight = None
         if member.owned:
             parts = list(member.owned)
-            self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
-                               partitions=[_tp(p) for p in parts], generation=self.generation,
+            ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
+                               partitions=[_tp(p) for p in parts], generation=core.generation,
                                reason=reason)
             member.give_up(parts)
         member.cancel_timers()
-        del self.members[member.id]
+        del core.members[member.id]
         fields = {"in_flight": in_flight} if in_flight else {}
-        self.cluster.event(f"group.{event}", group=self.id, consumer=member.id,
-                           generation=self.generation, **fields)
-        if self.state in (STABLE, COMPLETING):
+        event(self.cluster, group=self.id, consumer=member.id,
+              generation=core.generation, **fields)
+        if core.state in (STABLE, COMPLETING):
             self.prepare(f"member {member.id} {reason}")
-        elif self.state == PREPARING:
+        elif core.state == PREPARING:
             self.maybe_complete()
 
     # -- rebalancing --------------------------------------------------------------------------
 
     def prepare(self, reason: str, initial: bool = False, rejoin_now: tuple = ()) -> None:
-        if self.state == PREPARING:
+        core = self.core
+        if core.state == PREPARING:
             return
-        self.transition(PREPARING)
-        self.cluster.event("group.rebalance_started", group=self.id, generation=self.generation,
+        core.transition(PREPARING)
+        ev.group_rebalance_started(self.cluster, group=self.id, generation=core.generation,
                            reason=reason, protocol=self.protocol)
         clock = self.cluster.clock
         now = clock.now_ms
         if initial:
-            delay = self.cluster.config["group.initial.rebalance.delay.ms"]
-            self.join_deadline_ms = now + max(REBALANCE_TIMEOUT_MS, delay)
-            self.new_member_added = False
-            self.join_timer = clock.at(now + delay, self._initial_delay_over)
-        for member in self.members.values():
+            core.start_initial_delay(REBALANCE_TIMEOUT_MS)
+        for member in core.members.values():
             if member.crashed:
                 member.rejoined = False  # it never will: the rebalance waits for its expiry
                 continue
@@ -957,27 +1000,11 @@ class Group:
             member.rejoin_timer = clock.at(due, self._rejoin, member)
         self.maybe_complete()
 
-    def _initial_delay_over(self, _) -> None:
-        self.join_timer = None
-        now = self.cluster.clock.now_ms
-        remaining = self.join_deadline_ms - now
-        if self.new_member_added and remaining > 0:
-            self.new_member_added = False
-            delay = min(self.cluster.config["group.initial.rebalance.delay.ms"], remaining)
-            self.join_timer = self.cluster.clock.at(now + delay, self._initial_delay_over)
-            return
-        self._initial_delay_done()
-
-    def _initial_delay_done(self) -> None:
-        """What the end of the initial rebalance delay does: complete the join if it can
-        (classic.ClientGroup completes it outright: its barrier is its clients' joins)."""
-        self.maybe_complete()
-
     def _rejoin(self, member: Member) -> None:
         member.rejoin_timer = None
         if self.protocol == "eager" and member.owned:
             parts = list(member.owned)
-            self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+            ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
                                partitions=[_tp(p) for p in parts], generation=self.generation,
                                reason="eager rebalance: every partition is revoked")
             member.give_up(parts)
@@ -985,24 +1012,30 @@ class Group:
         self.maybe_complete()
 
     def maybe_complete(self) -> None:
-        if self.state != PREPARING or self.join_timer is not None:
+        """Complete the join if it can: called as members rejoin or go, and when the initial
+        rebalance delay is over (the core's join timer; classic.ClientGroup completes the join
+        outright then: its barrier is its clients' joins)."""
+        core = self.core
+        if core.state != PREPARING or core.join_timer is not None:
             return
-        if not self.members:
-            self.generation += 1
-            self.leader = None
-            self.transition(EMPTY)
+        if not core.members:
+            core.generation += 1
+            core.leader = None
+            core.transition(EMPTY)
             return
-        if all(m.rejoined for m in self.members.values()):
+        if all(m.rejoined for m in core.members.values()):
             self._complete()
 
     def _complete(self) -> None:
         cluster = self.cluster
-        self.generation += 1
-        self.leader = next(iter(self.members))
-        self.transition(COMPLETING)
+        core = self.core
+        members = core.members
+        core.generation += 1
+        core.leader = next(iter(members))
+        core.transition(COMPLETING)
         topics = cluster.topics
         counts = {}
-        for member in self.members.values():
+        for member in members.values():
             for name in member.topics:
                 if name in topics:
                     counts[name] = len(topics[name].partitions)
@@ -1010,12 +1043,13 @@ class Group:
             mid: Subscription(topics=tuple(m.topics),
                               owned=tuple((p.topic.name, p.index) for p in m.owned),
                               generation=m.owned_generation)
-            for mid, m in self.members.items()
+            for mid, m in members.items()
         }
         result = ASSIGNORS[self.config["assignor"]](subscriptions, counts)
-        self.transition(STABLE)
-        cluster.event("group.rebalance_completed", group=self.id, generation=self.generation,
-                      leader=self.leader, assignor=self.config["assignor"],
+        core.transition(STABLE)
+        generation = core.generation
+        ev.group_rebalance_completed(cluster, group=self.id, generation=generation,
+                      leader=core.leader, assignor=self.config["assignor"],
                       protocol=self.protocol,
                       assignment={mid: [list(tp) for tp in result[mid]]
                                   for mid in sorted(result)})
@@ -1023,26 +1057,26 @@ class Group:
         # when the protocol changed during the rebalance and someone still holds what moves.
         wanted = {mid: [topics[t].partitions[i] for t, i in result[mid]] for mid in result}
         revoked_any = []
-        for mid in sorted(self.members):
-            member = self.members[mid]
+        for mid in sorted(members):
+            member = members[mid]
             revoke = [p for p in member.owned if p not in wanted[mid]]
             if revoke:
-                cluster.event("partition.revoked", group=self.id, consumer=mid,
-                              partitions=[_tp(p) for p in revoke], generation=self.generation,
+                ev.partition_revoked(cluster, group=self.id, consumer=mid,
+                              partitions=[_tp(p) for p in revoke], generation=generation,
                               reason="rebalance: moving to another member")
                 member.give_up(revoke)
                 revoked_any.append(mid)
-        for mid in sorted(self.members):
-            member = self.members[mid]
+        for mid in sorted(members):
+            member = members[mid]
             add = [p for p in wanted[mid] if p not in member.owned]
             if add:
-                cluster.event("partition.assigned", group=self.id, consumer=mid,
+                ev.partition_assigned(cluster, group=self.id, consumer=mid,
                               partitions=[_tp(p) for p in _sorted_parts(add)],
-                              generation=self.generation)
+                              generation=generation)
                 member.take(add)
-            member.owned_generation = self.generation
-        for mid in sorted(self.members):
-            self.members[mid].wake()
+            member.owned_generation = generation
+        for mid in sorted(members):
+            members[mid].wake()
         if revoked_any and self.protocol == "cooperative":
             self.prepare("cooperative rebalance, second round: assign the revoked partitions",
                          rejoin_now=tuple(revoked_any))
@@ -1051,18 +1085,8 @@ class Group:
 
     def start_position(self, part) -> tuple[int, int | None]:
         """Where an owner starts reading `part`, and the committed offset it had to abandon
-        (None unless that offset is gone: deleted by retention, Kafka's OFFSET_OUT_OF_RANGE
-        answered by auto.offset.reset; or beyond a log a leader change cut back, where the
-        consumer goes on from the new log end, KIP-320)."""
-        committed = self.committed.get(part)
-        log = part.leader_log
-        if committed is not None and committed > log.end_offset:
-            return log.end_offset, committed
-        if committed is not None and log.start_offset <= committed:
-            return committed, None
-        earliest = self.config["auto_offset_reset"] == "earliest"
-        position = log.start_offset if earliest else part.high_watermark
-        return position, committed
+        (see Offsets.start_position), under the group's auto_offset_reset."""
+        return self.offsets.start_position(part, self.config["auto_offset_reset"])
 
     def out_of_range(self, member: Member, part, position: int) -> None:
         """The position fell below the log start (retention deleted it): auto.offset.reset."""
@@ -1077,8 +1101,9 @@ class Group:
         new log end), not from auto.offset.reset; a record in hand that no longer exists has
         no outcome to report."""
         end = part.leader_log.end_offset
-        for mid in sorted(self.members):
-            member = self.members[mid]
+        members = self.core.members
+        for mid in sorted(members):
+            member = members[mid]
             if member.crashed or part not in member.positions:
                 continue
             in_flight = member.in_flight
@@ -1098,23 +1123,15 @@ class Group:
         else:
             reason = (f"offset out of range ({why}); "
                       f"auto.offset.reset={self.config['auto_offset_reset']}")
-        self.cluster.event("offset.reset", group=self.id, consumer=member.id,
+        ev.offset_reset(self.cluster, group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=to,
                            previous=previous, reason=reason)
 
     def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
-        self.committed[part] = offset
-        cluster = self.cluster
-        cluster.seq += 1
-        event = {"seq": cluster.seq, "t_ms": cluster.clock.now_ms, "type": "offset.committed",
-                 "group": self.id, "consumer": member.id if member else None,
-                 "topic": part.topic.name, "partition": part.index, "offset": offset}
-        if reason:
-            event["reason"] = reason
-        cluster.events.append(event)
+        self.offsets.commit(member.id if member else None, part, offset, reason)
 
     def commit_failed(self, member: Member, part, offset: int) -> None:
-        self.cluster.event("offset.commit_failed", group=self.id, consumer=member.id,
+        ev.offset_commit_failed(self.cluster, group=self.id, consumer=member.id,
                            topic=part.topic.name, partition=part.index, offset=offset,
                            error="REBALANCE_IN_PROGRESS",
                            reason="the partition was revoked while the record was processed; "
@@ -1123,65 +1140,52 @@ class Group:
     def forget_partitions(self, parts: list) -> None:
         """A topic was deleted: its partitions leave every member and the offset table."""
         doomed = set(parts)
-        for member in self.members.values():
+        for member in self.core.members.values():
             lost = [p for p in member.owned if p in doomed]
             if lost:
-                self.cluster.event("partition.revoked", group=self.id, consumer=member.id,
+                ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
                                    partitions=[_tp(p) for p in lost],
                                    generation=self.generation, reason="topic deleted")
                 member.give_up(lost)
-        for part in parts:
-            self.committed.pop(part, None)
-            self.commit_metadata.pop(part, None)
+        self.offsets.forget(parts)
 
     def subscribed_topics(self) -> list[str]:
         names = set()
-        for member in self.members.values():
+        for member in self.core.members.values():
             names.update(member.topics)
         return sorted(names)
 
     # -- the view -----------------------------------------------------------------------------
 
     def lag_rows(self) -> list[dict]:
-        topics = self.cluster.topics
-        names = set(self.subscribed_topics())
-        names.update(p.topic.name for p in self.committed)
         owners = {}
-        for member in self.members.values():
+        for member in self.core.members.values():
             for part in member.owned:
                 owners[part] = member
-        rows = []
-        for name in sorted(names):
-            topic = topics.get(name)
-            if topic is None:
-                continue
-            for part in topic.partitions:
-                committed = self.committed.get(part)
-                owner = owners.get(part)
-                if committed is not None and committed >= 0:
-                    base = committed
-                elif owner is not None and not owner.crashed and part in owner.positions:
-                    in_flight = owner.in_flight
-                    base = owner.positions[part]
-                    if in_flight and in_flight[0] is part and in_flight[2] == owner.stints[part]:
-                        base = in_flight[1]
-                else:
-                    base = self.start_position(part)[0]
-                rows.append({"topic": name, "partition": part.index, "committed": committed,
-                             "high_watermark": part.high_watermark,
-                             "lag": max(0, part.high_watermark - base),
-                             "owner": owner.id if owner else None})
-        return rows
+        return self.offsets.lag_rows(self.subscribed_topics(), owners, _reading,
+                                     self.config["auto_offset_reset"])
 
     def snapshot(self) -> dict:
+        core = self.core
         return {
-            "state": self.state,
-            "generation": self.generation,
+            "state": core.state,
+            "generation": core.generation,
             "assignor": self.config["assignor"],
             "protocol": self.protocol,
-            "leader": self.leader,
-            "members": {mid: [_tp(p) for p in m.owned] for mid, m in self.members.items()},
-            "consumers": {mid: m.state() for mid, m in self.members.items()},
+            "leader": core.leader,
+            "members": {mid: [_tp(p) for p in m.owned] for mid, m in core.members.items()},
+            "consumers": {mid: m.state() for mid, m in core.members.items()},
             "lag": self.lag_rows(),
             "config": dict(self.config),
         }
+
+
+def _reading(owner: Member, part) -> int | None:
+    """Where a live owner reads `part` for lag: the record in hand of this ownership, else its
+    position; None for a crashed owner (lag counts from where its successor would start)."""
+    if owner.crashed or part not in owner.positions:
+        return None
+    in_flight = owner.in_flight
+    if in_flight and in_flight[0] is part and in_flight[2] == owner.stints[part]:
+        return in_flight[1]
+    return owner.positions[part]

@@ -14,26 +14,11 @@ scenario alone (tests and the command line): it visits every step's moment in or
 """
 
 from .errors import CommandError
+from .events import BULK, CATALOGUE
 from .report import matches
 
 # Every event type the model announces; a `when` naming another could never match.
-EVENT_TYPES = frozenset("""
-    broker.configured broker.session_expired broker.started broker.stopped broker.stopping
-    command.rejected consumer.crashed consumer.hung consumer.recovered controller.elected
-    controller.none dead_letter.replay_started dead_letter.replayed group.configured
-    group.created group.deleted group.join_completed group.member_expired group.member_joined
-    group.member_left group.member_pending group.member_pending_expired
-    group.member_pending_left group.rebalance_completed group.rebalance_started
-    group.state_changed group.subscription_changed group.taken_over leader.preferred_election
-    offset.commit_failed offset.committed offset.deleted offset.reset partition.assigned
-    partition.high_watermark partition.isr_changed partition.leader_elected partition.offline
-    partition.revoked produce.deduplicated produce.failed producer.added producer.id_assigned
-    producer.removed record.abandoned record.acked record.dead_lettered record.deduplicated
-    record.delivered record.dropped record.expired record.failed record.lost record.processed
-    record.produced record.replicated record.retry_scheduled record.timed_out record.truncated
-    replica.truncated topic.config_changed topic.created topic.deleted topic.partitions_added
-    zk.node_changed zk.node_created zk.node_deleted
-""".split())
+EVENT_TYPES = frozenset(CATALOGUE)
 
 WHEN_KEYS = ("type", "topic", "partition", "group", "consumer", "producer", "broker", "key")
 
@@ -108,6 +93,11 @@ class Moments:
                 del waiting[e["type"]]
                 if not waiting:
                     return
+
+    def wants_records(self) -> bool:
+        """Whether a step still waits for a per-record event (events.BULK): then the host
+        must see those one by one, not folded into counts."""
+        return any(kind in BULK for kind in self.waiting)
 
     def moment(self, steps: list, i: int) -> int | None:
         """Step i's moment if it is known now: its `at`, or when its event happened."""

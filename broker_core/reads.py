@@ -5,7 +5,7 @@ neither depends on how partitions and logs are kept nor changes them by mistake.
 
 from bisect import bisect_left
 
-from .classic import ClientGroup
+from .coordinator import CLIENTS
 from .log import NO_CREATE_TIME
 
 
@@ -97,15 +97,16 @@ def end_offset_for_epoch(cluster, topic: str, index: int, epoch: int) -> tuple[i
 def group_protocol(cluster, gid: str) -> tuple[str | None, str | None]:
     """A group's (protocol type, chosen protocol): what SyncGroup v5 echoes."""
     group = cluster.groups.get(gid)
-    return getattr(group, "protocol_type", None), getattr(group, "protocol_name", None)
+    if group is None or group.kind != CLIENTS:
+        return None, None
+    return group.protocol_type, group.protocol_name
 
 
 def member_rebalance_timeout_ms(cluster, gid: str, member_id: str) -> int:
     """A real client's rebalance timeout (0 when it is not a member): how long its SyncGroup
     may wait for the leader's assignment."""
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if group is not None else None
-    return getattr(member, "rebalance_timeout_ms", 0)
+    member = _client_member(cluster, gid, member_id)
+    return member.rebalance_timeout_ms if member is not None else 0
 
 
 def records(cluster, topic: str, index: int, offset: int, max_bytes: int,
@@ -217,7 +218,7 @@ def group_ids(cluster) -> list[dict]:
 
 
 def _protocol_type(group) -> str:
-    return (group.protocol_type or "") if isinstance(group, ClientGroup) else "consumer"
+    return (group.protocol_type or "") if group.kind == CLIENTS else "consumer"
 
 
 def group(cluster, gid: str) -> dict | None:
@@ -230,11 +231,11 @@ def group(cluster, gid: str) -> dict | None:
     if g is None:
         return None
     stable = g.state == "Stable"
-    client = isinstance(g, ClientGroup)
+    client = g.kind == CLIENTS
     protocol = ((g.protocol_name or "") if client else g.config["assignor"]) if stable else ""
     members = []
     for mid, m in g.members.items():
-        row = {"member_id": mid, "instance_id": getattr(m, "instance_id", None),
+        row = {"member_id": mid, "instance_id": m.instance_id if client else None,
                "client_id": m.client_id if client else mid,
                "client_host": m.client_host if client else "model"}
         if stable and client:
@@ -249,11 +250,17 @@ def group(cluster, gid: str) -> dict | None:
 
 # -- groups of real clients (classic.py): the answers that come after a barrier, and offsets
 
+def _client_member(cluster, gid: str, member_id: str):
+    """A real client's member of a group of real clients, or None."""
+    group = cluster.groups.get(gid)
+    return group.members.get(member_id) if group is not None and group.kind == CLIENTS \
+        else None
+
+
 def join_result(cluster, gid: str, member_id: str) -> dict | None:
     """The JoinGroup answer for `member_id`: a dict, or None while it still waits. A member
     that is gone is answered UNKNOWN_MEMBER_ID, as Kafka answers a removed member's join."""
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    member = _client_member(cluster, gid, member_id)
     if member is None:
         return {"error": "UNKNOWN_MEMBER_ID", "member_id": member_id, "generation": -1,
                 "protocol_type": None, "protocol_name": None, "leader": "", "members": []}
@@ -261,8 +268,7 @@ def join_result(cluster, gid: str, member_id: str) -> dict | None:
 
 
 def sync_result(cluster, gid: str, member_id: str) -> dict | None:
-    group = cluster.groups.get(gid)
-    member = group.members.get(member_id) if isinstance(group, ClientGroup) else None
+    member = _client_member(cluster, gid, member_id)
     if member is None:
         return {"error": "UNKNOWN_MEMBER_ID", "assignment": ""}
     return member.sync_answer
@@ -272,17 +278,7 @@ def committed_offsets(cluster, gid: str, wanted: list | None) -> list[dict]:
     """OffsetFetch: every committed offset of the group (wanted None) or those asked for; -1
     where nothing is committed. A read: it changes nothing and is not a command."""
     group = cluster.groups.get(gid)
-    committed = group.committed if group is not None else {}
-    extra = group.commit_metadata if group is not None else {}
-    if wanted is None:
-        parts = sorted(committed, key=lambda p: (p.topic.name, p.index))
-        wanted = [(p.topic.name, p.index) for p in parts]
-    rows = []
-    for topic, index in wanted:
-        t = cluster.topics.get(topic)
-        part = t.partitions[index] if t is not None and 0 <= index < len(t.partitions) else None
-        offset = committed.get(part, -1) if part is not None else -1
-        metadata, epoch = extra.get(part, ("", -1)) if part is not None else ("", -1)
-        rows.append({"topic": topic, "partition": index, "offset": offset,
-                     "metadata": metadata, "leader_epoch": epoch})
-    return rows
+    if group is None:
+        return [{"topic": topic, "partition": index, "offset": -1, "metadata": "",
+                 "leader_epoch": -1} for topic, index in (wanted or ())]
+    return group.offsets.fetch(wanted)

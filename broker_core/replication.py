@@ -36,6 +36,7 @@ leaderships it is first in line for.
 
 from functools import partial
 
+from . import events as ev
 from . import validate as v
 from .clock import next_tick
 from .errors import CommandError
@@ -110,7 +111,7 @@ def broker_stop(cluster, c: dict) -> None:
 
 
 def controlled_shutdown(cluster, b: int) -> None:
-    cluster.event("broker.stopping", broker=b, mode="clean")
+    ev.broker_stopping(cluster, broker=b, mode="clean")
     if controller_working(cluster):
         # The controller moves every leadership it can, then takes the broker out of the
         # ISRs, so clients see one clean hand-over instead of an outage.
@@ -127,7 +128,7 @@ def controlled_shutdown(cluster, b: int) -> None:
     go_down(cluster, b)
     cluster.brokers[b]["registered"] = False
     cluster.brokers[b]["stopped"] = "clean"  # how it went down: a page draws the two apart
-    cluster.event("broker.stopped", broker=b, mode="clean")
+    ev.broker_stopped(cluster, broker=b, mode="clean")
     cluster.zk_delete(f"/brokers/ids/{b}")
     after_session_end(cluster, b)
 
@@ -140,7 +141,7 @@ def crash(cluster, b: int) -> None:
     # When its follower replicas fall out of the ISRs (a page counts it down on them).
     leaves = cluster.brokers[b]["leaves_isr_ms"] = isr_leave_ms(cluster, b, cluster.clock.now_ms)
     cluster.session_timers[b] = cluster.clock.at(expires, partial(session_expired, cluster), b)
-    cluster.event("broker.stopped", broker=b, mode="crash", session_expires_ms=expires,
+    ev.broker_stopped(cluster, broker=b, mode="crash", session_expires_ms=expires,
                leaves_isr_ms=leaves)
 
 
@@ -167,7 +168,7 @@ def session_expired(cluster, b: int) -> None:
     cluster.brokers[b]["registered"] = False
     cluster.brokers[b].pop("session_expires_ms", None)
     cluster.brokers[b].pop("leaves_isr_ms", None)
-    cluster.event("broker.session_expired", broker=b,
+    ev.broker_session_expired(cluster, broker=b,
                session_timeout_ms=cluster.config["zookeeper.session.timeout.ms"])
     cluster.zk_delete(f"/brokers/ids/{b}")
     after_session_end(cluster, b)
@@ -195,7 +196,7 @@ def broker_start(cluster, c: dict) -> None:
     cluster.brokers[b]["registered"] = True
     cluster.brokers[b]["stopped"] = None
     cluster.brokers[b].pop("leaves_isr_ms", None)
-    cluster.event("broker.started", broker=b)
+    ev.broker_started(cluster, broker=b)
     cluster.zk_set(f"/brokers/ids/{b}", {"host": f"broker-{b}", "port": 9091 + b},
                  ephemeral_owner=b)
     if cluster.controller is None:
@@ -222,7 +223,7 @@ def broker_configure(cluster, c: dict) -> None:
     else:
         delay = v.integer(c, "replica_fetch_delay_ms", minimum=0, maximum=3_600_000)
     cluster.brokers[b]["replica_fetch_delay_ms"] = delay
-    cluster.event("broker.configured", broker=b, replica_fetch_delay_ms=delay)
+    ev.broker_configured(cluster, broker=b, replica_fetch_delay_ms=delay)
 
 
 def alive(cluster, b: int) -> bool:
@@ -247,7 +248,7 @@ def elect_controller(cluster, reason: str) -> None:
     candidates = [b for b in sorted(cluster.brokers) if cluster.brokers[b]["up"]
                   and cluster.brokers[b]["registered"]]
     if not candidates:
-        cluster.event("controller.none", reason=f"{reason}; no live broker is left")
+        ev.controller_none(cluster, reason=f"{reason}; no live broker is left")
         return
     # Every live broker's watch fires and each tries to create /controller; which one's
     # create lands first is a race, drawn from the seed.
@@ -256,7 +257,7 @@ def elect_controller(cluster, reason: str) -> None:
     cluster.controller_epoch += 1
     cluster.zk_set("/controller", {"brokerid": winner}, ephemeral_owner=winner)
     cluster.zk_set("/controller_epoch", cluster.controller_epoch)
-    cluster.event("controller.elected", broker=winner, epoch=cluster.controller_epoch,
+    ev.controller_elected(cluster, broker=winner, epoch=cluster.controller_epoch,
                reason=reason)
 
 
@@ -303,7 +304,7 @@ def elect_or_offline(cluster, part) -> None:
     # replica can bring the partition back cleanly.
     part.isr = [r for r in part.isr if alive(cluster, r)] or part.isr[-1:]
     write_partition_state(cluster, part)
-    cluster.event("partition.offline", topic=part.topic.name, partition=part.index,
+    ev.partition_offline(cluster, topic=part.topic.name, partition=part.index,
                previous_leader=previous, epoch=part.leader_epoch, isr=list(part.isr),
                leader=None, reason="no live replica in the ISR; unclean leader election "
                                    "is off, so the partition waits for one to return")
@@ -332,12 +333,12 @@ def elect(cluster, part, new: int, unclean: bool, reason: str) -> None:
     part.caught_up = {}
     part.last_fetch = {}
     write_partition_state(cluster, part)
-    cluster.event("partition.leader_elected", topic=part.topic.name, partition=part.index,
+    ev.partition_leader_elected(cluster, topic=part.topic.name, partition=part.index,
                leader=new, previous_leader=previous, epoch=part.leader_epoch,
                isr=list(part.isr), unclean=unclean, reason=reason,
                log_end_offset=new_log.end_offset)
     if part.isr != before_isr:
-        cluster.event("partition.isr_changed", topic=part.topic.name, partition=part.index,
+        ev.partition_isr_changed(cluster, topic=part.topic.name, partition=part.index,
                    isr=list(part.isr), previous=before_isr, reason="leader elected")
     for r in part.replicas:
         if r != new and cluster.brokers[r]["up"]:
@@ -364,13 +365,13 @@ def announce_vanishing(cluster, part, old_log, cut: int, reason: str) -> None:
         rec = old_log.record(offset)
         acked = code == 1 or (code == 2 and offset < hw)
         if acked:
-            cluster.event("record.lost", topic=name, partition=index, offset=offset,
+            ev.record_lost(cluster, topic=name, partition=index, offset=offset,
                        key=rec["key"], value=rec["value"], acks="1" if code == 1 else "all",
                        reason=f"acknowledged, but the new leader never had it ({reason})")
         else:
             waiting = offset in retries
             will_retry = retries.get(offset, 0) > 0
-            cluster.event("record.truncated", topic=name, partition=index, offset=offset,
+            ev.record_truncated(cluster, topic=name, partition=index, offset=offset,
                        key=rec["key"], value=rec["value"],
                        acks={0: "0", 1: "1", 2: "all"}[code], will_retry=will_retry,
                        reason="never acknowledged; the producer retries it" if will_retry
@@ -387,7 +388,7 @@ def truncate_follower(cluster, part, b: int, reason: str) -> None:
     end = log.end_offset
     gone = log.truncate_to(cut)
     if gone:
-        cluster.event("replica.truncated", topic=part.topic.name, partition=part.index,
+        ev.replica_truncated(cluster, topic=part.topic.name, partition=part.index,
                    broker=b, offset=cut, count=gone, previous_log_end_offset=end,
                    reason=reason)
 
@@ -406,7 +407,7 @@ def set_isr(cluster, part, isr: list[int], reason: str) -> None:
     previous = part.isr
     part.isr = isr
     write_partition_state(cluster, part)
-    cluster.event("partition.isr_changed", topic=part.topic.name, partition=part.index,
+    ev.partition_isr_changed(cluster, topic=part.topic.name, partition=part.index,
                isr=list(isr), previous=list(previous), reason=reason)
     if part.online:
         update_high_watermark(cluster, part)
@@ -474,7 +475,7 @@ def elect_preferred(cluster, c: dict) -> None:
             elect(cluster, part, b, unclean=False, reason="preferred leader election (asked "
                         "for)")
             moved += 1
-    cluster.event("leader.preferred_election", partitions=len(parts), moved=moved)
+    ev.leader_preferred_election(cluster, partitions=len(parts), moved=moved)
 
 
 # -- followers ----------------------------------------------------------------------------
@@ -557,8 +558,9 @@ def fetch_response(cluster, arg) -> None:
         start = log.end_offset
     if end > start:
         log.copy_from(leader_log, start, end)
-        cluster.event("record.replicated", topic=part.topic.name, partition=part.index,
-                   broker=broker, offset=start, count=end - start, log_end_offset=end)
+        cluster.out.record_replicated(cluster.next_seq(), cluster.clock.now_ms,
+                                      part.topic.name, part.index, broker, start, end - start,
+                                      end)
     if leader_log.start_offset > log.start_offset:
         log.delete_before(leader_log.start_offset)
     if log.end_offset >= leader_log.end_offset:
@@ -629,8 +631,8 @@ def set_high_watermark(cluster, part, hw: int) -> None:
     if hw == part.high_watermark:
         return
     part.high_watermark = hw
-    cluster.event("partition.high_watermark", topic=part.topic.name, partition=part.index,
-               high_watermark=hw)
+    cluster.out.partition_high_watermark(cluster.next_seq(), cluster.clock.now_ms,
+                                         part.topic.name, part.index, hw)
 
 
 def update_high_watermark(cluster, part) -> None:
@@ -643,7 +645,7 @@ def update_high_watermark(cluster, part) -> None:
     too_few = len(part.isr) < part.topic.config["min.insync.replicas"]
     failed = []
     name, index, now = part.topic.name, part.index, cluster.clock.now_ms
-    emit = cluster.events.append
+    acked = cluster.out.record_acked
     waiters = cluster.ack_waiters
     seq = cluster.seq
     while done < len(waiting) and waiting[done][0] < hw:
@@ -652,9 +654,7 @@ def update_high_watermark(cluster, part) -> None:
             failed.append(entry)
         else:
             seq += 1
-            emit({"seq": seq, "t_ms": now, "type": "record.acked", "topic": name,
-                  "partition": index, "offset": entry[0], "producer": entry[1],
-                  "acks": "all"})
+            acked(seq, now, name, index, entry[0], entry[1], "all")
             if waiters:
                 waiter = waiters.pop((name, index, entry[0]), None)
                 if waiter is not None:
@@ -670,3 +670,12 @@ def update_high_watermark(cluster, part) -> None:
         cluster.retry_entries(part, failed, "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
     for member in part.watchers:
         member.wake()
+
+
+# The broker commands: command type -> handler(cluster, command), bound by the cluster's table.
+HANDLERS = {
+    "broker.stop": broker_stop,
+    "broker.start": broker_start,
+    "broker.configure": broker_configure,
+    "leader.elect_preferred": elect_preferred,
+}

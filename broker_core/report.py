@@ -102,6 +102,19 @@ class RunSummary:
             for figure in self.figures:
                 figure.feed(event)
 
+    def feed_aggregates(self, aggregates: list[dict]) -> None:
+        """Per-record events a `Folding` sink counted instead of building (a run without
+        figures needs only their numbers)."""
+        for agg in aggregates:
+            kind, count = agg["type"], agg["count"]
+            self.events += count
+            self.last_t_ms = max(self.last_t_ms, agg["last_t_ms"])
+            column = _GROUP_COUNTS.get(kind)
+            if column is not None and "group" in agg:
+                self._group(agg["group"])[column] += count
+            elif _RECORD_COUNTS.get(kind):
+                self.records[_RECORD_COUNTS[kind]] += count
+
     def finish(self, snapshot: dict) -> None:
         for gid, group in snapshot["groups"].items():
             self._group(gid)["lag"] = sum(row["lag"] for row in group["lag"])

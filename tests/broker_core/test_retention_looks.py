@@ -9,20 +9,20 @@ not across leader changes, config changes and deletes.
 
 import random
 
-from broker_core import Cluster, CommandError
+from broker_core import Cluster, CommandError, topics
 
 from .helpers import cluster_with_topic
 
 
 def _count_looks(monkeypatch) -> list:
     looks = []
-    original = Cluster._schedule_retention
+    original = topics.schedule_retention
 
-    def counted(self, part, not_before_ms=None):
+    def counted(cluster, part, not_before_ms=None):
         looks.append(part.index)
-        original(self, part, not_before_ms)
+        original(cluster, part, not_before_ms)
 
-    monkeypatch.setattr(Cluster, "_schedule_retention", counted)
+    monkeypatch.setattr(topics, "schedule_retention", counted)
     return looks
 
 
@@ -105,12 +105,12 @@ def _busy_run(seed: int) -> list:
 
 def test_skipping_the_look_changes_no_event(monkeypatch):
     runs = {seed: _busy_run(seed) for seed in range(8)}
-    original = Cluster._schedule_retention
+    original = topics.schedule_retention
 
-    def forget(self, part, not_before_ms=None):
-        original(self, part, not_before_ms)
+    def forget(cluster, part, not_before_ms=None):
+        original(cluster, part, not_before_ms)
         part.retention_epoch = None  # so every append looks again, as before the skip
 
-    monkeypatch.setattr(Cluster, "_schedule_retention", forget)
+    monkeypatch.setattr(topics, "schedule_retention", forget)
     for seed, events in runs.items():
         assert _busy_run(seed) == events, f"seed {seed}"
