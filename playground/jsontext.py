@@ -6,6 +6,10 @@ replies and notices on the socket, the size checks that bound them, calls betwee
   through the channel layer's msgpack) or a length that must bound the UTF-8 bytes of the
   unescaped text (a character is at most 4 bytes there, 6 or 12 escaped).
 - `sorted_dumps`: keys sorted, ASCII: a canonical text to compare two documents by.
+- `plain_ascii_dumps`: `ascii_dumps`'s text, made by orjson (8x faster) for data the playground
+  builds itself from decoded bytes (a real client's batch of records): str, int, bool, None,
+  lists and dicts with str keys. Never for floats: orjson writes NaN as null where the
+  standard encoder writes NaN, so a user's command always goes through `ascii_dumps`.
 
 Each is one encoder built once: `json.dumps` with any argument builds a new encoder a call,
 and these run once per event.
@@ -16,11 +20,35 @@ be sized or sent as UTF-8): where decoded data holds one.
 
 import json
 
+import orjson
+
 _COMPACT = (",", ":")
 
 dumps = json.JSONEncoder(separators=_COMPACT, ensure_ascii=False).encode
 ascii_dumps = json.JSONEncoder(separators=_COMPACT).encode
 sorted_dumps = json.JSONEncoder(separators=_COMPACT, sort_keys=True).encode
+
+
+def _as_tuple(value):
+    # orjson writes tuples but not their subclasses (broker_core's Records: a client's batch).
+    if isinstance(value, tuple):
+        return tuple(value)
+    raise TypeError
+
+
+def plain_ascii_dumps(data) -> str:
+    """`ascii_dumps(data)` for plain data (see the module's docstring). orjson's compact
+    output is the standard encoder's for ASCII text but DEL, and for 64-bit integers; anything
+    else it either refuses (a lone surrogate, a larger integer) or writes as non-ASCII bytes
+    or DEL, and then the standard encoder writes it, escaped."""
+    try:
+        text = orjson.dumps(data, default=_as_tuple)
+    except orjson.JSONEncodeError:
+        return ascii_dumps(data)
+    # DEL is ASCII that the standard encoder escapes (\u007f) and orjson does not.
+    if text.isascii() and b"\x7f" not in text:
+        return text.decode("ascii")
+    return ascii_dumps(data)
 
 
 def lone_surrogates(node, path: str, key_path):

@@ -262,7 +262,7 @@ def _produce_one(conn, topic: str, index: int, records, acks: str, result: dict)
                            producer_epoch=batch.producer_epoch,
                            base_sequence=batch.base_sequence)
         try:
-            _, answer = conn.request(command)
+            _, answer = conn.request(command, plain=True)
         except CommandError as e:
             full = e.field == "command"
             result["error_code"] = error_code("POLICY_VIOLATION" if full else "INVALID_RECORD")

@@ -207,10 +207,11 @@ class Connection:
     def apply(self, command: dict) -> list[dict]:
         return self.request(command)[0]
 
-    def request(self, command: dict) -> tuple[list[dict], dict | None]:
+    def request(self, command: dict, plain: bool = False) -> tuple[list[dict], dict | None]:
         """Apply a client's command through the room (recorded, paced); its events and its
-        answer (broker_core Cluster.request), from which the reply is made."""
-        events, answer = self.listener.room.request(command)
+        answer (broker_core Cluster.request), from which the reply is made. `plain`: see
+        Room.request."""
+        events, answer = self.listener.room.request(command, plain)
         self.listener.poke()
         return events, answer
 
@@ -314,7 +315,9 @@ class Listener:
         await rooms.persist(self.room_id)
         self.room = room
         self.epoch_ms = int(time.time() * 1000) - room.cluster.now_ms
-        room.add_listener(self._on_events)
+        # Counts will do (Room.add_listener): it waits on the high watermark (an aggregate
+        # carries where it got to) and on structural events, never on one record's.
+        room.add_listener(self._on_events, counts=True)
         # Attached for as long as the listener runs: the registry then never puts the room to
         # sleep (a woken room would be a new object the listener does not serve) and ticks it
         # while real clients come and go. The page counts the listener among its viewers.

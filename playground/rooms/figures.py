@@ -186,3 +186,7 @@ class MomentsAndFigures(Moments):
     def observe(self, events: list[dict]) -> None:
         super().observe(events)
         self.figures.observe(events)
+
+    def wants_records(self) -> bool:
+        # A figure is a per-record wait: it reads every record's events.
+        return bool(self.figures.items) or super().wants_records()

@@ -33,8 +33,9 @@ from collections.abc import Callable
 
 from broker_core import CommandError
 from broker_core.cluster import WIRE_COMMANDS
+from broker_core.events import Folding
 from broker_core.narration import has_moment, predicate
-from playground.jsontext import ascii_dumps, dumps
+from playground.jsontext import ascii_dumps, dumps, plain_ascii_dumps
 
 from . import messages
 from .cells import add_records
@@ -173,6 +174,10 @@ class Room:
         self.jump_weight = 1  # the registry's scheduler sets PLAYGROUND_JUMP_WEIGHT
         self.event_cost_s = 5e-6  # model time per event, measured: sizes the slices
         self.listeners: list = []  # fn(events) for every batch of new model events, in order
+        self.whole_listeners: set = set()  # those that need per-record events one by one
+        # Per-record events folded into counts while nothing reads them one by one (_pick_sink).
+        self.folding = Folding([])
+        self.pending_folded = False  # pending holds folded counts (see _drop_folded)
         self.client: str | None = None  # the address that made it (the registry sets it)
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
@@ -334,6 +339,7 @@ class Room:
         entries = self.script["log"]
         while (self.script_pos < len(entries)
                and entries[self.script_pos]["at_ms"] <= self.cluster.now_ms):
+            self._pick_sink()
             self._emit(self._apply_scripted(self.cluster, entries[self.script_pos]))
             self.script_pos += 1
 
@@ -438,10 +444,13 @@ class Room:
             slice_started = time.perf_counter()
             goal = self.goal
             until = goal.until if goal is not None else None
+            self._pick_sink()
+            seq = cluster.seq
             events = cluster.advance_to(stop, max_events=max_events, until=until)
             self._emit(events)
-            if len(events) >= 20:
-                cost = (time.perf_counter() - slice_started) / len(events)
+            made = cluster.seq - seq  # folded ones too: they cost model time
+            if made >= 20:
+                cost = (time.perf_counter() - slice_started) / made
                 self.event_cost_s = 0.8 * self.event_cost_s + 0.2 * cost
             if until is not None and goal.step in self.moments.found:
                 # The narration step's event happened (its Moments saw it in _emit): its
@@ -517,12 +526,15 @@ class Room:
             # Nobody sees frames: serialising them would be most of the cost of a room fed by
             # real clients with no page open. Whoever comes next starts from a snapshot, which
             # covers these events.
-            if pending:
-                self.sent_seq = pending[-1]["seq"]
-                self.pending = []
+            # The cluster's seq, not the last pending event's: folded events have numbers too.
+            self.sent_seq = self.cluster.seq
+            self.pending = []
+            self.pending_folded = False
             self.clock_dirty = False
             self.last_frame_s = wall_s
             return
+        self._drop_folded()
+        pending = self.pending
         # One pass over what may be 20,000 events: did the retention budget bite, did topics
         # or groups change (then the frame says the delivery topics again)?
         bit = topology = False
@@ -681,16 +693,51 @@ class Room:
 
     # -- observers in this process (the Kafka wire listener) ------------------------------------
 
-    def add_listener(self, fn) -> None:
+    def add_listener(self, fn, counts: bool = False) -> None:
         """Call ``fn(events)`` with every batch of new model events (after each command and
-        each advance), in order. ``fn`` runs inside the room's step: it must not block."""
+        each advance), in order. ``fn`` runs inside the room's step: it must not block.
+        `counts`: ``fn`` is content with per-record events folded into per-partition counts
+        (broker_core.events.Folding's aggregates) while nobody watches; otherwise the room
+        keeps every event whole while it listens."""
         self.listeners.append(fn)
+        if not counts:
+            self.whole_listeners.add(fn)
 
     def remove_listener(self, fn) -> None:
         if fn in self.listeners:
             self.listeners.remove(fn)
+        self.whole_listeners.discard(fn)
+
+    def _pick_sink(self) -> None:
+        """Per-record events as dicts only while something reads them one by one: a person
+        at a page (frames), a scenario's figures, a narration step waiting for one, a
+        listener that wants them whole. Otherwise (a room fed by real clients with nobody
+        watching) the model folds them into counts (broker_core.events.Folding) and the
+        listeners get the counts: a dict a record, and each loop over it, was a fifth of the
+        Kafka listener's time. Whoever comes to watch starts from a snapshot, which the
+        counts do not change."""
+        fold = (self.viewers_sent == 0 and not self.uncounted_viewers
+                and not self.whole_listeners and self.people_watching() == 0
+                and not self.moments.wants_records())
+        cluster = self.cluster
+        if fold != (cluster.out is self.folding):
+            cluster.use_sink(self.folding if fold else None)
+        if not fold:
+            self._drop_folded()
+
+    def _drop_folded(self) -> None:
+        """Frames cover every seq in order, and folded events have no dicts to send: what was
+        folded (while nobody watched) is dropped, as frames nobody sees are (flush). Whoever
+        watches now was sent, or is about to be sent, a snapshot that covers it."""
+        if self.pending_folded:
+            self.pending_folded = False
+            self.pending = []
+            self.sent_seq = self.cluster.seq
 
     def _emit(self, events: list[dict]) -> None:
+        if self.folding.aggregates:
+            events = events + self.folding.take()
+            self.pending_folded = True
         self.pending += events
         if not events:
             return
@@ -708,16 +755,17 @@ class Room:
         (`await Rooms.persist(room_id)`) before acknowledging it."""
         return self._apply(command)[0]
 
-    def request(self, command: dict) -> tuple[list[dict], dict | None]:
+    def request(self, command: dict, plain: bool = False) -> tuple[list[dict], dict | None]:
         """apply(), and the command's answer (broker_core Cluster.request): what the wire
-        listener tells a real client."""
-        return self._apply(command)
+        listener tells a real client. `plain`: the playground built the command itself from
+        decoded bytes (no floats; see jsontext.plain_ascii_dumps), so its text is made faster."""
+        return self._apply(command, plain)
 
-    def _apply(self, command: dict) -> tuple[list[dict], dict | None]:
+    def _apply(self, command: dict, plain: bool = False) -> tuple[list[dict], dict | None]:
         if self.script is not None:
             raise CommandError("type", REPLAY_ONLY)
         # As stored: ASCII (a lone surrogate, which JSON allows, is escaped, not written).
-        text = ascii_dumps(command)
+        text = plain_ascii_dumps(command) if plain else ascii_dumps(command)
         size = len(text)
         if self.log_bytes + size > self.log_bytes_max:
             raise CommandError("command", "this room's recording is full "
@@ -731,6 +779,7 @@ class Room:
             self.quotas.check_command(self.cluster, command)
         # Raises CommandError, changing nothing; on success the cluster's command_log (only
         # what came from outside, never the scenario's own timeline) records it at at_ms.
+        self._pick_sink()
         events, answer = self.cluster.request(command)
         self.log_bytes += size
         self.command_texts[len(self.cluster.command_log) - 1] = text

@@ -314,3 +314,60 @@ async def test_with_rooms_spread_over_processes_frames_go_out_even_if_nobody_is_
     await room.tick(cpu_budget_s=60)
     frame = json.loads((await asyncio.wait_for(registry.layer.receive(channel), 5))["text"])
     assert frame["type"] == "frame" and frame["to_seq"] >= frame["from_seq"]
+
+
+async def test_a_room_nobody_watches_folds_per_record_events_and_a_newcomer_gets_them_whole(
+        clock):  # noqa: F811
+    """With no person at a page, the model counts per-record events instead of building a
+    dict each (broker_core.events.Folding): listeners get the counts, which say as much as
+    the events would. Once someone watches, every record's events are dicts again and frames
+    run gap-free from the newcomer's snapshot."""
+    from playground.rooms.room import PROCESS_VIEWER_PREFIX
+
+    registry = Rooms(clock=clock, autorun=False)
+    room = registry.create(busy_spec(rate_per_s=1_000))
+    seen = []
+    room.add_listener(seen.extend, counts=True)
+    await registry.attach(room.id, PROCESS_VIEWER_PREFIX + "listener")
+    room.pacer.play(clock())
+    before, sent = room.cluster.seq, room.cluster.producers["load"].sent
+    for _ in range(3):
+        clock.forward(1)
+        await room.tick(cpu_budget_s=60)
+    assert room.cluster.out is room.folding
+    folded = [e for e in seen if e.get("aggregated")]
+    assert not any(e["type"] == "record.produced" and e["seq"] > before
+                   for e in seen if not e.get("aggregated"))
+    produced = sum(a["count"] for a in folded if a["type"] == "record.produced")
+    acked = sum(a["count"] for a in folded if a["type"] == "record.acked")
+    whole_produced = sum(1 for e in seen if e["type"] == "record.produced"
+                         and not e.get("aggregated"))
+    assert produced > 2_000
+    assert produced == acked == room.cluster.producers["load"].sent - sent - whole_produced
+    assert room.frames_sent == 0 and room.pending == []
+
+    channel = await registry.layer.new_channel()
+    await registry.layer.group_add(room.group, channel)
+    await registry.attach(room.id, channel)
+    snapshot = json.loads((await registry.handle(room.id, {"type": "resync"}, {}))["text"])
+    clock.forward(0.1)
+    await room.tick(cpu_budget_s=60)
+    assert room.cluster.out is not room.folding
+    frame = json.loads((await registry.layer.receive(channel))["text"])
+    assert frame["from_seq"] == snapshot["seq"] + 1
+    assert frame["to_seq"] == frame["from_seq"] + len(frame["events"]) - 1 + sum(
+        a["count"] for a in frame["aggregates"])
+    assert any(e["type"] == "record.produced" for e in frame["events"])
+
+
+async def test_a_room_with_figures_never_folds_per_record_events(clock):  # noqa: F811
+    """A scenario's figures are per-record waits: its room keeps every event whole."""
+    registry = Rooms(clock=clock, autorun=False)
+    spec = busy_spec(rate_per_s=100)
+    spec["figures"] = [{"label": "wait", "from": {"type": "record.produced"},
+                        "to": {"type": "record.acked"}}]
+    room = registry.create(spec)
+    room.pacer.play(clock())
+    clock.forward(1)
+    await room.tick(cpu_budget_s=60)
+    assert room.cluster.out is not room.folding
