@@ -81,8 +81,8 @@ from .coordinator import (
     GroupError,
 )
 from .errors import CommandError
-from .group import GROUP_DEFAULTS, _sorted_parts, _tp
-from .offsets import Offsets
+from .group import GROUP_DEFAULTS, _tp
+from .offsets import Offsets, sorted_parts
 
 MIN_SESSION_TIMEOUT_MS = 6_000        # group.min.session.timeout.ms
 MAX_SESSION_TIMEOUT_MS = 1_800_000    # group.max.session.timeout.ms
@@ -281,10 +281,6 @@ class ClientGroup:
         return self.offsets.committed
 
     @property
-    def commit_metadata(self) -> dict:
-        return self.offsets.metadata
-
-    @property
     def occupied(self) -> bool:
         return bool(self.core.members or self.pending)
 
@@ -319,10 +315,6 @@ class ClientGroup:
             if lost:
                 self._revoke(member, lost, "topic deleted")
         self.offsets.forget(parts)
-
-    def commit_offset(self, member: "ClientMember | None", part, offset: int,
-                      reason=None) -> None:
-        self.offsets.commit(member.id if member else None, part, offset, reason)
 
     def lag_rows(self) -> list[dict]:
         owners = {}
@@ -405,8 +397,8 @@ class ClientGroup:
                 expires = cluster.clock.now_ms + c["session_timeout_ms"]
                 self.pending[mid] = cluster.clock.at(expires, self._pending_expired, mid)
                 ev.group_member_pending(cluster, group=self.id, consumer=mid,
-                              client=f"{c['client_id']}@{c['client_host']}",
-                              expires_ms=expires)
+                                        client=f"{c['client_id']}@{c['client_host']}",
+                                        expires_ms=expires)
                 return {"member_id": mid, "pending": True}
         self._add(mid, c)
         return {"member_id": mid, "pending": False}
@@ -430,11 +422,11 @@ class ClientGroup:
         member.expiry_timer = cluster.clock.at(now + NEW_MEMBER_JOIN_TIMEOUT_MS, self._expired,
                                                member)
         ev.group_member_joined(cluster, group=self.id, consumer=mid, kind="client",
-                      client=member.client, topics=list(member.topics),
-                      protocols=[name for name, _ in member.protocols],
-                      generation=self.generation,
-                      **({"instance_id": member.instance_id}
-                         if member.instance_id is not None else {}))
+                               client=member.client, topics=list(member.topics),
+                               protocols=[name for name, _ in member.protocols],
+                               generation=self.generation,
+                               **({"instance_id": member.instance_id}
+                                  if member.instance_id is not None else {}))
         self._maybe_prepare(f"member {mid} joined")
         self._try_complete_join()
 
@@ -475,20 +467,20 @@ class ClientGroup:
         if was_leader:
             core.leader = mid
         ev.group_member_left(cluster, group=self.id, consumer=old.id,
-                      generation=self.generation, kind="client",
+                             generation=self.generation, kind="client",
                       reason=f"replaced: static member {new.instance_id!r} restarted as {mid}")
         ev.group_member_joined(cluster, group=self.id, consumer=mid, kind="client",
-                      client=new.client, topics=list(new.topics),
-                      protocols=[name for name, _ in new.protocols],
-                      generation=self.generation, instance_id=new.instance_id,
-                      replaces=old.id)
+                               client=new.client, topics=list(new.topics),
+                               protocols=[name for name, _ in new.protocols],
+                               generation=self.generation, instance_id=new.instance_id,
+                               replaces=old.id)
         if new.owned:
             parts = [_tp(p) for p in new.owned]
             ev.partition_revoked(cluster, group=self.id, consumer=old.id,
-                          partitions=parts, generation=self.generation,
-                          reason=f"static member {new.instance_id!r} restarted")
+                                 partitions=parts, generation=self.generation,
+                                 reason=f"static member {new.instance_id!r} restarted")
             ev.partition_assigned(cluster, group=self.id, consumer=mid,
-                          partitions=parts, generation=self.generation)
+                                  partitions=parts, generation=self.generation)
         if self.state == STABLE and self.select_protocol() == self.protocol_name:
             new.awaiting_join = False
             if was_leader and c.get("skip_assignment_ok", False):
@@ -668,8 +660,8 @@ class ClientGroup:
         """Say `member` no longer owns `parts` (the coordinator sees ownership change only
         through assignments, removals and deleted topics), and forget it."""
         ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
-                           partitions=[_tp(p) for p in parts], generation=self.generation,
-                           reason=reason)
+                             partitions=[_tp(p) for p in parts], generation=self.generation,
+                             reason=reason)
         member.give_up(parts)
 
     # -- rebalancing ---------------------------------------------------------------------------
@@ -700,7 +692,7 @@ class ClientGroup:
             core.start_join_deadline(timeout)
         core.transition(PREPARING)
         ev.group_rebalance_started(cluster, group=self.id, generation=core.generation,
-                      reason=reason, protocol=self.protocol)
+                                   reason=reason, protocol=self.protocol)
 
     def _try_complete_join(self) -> None:
         core = self.core
@@ -740,8 +732,8 @@ class ClientGroup:
         self.sync_timer = clock.at(clock.now_ms + self.rebalance_timeout_ms(),
                                    self._sync_deadline, self.generation)
         ev.group_join_completed(self.cluster, group=self.id, generation=self.generation,
-                           leader=self.leader, protocol_name=self.protocol_name,
-                           protocol=self.protocol, members=list(self.members))
+                                leader=self.leader, protocol_name=self.protocol_name,
+                                protocol=self.protocol, members=list(self.members))
 
     def _answer(self, member: ClientMember, with_members: bool = True) -> dict:
         members = []
@@ -784,16 +776,16 @@ class ClientGroup:
                     continue
                 taken.add(part)
                 parts.append(part)
-            wanted[mid] = _sorted_parts(parts)
+            wanted[mid] = sorted_parts(parts)
         for mid, member in self.members.items():
             member.assignment = given[mid]["assignment"] if mid in given else ""
         self.core.transition(STABLE)
         fields = {"ignored": ignored} if ignored else {}
         ev.group_rebalance_completed(cluster, group=self.id, generation=self.generation,
                       leader=self.leader, assignor=self.protocol_name, protocol=self.protocol,
-                      kind="client",
+                                     kind="client",
                       assignment={mid: [_tp(p) for p in wanted[mid]] for mid in sorted(wanted)},
-                      **fields)
+                                     **fields)
         for mid in sorted(self.members):
             member = self.members[mid]
             revoke = [p for p in member.owned if p not in wanted[mid]]
@@ -804,8 +796,8 @@ class ClientGroup:
             add = [p for p in wanted[mid] if p not in member.owned]
             if add:
                 ev.partition_assigned(cluster, group=self.id, consumer=mid,
-                              partitions=[_tp(p) for p in add], generation=self.generation)
-                member.owned = _sorted_parts(member.owned + add)
+                                      partitions=[_tp(p) for p in add], generation=self.generation)
+                member.owned = sorted_parts(member.owned + add)
         for member in self.members.values():
             if member.awaiting_sync:
                 member.awaiting_sync = False

@@ -147,10 +147,10 @@ def produce_records(cluster, c: dict) -> dict:
         for w_epoch, first, last, base_offset, _ in window:
             if w_epoch == epoch and first == base_seq and last == last_seq:
                 ev.produce_deduplicated(cluster, topic=topic.name, partition=partition,
-                           producer=client, producer_id=pid, base_sequence=base_seq,
-                           base_offset=base_offset, count=n, acks=acks,
+                                        producer=client, producer_id=pid, base_sequence=base_seq,
+                                        base_offset=base_offset, count=n, acks=acks,
                            reason="idempotent producer: this batch's sequence numbers are "
-                                  "already in the log")
+                                               "already in the log")
                 return {"base_offset": base_offset, "last_offset": base_offset + n - 1,
                         "deduplicated": True, **_log_marks(part)}
         if window:
@@ -158,13 +158,13 @@ def produce_records(cluster, c: dict) -> dict:
             if epoch < newest_epoch:
                 message = f"producer epoch {epoch} is older than {newest_epoch}"
                 ev.produce_failed(cluster, **failed, error="INVALID_PRODUCER_EPOCH",
-                           message=message)
+                                  message=message)
                 return {"error": "INVALID_PRODUCER_EPOCH", "message": message}
             expected = newest_last + 1 if epoch == newest_epoch else 0
             if base_seq != expected:
                 message = f"expected sequence {expected}, got {base_seq}"
                 ev.produce_failed(cluster, **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
-                           message=message)
+                                  message=message)
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
     sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
                                  acks, client, idempotent=False, retries=0,
@@ -197,5 +197,11 @@ def producer_init_id(cluster, c: dict) -> dict:
         pid, epoch = cluster.next_producer_id, 0
         cluster.next_producer_id += 1
     ev.producer_id_assigned(cluster, producer_id=pid, producer_epoch=epoch,
-               **({"client": client} if client else {}))
+                            **({"client": client} if client else {}))
     return {"producer_id": pid, "producer_epoch": epoch}
+
+
+HANDLERS = {
+    "produce.records": produce_records,
+    "producer.init_id": producer_init_id,
+}

@@ -111,14 +111,10 @@ COMMAND_TYPES = {
 WIRE_COMMANDS = frozenset({"produce.records", "producer.init_id", *classic.CLIENT_COMMANDS})
 
 # Real clients' commands (clients.py): command type -> handler(cluster, command).
-_CLIENT_HANDLERS = {
-    "produce.records": clients.produce_records,
-    "producer.init_id": clients.producer_init_id,
-}
 # Every family's table, in the order their commands are listed above: command type ->
 # handler(cluster, command), bound to a cluster when it is built (Cluster._handlers).
 HANDLER_TABLES = (topics.HANDLERS, producing.HANDLERS, consuming.HANDLERS, replication.HANDLERS,
-                  _CLIENT_HANDLERS, classic.HANDLERS)
+                  clients.HANDLERS, classic.HANDLERS)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -273,7 +269,7 @@ class Cluster:
             self._handler(command)(_copy_command(command))
         except CommandError as err:
             ev.command_rejected(self, at_ms=self.now_ms, command=command,
-                       field=err.field, message=err.message, source="timeline")
+                                field=err.field, message=err.message, source="timeline")
 
     def advance(self, ms: int, sink=None) -> list[dict]:
         """Run virtual time forward `ms` milliseconds; return what happened, in order.

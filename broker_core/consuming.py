@@ -303,7 +303,7 @@ def dead_letter_replay(cluster, c: dict) -> None:
         raise CommandError("topic", f"{topic.name!r} holds no dead-lettered records in that "
                            "range (none with a kafka_dlt-original-topic header)")
     ev.dead_letter_replay_started(cluster, topic=topic.name, partition=partition,
-                  from_offset=first, to_offset=last, records=len(picked))
+                                  from_offset=first, to_offset=last, records=len(picked))
     replayed = skipped = 0
     reasons: dict[str, int] = {}   # why records were skipped -> how many
     for part, offset, record in picked:
@@ -345,8 +345,8 @@ def dead_letter_replay(cluster, c: dict) -> None:
         else:
             replayed += 1
     ev.dead_letter_replayed(cluster, topic=topic.name, partition=partition,
-                  from_offset=first, to_offset=last, replayed=replayed, skipped=skipped,
-                  skipped_reasons=reasons)
+                            from_offset=first, to_offset=last, replayed=replayed, skipped=skipped,
+                            skipped_reasons=reasons)
 
 
 def _member(cluster, c: dict, verb: str) -> tuple[Group, Member]:

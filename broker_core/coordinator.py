@@ -118,7 +118,7 @@ class Coordinator:
         before = self.state
         self.state = to
         ev.group_state_changed(self.cluster, group=self.group_id, **{"from": before},
-                           to=to, generation=self.generation)
+                               to=to, generation=self.generation)
 
     def answer(self, request: str) -> str:
         """What the current state answers `request` (a key of STATE_ANSWERS): raises the
@@ -205,9 +205,6 @@ class ConsumerGroup(Protocol):
     def committed(self) -> dict: ...          # offsets.committed
 
     @property
-    def commit_metadata(self) -> dict: ...    # offsets.metadata
-
-    @property
     def occupied(self) -> bool: ...           # members, or members pending a second join
 
     def subscribed_topics(self) -> list[str]: ...
@@ -217,8 +214,6 @@ class ConsumerGroup(Protocol):
     def forget_partitions(self, parts: list) -> None: ...  # their topic was deleted
 
     def log_truncated(self, part) -> None: ...  # a leader change cut `part`'s log back
-
-    def commit_offset(self, member, part, offset: int, reason=None) -> None: ...
 
     def delete(self) -> None: ...  # Dead: nothing of it may come due later
 

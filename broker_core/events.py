@@ -313,14 +313,16 @@ class Events:
                  "partition": partition, "offset": offset, "key": key, "value": value,
                  "leader": leader, "producer": producer, "acks": acks, "why": why,
                  "high_watermark": high_watermark}
+        # A resend says so first (retry, duplicate_of), then the record's own headers and
+        # cause: the order both kinds of append always wrote.
+        if retry is not None:
+            event["retry"] = retry
+            if duplicate_of is not None:
+                event["duplicate_of"] = duplicate_of
         if headers:
             event["headers"] = headers
         if cause:
             event["cause"] = cause
-        if retry is not None:
-            event["retry"] = retry
-        if duplicate_of is not None:
-            event["duplicate_of"] = duplicate_of
         self.append(event)
 
     def record_acked(self, seq, t_ms, topic, partition, offset, producer, acks) -> None:
@@ -367,10 +369,11 @@ class Folding(Events):
     """A sink for a host that counts or aggregates: each per-record event only moves a
     per-(type, topic, partition, group) count, with its first and last offset and seq and its
     last time. Structural events still arrive as dicts, in order. `take()` returns the counts
-    gathered since the last call as the page's frames write what they cannot show one by one:
-    ``{"type", "topic", "partition", ["group",] "count", "first_offset", "last_offset",
-    "first_seq", "last_seq", "last_t_ms", "aggregated": true}``, and for the high watermark
-    also where it got to (``high_watermark``)."""
+    gathered since the last call, in the shape of the page's frames' aggregates (frames.py)
+    plus the last time: ``{"type", "topic", "partition", ["group",] "count",
+    "first_offset", "last_offset", "first_seq", "last_seq", "last_t_ms", "aggregated":
+    true}``; a high watermark's offsets are the high watermarks it moved to, and
+    ``high_watermark`` says where it got to."""
 
     __slots__ = ("aggregates",)
 

@@ -79,7 +79,7 @@ from .delivery import (
     retry_topic_name,
     retry_topics,
 )
-from .offsets import Offsets
+from .offsets import Offsets, sorted_parts
 from .replication import AckWaiter
 
 AUTO_COMMIT_INTERVAL_MS = 5_000
@@ -104,10 +104,6 @@ _TRUNCATED = "truncated"
 
 def _tp(part) -> list:
     return [part.topic.name, part.index]
-
-
-def _sorted_parts(parts) -> list:
-    return sorted(parts, key=lambda p: (p.topic.name, p.index))
 
 
 # A member's record in hand moves through these phases (None: nothing in hand); each lists
@@ -231,7 +227,7 @@ class Member:
                                      _TRUNCATED if reset_from > position else _RETENTION)
             self.positions[part] = position
             part.watchers.append(self)
-        self.owned = _sorted_parts(self.owned)
+        self.owned = sorted_parts(self.owned)
 
     def give_up(self, parts: list) -> None:
         in_flight = self.in_flight
@@ -480,8 +476,8 @@ class Member:
         part, offset, _stint = self.in_flight
         elapsed = self.cluster.clock.now_ms - self.started_ms
         ev.record_timed_out(self.cluster, **self._fields(part, offset), kind="processing",
-                           attempt=self.attempt, delivered_ms=self.started_ms,
-                           processing_timeout_ms=elapsed)
+                            attempt=self.attempt, delivered_ms=self.started_ms,
+                            processing_timeout_ms=elapsed)
         self._fail(f"processing timed out after {elapsed:,} ms")
         self.pump()
 
@@ -581,12 +577,12 @@ class Member:
         if self.stints.get(part) != stint:
             # The partition moved while the record was processed: the new owner has it now.
             ev.record_failed(cluster, **fields, attempt=attempt,
-                          max_attempts=config["max_attempts"], error=error, revoked=True)
+                             max_attempts=config["max_attempts"], error=error, revoked=True)
             self.in_flight = None
             self.move(None)
             return
         ev.record_failed(cluster, **fields, attempt=attempt,
-                      max_attempts=config["max_attempts"], error=error)
+                         max_attempts=config["max_attempts"], error=error)
         if attempt >= config["max_attempts"]:
             self._dead_letter(attempt, "max_attempts", error)
             return
@@ -596,7 +592,7 @@ class Member:
             self._forward_retry(error, delay)
             return
         ev.record_retry_scheduled(cluster, **fields, attempt=attempt + 1,
-                      delay_ms=delay, due_ms=due, retry_topic=None)
+                                  delay_ms=delay, due_ms=due, retry_topic=None)
         self.move("backoff")
         self.timer = cluster.clock.at(due, self._retry)
 
@@ -631,13 +627,13 @@ class Member:
             # Kafka's admin client would answer the CreateTopics request with this error; a
             # name collision never heals, so the caller gives up rather than waiting.
             ev.produce_failed(cluster, topic=topic_name, partition=None,
-                          key=self.record["key"], value=self.record["value"],
-                          producer=f"{self.group.id}/{self.id}", acks="all",
-                          error="INVALID_TOPIC_EXCEPTION" if why.permanent
-                          else "LEADER_NOT_AVAILABLE", retriable=not why.permanent,
-                          message=f"cannot create {topic_name!r}: {why.message}",
-                          cause={"topic": part.topic.name, "partition": part.index,
-                                 "offset": offset, "group": self.group.id})
+                              key=self.record["key"], value=self.record["value"],
+                              producer=f"{self.group.id}/{self.id}", acks="all",
+                              error="INVALID_TOPIC_EXCEPTION" if why.permanent
+                              else "LEADER_NOT_AVAILABLE", retriable=not why.permanent,
+                              message=f"cannot create {topic_name!r}: {why.message}",
+                              cause={"topic": part.topic.name, "partition": part.index,
+                                     "offset": offset, "group": self.group.id})
             return PERMANENT if why.permanent else None
         partition = original["partition"] % len(topic.partitions)
         cause = {"topic": part.topic.name, "partition": part.index, "offset": offset,
@@ -696,9 +692,9 @@ class Member:
 
         def forwarded() -> None:
             ev.record_retry_scheduled(self.cluster, **self._fields(part, offset),
-                               attempt=attempt + 1, delay_ms=delay, due_ms=due,
-                               retry_topic=name, retry_partition=written[0],
-                               retry_offset=written[1])
+                                      attempt=attempt + 1, delay_ms=delay, due_ms=due,
+                                      retry_topic=name, retry_partition=written[0],
+                                      retry_offset=written[1])
             self.in_flight = None
             self.move(None)
             self._commit_past(part, offset, stint)
@@ -722,10 +718,10 @@ class Member:
             # given up (the DeliveryChecker counts record.dropped as an announced end) and
             # commit past it.
             ev.record_dropped(self.cluster, **self._fields(part, offset),
-                               attempts=attempts, reason=reason, error=error,
-                               dead_letter_topic=name,
-                               why=f"the dead-letter topic {name!r} cannot be created (see "
-                                   "produce.failed)")
+                              attempts=attempts, reason=reason, error=error,
+                              dead_letter_topic=name,
+                              why=f"the dead-letter topic {name!r} cannot be created (see "
+                                  "produce.failed)")
             self.in_flight = None
             self.move(None)
             self._commit_past(part, offset, stint)
@@ -738,9 +734,9 @@ class Member:
 
         def dead_lettered() -> None:
             ev.record_dead_lettered(self.cluster, **fields, attempts=attempts,
-                               reason=reason, error=error, dead_letter_topic=name,
-                               dead_letter_partition=written[0],
-                               dead_letter_offset=written[1])
+                                    reason=reason, error=error, dead_letter_topic=name,
+                                    dead_letter_partition=written[0],
+                                    dead_letter_offset=written[1])
             self.in_flight = None
             self.move(None)
             self._commit_past(part, offset, stint)
@@ -758,9 +754,9 @@ class Member:
             self.waiter.cancel()
             self.waiter = None
         ev.record_abandoned(self.cluster, **self._fields(part, offset),
-                           attempt=self.attempt, phase=self.phase,
-                           reason=f"{reason}; the next owner starts again from the committed "
-                                  "offset, counting attempts from 1")
+                            attempt=self.attempt, phase=self.phase,
+                            reason=f"{reason}; the next owner starts again from the committed "
+                                   "offset, counting attempts from 1")
         self.in_flight = None
         self.move(None)
         self.pending = None
@@ -791,7 +787,7 @@ class Member:
     def flush_auto_commit(self) -> None:
         dirty = self.dirty
         self.dirty = {}
-        for part in _sorted_parts(dirty):
+        for part in sorted_parts(dirty):
             offset, stint = dirty[part]
             if self.stints.get(part) == stint:
                 self.group.offsets.commit(self.id, part, offset)
@@ -873,10 +869,6 @@ class Group:
         return self.offsets.committed
 
     @property
-    def commit_metadata(self) -> dict:  # Partition -> (metadata, leader epoch) a client sent
-        return self.offsets.metadata
-
-    @property
     def occupied(self) -> bool:
         return bool(self.core.members)
 
@@ -904,8 +896,8 @@ class Group:
         core = self.core
         core.members[member.id] = member
         ev.group_member_joined(self.cluster, group=self.id, consumer=member.id,
-                           topics=list(member.topics), commit=member.commit,
-                           generation=core.generation)
+                               topics=list(member.topics), commit=member.commit,
+                               generation=core.generation)
         if core.state == EMPTY:
             self.prepare("member joined", initial=True)
         elif core.state == PREPARING:
@@ -920,8 +912,8 @@ class Group:
         changed = [mid for mid, m in members.items() if m.resubscribe()]
         if changed:
             ev.group_subscription_changed(self.cluster, group=self.id,
-                               subscriptions={mid: list(members[mid].topics)
-                                              for mid in changed})
+                                          subscriptions={mid: list(members[mid].topics)
+                                                         for mid in changed})
             live = [m for m in members.values() if not m.crashed]
             if live:
                 self.prepare("subscription changed: retry topics")
@@ -950,7 +942,7 @@ class Group:
         expires = member.last_heartbeat_ms(now) + self.config["session_timeout_ms"]
         member.expiry_timer = self.cluster.clock.at(expires, self._expire, member)
         ev.consumer_crashed(self.cluster, group=self.id, consumer=member.id,
-                           in_flight=in_flight, session_expires_ms=expires)
+                            in_flight=in_flight, session_expires_ms=expires)
 
     def _expire(self, member: Member) -> None:
         member.expiry_timer = None
@@ -963,8 +955,8 @@ class Group:
         if member.owned:
             parts = list(member.owned)
             ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
-                               partitions=[_tp(p) for p in parts], generation=core.generation,
-                               reason=reason)
+                                 partitions=[_tp(p) for p in parts], generation=core.generation,
+                                 reason=reason)
             member.give_up(parts)
         member.cancel_timers()
         del core.members[member.id]
@@ -984,7 +976,7 @@ class Group:
             return
         core.transition(PREPARING)
         ev.group_rebalance_started(self.cluster, group=self.id, generation=core.generation,
-                           reason=reason, protocol=self.protocol)
+                                   reason=reason, protocol=self.protocol)
         clock = self.cluster.clock
         now = clock.now_ms
         if initial:
@@ -1005,8 +997,8 @@ class Group:
         if self.protocol == "eager" and member.owned:
             parts = list(member.owned)
             ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
-                               partitions=[_tp(p) for p in parts], generation=self.generation,
-                               reason="eager rebalance: every partition is revoked")
+                                 partitions=[_tp(p) for p in parts], generation=self.generation,
+                                 reason="eager rebalance: every partition is revoked")
             member.give_up(parts)
         member.rejoined = True
         self.maybe_complete()
@@ -1049,10 +1041,10 @@ class Group:
         core.transition(STABLE)
         generation = core.generation
         ev.group_rebalance_completed(cluster, group=self.id, generation=generation,
-                      leader=core.leader, assignor=self.config["assignor"],
-                      protocol=self.protocol,
-                      assignment={mid: [list(tp) for tp in result[mid]]
-                                  for mid in sorted(result)})
+                                     leader=core.leader, assignor=self.config["assignor"],
+                                     protocol=self.protocol,
+                                     assignment={mid: [list(tp) for tp in result[mid]]
+                                                 for mid in sorted(result)})
         # Every revocation happens before any assignment, so no partition has two owners even
         # when the protocol changed during the rebalance and someone still holds what moves.
         wanted = {mid: [topics[t].partitions[i] for t, i in result[mid]] for mid in result}
@@ -1062,8 +1054,8 @@ class Group:
             revoke = [p for p in member.owned if p not in wanted[mid]]
             if revoke:
                 ev.partition_revoked(cluster, group=self.id, consumer=mid,
-                              partitions=[_tp(p) for p in revoke], generation=generation,
-                              reason="rebalance: moving to another member")
+                                     partitions=[_tp(p) for p in revoke], generation=generation,
+                                     reason="rebalance: moving to another member")
                 member.give_up(revoke)
                 revoked_any.append(mid)
         for mid in sorted(members):
@@ -1071,8 +1063,8 @@ class Group:
             add = [p for p in wanted[mid] if p not in member.owned]
             if add:
                 ev.partition_assigned(cluster, group=self.id, consumer=mid,
-                              partitions=[_tp(p) for p in _sorted_parts(add)],
-                              generation=generation)
+                                      partitions=[_tp(p) for p in sorted_parts(add)],
+                                      generation=generation)
                 member.take(add)
             member.owned_generation = generation
         for mid in sorted(members):
@@ -1124,18 +1116,15 @@ class Group:
             reason = (f"offset out of range ({why}); "
                       f"auto.offset.reset={self.config['auto_offset_reset']}")
         ev.offset_reset(self.cluster, group=self.id, consumer=member.id,
-                           topic=part.topic.name, partition=part.index, offset=to,
-                           previous=previous, reason=reason)
-
-    def commit_offset(self, member: Member | None, part, offset: int, reason=None) -> None:
-        self.offsets.commit(member.id if member else None, part, offset, reason)
+                        topic=part.topic.name, partition=part.index, offset=to,
+                        previous=previous, reason=reason)
 
     def commit_failed(self, member: Member, part, offset: int) -> None:
         ev.offset_commit_failed(self.cluster, group=self.id, consumer=member.id,
-                           topic=part.topic.name, partition=part.index, offset=offset,
-                           error="REBALANCE_IN_PROGRESS",
-                           reason="the partition was revoked while the record was processed; "
-                                  "its next owner will process it again")
+                                topic=part.topic.name, partition=part.index, offset=offset,
+                                error="REBALANCE_IN_PROGRESS",
+                                reason="the partition was revoked while the record was processed; "
+                                       "its next owner will process it again")
 
     def forget_partitions(self, parts: list) -> None:
         """A topic was deleted: its partitions leave every member and the offset table."""
@@ -1144,8 +1133,8 @@ class Group:
             lost = [p for p in member.owned if p in doomed]
             if lost:
                 ev.partition_revoked(self.cluster, group=self.id, consumer=member.id,
-                                   partitions=[_tp(p) for p in lost],
-                                   generation=self.generation, reason="topic deleted")
+                                     partitions=[_tp(p) for p in lost],
+                                     generation=self.generation, reason="topic deleted")
                 member.give_up(lost)
         self.offsets.forget(parts)
 

@@ -8,7 +8,8 @@ handed this object, not a copy.
 """
 
 
-def _sorted_parts(parts) -> list:
+def sorted_parts(parts) -> list:
+    """Partitions in (topic, index) order: the order every list of them is written in."""
     return sorted(parts, key=lambda p: (p.topic.name, p.index))
 
 
@@ -111,7 +112,7 @@ class Offsets:
         partition] pairs; -1 where nothing is committed."""
         committed = self.committed
         if wanted is None:
-            wanted = [(p.topic.name, p.index) for p in _sorted_parts(committed)]
+            wanted = [(p.topic.name, p.index) for p in sorted_parts(committed)]
         topics = self.cluster.topics
         rows = []
         for topic, index in wanted:

@@ -156,10 +156,10 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
     if topic is None:
         for key, value, _, partition in records:
             ev.produce_failed(cluster, topic=topic_name, partition=partition, key=key,
-                          value=value, producer=producer, acks=acks,
-                          error="UNKNOWN_TOPIC_OR_PARTITION", retriable=False,
-                          message=f"topic {topic_name!r} does not exist",
-                          **({"cause": cause} if cause else {}))
+                              value=value, producer=producer, acks=acks,
+                              error="UNKNOWN_TOPIC_OR_PARTITION", retriable=False,
+                              message=f"topic {topic_name!r} does not exist",
+                              **({"cause": cause} if cause else {}))
         return Sent(None, None, "UNKNOWN_TOPIC_OR_PARTITION",
                     f"topic {topic_name!r} does not exist",
                     records[-1][3] if records else None)
@@ -217,9 +217,7 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
             error, message = _produce_failed(
                 cluster, part,
                 (key, value, headers, acks, idempotent, retries, now, None, None, why),
-                size, producer)
-            if cause and cluster.seq > seq:
-                cluster.events[-1]["cause"] = cause
+                size, producer, cause)
             seq = cluster.seq
             offset = None
             continue
@@ -307,7 +305,8 @@ def unavailable(cluster, part, size: int, acks: str) -> tuple[str, str] | None:
     return None
 
 
-def _produce_failed(cluster, part, pending: tuple, size: int, producer: str) -> tuple:
+def _produce_failed(cluster, part, pending: tuple, size: int, producer: str,
+                    cause: dict | None = None) -> tuple:
     """A record not written now: failed, or queued to be sent again. Returns (error,
     message): why it was not written (Kafka's code, a sentence), or (None, None) when it
     only waits behind records of its producer already queued to be sent again."""
@@ -321,9 +320,9 @@ def _produce_failed(cluster, part, pending: tuple, size: int, producer: str) -> 
     will_retry = error in RETRIABLE and retries > 0
     if batch is None or not will_retry:
         ev.produce_failed(cluster, topic=part.topic.name, partition=part.index, key=key,
-                      value=value, producer=producer, acks=acks, error=error,
-                      message=message, why=why, attempt=1, retriable=error in RETRIABLE,
-                      will_retry=will_retry)
+                          value=value, producer=producer, acks=acks, error=error,
+                          message=message, why=why, attempt=1, retriable=error in RETRIABLE,
+                          will_retry=will_retry, **({"cause": cause} if cause else {}))
     if will_retry:
         _queue_retry(cluster, part, producer, [pending])
     return error, message
@@ -378,11 +377,11 @@ def retry_entries(cluster, part, entries: list, error: str) -> None:
     for producer, pending in by_producer.items():
         again = [p for p in pending if p[5] > 0]
         ev.produce_failed(cluster, topic=part.topic.name, partition=part.index,
-                      producer=producer, acks="all", error=error, count=len(pending),
-                      offsets=[p[7] for p in pending], retriable=True,
-                      will_retry=len(again) == len(pending),
-                      message="not acknowledged: the producer sends again" if again else
-                              "not acknowledged, and retries are exhausted")
+                          producer=producer, acks="all", error=error, count=len(pending),
+                          offsets=[p[7] for p in pending], retriable=True,
+                          will_retry=len(again) == len(pending),
+                          message="not acknowledged: the producer sends again" if again else
+                          "not acknowledged, and retries are exhausted")
         if again:
             _queue_retry(cluster, part, producer, again, first=True)
 
@@ -398,10 +397,10 @@ def _retry(cluster, batch) -> None:
     if expired:
         batch.records = [p for p in batch.records if now - p[6] < timeout]
         ev.produce_failed(cluster, topic=batch.topic, partition=batch.partition,
-                      producer=batch.producer, error="REQUEST_TIMED_OUT", count=len(expired),
-                      keys=[p[0] for p in expired[:20]], retriable=False, will_retry=False,
-                      message=f"delivery.timeout.ms ({timeout:,} ms) passed before the "
-                              "records were acknowledged: the producer gives up")
+                          producer=batch.producer, error="REQUEST_TIMED_OUT", count=len(expired),
+                          keys=[p[0] for p in expired[:20]], retriable=False, will_retry=False,
+                          message=f"delivery.timeout.ms ({timeout:,} ms) passed before the "
+                                  "records were acknowledged: the producer gives up")
     batch.attempt += 1
     # The batch goes out in order until a record cannot go; the rest wait.
     sendable = []
@@ -417,22 +416,22 @@ def _retry(cluster, batch) -> None:
         if error not in RETRIABLE:  # e.g. max.message.bytes was lowered meanwhile
             bad, rest = rest[0], rest[1:]
             ev.produce_failed(cluster, topic=batch.topic, partition=batch.partition,
-                          producer=batch.producer, key=bad[0], value=bad[1], error=error,
-                          message=message, retriable=False, will_retry=False)
+                              producer=batch.producer, key=bad[0], value=bad[1], error=error,
+                              message=message, retriable=False, will_retry=False)
         else:
             spent = [p for p in rest if p[5] <= 1]
             rest = [p[:5] + (p[5] - 1,) + p[6:] for p in rest if p[5] > 1]
             if spent:
                 ev.produce_failed(cluster, topic=batch.topic, partition=batch.partition,
-                              producer=batch.producer, error=error, count=len(spent),
-                              keys=[p[0] for p in spent[:20]], retriable=True,
-                              will_retry=False,
-                              message="retries exhausted: the producer reports the error")
+                                  producer=batch.producer, error=error, count=len(spent),
+                                  keys=[p[0] for p in spent[:20]], retriable=True,
+                                  will_retry=False,
+                                  message="retries exhausted: the producer reports the error")
             if rest:
                 ev.produce_failed(cluster, topic=batch.topic, partition=batch.partition,
-                              producer=batch.producer, error=error, message=message,
-                              count=len(rest), attempt=batch.attempt, retriable=True,
-                              will_retry=True)
+                                  producer=batch.producer, error=error, message=message,
+                                  count=len(rest), attempt=batch.attempt, retriable=True,
+                                  will_retry=True)
     batch.records = rest
     if rest:
         _schedule_retry(cluster, batch)
@@ -455,9 +454,9 @@ def _resend(cluster, part, producer: str, sendable: list, attempt: int) -> None:
             # The broker knows this producer id and sequence number: it answers with the
             # first write's offset instead of appending again.
             ev.record_deduplicated(cluster, topic=name, partition=index, offset=offset,
-                          producer=producer, attempt=attempt,
+                                   producer=producer, attempt=attempt,
                           reason="idempotent producer: this sequence number is already in "
-                                 "the log")
+                                          "the log")
             if offset < part.high_watermark:
                 cluster.out.record_acked(cluster.next_seq(), now, name, index, offset,
                                          producer, acks)
@@ -512,7 +511,7 @@ def producer_add(cluster, c: dict) -> None:
     workload = ProducerWorkload(spec, cluster.clock.now_ms, cluster.rng(f"producer/{pid}"))
     cluster.producers[pid] = workload
     ev.producer_added(cluster, producer=pid, topic=topic.name, rate_per_s=rate,
-                  keys=keys, acks=acks)
+                      keys=keys, acks=acks)
     workload.timer = cluster.clock.at(cluster.clock.now_ms, partial(_producer_tick, cluster),
                                       workload)
 

@@ -142,7 +142,7 @@ def crash(cluster, b: int) -> None:
     leaves = cluster.brokers[b]["leaves_isr_ms"] = isr_leave_ms(cluster, b, cluster.clock.now_ms)
     cluster.session_timers[b] = cluster.clock.at(expires, partial(session_expired, cluster), b)
     ev.broker_stopped(cluster, broker=b, mode="crash", session_expires_ms=expires,
-               leaves_isr_ms=leaves)
+                      leaves_isr_ms=leaves)
 
 
 def go_down(cluster, b: int) -> None:
@@ -169,7 +169,7 @@ def session_expired(cluster, b: int) -> None:
     cluster.brokers[b].pop("session_expires_ms", None)
     cluster.brokers[b].pop("leaves_isr_ms", None)
     ev.broker_session_expired(cluster, broker=b,
-               session_timeout_ms=cluster.config["zookeeper.session.timeout.ms"])
+                              session_timeout_ms=cluster.config["zookeeper.session.timeout.ms"])
     cluster.zk_delete(f"/brokers/ids/{b}")
     after_session_end(cluster, b)
 
@@ -258,7 +258,7 @@ def elect_controller(cluster, reason: str) -> None:
     cluster.zk_set("/controller", {"brokerid": winner}, ephemeral_owner=winner)
     cluster.zk_set("/controller_epoch", cluster.controller_epoch)
     ev.controller_elected(cluster, broker=winner, epoch=cluster.controller_epoch,
-               reason=reason)
+                          reason=reason)
 
 
 def reconcile(cluster) -> None:
@@ -305,9 +305,9 @@ def elect_or_offline(cluster, part) -> None:
     part.isr = [r for r in part.isr if alive(cluster, r)] or part.isr[-1:]
     write_partition_state(cluster, part)
     ev.partition_offline(cluster, topic=part.topic.name, partition=part.index,
-               previous_leader=previous, epoch=part.leader_epoch, isr=list(part.isr),
-               leader=None, reason="no live replica in the ISR; unclean leader election "
-                                   "is off, so the partition waits for one to return")
+                         previous_leader=previous, epoch=part.leader_epoch, isr=list(part.isr),
+                         leader=None, reason="no live replica in the ISR; unclean leader election "
+                                             "is off, so the partition waits for one to return")
 
 
 def elect(cluster, part, new: int, unclean: bool, reason: str) -> None:
@@ -334,12 +334,12 @@ def elect(cluster, part, new: int, unclean: bool, reason: str) -> None:
     part.last_fetch = {}
     write_partition_state(cluster, part)
     ev.partition_leader_elected(cluster, topic=part.topic.name, partition=part.index,
-               leader=new, previous_leader=previous, epoch=part.leader_epoch,
-               isr=list(part.isr), unclean=unclean, reason=reason,
-               log_end_offset=new_log.end_offset)
+                                leader=new, previous_leader=previous, epoch=part.leader_epoch,
+                                isr=list(part.isr), unclean=unclean, reason=reason,
+                                log_end_offset=new_log.end_offset)
     if part.isr != before_isr:
         ev.partition_isr_changed(cluster, topic=part.topic.name, partition=part.index,
-                   isr=list(part.isr), previous=before_isr, reason="leader elected")
+                                 isr=list(part.isr), previous=before_isr, reason="leader elected")
     for r in part.replicas:
         if r != new and cluster.brokers[r]["up"]:
             truncate_follower(cluster, part, r, f"following the new leader {new}")
@@ -366,17 +366,17 @@ def announce_vanishing(cluster, part, old_log, cut: int, reason: str) -> None:
         acked = code == 1 or (code == 2 and offset < hw)
         if acked:
             ev.record_lost(cluster, topic=name, partition=index, offset=offset,
-                       key=rec["key"], value=rec["value"], acks="1" if code == 1 else "all",
-                       reason=f"acknowledged, but the new leader never had it ({reason})")
+                           key=rec["key"], value=rec["value"], acks="1" if code == 1 else "all",
+                           reason=f"acknowledged, but the new leader never had it ({reason})")
         else:
             waiting = offset in retries
             will_retry = retries.get(offset, 0) > 0
             ev.record_truncated(cluster, topic=name, partition=index, offset=offset,
-                       key=rec["key"], value=rec["value"],
-                       acks={0: "0", 1: "1", 2: "all"}[code], will_retry=will_retry,
-                       reason="never acknowledged; the producer retries it" if will_retry
-                       else "never acknowledged; the sender is told it failed" if waiting
-                       else "never acknowledged (acks=0)")
+                                key=rec["key"], value=rec["value"],
+                                acks={0: "0", 1: "1", 2: "all"}[code], will_retry=will_retry,
+                                reason="never acknowledged; the producer retries it" if will_retry
+                                else "never acknowledged; the sender is told it failed" if waiting
+                                else "never acknowledged (acks=0)")
 
 
 def truncate_follower(cluster, part, b: int, reason: str) -> None:
@@ -389,8 +389,8 @@ def truncate_follower(cluster, part, b: int, reason: str) -> None:
     gone = log.truncate_to(cut)
     if gone:
         ev.replica_truncated(cluster, topic=part.topic.name, partition=part.index,
-                   broker=b, offset=cut, count=gone, previous_log_end_offset=end,
-                   reason=reason)
+                             broker=b, offset=cut, count=gone, previous_log_end_offset=end,
+                             reason=reason)
 
 
 def write_partition_state(cluster, part) -> None:
@@ -408,7 +408,7 @@ def set_isr(cluster, part, isr: list[int], reason: str) -> None:
     part.isr = isr
     write_partition_state(cluster, part)
     ev.partition_isr_changed(cluster, topic=part.topic.name, partition=part.index,
-               isr=list(isr), previous=list(previous), reason=reason)
+                             isr=list(isr), previous=list(previous), reason=reason)
     if part.online:
         update_high_watermark(cluster, part)
 

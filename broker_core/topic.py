@@ -57,7 +57,7 @@ class Partition:
         self.fetch_timers: dict = {}
         self.retention_timer = None
         # The leader epoch in which the retention pass was last put where the oldest record
-        # asks (None: look again at the next append; see Cluster._after_appends).
+        # asks (None: look again at the next append; see producing._after_appends).
         self.retention_epoch = None
         self.online = True  # has a leader, and the leader's broker is running
         # follower -> last time it was known to hold everything the leader had; absent or

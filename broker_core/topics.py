@@ -88,7 +88,7 @@ def topic_create(cluster, c: dict) -> None:
     if client is not None:
         extra["client"] = client
     ev.topic_created(cluster, topic=name, partitions=partitions, replication_factor=rf,
-                  config=dict(config), assignment=[list(r) for r in assignment], **extra)
+                     config=dict(config), assignment=[list(r) for r in assignment], **extra)
     cluster.zk_set(f"/brokers/topics/{name}",
                    {"partitions": {str(i): list(r) for i, r in enumerate(assignment)}})
     for part in topic.partitions:
@@ -99,7 +99,7 @@ def topic_create(cluster, c: dict) -> None:
 def _announce_partition(cluster, part) -> None:
     replication.write_partition_state(cluster, part)
     ev.partition_leader_elected(cluster, topic=part.topic.name, partition=part.index,
-                  leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
+                                leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
                   unclean=False, reason="new partition: preferred replica", log_end_offset=0)
 
 
@@ -121,7 +121,7 @@ def topic_delete(cluster, c: dict) -> None:
     for key in [k for k in cluster.producer_sequences if k[1] == name]:
         del cluster.producer_sequences[key]
     ev.topic_deleted(cluster, topic=name,
-                  **({"client": client} if client is not None else {}))
+                     **({"client": client} if client is not None else {}))
     for key in [k for k in cluster.ack_waiters if k[0] == name]:
         cluster.ack_waiters.pop(key).failed("UNKNOWN_TOPIC_OR_PARTITION")
     # Records waiting to be retried to it fail now; they must never reach a new topic
@@ -131,9 +131,9 @@ def topic_delete(cluster, c: dict) -> None:
         if batch.timer is not None:
             batch.timer.cancel()
         ev.produce_failed(cluster, topic=name, partition=batch.partition,
-                      producer=batch.producer, error="UNKNOWN_TOPIC_OR_PARTITION",
-                      count=len(batch.records), retriable=False, will_retry=False,
-                      message="the topic was deleted while records waited to be retried")
+                          producer=batch.producer, error="UNKNOWN_TOPIC_OR_PARTITION",
+                          count=len(batch.records), retriable=False, will_retry=False,
+                          message="the topic was deleted while records waited to be retried")
     for part in topic.partitions:
         cluster.zk_delete(f"/brokers/topics/{name}/partitions/{part.index}/state")
     cluster.zk_delete(f"/brokers/topics/{name}")
@@ -153,7 +153,7 @@ def topic_alter_config(cluster, c: dict) -> None:
     before = {k: topic.config[k] for k in changes}
     topic.config.update(changes)
     ev.topic_config_changed(cluster, topic=topic.name, changes=changes, previous=before,
-                  config=dict(topic.config))
+                            config=dict(topic.config))
     for part in topic.partitions:
         schedule_retention(cluster, part)
 
@@ -180,7 +180,7 @@ def topic_add_partitions(cluster, c: dict) -> None:
                                  first_partition=current)
     topic.add_partitions(assignment)
     ev.topic_partitions_added(cluster, topic=topic.name, partitions=total,
-                  previous=current, assignment=[list(r) for r in assignment])
+                              previous=current, assignment=[list(r) for r in assignment])
     cluster.zk_set(f"/brokers/topics/{topic.name}",
                    {"partitions": {str(p.index): list(p.replicas) for p in topic.partitions}})
     for part in topic.partitions[current:]:
@@ -331,7 +331,7 @@ def _cut_log(cluster, part, cut: int, reason: str) -> None:
     for b in part.replicas:
         part.logs[b].delete_before(cut)
     ev.record_expired(cluster, topic=part.topic.name, partition=part.index,
-                  offset=first, count=cut - first, log_start_offset=cut, reason=reason)
+                      offset=first, count=cut - first, log_start_offset=cut, reason=reason)
 
 
 # -- retry and dead-letter topics ---------------------------------------------------------

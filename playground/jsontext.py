@@ -8,8 +8,10 @@ replies and notices on the socket, the size checks that bound them, calls betwee
 - `sorted_dumps`: keys sorted, ASCII: a canonical text to compare two documents by.
 - `plain_ascii_dumps`: `ascii_dumps`'s text, made by orjson (8x faster) for data the playground
   builds itself from decoded bytes (a real client's batch of records): str, int, bool, None,
-  lists and dicts with str keys. Never for floats: orjson writes NaN as null where the
-  standard encoder writes NaN, so a user's command always goes through `ascii_dumps`.
+  lists and dicts with str keys. Never for floats (orjson writes NaN as null where the
+  standard encoder writes NaN) nor for dataclasses, datetimes, UUIDs or enums (orjson writes
+  them, the standard encoder refuses them), so a user's command always goes through
+  `ascii_dumps`.
 
 Each is one encoder built once: `json.dumps` with any argument builds a new encoder a call,
 and these run once per event.

@@ -9,6 +9,7 @@ folds the rest into per-partition aggregates marked ``"aggregated": true``. So a
 knows what it missed; nothing is dropped silently.
 """
 
+from broker_core.events import BULK
 from playground.jsontext import dumps
 
 MAX_FRAME_EVENTS = 400  # 20 frames/s x 400 = 8,000 events/s reach a viewer one by one
@@ -18,11 +19,10 @@ MAX_STRUCTURAL_EVENTS = 300  # even rare events can come in floods (a 1,000-part
 VALUE_PREVIEW_CHARS = 1_000
 
 # The per-record stream: what a busy producer multiplies. Everything else is structural.
-BULK_TYPES = frozenset({
-    "record.produced", "record.acked", "record.replicated", "partition.high_watermark",
-    "record.delivered", "record.processed", "offset.committed", "record.expired",
-    "record.failed", "record.retry_scheduled", "produce.failed",
-})
+# The model's per-record types (events.BULK), and those a failing or expiring stream also
+# multiplies (structural to the model, which builds them one by one, but not to a frame).
+BULK_TYPES = frozenset(BULK) | {"record.expired", "record.failed", "record.retry_scheduled",
+                                "produce.failed"}
 
 
 def cut_value(record: dict, chars: int) -> dict:

@@ -677,6 +677,8 @@ class Room:
         """Put a rebuilt cluster in place (seek, rewind): a new epoch, and a snapshot for all."""
         self.cluster, self.moments = cluster, moments
         self.pending = []
+        self.pending_folded = False
+        self.folding.take()  # counts of the cluster it replaces
         self.goal = None
         self.behind = False
         self.epoch += 1

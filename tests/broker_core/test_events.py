@@ -181,3 +181,23 @@ def test_a_summary_from_folded_events_is_the_summary_from_dicts(name):
         summary.feed(cluster.advance(min(60_000, until - cluster.now_ms)))
     summary.finish(cluster.snapshot())
     assert out.getvalue() == format_summary(spec, spec["seed"], until, summary)
+
+
+def test_a_resent_record_says_retry_before_its_headers_and_a_first_send_headers_before_cause():
+    """The order of record.produced's optional fields is the one both appends always wrote:
+    a resend's retry (and duplicate_of) first, then the record's headers, then its cause."""
+    cluster = Cluster(seed=1, brokers=1)
+    cluster.apply({"type": "topic.create", "name": "t", "partitions": 1})
+    cluster.advance(0)
+    cluster.apply({"type": "broker.stop", "broker": 1, "mode": "crash"})
+    failed = cluster.apply({"type": "produce", "topic": "t", "key": "k", "value": "v",
+                            "headers": {"h": "1"}, "acks": "1"})
+    assert [e["will_retry"] for e in failed if e["type"] == "produce.failed"] == [True]
+    cluster.apply({"type": "broker.start", "broker": 1})
+    resent = [e for e in cluster.advance(60_000) if e["type"] == "record.produced"]
+    assert len(resent) == 1
+    assert list(resent[0])[-2:] == ["retry", "headers"]
+    first = [e for e in cluster.apply({"type": "produce", "topic": "t", "key": "k",
+                                       "value": "v", "headers": {"h": "1"}, "acks": "1"})
+             if e["type"] == "record.produced"]
+    assert list(first[0])[-1] == "headers" and "retry" not in first[0]
