@@ -372,21 +372,22 @@ class Folding(Events):
     gathered since the last call, in the shape of the page's frames' aggregates (frames.py)
     plus the last time: ``{"type", "topic", "partition", ["group",] "count",
     "first_offset", "last_offset", "first_seq", "last_seq", "last_t_ms", "aggregated":
-    true}``; a high watermark's offsets are the high watermarks it moved to, and
-    ``high_watermark`` says where it got to."""
+    true}``; for ``record.produced`` and ``partition.high_watermark`` also where the high
+    watermark got to (``high_watermark``; the latter has no offsets of its own)."""
 
     __slots__ = ("aggregates",)
 
     def __init__(self, events: list):
         super().__init__(events)
         # (type, topic, partition, group) -> [count, first offset, first seq, last offset,
-        # last seq, last t_ms]: a list moved in place costs less than a dict per record.
+        # last seq, last t_ms, high watermark or None]: a list moved in place costs less
+        # than a dict per record.
         self.aggregates: dict = {}
 
     def _fold(self, key, seq, t_ms, offset) -> None:
         agg = self.aggregates.get(key)
         if agg is None:
-            self.aggregates[key] = [1, offset, seq, offset, seq, t_ms]
+            self.aggregates[key] = [1, offset, seq, offset, seq, t_ms, None]
         else:
             agg[0] += 1
             agg[3] = offset
@@ -396,21 +397,27 @@ class Folding(Events):
     def take(self) -> list[dict]:
         out = []
         for (kind, topic, partition, group), agg in self.aggregates.items():
-            count, first_offset, first_seq, last_offset, last_seq, last_t_ms = agg
+            count, first_offset, first_seq, last_offset, last_seq, last_t_ms, hw = agg
+            if kind == "partition.high_watermark":
+                first_offset = last_offset = None
+                hw = agg[3]
             entry = {"type": kind, "topic": topic, "partition": partition, "count": count,
                      "first_offset": first_offset, "last_offset": last_offset,
                      "first_seq": first_seq, "last_seq": last_seq, "last_t_ms": last_t_ms,
                      "aggregated": True}
             if group is not None:
                 entry["group"] = group
-            if kind == "partition.high_watermark":
-                entry["high_watermark"] = last_offset
+            if hw is not None:
+                entry["high_watermark"] = hw
             out.append(entry)
         self.aggregates = {}
         return out
 
-    def record_produced(self, seq, t_ms, topic, partition, offset, *_) -> None:
-        self._fold(("record.produced", topic, partition, None), seq, t_ms, offset)
+    def record_produced(self, seq, t_ms, topic, partition, offset, key, value, leader,
+                        producer, acks, why, high_watermark, *_) -> None:
+        key = ("record.produced", topic, partition, None)
+        self._fold(key, seq, t_ms, offset)
+        self.aggregates[key][6] = high_watermark  # a lone leader's moves with its records
 
     def record_acked(self, seq, t_ms, topic, partition, offset, *_) -> None:
         self._fold(("record.acked", topic, partition, None), seq, t_ms, offset)

@@ -67,20 +67,50 @@ def _aggregate(aggs: dict, event: dict) -> None:
         agg["high_watermark"] = event["high_watermark"]
 
 
+def _merge(aggs: dict, folded: dict) -> None:
+    """An aggregate the model folded already (broker_core.events.Folding: the room had a full
+    frame's worth waiting) joins the frame's own, which come before it in seq."""
+    key = (folded["type"], folded.get("topic"), folded.get("partition"), folded.get("group"))
+    agg = aggs.get(key)
+    if agg is None:
+        aggs[key] = {k: v for k, v in folded.items() if k != "last_t_ms"}
+        return
+    agg["count"] += folded["count"]
+    agg["first_seq"] = min(agg["first_seq"], folded["first_seq"])
+    agg["last_seq"] = max(agg["last_seq"], folded["last_seq"])
+    if folded["last_offset"] is not None:
+        if agg["first_offset"] is None:
+            agg["first_offset"] = folded["first_offset"]
+        agg["last_offset"] = folded["last_offset"]
+    if "high_watermark" in folded:
+        agg["high_watermark"] = folded["high_watermark"]
+
+
 def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
                 max_events: int = MAX_FRAME_EVENTS, max_bytes: int = MAX_FRAME_BYTES,
                 room: dict | None = None) -> tuple[str, int, dict]:
-    """Serialise one frame covering `events` (contiguous, starting at `from_seq`).
+    """Serialise one frame covering `events` (contiguous, starting at `from_seq`). An entry
+    marked ``aggregated`` is a run of per-record events the model already folded into counts
+    (events.Folding): it covers its ``count`` seq numbers and goes out as an aggregate.
 
     `room` holds the room's shared state every frame carries beside its clock (narration
     step, viewer count, changed figures); it counts against `max_bytes` like the rest.
     Returns (text, to_seq, stats). An empty `events` makes a clock-only frame with
     ``to_seq = from_seq - 1``. `stats` says how many events were sent whole and aggregated.
     """
-    to_seq = events[-1]["seq"] if events else from_seq - 1
+    folded = [e for e in events if "aggregated" in e]
+    if folded:
+        events = [e for e in events if "aggregated" not in e]
+        covered = len(events) + sum(a["count"] for a in folded)
+        first = min([a["first_seq"] for a in folded] + [e["seq"] for e in events[:1]])
+        to_seq = max([a["last_seq"] for a in folded] + [e["seq"] for e in events[-1:]])
+    else:
+        covered = len(events)
+        first = events[0]["seq"] if events else from_seq
+        to_seq = events[-1]["seq"] if events else from_seq - 1
     # A frame must never claim a range it does not hold: the room hands over what it took.
-    assert not events or (events[0]["seq"] == from_seq
-                          and to_seq - from_seq + 1 == len(events)), "events not contiguous"
+    assert not covered or (first == from_seq and to_seq - from_seq + 1 == covered), \
+        "events not contiguous"
     head = dumps({"type": "frame", **(room or {}), "from_seq": from_seq, "to_seq": to_seq,
                    "clock": clock, "wall_ms": wall_ms})[:-1]
     budget = max_bytes - len(head) - 64
@@ -120,6 +150,8 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
     for i, event in enumerate(events):
         if not keep[i]:
             _aggregate(aggs, event)
+    for agg in folded:
+        _merge(aggs, agg)
     agg_list = list(aggs.values())
     agg_text = dumps(agg_list)
     if len(agg_text) > reserve + max(budget, 0):
@@ -137,5 +169,5 @@ def build_frame(events: list[dict], from_seq: int, clock: dict, wall_ms: int,
         agg_text = dumps(agg_list)
     body = ",".join(text for text in dumped if text is not None)
     text = f'{head},"events":[{body}],"aggregates":{agg_text}}}'
-    stats = {"sent": count, "aggregated": len(events) - count}
+    stats = {"sent": count, "aggregated": covered - count}
     return text, to_seq, stats

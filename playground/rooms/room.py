@@ -177,7 +177,8 @@ class Room:
         self.whole_listeners: set = set()  # those that need per-record events one by one
         # Per-record events folded into counts while nothing reads them one by one (_pick_sink).
         self.folding = Folding([])
-        self.pending_folded = False  # pending holds folded counts (see _drop_folded)
+        self.pending_folded = False  # pending holds counts folded unwatched (_drop_folded)
+        self.folding_unwatched = False  # the sink folds because nobody watches (_pick_sink)
         self.client: str | None = None  # the address that made it (the registry sets it)
         self.owner = owner or None
         self.open = self.owner is None if open is None else bool(open) or self.owner is None
@@ -299,12 +300,20 @@ class Room:
         `start` = (cluster, moments) at 0 ms. Pure CPU work on a private cluster."""
         cluster, moments = start or self._fresh_cluster(self.seed)
         apply = apply or (lambda c, entry: c.apply(entry["command"]))
+        # The events are dropped once the narration moments saw them: unless those read
+        # per-record ones, the model only counts those (a wake or seek of a busy room is then
+        # mostly model work, not a dict a record).
+        counted = None if moments.wants_records() else Folding([])
+        cluster.use_sink(counted)
         pos = 0
         while pos < len(entries) and entries[pos]["at_ms"] <= to_ms:
             run_to(cluster, entries[pos]["at_ms"], moments.observe)
             moments.observe(apply(cluster, entries[pos]))
             pos += 1
+            if counted is not None:
+                counted.take()
         run_to(cluster, to_ms, moments.observe)
+        cluster.use_sink(None)
         return cluster, moments, pos
 
     def _build_at(self, to_ms: int):
@@ -711,26 +720,28 @@ class Room:
         self.whole_listeners.discard(fn)
 
     def _pick_sink(self) -> None:
-        """Per-record events as dicts only while something reads them one by one: a person
-        at a page (frames), a scenario's figures, a narration step waiting for one, a
-        listener that wants them whole. Otherwise (a room fed by real clients with nobody
-        watching) the model folds them into counts (broker_core.events.Folding) and the
-        listeners get the counts: a dict a record, and each loop over it, was a fifth of the
-        Kafka listener's time. Whoever comes to watch starts from a snapshot, which the
-        counts do not change."""
-        fold = (self.viewers_sent == 0 and not self.uncounted_viewers
-                and not self.whole_listeners and self.people_watching() == 0
-                and not self.moments.wants_records())
+        """Per-record events as dicts only while something reads them one by one: a scenario's
+        figures, a narration step waiting for one, a listener that wants them whole, or a
+        person at a page while the next frame has room for them. Otherwise the model folds
+        them into counts (broker_core.events.Folding) and the listeners get the counts: in a
+        room fed by real clients with nobody watching, a dict a record and each loop over it
+        was a fifth of the Kafka listener's time; in a busy watched room, a frame already full
+        would only fold them again (frames.build_frame). Whoever comes to watch starts from a
+        snapshot, which the counts do not change."""
+        unwatched = (self.viewers_sent == 0 and not self.uncounted_viewers
+                     and self.people_watching() == 0)
+        if not unwatched:
+            self._drop_folded()
+        fold = (not self.whole_listeners and not self.moments.wants_records()
+                and (unwatched or len(self.pending) >= MAX_FRAME_EVENTS))
+        self.folding_unwatched = fold and unwatched
         cluster = self.cluster
         if fold != (cluster.out is self.folding):
             cluster.use_sink(self.folding if fold else None)
-        if not fold:
-            self._drop_folded()
 
     def _drop_folded(self) -> None:
-        """Frames cover every seq in order, and folded events have no dicts to send: what was
-        folded (while nobody watched) is dropped, as frames nobody sees are (flush). Whoever
-        watches now was sent, or is about to be sent, a snapshot that covers it."""
+        """What was folded while nobody watched is dropped, as frames nobody sees are (flush):
+        whoever watches now was sent, or is about to be sent, a snapshot that covers it."""
         if self.pending_folded:
             self.pending_folded = False
             self.pending = []
@@ -739,7 +750,8 @@ class Room:
     def _emit(self, events: list[dict]) -> None:
         if self.folding.aggregates:
             events = events + self.folding.take()
-            self.pending_folded = True
+            if self.folding_unwatched:
+                self.pending_folded = True
         self.pending += events
         if not events:
             return

@@ -371,3 +371,38 @@ async def test_a_room_with_figures_never_folds_per_record_events(clock):  # noqa
     clock.forward(1)
     await room.tick(cpu_budget_s=60)
     assert room.cluster.out is not room.folding
+
+
+async def test_a_watched_room_with_a_full_frame_waiting_has_the_model_fold_the_rest(
+        clock):  # noqa: F811
+    """Once a frame's worth of events waits, the rest of a burst would only be folded into
+    aggregates by the frame: the model folds it itself (no dict a record), and the frame
+    still covers every seq, its whole events and aggregates adding up to the range."""
+    from playground.rooms.frames import MAX_FRAME_EVENTS
+
+    registry = Rooms(clock=clock, autorun=False)
+    room = registry.create(busy_spec(rate_per_s=20_000))
+    channel = await registry.layer.new_channel()
+    await registry.layer.group_add(room.group, channel)
+    await registry.attach(room.id, channel)
+    snapshot = json.loads((await registry.handle(room.id, {"type": "resync"}, {}))["text"])
+    room.pacer.play(clock())
+    clock.forward(1)
+    folded_while_watched = []
+    original = room._pick_sink
+
+    def watching_pick():
+        original()
+        folded_while_watched.append(room.cluster.out is room.folding)
+
+    room._pick_sink = watching_pick
+    await room.tick(cpu_budget_s=60)
+    assert True in folded_while_watched and room.people_watching() == 1
+    frame = json.loads((await registry.layer.receive(channel))["text"])
+    assert frame["from_seq"] == snapshot["seq"] + 1 and frame["to_seq"] == room.cluster.seq
+    covered = len(frame["events"]) + sum(a["count"] for a in frame["aggregates"])
+    assert covered == frame["to_seq"] - frame["from_seq"] + 1
+    produced = [a for a in frame["aggregates"] if a["type"] == "record.produced"]
+    assert sum(a["count"] for a in produced) > 15_000
+    assert all(a["high_watermark"] == a["last_offset"] + 1 for a in produced)
+    assert len(frame["events"]) <= MAX_FRAME_EVENTS
