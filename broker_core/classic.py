@@ -466,9 +466,9 @@ class ClientGroup:
         was_leader = core.leader == old.id
         if was_leader:
             core.leader = mid
-        ev.group_member_left(cluster, group=self.id, consumer=old.id,
-                             generation=self.generation, kind="client",
-                      reason=f"replaced: static member {new.instance_id!r} restarted as {mid}")
+        ev.group_member_left(
+            cluster, group=self.id, consumer=old.id, generation=self.generation, kind="client",
+            reason=f"replaced: static member {new.instance_id!r} restarted as {mid}")
         ev.group_member_joined(cluster, group=self.id, consumer=mid, kind="client",
                                client=new.client, topics=list(new.topics),
                                protocols=[name for name, _ in new.protocols],
@@ -781,11 +781,11 @@ class ClientGroup:
             member.assignment = given[mid]["assignment"] if mid in given else ""
         self.core.transition(STABLE)
         fields = {"ignored": ignored} if ignored else {}
-        ev.group_rebalance_completed(cluster, group=self.id, generation=self.generation,
-                      leader=self.leader, assignor=self.protocol_name, protocol=self.protocol,
-                                     kind="client",
-                      assignment={mid: [_tp(p) for p in wanted[mid]] for mid in sorted(wanted)},
-                                     **fields)
+        ev.group_rebalance_completed(
+            cluster, group=self.id, generation=self.generation, leader=self.leader,
+            assignor=self.protocol_name, protocol=self.protocol, kind="client",
+            assignment={mid: [_tp(p) for p in wanted[mid]] for mid in sorted(wanted)},
+            **fields)
         for mid in sorted(self.members):
             member = self.members[mid]
             revoke = [p for p in member.owned if p not in wanted[mid]]

@@ -146,11 +146,11 @@ def produce_records(cluster, c: dict) -> dict:
         last_seq = base_seq + n - 1
         for w_epoch, first, last, base_offset, _ in window:
             if w_epoch == epoch and first == base_seq and last == last_seq:
-                ev.produce_deduplicated(cluster, topic=topic.name, partition=partition,
-                                        producer=client, producer_id=pid, base_sequence=base_seq,
-                                        base_offset=base_offset, count=n, acks=acks,
-                           reason="idempotent producer: this batch's sequence numbers are "
-                                               "already in the log")
+                ev.produce_deduplicated(
+                    cluster, topic=topic.name, partition=partition, producer=client,
+                    producer_id=pid, base_sequence=base_seq, base_offset=base_offset, count=n,
+                    acks=acks, reason="idempotent producer: this batch's sequence numbers are "
+                                      "already in the log")
                 return {"base_offset": base_offset, "last_offset": base_offset + n - 1,
                         "deduplicated": True, **_log_marks(part)}
         if window:

@@ -453,10 +453,10 @@ def _resend(cluster, part, producer: str, sendable: list, attempt: int) -> None:
         if written and idempotent:
             # The broker knows this producer id and sequence number: it answers with the
             # first write's offset instead of appending again.
-            ev.record_deduplicated(cluster, topic=name, partition=index, offset=offset,
-                                   producer=producer, attempt=attempt,
-                          reason="idempotent producer: this sequence number is already in "
-                                          "the log")
+            ev.record_deduplicated(
+                cluster, topic=name, partition=index, offset=offset, producer=producer,
+                attempt=attempt, reason="idempotent producer: this sequence number is already "
+                                        "in the log")
             if offset < part.high_watermark:
                 cluster.out.record_acked(cluster.next_seq(), now, name, index, offset,
                                          producer, acks)

@@ -98,9 +98,10 @@ def topic_create(cluster, c: dict) -> None:
 
 def _announce_partition(cluster, part) -> None:
     replication.write_partition_state(cluster, part)
-    ev.partition_leader_elected(cluster, topic=part.topic.name, partition=part.index,
-                                leader=part.leader, epoch=part.leader_epoch, isr=list(part.isr),
-                  unclean=False, reason="new partition: preferred replica", log_end_offset=0)
+    ev.partition_leader_elected(
+        cluster, topic=part.topic.name, partition=part.index, leader=part.leader,
+        epoch=part.leader_epoch, isr=list(part.isr), unclean=False,
+        reason="new partition: preferred replica", log_end_offset=0)
 
 
 def topic_delete(cluster, c: dict) -> None:
