@@ -32,10 +32,12 @@ async def go_to_step(page, index: int) -> None:
 
 async def countdown_seconds(page, selector: str) -> float:
     # A countdown is drawn with its label; the page's ticker adds the time left within 200 ms.
-    await page.wait_for_function(
-        f"() => /in [0-9]/.test(document.querySelector('{selector}')?.textContent || '')",
-        timeout=WAIT_MS)
-    text = await page.text_content(selector)
+    # Read in the same check that saw the time: a redraw of the card between a check and a
+    # second read put a fresh countdown, still without its time, in its place.
+    found = await page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{selector}')?.textContent || '';"
+        " return /in [0-9]/.test(t) ? t : null; }", timeout=WAIT_MS)
+    text = await found.json_value()
     left = text.rsplit(" in ", 1)[1]
     if left.endswith(" s"):
         return float(left[:-2])
@@ -98,7 +100,10 @@ async def test_timeout_24h_shows_the_time_left_then_a_callout(chromium, site):
         callout = page.locator('#callouts [data-callout="timeout"]')
         await callout.wait_for(timeout=WAIT_MS)
         assert "timed out" in await callout.text_content()
-        assert not await page.locator(timer).count()  # nothing left to count down
+        # Nothing left to count down. The callout is drawn at once, the group card at its
+        # next redraw (groups every 150 ms, spread over frames): wait for that, bounded.
+        await page.locator(timer).wait_for(state="detached", timeout=WAIT_MS)
+        assert not await page.locator(timer).count()
     await teacher.screenshot(path=str(SHOTS / "timeout-24h-callout-teacher.png"))
     await student.screenshot(path=str(SHOTS / "timeout-24h-callout-student.png"))
     await close(teacher, student)
