@@ -289,10 +289,7 @@ class ClientGroup:
         self.core.transition(DEAD)
 
     def subscribed_topics(self) -> list[str]:
-        names = set()
-        for member in self.core.members.values():
-            names.update(member.topics)
-        return sorted(names)
+        return self.core.subscribed_topics()
 
     def topic_changed(self, reason: str) -> None:
         """A subscribed topic appeared, disappeared or grew. Nothing here: a client group

@@ -111,6 +111,10 @@ class Coordinator:
         # stays with the group id when the group changes hands (classic.convert).
         self.next_member_number = next_member_number
 
+    def subscribed_topics(self) -> list[str]:
+        """Every topic some member reads (both kinds of member keep theirs in `topics`)."""
+        return sorted({name for member in self.members.values() for name in member.topics})
+
     def transition(self, to: str) -> None:
         if to not in TRANSITIONS[self.state]:
             raise AssertionError(f"group {self.group_id}: illegal transition {self.state} -> "

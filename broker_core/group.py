@@ -1139,10 +1139,7 @@ class Group:
         self.offsets.forget(parts)
 
     def subscribed_topics(self) -> list[str]:
-        names = set()
-        for member in self.core.members.values():
-            names.update(member.topics)
-        return sorted(names)
+        return self.core.subscribed_topics()
 
     # -- the view -----------------------------------------------------------------------------
 
