@@ -460,6 +460,12 @@ async def admin_alter_configs_legacy():
     responses = await S.admin.alter_configs(
         [ConfigResource(ConfigResourceType.TOPIC, topic, {"retention.ms": "7200000"})])
     errors = [code_name(r[0]) for response in responses for r in response.resources]
+
+    # Kafka applies a change through its controller's metadata log: a describe right after
+    # the alter may still show the old value on a loaded machine.
+    async def shows_it():
+        return ((await topic_config(topic, "retention.ms")) or {}).get("value") == "7200000"
+    await async_wait_until(shows_it)
     return {"before": before, "alter": errors,
             "after": await topic_config(topic, "retention.ms")}
 

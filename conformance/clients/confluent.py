@@ -498,6 +498,9 @@ def admin_alter_configs():
         ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
     S.admin.incremental_alter_configs([resource], request_timeout=TIMEOUT_S)[resource].result(
         TIMEOUT_S)
+    # Kafka applies a change through its controller's metadata log: a describe right after
+    # the alter may still show the old value on a loaded machine.
+    wait_until(lambda: (topic_config(topic, "retention.ms") or {}).get("value") == "3600000")
     return {"before": before, "after": topic_config(topic, "retention.ms")}
 
 

@@ -425,6 +425,14 @@ def topic_config(topic: str, key: str) -> dict | None:
             "read_only": entry["read_only"]}
 
 
+def settled_config(topic: str, key: str, want: str) -> dict | None:
+    """The config once it shows `want`, or as it is after a while: Kafka applies a change
+    through its controller's metadata log, so a describe right after the alter may still show
+    the old value on a loaded machine."""
+    wait_until(lambda: (topic_config(topic, key) or {}).get("value") == want)
+    return topic_config(topic, key)
+
+
 @program.check("admin.alter_configs")
 def admin_alter_configs():
     topic = S.name("cfg")
@@ -432,7 +440,7 @@ def admin_alter_configs():
     before = topic_config(topic, "retention.ms")
     S.admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
                                           {"retention.ms": "3600000"})], incremental=True)
-    return {"before": before, "after": topic_config(topic, "retention.ms")}
+    return {"before": before, "after": settled_config(topic, "retention.ms", "3600000")}
 
 
 @program.check("admin.alter_configs_legacy")
@@ -442,7 +450,7 @@ def admin_alter_configs_legacy():
     create_topic(topic, 1)
     S.admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
                                           {"retention.ms": "7200000"})], incremental=False)
-    return {"after": topic_config(topic, "retention.ms")}
+    return {"after": settled_config(topic, "retention.ms", "7200000")}
 
 
 @program.check("admin.delete_records")

@@ -256,6 +256,18 @@ class Runner {
       { value: c.configValue, source: CONFIG_SOURCES[c.configSource] || String(c.configSource) }]))
   }
 
+  // The config once it shows `want`, or as it is after 10 s: Kafka applies a change through its
+  // controller's metadata log, so a describe right after the alter may still show the old value
+  // on a loaded machine.
+  async settledConfig (topic, name, want) {
+    const deadline = Date.now() + 10000
+    for (;;) {
+      const seen = await this.topicConfigs(topic, [name])
+      if ((seen[name] || {}).value === want || Date.now() > deadline) return seen
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
+
   async describeConfigs () {
     await this.ensureTopic()
     return this.topicConfigs(this.topic, ['cleanup.policy', 'max.message.bytes', 'retention.ms',
@@ -499,7 +511,7 @@ class Runner {
     } catch (e) {
       alter = errName(e)
     }
-    const seen = await this.topicConfigs(topic, ['retention.ms'])
+    const seen = await this.settledConfig(topic, 'retention.ms', '7200000')
     return { alter, 'retention.ms': seen['retention.ms'] }
   }
 

@@ -499,6 +499,23 @@ func (r *runner) topicConfigs(topic string, names ...string) (map[string]any, er
 	return seen, nil
 }
 
+// settledConfig: topicConfigs once `name` shows `want`, or after 10 s as it is. Kafka applies a
+// change through its controller's metadata log, so a describe right after the alter may still
+// show the old value on a loaded machine (seen once in CI).
+func (r *runner) settledConfig(topic, name, want string) (map[string]any, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen, err := r.topicConfigs(topic, name)
+		if err != nil || time.Now().After(deadline) {
+			return seen, err
+		}
+		if entry, ok := seen[name].(map[string]any); ok && entry["value"] == want {
+			return seen, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (r *runner) describeConfigs(ctx context.Context) (any, error) {
 	if err := r.ensureTopic(); err != nil {
 		return nil, err
@@ -1010,7 +1027,7 @@ func (r *runner) alterConfigs(ctx context.Context) (any, error) {
 	aerr := r.admin.IncrementalAlterConfig(sarama.TopicResource, topic,
 		map[string]sarama.IncrementalAlterConfigsEntry{
 			"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &value}}, false)
-	seen, err := r.topicConfigs(topic, "retention.ms")
+	seen, err := r.settledConfig(topic, "retention.ms", value)
 	if err != nil {
 		return nil, err
 	}
@@ -1029,7 +1046,7 @@ func (r *runner) alterConfigsLegacy(ctx context.Context) (any, error) {
 	}
 	value := "7200000"
 	aerr := r.admin.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &value}, false)
-	seen, err := r.topicConfigs(topic, "retention.ms")
+	seen, err := r.settledConfig(topic, "retention.ms", value)
 	if err != nil {
 		return nil, err
 	}
