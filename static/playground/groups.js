@@ -48,7 +48,10 @@ export class GroupsView extends Part {
 
   // What a rebuild of a group's DOM depends on; lag and recent records are patched in place.
   groupShape(g) {
-    const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.mark}:${c.partitions.join(",")}`);
+    // A consumer's mark (failed, retrying, ...) changes with every record it handles: it is
+    // patched in place, so the chip under the pointer keeps its hover and its buttons. Being
+    // hung changes a button, so that rebuilds.
+    const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.hung}:${c.partitions.join(",")}`);
     return `${g.state}|${g.generation}|${g.kind}|${g.assignor}|${cs.join(";")}`;
   }
 
@@ -118,6 +121,12 @@ export class GroupsView extends Part {
     for (const chip of section.querySelectorAll("[data-consumer]")) {
       const c = g.consumers.get(chip.dataset.consumer);
       if (!c) continue;
+      if (chip._mark !== c.mark) {
+        chip._mark = c.mark;
+        chip.querySelector(".mark")?.remove();
+        const mark = markChip(c.mark);
+        if (mark) chip.querySelector(".deadlines")?.before(mark);
+      }
       const deadlines = deadlinesKey(c);
       if (chip._deadlines !== deadlines) {
         chip._deadlines = deadlines;
@@ -144,7 +153,6 @@ export class GroupsView extends Part {
   consumerChip(g, c) {
     const m = this.model;
     const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
-    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"}[c.mark];
     // Its partitions, grouped by topic ("placed P0 P1 · cancelled P0"); a partition it is
     // behind on says so ("P1 lag 3", with a bar), the group's header says its total lag.
     const tags = el("span", {class: "tags"});
@@ -171,7 +179,7 @@ export class GroupsView extends Part {
     li.append(el("div", {class: "consumer-top"},
       el("span", {class: "consumer-name", text: c.id, title: c.client ? `real client ${c.client}` : c.id}),
       c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
-      markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
+      markChip(c.mark),
       el("span", {class: "deadlines"}, ...this.deadlines(c)),
       tags,
       el("span", {class: "spacer"}),
@@ -187,6 +195,7 @@ export class GroupsView extends Part {
       el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Crash ${c.id}`, title: "crash (silent)", text: "☠"}))));
     li._deadlines = deadlinesKey(c);
+    li._mark = c.mark;
     return li;
   }
 
@@ -214,6 +223,11 @@ export class GroupsView extends Part {
     });
   }
 }
+
+// What a consumer last did with a record, as an icon beside its name (or nothing).
+const MARK_ICONS = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"};
+const markChip = (mark) => MARK_ICONS[mark]
+  ? el("span", {class: `mark mark-${mark}`, title: mark, "aria-label": mark, text: MARK_ICONS[mark]}) : null;
 
 const deadlinesKey = (c) => `${c.status}|${c.sessionExpiresMs}|${c.timesOutMs}|${c.retryMs}`;
 
