@@ -38,7 +38,7 @@ async def test_room_exception_in_handle_is_an_error_reply(rooms, clock):  # noqa
     room = rooms.create(quiet_spec(), meta={"name": "q"})
     c = await _viewer(room.id)
 
-    def boom(command):
+    def boom(cluster, command):
         raise RuntimeError("model bug")
     room.cluster._command_handlers["produce"] = boom
     await c.send_to(text_data=json.dumps({"type": "command", "request_id": "c1", "command": {
