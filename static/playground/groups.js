@@ -46,11 +46,9 @@ export class GroupsView extends Part {
     return out;
   }
 
-  // What a rebuild of a group's DOM depends on; lag and recent records are patched in place.
+  // What a rebuild of a group's DOM depends on. Lag, recent records and marks are patched in
+  // place (a rebuild under the pointer loses the chip's hover, and so its buttons).
   groupShape(g) {
-    // A consumer's mark (failed, retrying, ...) changes with every record it handles: it is
-    // patched in place, so the chip under the pointer keeps its hover and its buttons. Being
-    // hung changes a button, so that rebuilds.
     const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.hung}:${c.partitions.join(",")}`);
     return `${g.state}|${g.generation}|${g.kind}|${g.assignor}|${cs.join(";")}`;
   }
@@ -224,7 +222,7 @@ export class GroupsView extends Part {
   }
 }
 
-// What a consumer last did with a record, as an icon beside its name (or nothing).
+// What a consumer last did with a record, as an icon.
 const MARK_ICONS = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"};
 const markChip = (mark) => MARK_ICONS[mark]
   ? el("span", {class: `mark mark-${mark}`, title: mark, "aria-label": mark, text: MARK_ICONS[mark]}) : null;

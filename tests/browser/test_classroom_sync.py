@@ -59,6 +59,12 @@ async def test_a_quiet_rooms_clock_runs_on_both_pages_after_a_reload_and_pause_h
     # Held where it got to on both pages (never snapped back to the snapshot's time).
     assert held >= started + 3_000
     await student.wait_for_function(f"() => {NOW_JS} === {held}", timeout=WAIT_MS)
+    # The clock's text is drawn by the next animation frame: two frames on each page, and both
+    # have drawn the held time (under load the student's last drawn text was still its own
+    # run-ahead from before the pause arrived).
+    for page in (teacher, student):
+        await page.evaluate(
+            "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert await teacher.inner_text("#clock") == await student.inner_text("#clock")
     print(f"paused at {await teacher.inner_text('#clock')} on both pages")
     await close(teacher, student)
