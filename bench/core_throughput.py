@@ -27,7 +27,8 @@ resident memory in a child process (the events stream to the sink, never all hel
 Memory: bytes a retained record costs (1,000,000 records, distinct 100-byte values, keyed and
 not), measured with tracemalloc as the growth of everything the cluster holds.
 
-Every ratio is the median of the runs' own ratios, each run against the one beside it.
+Every ratio is the median of the runs' own ratios, each run against the one beside it; each
+measure runs in a process of its own.
 
 Run: .venv/bin/python bench/core_throughput.py [--records N] [--runs 5] [--no-day]
 """
@@ -207,19 +208,7 @@ def paired(model: list, reference: list) -> float:
     return statistics.median(m / r for m, r in zip(model, reference, strict=True))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--memory-records", type=int, default=1_000_000)
-    parser.add_argument("--no-day", action="store_true",
-                        help="skip the 24 h advance (it takes a few minutes)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        day_peak_rss(child=True)
-        return
-
+def section_producer(args) -> None:
     print(f"produce -> group -> commit, 8 partitions, RF 1, 100-byte values, keys order-N, "
           f"{args.records:,} records, median of {args.runs}:")
     for paused in (False, True):
@@ -246,6 +235,9 @@ def main() -> None:
           f"{', '.join(f'{x:,.0f}' for x in folded)})")
     print(f"    ratio:     {paired(folded, reference):.2f} of the reference run beside it "
           "(which builds the dicts)")
+
+
+def section_replicated(args) -> None:
     print(f"the same with replication factor 3 and acks=all (followers fetch every 500 ms, the "
           f"high watermark and the acks follow), median of {args.runs}:")
     replicated, single, reference = [], [], []
@@ -260,6 +252,9 @@ def main() -> None:
           f"({r:,.0f} records/s)")
     print(f"    RF 3 acks=all / RF 1, run alternately: {paired(replicated, single):.2f}   "
           f"goal: >= 0.6")
+
+
+def section_one(args) -> None:
     few = max(1_000, args.records // 4)
     print(f"records applied one `produce` command at a time (request(): validated, logged, "
           f"answered), then read and committed by the group, {few:,} records, "
@@ -276,16 +271,58 @@ def main() -> None:
     m = statistics.median(alone)
     print(f"  the produce commands alone (no group reads the topic): {m:,.0f} records/s, "
           f"{paired(alone, reference):.2f} of the reference")
-    if not args.no_day:
-        peak, setup, events = day_peak_rss()
-        print(f"24 h of a 10 records/s producer (RF 3, one group) in one advance, its "
-              f"{events:,} events streamed to a sink: peak resident {peak:,.0f} MB "
-              f"(a process that only set it up: {setup:,.0f} MB)   goal: < 300 MB")
+
+
+def section_day(args) -> None:
+    peak, setup, events = day_peak_rss()
+    print(f"24 h of a 10 records/s producer (RF 3, one group) in one advance, its "
+          f"{events:,} events streamed to a sink: peak resident {peak:,.0f} MB "
+          f"(a process that only set it up: {setup:,.0f} MB)   goal: < 300 MB")
+
+
+def section_memory(args) -> None:
     for keyed in (True, False):
         per = memory_per_record(args.memory_records, keyed)
         print(f"memory per retained record ({args.memory_records:,} records, 100-byte values, "
               f"{'keys order-N' if keyed else 'null keys'}): {per:,.0f} bytes   "
               f"goal: <= 400")
+
+
+SECTIONS = {"producer": section_producer, "replicated": section_replicated,
+            "one": section_one, "day": section_day, "memory": section_memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--memory-records", type=int, default=1_000_000)
+    parser.add_argument("--no-day", action="store_true",
+                        help="skip the 24 h advance (it takes a few minutes)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--section", choices=SECTIONS, help="run one measure, in this process")
+    args = parser.parse_args()
+    if args.child:
+        day_peak_rss(child=True)
+        return
+    if args.section:
+        SECTIONS[args.section](args)
+        return
+    # Each measure in a process of its own, as pyperf runs each benchmark in fresh workers:
+    # what one measure leaves behind (a heap grown by hundreds of thousands of records) moves
+    # the next one's two loops unevenly. Measured: one produce at a time after the producer
+    # workload, in the same process, the reference loop (which frees each dict at once) ran
+    # at 293,000 records/s and the model at 82,000 (0.28); each first in its process, 226,000
+    # and 77,000 (0.34).
+    import subprocess
+
+    passed = ["--records", str(args.records), "--runs", str(args.runs),
+              "--memory-records", str(args.memory_records)]
+    for name in SECTIONS:
+        if name == "day" and args.no_day:
+            continue
+        sys.stdout.flush()
+        subprocess.run([sys.executable, __file__, *passed, "--section", name], check=True)
     print(f"reproduce: .venv/bin/python bench/core_throughput.py --records {args.records} "
           f"--runs {args.runs}")
 
