@@ -57,9 +57,10 @@ def client_name(c: dict) -> str | None:
     return client
 
 
-def _records(c: dict) -> tuple[list[tuple], list[int] | None]:
-    """The batch's (key, value, headers) and, when the client stamped them, each record's
-    create time (Kafka's CreateTime: wall-clock ms, kept as the client set it)."""
+def _records(c: dict, partition: int) -> tuple[list[tuple], list[int] | None]:
+    """The batch's records as produce_batch takes them, (key, value, headers, `partition`),
+    and, when the client stamped them, each record's create time (Kafka's CreateTime:
+    wall-clock ms, kept as the client set it)."""
     records = c.get("records")
     if not isinstance(records, (list, Records)) or not records:
         raise CommandError("records", "must be a non-empty list of [key, value, headers]")
@@ -85,8 +86,9 @@ def _records(c: dict) -> tuple[list[tuple], list[int] | None]:
         if value is not None and (not isinstance(value, str) or len(value) > v.MAX_VALUE_CHARS):
             raise CommandError(f"records[{i}].value", "must be null or a string of at most "
                                f"{v.MAX_VALUE_CHARS:,} characters")
-        headers = v.headers(headers, f"records[{i}].headers", empty_names=True)
-        out.append((key, value, headers))
+        if headers is not None:  # most records have none: no reader call then
+            headers = v.headers(headers, f"records[{i}].headers", empty_names=True)
+        out.append((key, value, headers, partition))
     return out, times
 
 
@@ -112,7 +114,7 @@ def produce_records(cluster, c: dict) -> dict:
     client = client_name(c)
     if client is None:
         raise CommandError("client", "is required")
-    records, times = _records(c)
+    records, times = _records(c, partition)
     # The batch's size on the wire: Kafka holds a v2 batch, not each record, to
     # max.message.bytes (the records' own sizes when a host does not say).
     batch_bytes = v.integer(c, "batch_bytes", default=None, minimum=1, maximum=2**31 - 1)
@@ -123,7 +125,7 @@ def produce_records(cluster, c: dict) -> dict:
     n = len(records)
     failed = {"topic": topic.name, "partition": partition, "producer": client,
               "acks": acks, "count": n, "retriable": True, "will_retry": False}
-    largest = max(record_size(k, val, h) for k, val, h in records)
+    largest = max(record_size(k, val, h) for k, val, h, _ in records)
     if batch_bytes is not None:
         largest = max(largest, batch_bytes)
     problem = cluster.unavailable(part, largest, acks)
@@ -166,8 +168,7 @@ def produce_records(cluster, c: dict) -> dict:
                 ev.produce_failed(cluster, **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
                                   message=message)
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
-    sent = cluster.produce_batch(topic.name, [(k, val, h, partition) for k, val, h in records],
-                                 acks, client, idempotent=False, retries=0,
+    sent = cluster.produce_batch(topic.name, records, acks, client, idempotent=False, retries=0,
                                  create_times=times, client_partitioned=True)
     if sent.offset is None:
         # retries=0: a record not written has failed (its produce.failed is in the events).
