@@ -79,7 +79,7 @@ def _records(c: dict, partition: int) -> tuple[list[tuple], list[int] | None]:
                 raise CommandError(f"records[{i}].timestamp_ms", "must be an integer from -1 "
                                    "(Kafka's no timestamp) to 2^63-1")
             times.append(ts)
-        key, value, headers = rec[:3]
+        key, value, headers = rec[0], rec[1], rec[2]  # no slice: a list less per record
         if key is not None and (not isinstance(key, str) or len(key) > v.MAX_KEY_CHARS):
             raise CommandError(f"records[{i}].key", "must be null or a string of at most "
                                f"{v.MAX_KEY_CHARS:,} characters")

@@ -191,12 +191,12 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
         else:
             size = record_size(key, value, headers)
         if partition is not None:
-            if client_partitioned:
-                why = {"method": "client"}
-                if key is not None:
-                    h = key_hash(key)
-                    why.update(hash=h, partitions=n,
-                               murmur2=(h & 0x7FFFFFFF) % n == partition)
+            if key is None:
+                why = {"method": "client"} if client_partitioned else {"method": "explicit"}
+            elif client_partitioned:
+                h = key_hash(key)
+                why = {"method": "client", "hash": h, "partitions": n,
+                       "murmur2": (h & 0x7FFFFFFF) % n == partition}
             else:
                 why = {"method": "explicit"}
         elif key is not None:
