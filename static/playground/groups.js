@@ -46,10 +46,9 @@ export class GroupsView extends Part {
     return out;
   }
 
-  // What a rebuild of a group's DOM depends on. Lag, recent records and marks are patched in
-  // place (a rebuild under the pointer loses the chip's hover, and so its buttons).
+  // What a rebuild of a group's DOM depends on; lag and recent records are patched in place.
   groupShape(g) {
-    const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.hung}:${c.partitions.join(",")}`);
+    const cs = [...g.consumers.values()].map((c) => `${c.id}:${c.status}:${c.mark}:${c.partitions.join(",")}`);
     return `${g.state}|${g.generation}|${g.kind}|${g.assignor}|${cs.join(";")}`;
   }
 
@@ -119,12 +118,6 @@ export class GroupsView extends Part {
     for (const chip of section.querySelectorAll("[data-consumer]")) {
       const c = g.consumers.get(chip.dataset.consumer);
       if (!c) continue;
-      if (chip._mark !== c.mark) {
-        chip._mark = c.mark;
-        chip.querySelector(".mark")?.remove();
-        const mark = markChip(c.mark);
-        if (mark) chip.querySelector(".deadlines")?.before(mark);
-      }
       const deadlines = deadlinesKey(c);
       if (chip._deadlines !== deadlines) {
         chip._deadlines = deadlines;
@@ -151,6 +144,7 @@ export class GroupsView extends Part {
   consumerChip(g, c) {
     const m = this.model;
     const li = el("li", {class: `consumer ${c.status}`, "data-consumer": c.id});
+    const markIcon = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"}[c.mark];
     // Its partitions, grouped by topic ("placed P0 P1 · cancelled P0"); a partition it is
     // behind on says so ("P1 lag 3", with a bar), the group's header says its total lag.
     const tags = el("span", {class: "tags"});
@@ -177,7 +171,7 @@ export class GroupsView extends Part {
     li.append(el("div", {class: "consumer-top"},
       el("span", {class: "consumer-name", text: c.id, title: c.client ? `real client ${c.client}` : c.id}),
       c.status === "crashed" ? el("span", {class: "badge down", title: "crashed: the group finds out when its session times out", text: "crashed"}) : null,
-      markChip(c.mark),
+      markIcon ? el("span", {class: `mark mark-${c.mark}`, title: c.mark, "aria-label": c.mark, text: markIcon}) : null,
       el("span", {class: "deadlines"}, ...this.deadlines(c)),
       tags,
       el("span", {class: "spacer"}),
@@ -193,7 +187,6 @@ export class GroupsView extends Part {
       el("button", {type: "button", class: "icon danger", "data-action": "consumer.crash", "data-in-group": g.name, "data-id": c.id,
         "aria-label": `Crash ${c.id}`, title: "crash (silent)", text: "☠"}))));
     li._deadlines = deadlinesKey(c);
-    li._mark = c.mark;
     return li;
   }
 
@@ -221,11 +214,6 @@ export class GroupsView extends Part {
     });
   }
 }
-
-// What a consumer last did with a record, as an icon.
-const MARK_ICONS = {failed: "✕", retry: "↻", timeout: "◷", dead: "✕", hung: "‖"};
-const markChip = (mark) => MARK_ICONS[mark]
-  ? el("span", {class: `mark mark-${mark}`, title: mark, "aria-label": mark, text: MARK_ICONS[mark]}) : null;
 
 const deadlinesKey = (c) => `${c.status}|${c.sessionExpiresMs}|${c.timesOutMs}|${c.retryMs}`;
 

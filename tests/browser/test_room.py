@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from broker_core.partitioner import partition_for_key
 
@@ -173,6 +174,22 @@ async def test_order_17_lands_where_murmur2_says_then_once_in_every_group(browse
     await page.context.close()
 
 
+async def click_chip_action(chip, action: str, attempts: int = 5) -> None:
+    """Hover a consumer's chip and click one of its action buttons (they take the pointer
+    only while the chip is hovered). A failing record rebuilds its group's chips; one rebuilt
+    under a pointer that has not moved since may not be hovered until the pointer moves,
+    so a click that finds its button covered hovers again and retries (seen under load)."""
+    button = chip.locator(f'[data-action="{action}"]')
+    for attempt in range(attempts):
+        await chip.hover()
+        try:
+            await button.click(timeout=5_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+
+
 async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(
     browser, site, artifacts
 ):
@@ -182,8 +199,7 @@ async def test_a_crashed_consumers_partitions_move_to_the_rest_of_its_group(
     victim = await chip.get_attribute("data-consumer")
     owned = await chip.locator(".tag[data-tp]").evaluate_all("(ts) => ts.map((t) => t.dataset.tp)")
     assert owned
-    await chip.hover()
-    await chip.locator('[data-action="consumer.crash"]').click()
+    await click_chip_action(chip, "consumer.crash")
     await page.wait_for_selector(
         f'[data-group="notification"] [data-consumer="{victim}"] .badge.down'
     )
