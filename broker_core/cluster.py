@@ -109,9 +109,8 @@ COMMAND_TYPES = {
 # them from anyone; a host decides who may send them (the room page may not impersonate a client).
 WIRE_COMMANDS = frozenset({"produce.records", "producer.init_id", *classic.CLIENT_COMMANDS})
 
-# Real clients' commands (clients.py): command type -> handler(cluster, command).
 # Every family's table, in the order their commands are listed above: command type ->
-# handler(cluster, command), bound to a cluster when it is built (Cluster._handlers).
+# handler(cluster, command), merged into one when a cluster is built (Cluster._handlers).
 HANDLER_TABLES = (topics.HANDLERS, producing.HANDLERS, consuming.HANDLERS, replication.HANDLERS,
                   clients.HANDLERS, classic.HANDLERS)
 
