@@ -202,10 +202,10 @@ def timed(fn, *args, gc_paused: bool):
 
 
 def paired(model: list, reference: list) -> float:
-    """The median of the runs' ratios, each run against the one made beside it (the same
-    iteration of the measure's loop):
-    a machine whose speed drifts during the bench (shared cores) moves both runs of a pair
-    together, where a ratio of the two medians mixes runs from different moments."""
+    """The median of the runs' ratios, each run against the one made beside it (in the same
+    iteration of the measure's loop): a machine whose speed drifts during the bench (shared
+    cores) moves both runs of a pair together, where a ratio of the two medians mixes runs
+    from different moments."""
     return statistics.median(m / r for m, r in zip(model, reference, strict=True))
 
 
