@@ -28,18 +28,14 @@ def last_tick(now_ms: int, interval_ms: int, origin_ms: int = 0) -> int:
 
 
 class Timer:
-    """A handle to a scheduled action; `cancel()` makes it a no-op when it comes due.
+    """A handle to a scheduled action (`due_ms`, `action`, `arg`), made only by `Clock.at`;
+    `cancel()` makes it a no-op when it comes due.
 
     Cancelled entries stay in the heap until their turn (lazy deletion): cancelling is O(1) and
     the heap never has to be searched.
     """
 
     __slots__ = ("due_ms", "action", "arg")
-
-    def __init__(self, due_ms: int, action: Callable, arg):
-        self.due_ms = due_ms
-        self.action = action
-        self.arg = arg
 
     def cancel(self) -> None:
         self.action = None
@@ -65,8 +61,8 @@ class Clock:
         """Run `action(arg)` at virtual time `due_ms` (never earlier than now)."""
         if due_ms < self.now_ms:
             due_ms = self.now_ms
-        # Timer(...) without its __init__: one interpreter frame less on every action scheduled
-        # (a consumer woken by each produced record schedules one).
+        # Its slots set here rather than by an __init__: one interpreter frame less on every
+        # action scheduled (a consumer woken by each produced record schedules one).
         timer = _new_object(Timer)
         timer.due_ms = due_ms
         timer.action = action

@@ -384,15 +384,17 @@ class Folding(Events):
         # than a dict per record.
         self.aggregates: dict = {}
 
-    def _fold(self, key, seq, t_ms, offset) -> None:
+    def _fold(self, key, seq, t_ms, offset) -> list:
+        """Count one event under `key`; its aggregate (record_produced adds the watermark)."""
         agg = self.aggregates.get(key)
         if agg is None:
-            self.aggregates[key] = [1, offset, seq, offset, seq, t_ms, None]
+            agg = self.aggregates[key] = [1, offset, seq, offset, seq, t_ms, None]
         else:
             agg[0] += 1
             agg[3] = offset
             agg[4] = seq
             agg[5] = t_ms
+        return agg
 
     def take(self) -> list[dict]:
         out = []
@@ -415,9 +417,9 @@ class Folding(Events):
 
     def record_produced(self, seq, t_ms, topic, partition, offset, key, value, leader,
                         producer, acks, why, high_watermark, *_) -> None:
-        key = ("record.produced", topic, partition, None)
-        self._fold(key, seq, t_ms, offset)
-        self.aggregates[key][6] = high_watermark  # a lone leader's moves with its records
+        # A lone leader's high watermark moves with its records.
+        self._fold(("record.produced", topic, partition, None), seq, t_ms,
+                   offset)[6] = high_watermark
 
     def record_acked(self, seq, t_ms, topic, partition, offset, *_) -> None:
         self._fold(("record.acked", topic, partition, None), seq, t_ms, offset)
