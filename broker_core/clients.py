@@ -57,16 +57,18 @@ def client_name(c: dict) -> str | None:
     return client
 
 
-def _records(c: dict, partition: int) -> tuple[list[tuple], list[int] | None]:
-    """The batch's records as produce_batch takes them, (key, value, headers, `partition`),
-    and, when the client stamped them, each record's create time (Kafka's CreateTime:
-    wall-clock ms, kept as the client set it)."""
+def _records(c: dict) -> tuple[list, list, dict | None, list[int] | None, list[int]]:
+    """The batch's records as columns, as producing.append_batch takes them: keys, values,
+    headers ({index: headers} for the records that have any, or None), each record's create
+    time when the client stamped them (Kafka's CreateTime: wall-clock ms, kept as the client
+    set it), and each record's size (log.record_size)."""
     records = c.get("records")
     if not isinstance(records, (list, Records)) or not records:
         raise CommandError("records", "must be a non-empty list of [key, value, headers]")
     if len(records) > MAX_BATCH_RECORDS:
         raise CommandError("records", f"at most {MAX_BATCH_RECORDS:,} records in one batch")
-    out = []
+    keys, values, sizes = [], [], []
+    headers_at = None
     width = len(records[0]) if isinstance(records[0], list) else 0
     times = [] if width == 4 else None
     for i, rec in enumerate(records):
@@ -86,10 +88,23 @@ def _records(c: dict, partition: int) -> tuple[list[tuple], list[int] | None]:
         if value is not None and (not isinstance(value, str) or len(value) > v.MAX_VALUE_CHARS):
             raise CommandError(f"records[{i}].value", "must be null or a string of at most "
                                f"{v.MAX_VALUE_CHARS:,} characters")
+        keys.append(key)
+        values.append(value)
         if headers is not None:  # most records have none: no reader call then
             headers = v.headers(headers, f"records[{i}].headers", empty_names=True)
-        out.append((key, value, headers, partition))
-    return out, times
+            if headers_at is None:
+                headers_at = {}
+            headers_at[i] = headers
+            sizes.append(record_size(key, value, headers))
+        # ASCII text weighs its length (the common case, written out: a call per record
+        # costs as much as the rest); anything else, and bytes kept as base64 behind their
+        # NUL mark, is sized by record_size.
+        elif value is not None and value.isascii() and value[:1] != "\x00" and (
+                key is None or key.isascii() and key[:1] != "\x00"):
+            sizes.append(len(value) if key is None else len(value) + len(key))
+        else:
+            sizes.append(record_size(key, value, None))
+    return keys, values, headers_at, times, sizes
 
 
 def _log_marks(part) -> dict:
@@ -114,7 +129,7 @@ def produce_records(cluster, c: dict) -> dict:
     client = client_name(c)
     if client is None:
         raise CommandError("client", "is required")
-    records, times = _records(c, partition)
+    keys, values, headers, times, sizes = _records(c)
     # The batch's size on the wire: Kafka holds a v2 batch, not each record, to
     # max.message.bytes (the records' own sizes when a host does not say).
     batch_bytes = v.integer(c, "batch_bytes", default=None, minimum=1, maximum=2**31 - 1)
@@ -122,10 +137,10 @@ def produce_records(cluster, c: dict) -> dict:
     epoch = v.integer(c, "producer_epoch", default=-1, minimum=-1, maximum=32_767)
     base_seq = v.integer(c, "base_sequence", default=-1, minimum=-1, maximum=INT32_MAX)
     part = topic.partitions[partition]
-    n = len(records)
+    n = len(values)
     failed = {"topic": topic.name, "partition": partition, "producer": client,
               "acks": acks, "count": n, "retriable": True, "will_retry": False}
-    largest = max(record_size(k, val, h) for k, val, h, _ in records)
+    largest = max(sizes)
     if batch_bytes is not None:
         largest = max(largest, batch_bytes)
     problem = cluster.unavailable(part, largest, acks)
@@ -168,15 +183,13 @@ def produce_records(cluster, c: dict) -> dict:
                 ev.produce_failed(cluster, **failed, error="OUT_OF_ORDER_SEQUENCE_NUMBER",
                                   message=message)
                 return {"error": "OUT_OF_ORDER_SEQUENCE_NUMBER", "message": message}
-    sent = cluster.produce_batch(topic.name, records, acks, client, idempotent=False, retries=0,
-                                 create_times=times, client_partitioned=True)
-    if sent.offset is None:
-        # retries=0: a record not written has failed (its produce.failed is in the events).
-        return {"error": sent.error, "message": sent.message}
+    # Every check the leader makes of each record has been made for the batch (unavailable,
+    # with its largest record): it is appended whole.
+    first = cluster.append_batch(part, keys, values, headers, sizes, times, acks, client)
     if window is not None:
-        window.append((epoch, base_seq, base_seq + n - 1, sent.first, part.leader_epoch))
+        window.append((epoch, base_seq, base_seq + n - 1, first, part.leader_epoch))
         del window[:-PRODUCER_WINDOW]
-    return {"base_offset": sent.first, "last_offset": sent.offset, **_log_marks(part)}
+    return {"base_offset": first, "last_offset": first + n - 1, **_log_marks(part)}
 
 
 def producer_init_id(cluster, c: dict) -> dict:

@@ -457,9 +457,9 @@ class Cluster:
         """producing.produce (group.py: a consumer's pipeline outputs and forwards)."""
         return producing.produce(self, *args, **kwargs)
 
-    def produce_batch(self, *args, **kwargs) -> producing.Sent:
-        """producing.produce_batch (clients.py: a real client's batch)."""
-        return producing.produce_batch(self, *args, **kwargs)
+    def append_batch(self, *args) -> int:
+        """producing.append_batch (clients.py: a real client's batch)."""
+        return producing.append_batch(self, *args)
 
     def unavailable(self, part, size: int, acks: str) -> tuple[str, str] | None:
         """producing.unavailable (clients.py)."""

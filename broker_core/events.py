@@ -325,6 +325,25 @@ class Events:
             event["cause"] = cause
         self.append(event)
 
+    def records_appended(self, seq, t_ms, topic, partition, first, keys, values, headers,
+                         leader, producer, acks, why, single, acked, high_watermark) -> None:
+        """A real client's batch appended whole (producing.append_batch): each record's
+        record.produced, each followed by its record.acked when `acked`, numbered from
+        seq + 1, as a loop over the records would make them. `why(key)`: how the record came
+        to its partition; `headers`: {index in the batch: headers} or None; `single`: the
+        leader is the only in-sync replica, so the high watermark moved with each record
+        (else it is `high_watermark`, unmoved)."""
+        produced, acked_ = self.record_produced, self.record_acked
+        headers = headers or {}
+        for i, key in enumerate(keys):
+            offset = first + i
+            seq += 1
+            produced(seq, t_ms, topic, partition, offset, key, values[i], leader, producer,
+                     acks, why(key), offset + 1 if single else high_watermark, headers.get(i))
+            if acked:
+                seq += 1
+                acked_(seq, t_ms, topic, partition, offset, producer, acks)
+
     def record_acked(self, seq, t_ms, topic, partition, offset, producer, acks) -> None:
         self.append({"seq": seq, "t_ms": t_ms, "type": "record.acked", "topic": topic,
                      "partition": partition, "offset": offset, "producer": producer,
@@ -396,6 +415,20 @@ class Folding(Events):
             agg[5] = t_ms
         return agg
 
+    def _fold_run(self, key, count, first_seq, last_seq, t_ms, first_offset,
+                  last_offset) -> list:
+        """Count `count` events under `key` at once (a batch's); its aggregate."""
+        agg = self.aggregates.get(key)
+        if agg is None:
+            agg = self.aggregates[key] = [count, first_offset, first_seq, last_offset,
+                                          last_seq, t_ms, None]
+        else:
+            agg[0] += count
+            agg[3] = last_offset
+            agg[4] = last_seq
+            agg[5] = t_ms
+        return agg
+
     def take(self) -> list[dict]:
         out = []
         for (kind, topic, partition, group), agg in self.aggregates.items():
@@ -420,6 +453,21 @@ class Folding(Events):
         # A lone leader's high watermark moves with its records.
         self._fold(("record.produced", topic, partition, None), seq, t_ms,
                    offset)[6] = high_watermark
+
+    def records_appended(self, seq, t_ms, topic, partition, first, keys, values, headers,
+                         leader, producer, acks, why, single, acked, high_watermark) -> None:
+        # What the loop of Events.records_appended would fold, record by record, in two
+        # steps: no `why` is worked out, nothing per record.
+        n = len(keys)
+        last = first + n - 1
+        if acked:
+            self._fold_run(("record.produced", topic, partition, None), n, seq + 1,
+                           seq + 2 * n - 1, t_ms, first, last)[6] = high_watermark
+            self._fold_run(("record.acked", topic, partition, None), n, seq + 2, seq + 2 * n,
+                           t_ms, first, last)
+        else:
+            self._fold_run(("record.produced", topic, partition, None), n, seq + 1, seq + n,
+                           t_ms, first, last)[6] = high_watermark
 
     def record_acked(self, seq, t_ms, topic, partition, offset, *_) -> None:
         self._fold(("record.acked", topic, partition, None), seq, t_ms, offset)

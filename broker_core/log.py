@@ -105,11 +105,12 @@ class Log:
         return self.base + len(self.values) - self.start_offset
 
     def append(self, key, value, headers, timestamp_ms: int, size: int, epoch: int,
-               acks: int = 2, create_ms: int | None = None) -> int:
+               acks: int = 2) -> int:
+        """Append one record of the model's (a real client's come in batches: `extend`)."""
         values = self.values
         offset = self.base + len(values)
-        if create_ms is not None or self.create_times is not None:
-            self._create_column().append(NO_CREATE_TIME if create_ms is None else create_ms)
+        if self.create_times is not None:
+            self.create_times.append(NO_CREATE_TIME)
         if epoch != self.epoch:
             self.start_epoch(epoch)
         self.acks.append(acks)
@@ -120,6 +121,31 @@ class Log:
         if headers:
             self.headers[offset] = headers
         self.size_bytes += size
+        return offset
+
+    def extend(self, keys: list, values: list, headers: dict | None, timestamp_ms: int,
+               sizes: list, epoch: int, acks: int, create_times: list | None) -> int:
+        """Append a batch, as `append` would each of its records in turn, one column at a
+        time (C loops); the first one's offset. `headers`: {index in the batch: headers},
+        or None when no record has any; `create_times` one per record, or None."""
+        values_ = self.values
+        offset = self.base + len(values_)
+        n = len(values)
+        if create_times is not None or self.create_times is not None:
+            self._create_column().extend(
+                create_times if create_times is not None else [NO_CREATE_TIME] * n)
+        if epoch != self.epoch:
+            self.start_epoch(epoch)
+        self.acks.extend(bytes((acks,)) * n)
+        self.sizes.extend(sizes)
+        self.keys.extend(keys)
+        values_.extend(values)
+        self.timestamps.extend(array("q", (timestamp_ms,)) * n)
+        if headers:
+            for i, h in headers.items():
+                if h:
+                    self.headers[offset + i] = h
+        self.size_bytes += sum(sizes)
         return offset
 
     def copy_from(self, other: "Log", start: int, end: int) -> None:

@@ -2,8 +2,9 @@
 
 Functions of the cluster (`produce_batch(cluster, ...)`, ...), as replication.py's and
 classic.py's; `HANDLERS` maps each command type to its handler, which the cluster's table binds.
-`produce_batch` is the hot path every record takes (a workload's tick, a `produce` command, a
-real client's batch through clients.py, a consumer's forwards): per-record work in one loop,
+`produce_batch` is the hot path every model record takes (a workload's tick, a `produce`
+command, a consumer's forwards; a real client's batch, already partitioned and checked, is
+appended whole by `append_batch`): per-record work in one loop,
 what depends only on the partitions touched once after it. What a failed or unacknowledged
 record becomes (queued, sent again after a back-off, deduplicated, given up) is here too;
 replication.py reaches it through the cluster when a leader changes or the ISR shrinks under
@@ -134,8 +135,7 @@ def produce(cluster, topic_name: str, value, key=None, headers=None, partition=N
 def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: str,
                   hashes: dict | None = None, idempotent: bool | None = None,
                   retries: int = UNLIMITED_RETRIES, cause: dict | None = None,
-                  waiter=None, create_times: list | None = None,
-                  client_partitioned: bool = False) -> Sent:
+                  waiter=None) -> Sent:
     """Append records ``(key, value, headers, partition or None)`` in order, as one producer
     sends them; return what came of it (Sent: `.offset` None if the last failed).
 
@@ -148,10 +148,8 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
     3.0: on whenever acks=all.
     `cause` names the record a consumer was processing when it sent these (pipelines,
     retries, dead letters); their events carry it. Such sends use retries=0: the delivery
-    policy, not the producer, decides what a failed send means. `create_times`, one per
-    record, are a real client's own timestamps, kept beside the model's append times.
-    `client_partitioned`: a real client chose each record's partition with its own
-    partitioner; `why` then says whether that was murmur2, as Java's default partitioner.
+    policy, not the producer, decides what a failed send means. (A real client's batch is
+    appended by `append_batch`.)
     """
     if idempotent is None:
         idempotent = acks == "all"
@@ -179,9 +177,7 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
     seq = cluster.seq
     retrying = cluster.retrying
     code = ACKS_CODE[acks]
-    stamps = iter(create_times) if create_times is not None else None
     for key, value, headers, partition in records:
-        create_ms = next(stamps) if stamps is not None else None
         # ASCII text weighs its length; anything else (and bytes kept as base64, which
         # start with a NUL) is sized by record_size.
         if headers is None and value is not None and value.isascii() and (
@@ -191,14 +187,7 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
         else:
             size = record_size(key, value, headers)
         if partition is not None:
-            if key is None:
-                why = {"method": "client"} if client_partitioned else {"method": "explicit"}
-            elif client_partitioned:
-                h = key_hash(key)
-                why = {"method": "client", "hash": h, "partitions": n,
-                       "murmur2": (h & 0x7FFFFFFF) % n == partition}
-            else:
-                why = {"method": "explicit"}
+            why = {"method": "explicit"}
         elif key is not None:
             if hashes is None:
                 h = key_hash(key)
@@ -225,8 +214,7 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
             offset = None
             continue
         log = part.leader_log
-        offset = log.append(key, value, headers, now, size, part.leader_epoch, code,
-                            create_ms)
+        offset = log.append(key, value, headers, now, size, part.leader_epoch, code)
         if first is None:
             first = offset
         single = len(part.isr) == 1
@@ -248,6 +236,50 @@ def produce_batch(cluster, topic_name: str, records: list, acks: str, producer: 
     # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function, one more frame
     # on every produce (the fields are all given, so its defaults have nothing to add).
     return _new_tuple(Sent, (first, offset, error, message, partition if records else None))
+
+
+def append_batch(cluster, part, keys: list, values: list, headers: dict | None, sizes: list,
+                 create_times: list | None, acks: str, producer: str) -> int:
+    """A real client's batch for one partition (clients.produce_records), appended whole as
+    Kafka's leader appends a batch: the log, events and state that produce_batch with
+    idempotent=False and retries=0 would make of the records one by one, at a fraction of
+    its cost (the columns extend the log in C; a folding sink counts the batch at once). The
+    client chose each record's partition: `why` says whether its key's murmur2 would have
+    too, as Java's default partitioner. The caller has checked the partition for the batch
+    (`unavailable`, with its largest record), so no record can fail; and a real client never
+    has records waiting to be retried in the model. Returns the first offset."""
+    topic = part.topic
+    name, index = topic.name, part.index
+    now = cluster.clock.now_ms
+    first = part.leader_log.extend(keys, values, headers, now, sizes, part.leader_epoch,
+                                   ACKS_CODE[acks], create_times)
+    n = len(values)
+    single = len(part.isr) == 1
+    if single:
+        part.high_watermark = first + n
+    acked = acks == "1" or (single and acks == "all")
+    seq = cluster.seq
+    cluster.seq = seq + (2 * n if acked else n)
+    partitions = len(topic.partitions)
+    cluster.out.records_appended(
+        seq, now, name, index, first, keys, values, headers, part.leader, producer, acks,
+        partial(_client_why, partition=index, partitions=partitions), single, acked,
+        part.high_watermark)
+    if acks == "all" and not single:
+        part.awaiting_ack.extend(
+            (first + i, producer, False, 0, now, _client_why(key, index, partitions))
+            for i, key in enumerate(keys))
+    _after_appends(cluster, {part: single})
+    return first
+
+
+def _client_why(key, partition: int, partitions: int) -> dict:
+    """How a real client's record came to its partition (the `why` of record.produced)."""
+    if key is None:
+        return {"method": "client"}
+    h = key_hash(key)
+    return {"method": "client", "hash": h, "partitions": partitions,
+            "murmur2": (h & 0x7FFFFFFF) % partitions == partition}
 
 
 def _after_appends(cluster, touched: dict) -> None:

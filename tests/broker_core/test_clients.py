@@ -144,3 +144,80 @@ def test_real_clients_commands_replay_to_identical_events():
         return digest(out)
 
     assert run() == run()
+
+
+def _client_batches(c: Cluster) -> list[dict]:
+    """Batches of every shape a client sends (keys or none, headers, its own create times,
+    bytes kept as base64, acks 0, 1 and all), to a lone leader and to three replicas."""
+    out = c.apply({"type": "topic.create", "name": "one", "partitions": 2,
+                   "replication_factor": 1})
+    out += c.apply({"type": "topic.create", "name": "three", "partitions": 3,
+                    "replication_factor": 3})
+    for i in range(12):
+        topic, partition = ("one", i % 2) if i % 3 else ("three", i % 3)
+        records = [[f"k{i}-{j}" if j % 3 else None, f"v{j}" * (j + 1),
+                    {"h": str(j)} if j % 4 == 1 else None, 1_700_000_000_000 + j]
+                   for j in range(10)]
+        if i == 5:
+            records[2][1] = "\x00b64:AAEC"  # three bytes that are not text
+            records[3][1] = "é" * 3
+        out += c.apply(batch(topic=topic, partition=partition,
+                             acks=("0", "1", "all")[i % 3], records=records))
+        out += c.advance(3)
+    return out
+
+
+def test_a_folding_sink_counts_a_client_batch_as_its_events_would():
+    """A client's batch is appended whole and a folding sink counts it at once: the counts,
+    offsets, seqs and watermarks it gathers are those of the per-record events a run that
+    builds every dict makes, and both runs leave the same logs."""
+    from broker_core.events import BULK, Folding
+
+    whole_cluster = cluster()
+    whole = _client_batches(whole_cluster)
+    folded_cluster = cluster()
+    folding = Folding([])
+    folded_cluster.use_sink(folding)
+    structural = _client_batches(folded_cluster)
+    assert [e for e in whole if e["type"] not in BULK] == structural
+    expected = {}
+    for e in whole:
+        if e["type"] in BULK:
+            offset = None if e["type"] == "partition.high_watermark" else e["offset"]
+            key = (e["type"], e["topic"], e["partition"])
+            agg = expected.setdefault(key, {"count": 0, "first_offset": offset,
+                                            "first_seq": e["seq"]})
+            agg.update(count=agg["count"] + 1, last_offset=offset, last_seq=e["seq"],
+                       last_t_ms=e["t_ms"])
+            if "high_watermark" in e:
+                agg["high_watermark"] = e["high_watermark"]
+    fields = ("count", "first_offset", "first_seq", "last_offset", "last_seq", "last_t_ms",
+              "high_watermark")
+    got = {}
+    for a in folding.take():
+        agg = got.setdefault((a["type"], a["topic"], a["partition"]), {})
+        # take() sums what was folded since the last take; one take here
+        agg.update({k: a[k] for k in fields if k in a})
+    assert got == expected
+    assert {k[0] for k in got} >= {"record.produced", "record.acked", "record.replicated"}
+    assert folded_cluster.seq == whole_cluster.seq
+    for name in ("one", "three"):
+        for p in range(len(whole_cluster.topics[name].partitions)):
+            assert reads.records(folded_cluster, name, p, 0, 10**6) == \
+                reads.records(whole_cluster, name, p, 0, 10**6)
+
+
+def test_a_client_batch_keeps_each_records_headers_create_time_and_size():
+    c = cluster()
+    _client_batches(c)
+    c.advance(1_000)
+    log = c.topics["one"].partitions[1].leader_log
+    # ("one", 1) has batches 1, 5, 7 and 11: batch 5's records are offsets 10 to 19.
+    assert log.values[12] == "\x00b64:AAEC" and log.sizes[12] == len("k5-2") + 3
+    assert log.sizes[13] == len("é".encode()) * 3
+    assert log.sizes[14] == len("k5-4") + len("v4" * 5)
+    assert [log.create_time_at(o) for o in (10, 19)] == [1_700_000_000_000,
+                                                         1_700_000_000_009]
+    assert log.headers[11] == {"h": "1"} and 12 not in log.headers
+    assert log.size_bytes == sum(log.sizes)
+    assert log.end_offset == 40
