@@ -29,14 +29,16 @@ MAX_CLIENT_NAME = 200
 MAX_BATCH_RECORDS = 100_000
 PRODUCER_WINDOW = 5  # batches per producer and partition a leader remembers (Kafka: 5)
 INT32_MAX = 2**31 - 1
+_RECORD_TYPES = (list, tuple)
 
 
 class Records(tuple):
     """A batch's records, immutable once built: `Cluster.request` copies every command into
     the command log (`_copy_command`), and copying a batch record by record (lists, dicts)
     would cost as much as appending it. Nothing ever changes a record (the logs keep the same
-    strings and header dicts), so the copy shares this one. JSON writes it as a list; a
-    replayed log's plain lists are accepted alike."""
+    strings and header dicts), so the copy shares this one. Its records are tuples (see
+    `_records`). JSON writes both as lists; a replayed log's plain lists are accepted
+    alike."""
 
     __slots__ = ()
 
@@ -69,10 +71,14 @@ def _records(c: dict) -> tuple[list, list, dict | None, list[int] | None, list[i
         raise CommandError("records", f"at most {MAX_BATCH_RECORDS:,} records in one batch")
     keys, values, sizes = [], [], []
     headers_at = None
-    width = len(records[0]) if isinstance(records[0], list) else 0
+    # A record is a list in JSON; a host's batch (Records) holds tuples, which the garbage
+    # collector stops tracking once it has seen them hold only strings and numbers: a room
+    # keeps every command, and a million tracked records made each full collection a
+    # third of a second.
+    width = len(records[0]) if type(records[0]) in _RECORD_TYPES else 0
     times = [] if width == 4 else None
     for i, rec in enumerate(records):
-        if not isinstance(rec, list) or len(rec) != width or width not in (3, 4):
+        if type(rec) not in _RECORD_TYPES or len(rec) != width or width not in (3, 4):
             raise CommandError(f"records[{i}]", "must be [key, value, headers] or, in every "
                                "record of the batch, [key, value, headers, timestamp_ms]")
         if times is not None:

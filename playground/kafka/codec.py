@@ -670,7 +670,7 @@ def _records(buf: bytes, count: int, first_timestamp: int) -> list:
         if not -_LONG <= timestamp < _LONG:
             # Java's long arithmetic (DefaultRecord.readFrom) and aiokafka's int64_t wrap
             timestamp = (timestamp + _LONG) % (2 * _LONG) - _LONG
-        append([key, value, headers, timestamp])
+        append((key, value, headers, timestamp))
     if pos != len(buf):
         raise CorruptBatch("bytes after a batch's last record")
     return out
@@ -731,7 +731,7 @@ def _c_records(batch, count: int) -> list | None:
                     headers = [[name, to_model(h)] for name, h in pairs]
             else:
                 headers = None
-            append([key, value, headers, timestamp])
+            append((key, value, headers, timestamp))
     except Exception:  # CorruptRecordException, UnicodeDecodeError (a header name), ...
         return None
     return out if len(out) == count else None
@@ -739,7 +739,7 @@ def _c_records(batch, count: int) -> list | None:
 
 def read_batches(data, budget: int = MAX_DECOMPRESSED_BYTES) -> list[Batch]:
     """A Produce request's records, decompressed (gzip, snappy, lz4, zstd) and checked (CRC,
-    lengths, counts), as model records ``[key, value, headers or None, create time]``.
+    lengths, counts), as model records ``(key, value, headers or None, create time)``.
     Compressed records may decompress to at most `budget` bytes in all (BatchTooLarge).
     Records are read by aiokafka's Cython reader when it is installed (`_c_records`), else
     by `_records`. Raises CorruptBatch."""

@@ -158,9 +158,9 @@ def test_model_records_by_kind():
     [b] = same_outcome(data)
     t = 1_700_000_000_000
     assert b[4] == [
-        [None, None, None, t], ["", "", None, t - 1], ["k", "\x00b64://4=", None, t + 5],
-        ["\x00b64:AGI2NDphR2s9", "é", [["h", None], ["h", "x"], ["g", ""]], t + 1],
-        ["k", "v", {"a": "\x00b64:gA==", "b": None}, t + 2**40]]
+        (None, None, None, t), ("", "", None, t - 1), ("k", "\x00b64://4=", None, t + 5),
+        ("\x00b64:AGI2NDphR2s9", "é", [["h", None], ["h", "x"], ["g", ""]], t + 1),
+        ("k", "v", {"a": "\x00b64:gA==", "b": None}, t + 2**40)]
 
 
 @pytest.mark.parametrize("compression", [1, 2, 3, 4], ids=["gzip", "snappy", "lz4", "zstd"])
@@ -178,7 +178,7 @@ def test_compressed_batches_reach_aiokafka_decompressed_under_our_budget(compres
     data = batch(b"".join(record(k, v, h, i, i) for i, (k, v, h) in enumerate(recs)), 100,
                  attributes=compression)
     [b] = same_outcome(data)
-    assert b[5] > 0 and len(b[4]) == 100 and b[4][99][:2] == ["k99", "v" * 99]
+    assert b[5] > 0 and len(b[4]) == 100 and b[4][99][:2] == ("k99", "v" * 99)
     assert c_reader_results(data, monkeypatch) == [b[4]]
     with pytest.raises(codec.BatchTooLarge):
         codec.read_batches(data, budget=b[5] - 1)
@@ -190,7 +190,7 @@ def test_an_unused_record_attribute_bit_is_ignored_as_kafka_ignores_it(monkeypat
     the reference reads it as Kafka does."""
     data = batch(record(b"key", b"hello", [(b"h", b"x")], 3, 0, attributes=0x80), 1)
     [b] = same_outcome(data)
-    assert b[4] == [["key", "hello", {"h": "x"}, 1_700_000_000_003]]
+    assert b[4] == [("key", "hello", {"h": "x"}, 1_700_000_000_003)]
     assert c_reader_results(data, monkeypatch) == [None]
 
 
