@@ -185,6 +185,7 @@ class Connection:
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.peer = f"{peer[0]}:{peer[1]}"
         self.client_id: str | None = None
+        self._client: tuple = (object(), "")  # (client id, its name): see `client`
         self.header: codec.Header | None = None
         # Produce: what the current request's compressed batches may still decompress to.
         self.decompress_budget = codec.MAX_DECOMPRESSED_BYTES
@@ -200,9 +201,13 @@ class Connection:
     @property
     def client(self) -> str:
         """Who sent a command, as the page names producers: "<client.id>@<host:port>" (the
-        client id trimmed and made printable: it is the client's own text)."""
-        name = "".join(c if c.isprintable() else "?" for c in (self.client_id or "client")[:120])
-        return f"{name or 'client'}@{self.peer}"
+        client id trimmed and made printable: it is the client's own text). Made once per
+        client id: a request asks for it once per partition."""
+        if self._client[0] != self.client_id:
+            name = "".join(c if c.isprintable() else "?"
+                           for c in (self.client_id or "client")[:120])
+            self._client = (self.client_id, f"{name or 'client'}@{self.peer}")
+        return self._client[1]
 
     def apply(self, command: dict) -> list[dict]:
         return self.request(command)[0]
@@ -290,6 +295,7 @@ class Listener:
         self.clients = 0
         self._poke = asyncio.Event()
         self._ticker: asyncio.Task | None = None
+        self._tick_due: int | None = None  # the model's next due time when _tick last planned
         self._closed = False
         # Wall-clock ms at model time 0: the timestamp Fetch and ListOffsets show for records
         # the model wrote (clients' records keep their own create times). Set again each time
@@ -391,7 +397,13 @@ class Listener:
             "listener with a fresh room to go on."))
 
     def poke(self) -> None:
-        self._poke.set()
+        """A client's command was applied: wake the ticker if it made something due sooner
+        than the ticker planned for (an acks=all batch's follower fetches, a group's session
+        timeout). Otherwise its plan stands, and a busy producer's requests do not each cost a
+        turn of it."""
+        due = self.room.cluster.next_due_ms()
+        if due is not None and (self._tick_due is None or due < self._tick_due):
+            self._poke.set()
 
     def _on_events(self, events: list[dict]) -> None:
         for watch in list(self.watches):
@@ -438,6 +450,7 @@ class Listener:
             due = room.cluster.next_due_ms()
             now_v = room.pacer.virtual_at(room.clock())
             wait_s = 0.05 if due is None else min(0.05, max(0.0, (due - now_v) / 1000))
+            self._tick_due = due
             self._poke.clear()
             if wait_s > 0:
                 try:
