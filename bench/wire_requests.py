@@ -73,9 +73,11 @@ class Served:
 
     def __init__(self):
         from channels.layers import InMemoryChannelLayer
+        from django.conf import settings
 
         from playground.kafka.server import Listener
         from playground.process import tune
+        from playground.rooms.quotas import Quotas
         from playground.rooms.registry import Rooms
         from playground.rooms.store import DbStore
         from tests.conftest import free_ports
@@ -83,8 +85,11 @@ class Served:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.port = free_ports(3)
+        # As get_rooms() makes them (the room's record budget and quotas included), but with
+        # an in-process channel layer.
         self.rooms = Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer(),
-                           store=DbStore())
+                           records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX,
+                           quotas=Quotas.from_settings(), store=DbStore())
         self.listener = Listener(self.rooms, port=self.port)
         self._run(self.listener.start())
         tune(50_000)  # PLAYGROUND_GC_YOUNG's default
@@ -96,6 +101,13 @@ class Served:
         async def apply():
             self.listener.room.apply(command)
         self._run(apply())
+
+    def partition(self) -> tuple[int, int]:
+        """Topic t's partition 0: (the port of its leader, its log end offset)."""
+        async def read():
+            part = self.listener.room.cluster.topics["t"].partitions[0]
+            return self.port + part.leader - 1, part.leader_log.end_offset
+        return self._run(read())
 
     def close(self) -> None:
         self._run(self.listener.close())
@@ -182,7 +194,8 @@ def main() -> None:
     live = Served()
     live.apply({"type": "topic.create", "name": "t", "partitions": 1, "replication_factor": 1})
     baseline = Baseline()
-    to_listener, to_baseline = Client(live.port), Client(baseline.port)
+    leader_port, _ = live.partition()
+    to_listener, to_baseline = Client(leader_port), Client(baseline.port)
     try:
         print(f"{'records':>8} {'listener':>14} {'asyncio alone':>14} {'ratio':>6}")
         for records in sizes:
@@ -190,7 +203,14 @@ def main() -> None:
             to_listener.run(frames, 200, args.pipeline, live.loop)  # warm up
             ours, bare = [], []
             for _ in range(args.runs):
+                before = live.partition()[1]
                 ours.append(to_listener.run(frames, args.requests, args.pipeline, live.loop))
+                # Every request appended (a refused one would be quick: the room's recording
+                # fills at 256 MiB of commands).
+                appended = live.partition()[1] - before
+                if appended != args.requests * records:
+                    raise RuntimeError(f"{appended:,} of {args.requests * records:,} records "
+                                       "were appended")
                 bare.append(to_baseline.run(frames, args.requests, args.pipeline,
                                             baseline.loop))
             ours_us, bare_us = statistics.median(ours) * 1e6, statistics.median(bare) * 1e6
