@@ -172,6 +172,7 @@ def test_a_folding_sink_counts_a_client_batch_as_its_events_would():
     offsets, seqs and watermarks it gathers are those of the per-record events a run that
     builds every dict makes, and both runs leave the same logs."""
     from broker_core.events import BULK, Folding
+    from tests.broker_core.aggregates import by_key, expected_aggregates
 
     whole_cluster = cluster()
     whole = _client_batches(whole_cluster)
@@ -180,24 +181,8 @@ def test_a_folding_sink_counts_a_client_batch_as_its_events_would():
     folded_cluster.use_sink(folding)
     structural = _client_batches(folded_cluster)
     assert [e for e in whole if e["type"] not in BULK] == structural
-    expected = {}
-    for e in whole:
-        if e["type"] in BULK:
-            offset = None if e["type"] == "partition.high_watermark" else e["offset"]
-            key = (e["type"], e["topic"], e["partition"])
-            agg = expected.setdefault(key, {"count": 0, "first_offset": offset,
-                                            "first_seq": e["seq"]})
-            agg.update(count=agg["count"] + 1, last_offset=offset, last_seq=e["seq"],
-                       last_t_ms=e["t_ms"])
-            if "high_watermark" in e:
-                agg["high_watermark"] = e["high_watermark"]
-    fields = ("count", "first_offset", "first_seq", "last_offset", "last_seq", "last_t_ms",
-              "high_watermark")
-    got = {}
-    for a in folding.take():
-        agg = got.setdefault((a["type"], a["topic"], a["partition"]), {})
-        # take() sums what was folded since the last take; one take here
-        agg.update({k: a[k] for k in fields if k in a})
+    expected = expected_aggregates(whole)
+    got = by_key(folding.take())
     assert got == expected
     assert {k[0] for k in got} >= {"record.produced", "record.acked", "record.replicated"}
     assert folded_cluster.seq == whole_cluster.seq

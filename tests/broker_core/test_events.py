@@ -15,6 +15,7 @@ from broker_core.events import BULK, CATALOGUE, Events, Folding, check, method_n
 from broker_core.narration import EVENT_TYPES
 from broker_core.scenario import build_cluster
 from broker_core.scenarios import load_builtin
+from tests.broker_core.aggregates import by_key, expected_aggregates
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "broker_core"
@@ -143,22 +144,8 @@ def test_a_folding_sink_counts_what_the_dicts_would_say(name):
     cluster, structural, held = _run(name, sink=folding)
     aggregates = folding.take()
     assert [e for e in whole if e["type"] not in BULK or e["seq"] <= held] == structural
-    expected = {}
-    for e in whole:
-        if e["type"] in BULK and e["seq"] > held:
-            hw = e["type"] == "partition.high_watermark"
-            offset = None if hw else e["offset"]
-            key = (e["type"], e["topic"], e["partition"], e.get("group"))
-            agg = expected.setdefault(key, {"count": 0, "first_offset": offset,
-                                            "first_seq": e["seq"]})
-            agg.update(count=agg["count"] + 1, last_offset=offset, last_seq=e["seq"],
-                       last_t_ms=e["t_ms"])
-            if "high_watermark" in e:
-                agg["high_watermark"] = e["high_watermark"]
-    fields = ("count", "first_offset", "first_seq", "last_offset", "last_seq", "last_t_ms",
-              "high_watermark")
-    got = {(a["type"], a["topic"], a["partition"], a.get("group")):
-           {k: a[k] for k in fields if k in a} for a in aggregates}
+    expected = expected_aggregates(whole, after_seq=held)
+    got = by_key(aggregates)
     assert got == expected
     assert sum(a["count"] for a in aggregates) > 100
     assert cluster.seq == whole[-1]["seq"]
