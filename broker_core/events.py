@@ -329,8 +329,8 @@ class Events:
                          leader, producer, acks, why, single, acked, high_watermark) -> None:
         """A real client's batch appended whole (producing.append_batch): each record's
         record.produced, each followed by its record.acked when `acked`, numbered from
-        seq + 1, as a loop over the records would make them. `why(key)`: how the record came
-        to its partition; `headers`: {index in the batch: headers} or None; `single`: the
+        seq + 1, as a loop over the records would make them. `why(i)`: how record i came to
+        its partition; `headers`: {index in the batch: headers} or None; `single`: the
         leader is the only in-sync replica, so the high watermark moved with each record
         (else it is `high_watermark`, unmoved)."""
         produced, acked_ = self.record_produced, self.record_acked
@@ -339,7 +339,7 @@ class Events:
             offset = first + i
             seq += 1
             produced(seq, t_ms, topic, partition, offset, key, values[i], leader, producer,
-                     acks, why(key), offset + 1 if single else high_watermark, headers.get(i))
+                     acks, why(i), offset + 1 if single else high_watermark, headers.get(i))
             if acked:
                 seq += 1
                 acked_(seq, t_ms, topic, partition, offset, producer, acks)

@@ -128,8 +128,7 @@ class Log:
         """Append a batch, as `append` would each of its records in turn, one column at a
         time (C loops); the first one's offset. `headers`: {index in the batch: headers},
         or None when no record has any; `create_times` one per record, or None."""
-        values_ = self.values
-        offset = self.base + len(values_)
+        offset = self.end_offset
         n = len(values)
         if create_times is not None or self.create_times is not None:
             self._create_column().extend(
@@ -139,7 +138,7 @@ class Log:
         self.acks.extend(bytes((acks,)) * n)
         self.sizes.extend(sizes)
         self.keys.extend(keys)
-        values_.extend(values)
+        self.values.extend(values)
         self.timestamps.extend(array("q", (timestamp_ms,)) * n)
         if headers:
             for i, h in headers.items():

@@ -261,14 +261,21 @@ def append_batch(cluster, part, keys: list, values: list, headers: dict | None, 
     seq = cluster.seq
     cluster.seq = seq + (2 * n if acked else n)
     partitions = len(topic.partitions)
+    waits = acks == "all" and not single
+    if waits:
+        # Each record's `why` goes both in its event and in its wait for the acks: made once.
+        whys = [_client_why(key, index, partitions) for key in keys]
+        why = whys.__getitem__
+    else:
+        # A folding sink never asks for them.
+        def why(i):
+            return _client_why(keys[i], index, partitions)
     cluster.out.records_appended(
-        seq, now, name, index, first, keys, values, headers, part.leader, producer, acks,
-        partial(_client_why, partition=index, partitions=partitions), single, acked,
-        part.high_watermark)
-    if acks == "all" and not single:
-        part.awaiting_ack.extend(
-            (first + i, producer, False, 0, now, _client_why(key, index, partitions))
-            for i, key in enumerate(keys))
+        seq, now, name, index, first, keys, values, headers, part.leader, producer, acks, why,
+        single, acked, part.high_watermark)
+    if waits:
+        part.awaiting_ack.extend((first + i, producer, False, 0, now, whys[i])
+                                 for i in range(n))
     _after_appends(cluster, {part: single})
     return first
 
