@@ -67,50 +67,33 @@ def produce_frames(records: int, count: int = 100) -> list[bytes]:
     return frames
 
 
-class Served:
-    """The listener as `manage.py kafka_listener` serves it (the room stored in the database
-    on its own thread, the interpreter tuned alike), on an event loop thread of its own."""
+def served():
+    """The wire tests' listener (tests/kafka/conftest.Live: its own event loop thread), with
+    the rooms `manage.py kafka_listener` makes (get_rooms: stored in the database on its own
+    thread, the room's record budget and quotas) but an in-process channel layer, and the
+    interpreter tuned alike."""
+    from channels.layers import InMemoryChannelLayer
+    from django.conf import settings
 
-    def __init__(self):
-        from channels.layers import InMemoryChannelLayer
-        from django.conf import settings
+    from playground.process import tune
+    from playground.rooms.quotas import Quotas
+    from playground.rooms.registry import Rooms
+    from playground.rooms.store import DbStore
+    from tests.kafka.conftest import Live
 
-        from playground.kafka.server import Listener
-        from playground.process import tune
-        from playground.rooms.quotas import Quotas
-        from playground.rooms.registry import Rooms
-        from playground.rooms.store import DbStore
-        from tests.conftest import free_ports
+    live = Live(rooms=Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer(),
+                            records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX,
+                            quotas=Quotas.from_settings(), store=DbStore()))
+    tune(50_000)  # PLAYGROUND_GC_YOUNG's default
+    return live
 
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        self.port = free_ports(3)
-        # As get_rooms() makes them (the room's record budget and quotas included), but with
-        # an in-process channel layer.
-        self.rooms = Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer(),
-                           records_max=settings.PLAYGROUND_ROOM_RECORDS_MAX,
-                           quotas=Quotas.from_settings(), store=DbStore())
-        self.listener = Listener(self.rooms, port=self.port)
-        self._run(self.listener.start())
-        tune(50_000)  # PLAYGROUND_GC_YOUNG's default
 
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def apply(self, command: dict) -> None:
-        async def apply():
-            self.listener.room.apply(command)
-        self._run(apply())
-
-    def partition(self) -> tuple[int, int]:
-        """Topic t's partition 0: (the port of its leader, its log end offset)."""
-        async def read():
-            part = self.listener.room.cluster.topics["t"].partitions[0]
-            return self.port + part.leader - 1, part.leader_log.end_offset
-        return self._run(read())
-
-    def close(self) -> None:
-        self._run(self.listener.close())
+def partition(live) -> tuple[int, int]:
+    """Topic t's partition 0: (the port of its leader, its log end offset)."""
+    def read():
+        part = live.room.cluster.topics["t"].partitions[0]
+        return live.port + part.leader - 1, part.leader_log.end_offset
+    return live.call(read)
 
 
 def thread_time(loop) -> float:
@@ -191,10 +174,10 @@ def main() -> None:
     print(f"command: .venv/bin/python bench/wire_requests.py --records {args.records} "
           f"--requests {args.requests} --runs {args.runs} --pipeline {args.pipeline}")
     setup_django()
-    live = Served()
+    live = served()
     live.apply({"type": "topic.create", "name": "t", "partitions": 1, "replication_factor": 1})
     baseline = Baseline()
-    leader_port, _ = live.partition()
+    leader_port, _ = partition(live)
     to_listener, to_baseline = Client(leader_port), Client(baseline.port)
     try:
         print(f"{'records':>8} {'listener':>14} {'asyncio alone':>14} {'ratio':>6}")
@@ -203,11 +186,11 @@ def main() -> None:
             to_listener.run(frames, 200, args.pipeline, live.loop)  # warm up
             ours, bare = [], []
             for _ in range(args.runs):
-                before = live.partition()[1]
+                before = partition(live)[1]
                 ours.append(to_listener.run(frames, args.requests, args.pipeline, live.loop))
                 # Every request appended (a refused one would be quick: the room's recording
                 # fills at 256 MiB of commands).
-                appended = live.partition()[1] - before
+                appended = partition(live)[1] - before
                 if appended != args.requests * records:
                     raise RuntimeError(f"{appended:,} of {args.requests * records:,} records "
                                        "were appended")

@@ -16,7 +16,8 @@ from tests.conftest import free_ports  # noqa: F401  (wire tests import it from 
 class Live:
     """The listener running in a background thread; `call` runs code on its loop."""
 
-    def __init__(self, spec: dict | None = None, brokers: int = 3, **listener_kwargs):
+    def __init__(self, spec: dict | None = None, brokers: int = 3, rooms: Rooms | None = None,
+                 **listener_kwargs):
         self.spec = spec or LIVE_SPEC
         self.port = free_ports(brokers)
         self.bootstrap = f"127.0.0.1:{self.port}"
@@ -24,7 +25,8 @@ class Live:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.rooms = Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer())
+        # In memory unless given (bench/wire_requests.py gives the listener's own kind).
+        self.rooms = rooms or Rooms(max_rooms=5, idle_s=3600, layer=InMemoryChannelLayer())
         self.listener = Listener(self.rooms, port=self.port, spec=self.spec, **listener_kwargs)
         self.run(self.listener.start())
 
